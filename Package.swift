@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// lenspipe: read lensing data sets -> crop -> multi-crop views -> MDS shards -> EsViT training.
+import PackageDescription
+
+let package = Package(
+    name: "lenspipe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lenspipe", targets: ["lenspipe"]),
+        .library(name: "LensData", targets: ["LensData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.2"),
+    ],
+    targets: [
+        // C system libraries, each behind a one-header shim (see docs/architecture.md).
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+
+        // 1. Read: the image type, NPY / pickle / HDF5 readers, sources, counter-based randomness.
+        .target(name: "LensData", dependencies: ["CHDF5", .product(name: "RealModule", package: "swift-numerics")]),
+        // 1'. Synthesize DeepLense-like lenses (the embedded default data set).
+        .target(name: "LensSynth", dependencies: ["LensData"]),
+        // 2. Crop around the foreground and normalise.
+        .target(name: "Cropping", dependencies: ["LensData", .product(name: "RealModule", package: "swift-numerics")]),
+        // 3. Multi-crop SSL views.
+        .target(name: "PairSampler", dependencies: ["LensData", "Cropping"]),
+        // 4. MDS shards (zstd).
+        .target(name: "ShardWriter", dependencies: ["LensData", "CZstd"]),
+        // 5. PNG contact sheets and grids, for people to look at.
+        .target(name: "Render", dependencies: ["LensData", "Cropping", "CPNG"]),
+        // 6. EsViT training on CPU.
+        .target(name: "MiniTrain", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+
+        .executableTarget(name: "lenspipe", dependencies: [
+            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "_TestSupport", dependencies: ["LensData"], path: "Tests/_TestSupport"),
+        .testTarget(name: "LensDataTests", dependencies: ["LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "LensSynthTests", dependencies: ["LensSynth", "LensData", "_TestSupport"]),
+        .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
+        .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
+    ]
+)
