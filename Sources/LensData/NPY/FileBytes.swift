@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The bytes of a file, read whole (small files) or memory-mapped (large ones).
+///
+/// Per-image NPY files are ~20-200 kB: one `read` into a buffer beats `mmap` and its page faults.
+/// Stacks can be gigabytes: they are mapped, so only the pages of the images asked for are read.
+public final class FileBytes: @unchecked Sendable {
+    // @unchecked Sendable: the storage is immutable after init; readers only read it.
+    public let path: String
+    public let count: Int
+    private let base: UnsafeRawPointer?
+    private let mapped: Bool
+
+    /// Files at least this large are memory-mapped.
+    public static let mapThreshold = 16 << 20
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LensDataError(path: path, "cannot open: \(FileBytes.errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw LensDataError(path: path, "cannot stat: \(FileBytes.errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw LensDataError(path: path, "not a regular file") }
+        let size = Int(st.st_size)
+        count = size
+        if size == 0 {
+            base = nil
+            mapped = false
+        } else if size >= FileBytes.mapThreshold {
+            guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+                throw LensDataError(path: path, "cannot map \(size) bytes: \(FileBytes.errnoText())")
+            }
+            base = UnsafeRawPointer(p)
+            mapped = true
+        } else {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            var done = 0
+            while done < size {
+                let n = pread(fd, buffer + done, size - done, off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    buffer.deallocate()
+                    throw LensDataError(path: path, offset: done, n == 0 ? "file shrank while reading" : "read failed: \(FileBytes.errnoText())")
+                }
+                done += n
+            }
+            base = UnsafeRawPointer(buffer)
+            mapped = false
+        }
+    }
+
+    deinit {
+        guard let base else { return }
+        if mapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { base.deallocate() }
+    }
+
+    /// The whole file.
+    public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,60 @@
+/// Reading `.npy` files: single images (plain or pickled object arrays), whole arrays, and headers.
+public enum NPYFile {
+    /// What one per-image file held.
+    public struct ImageRead: Sendable {
+        public var image: LensImage
+        public var stored: StoredArrayInfo
+        /// The first numeric scalar of an object array (`[image, mass]` -> mass), if any.
+        public var target: Double?
+    }
+
+    /// Reads a file that holds one image: a plain array of shape `(H,W)`, `(C,H,W)` or `(H,W,C)`, or a
+    /// pickled object array such as DeepLense's `[image, axion_mass]`, parsed without executing anything.
+    /// - Parameter path: the file; errors name it.
+    public static func readImage(path: String) throws -> ImageRead {
+        let file = try FileBytes(path: path)
+        let buf = file.buffer
+        let header = try NPYHeader.parse(buf, path: path)
+        let data = UnsafeRawBufferPointer(rebasing: buf[header.dataOffset...])
+        if header.dtype.kind == .object {
+            var machine = StrictUnpickler(bytes: data, path: path, fileOffset: header.dataOffset)
+            let payload = ObjectArrayPayload(try machine.load())
+            guard let raw = payload.image else {
+                throw LensDataError(path: path, "object array holds no numeric array of rank >= 2 to use as the image")
+            }
+            return ImageRead(image: try raw.image(path: path),
+                             stored: StoredArrayInfo(dtype: raw.dtype.name, shape: raw.shape, fromObjectArray: true),
+                             target: payload.scalars.first)
+        }
+        try checkDataSize(header, available: data.count, path: path)
+        let layout = try ArrayLayout.singleImage(shape: header.shape, fortranOrder: header.fortranOrder, path: path)
+        var image = LensImage(channels: layout.channels, height: layout.height, width: layout.width)
+        image.pixels.withUnsafeMutableBufferPointer { layout.decode(sample: 0, dtype: header.dtype, raw: data, into: $0) }
+        return ImageRead(image: image, stored: StoredArrayInfo(dtype: header.dtype.name, shape: header.shape), target: nil)
+    }
+
+    /// Reads a 1-D (or `(N, 1)`) numeric array, e.g. labels or masses, as doubles.
+    public static func readNumbers(path: String) throws -> [Double] {
+        let file = try FileBytes(path: path)
+        let header = try NPYHeader.parse(file.buffer, path: path)
+        guard header.dtype.kind != .object else { throw LensDataError(path: path, "expected a numeric array, found dtype object") }
+        guard header.shape.count == 1 || (header.shape.count == 2 && header.shape[1] == 1) else {
+            throw LensDataError(path: path, "expected shape (N,) or (N, 1) for labels or targets, found \(header.shape)")
+        }
+        let data = UnsafeRawBufferPointer(rebasing: file.buffer[header.dataOffset...])
+        try checkDataSize(header, available: data.count, path: path)
+        let size = header.dtype.itemSize
+        return (0..<header.elementCount).map { i in
+            PickleNDArray.exactScalar(raw: Array(data[(i * size)..<((i + 1) * size)]), dtype: header.dtype) ?? .nan
+        }
+    }
+
+    /// Throws unless `available` bytes hold all the data `header` promises.
+    static func checkDataSize(_ header: NPYHeader, available: Int, path: String) throws {
+        let need = header.dataByteCount
+        guard available >= need else {
+            throw LensDataError(path: path, offset: header.dataOffset + available,
+                                "truncated: shape \(header.shape) of \(header.dtype.name) needs \(need) data bytes, the file has \(available)")
+        }
+    }
+}
