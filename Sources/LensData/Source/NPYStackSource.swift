@@ -1,0 +1,62 @@
+/// One `.npy` stack `(N,H,W)`, `(N,1,H,W)` or `(N,H,W,C)`, with optional labels and targets `.npy`
+/// arrays of length N. Ids are `file.npy[i]`.
+public struct NPYStackSource: SampleSource {
+    public let stack: NPYStack
+    public let labels: [Int]?
+    public let targets: [Double]?
+    public let classes: [String]
+    private let name: String
+
+    public var count: Int { stack.count }
+    public var summary: String { "stack \(stack.path) of \(count) images \(stack.layout.shape)" }
+
+    /// - Parameters:
+    ///   - labelsPath: optional `.npy` of integer class indices, shape `(N,)` or `(N, 1)`.
+    ///   - targetsPath: optional `.npy` of regression targets, shape `(N,)` or `(N, 1)`.
+    ///   - classNames: names for label indices; defaults to `"0"`, `"1"`, ...
+    public init(path: String, labelsPath: String? = nil, targetsPath: String? = nil, classNames: [String]? = nil) throws {
+        stack = try NPYStack(path: path)
+        name = String(path.split(separator: "/").last ?? Substring(path))
+        let n = stack.count
+        if let labelsPath {
+            let values = try NPYFile.readNumbers(path: labelsPath)
+            guard values.count == n else { throw LensDataError(path: labelsPath, "has \(values.count) labels for \(n) images in \(path)") }
+            labels = try values.map { v in
+                guard v.isFinite, v >= -1, v == v.rounded(), v < 1e6 else { throw LensDataError(path: labelsPath, "label \(v) is not a class index") }
+                return Int(v)
+            }
+        } else {
+            labels = nil
+        }
+        if let targetsPath {
+            let values = try NPYFile.readNumbers(path: targetsPath)
+            guard values.count == n else { throw LensDataError(path: targetsPath, "has \(values.count) targets for \(n) images in \(path)") }
+            targets = values
+        } else {
+            targets = nil
+        }
+        classes = try ClassNames.resolve(classNames, labels: labels, path: labelsPath ?? path)
+    }
+
+    public func id(at index: Int) -> String { "\(name)[\(index)]" }
+
+    public func sample(at index: Int) throws -> Sample {
+        let label = labels.flatMap { $0[index] >= 0 ? $0[index] : nil }
+        let target = targets.flatMap { $0[index].isNaN ? nil : $0[index] }
+        return Sample(id: id(at: index), image: stack.image(at: index), label: label, target: target,
+                      stored: StoredArrayInfo(dtype: stack.header.dtype.name, shape: Array(stack.header.shape.dropFirst(stack.layout.sampleAxis == nil ? 0 : 1))))
+    }
+}
+
+/// Class names for integer labels.
+enum ClassNames {
+    static func resolve(_ names: [String]?, labels: [Int]?, path: String) throws -> [String] {
+        guard let labels else { return names ?? [] }
+        let k = (labels.max() ?? -1) + 1
+        if let names {
+            guard names.count >= k else { throw LensDataError(path: path, "labels go up to \(k - 1) but only \(names.count) class names were given") }
+            return names
+        }
+        return (0..<k).map(String.init)
+    }
+}

@@ -1,0 +1,58 @@
+/// How a user names a data set on the command line, and how lenspipe opens it.
+///
+/// - a folder: class folders `root/<class>/*.npy`, or a flat folder of `.npy` files;
+/// - `stack.npy` (with `labels`/`targets` naming `.npy` files of length N);
+/// - `file.h5:/group/dataset` (with `labels`/`targets`/`names` naming datasets in the same file).
+public struct SourceSpec: Sendable, Equatable {
+    public var location: String
+    public var labels: String?
+    public var targets: String?
+    public var names: String?
+    public var classNames: [String]?
+
+    public init(_ location: String, labels: String? = nil, targets: String? = nil, names: String? = nil, classNames: [String]? = nil) {
+        self.location = location
+        self.labels = labels
+        self.targets = targets
+        self.names = names
+        self.classNames = classNames
+    }
+
+    /// Splits `file.h5:/dataset` into its file and dataset parts; nil for non-HDF5 locations.
+    public var hdf5Parts: (file: String, dataset: String?)? {
+        for ext in [".h5:", ".hdf5:", ".hdf:"] {
+            if let r = location.range(of: ext, options: .backwards) {
+                let file = String(location[..<r.upperBound].dropLast())
+                var ds = String(location[r.upperBound...])
+                if !ds.hasPrefix("/") { ds = "/" + ds }
+                return (file, ds)
+            }
+        }
+        for ext in [".h5", ".hdf5", ".hdf"] where location.hasSuffix(ext) { return (location, nil) }
+        return nil
+    }
+
+    /// Opens the source.
+    /// - Throws: `LensDataError` naming the path and what was expected there.
+    public func open() throws -> any SampleSource {
+        if let (file, dataset) = hdf5Parts {
+            guard let dataset else {
+                let f = try HDF5File(path: file)
+                let stacks = f.datasetPaths().filter { $0.shape.count == 3 || $0.shape.count == 4 }
+                let list = stacks.map { "\(file):\($0.path) \($0.shape)" }.joined(separator: ", ")
+                throw LensDataError(path: file, "name the image dataset as FILE.h5:/group/dataset (candidates: \(list.isEmpty ? "none of rank 3 or 4" : list))")
+            }
+            return try HDF5Source(path: file, dataset: dataset, labels: labels, targets: targets, names: names, classNames: classNames)
+        }
+        if NPYFolderSource.isDirectory(location) {
+            if labels != nil || targets != nil {
+                throw LensDataError(path: location, "--labels and --targets apply to stacks and HDF5; folder labels come from class folder names")
+            }
+            return try NPYFolderSource(root: location)
+        }
+        if location.hasSuffix(".npy") {
+            return try NPYStackSource(path: location, labelsPath: labels, targetsPath: targets, classNames: classNames)
+        }
+        throw LensDataError(path: location, "not a folder, an .npy stack or an HDF5 file (expected DIR, FILE.npy or FILE.h5:/dataset)")
+    }
+}
