@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import LensData
+import Render
+
+extension LensPipe {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scan a data set: counts per class, shapes, dtypes, value range, targets, unreadable files.",
+            discussion: """
+            Every sample is read (in parallel). Unreadable files are listed with the reason and the
+            scan goes on; the exit status is 1 if any failed.
+
+            Examples:
+              lenspipe inspect data/model1/train
+              lenspipe inspect data/model2.h5:/train/images --labels /train/labels --targets /train/mass --json
+              lenspipe inspect stack.npy --labels labels.npy --png sheet.png
+            """)
+
+        @OptionGroup var sourceOptions: SourceOptions
+        @OptionGroup var threadOptions: ThreadOptions
+
+        @Flag(help: "Print one JSON object (keys: images, classes, shapes, dtypes, targets, min, max, errors, ...).")
+        var json = false
+
+        @Option(help: ArgumentHelp("Also write a contact sheet: a few asinh-stretched images per class, one row per class.",
+                                   valueName: "sheet.png"))
+        var png: String?
+
+        @Option(help: "Images per class on the contact sheet.")
+        var perClass = 6
+
+        @Flag(help: "No progress output.")
+        var quiet = false
+
+        func run() throws {
+            let source = try sourceOptions.spec.open()
+            let meter = ProgressMeter("inspect", total: source.count, quiet: quiet || source.count < 2000)
+            let report = SourceScan.run(source, threads: threadOptions.threads) { meter.update($0) }
+            meter.finish()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(InspectText.render(report))
+            }
+            if let png {
+                let (sheet, rows) = ContactSheet.make(source: source, perClass: perClass)
+                try sheet.writePNG(path: png)
+                if !json { print("contact sheet: \(png) (rows: \(rows.joined(separator: ", ")))") }
+            }
+            if !report.errors.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// The human-readable form of a scan report.
+enum InspectText {
+    static func render(_ r: ScanReport) -> String {
+        var lines = ["source:   \(r.source)", "images:   \(r.images) readable, \(r.errors.count) unreadable"]
+        if !r.classes.isEmpty {
+            lines.append("classes:  " + r.classes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        lines.append("shapes:   " + r.shapes.map { "[\($0.map(String.init).joined(separator: ","))]" }.joined(separator: " "))
+        lines.append("dtypes:   " + r.dtypes.joined(separator: " ") + (r.objectArrays > 0 ? " (\(r.objectArrays) from pickled object arrays)" : ""))
+        if let lo = r.min, let hi = r.max { lines.append("values:   \(lo) .. \(hi)") }
+        if r.nonfinitePixels > 0 { lines.append("warning:  \(r.nonfinitePixels) NaN/Inf pixels") }
+        lines.append("targets:  \(r.targets) samples carry a regression target")
+        for e in r.errors.prefix(50) { lines.append("error:    \(e.path): \(e.message)") }
+        if r.errors.count > 50 { lines.append("error:    ... and \(r.errors.count - 50) more (use --json for all)") }
+        return lines.joined(separator: "\n")
+    }
+}

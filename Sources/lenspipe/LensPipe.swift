@@ -1,0 +1,27 @@
+import ArgumentParser
+import MiniTrain
+
+/// The `lenspipe` command: read lensing data sets, crop, make SSL views, write shards, train.
+@main
+struct LensPipe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lenspipe",
+        abstract: "Self-supervised learning on strong-lensing images, from raw files to a trained encoder.",
+        discussion: """
+        Data flows one way: source -> crop -> views -> shards -> trainer -> evaluation.
+        A SOURCE is a folder of class folders (root/<class>/*.npy), a flat folder of .npy files,
+        an .npy stack (N,H,W) / (N,1,H,W) / (N,H,W,C), or an HDF5 dataset FILE.h5:/group/dataset.
+
+        Start with:  lenspipe demo            (synthesizes lenses and inspects them)
+                     lenspipe inspect DATA --png sheet.png
+        """,
+        subcommands: [Demo.self, Inspect.self, Synth.self, Bench.self]
+    )
+
+    /// OpenBLAS starts one spinning thread per core when the binary loads; commands that do no
+    /// matrix work would compete with them. Commands that train raise the count from `--threads`.
+    static func main() {
+        BLAS.setThreads(1)
+        main(nil)
+    }
+}
