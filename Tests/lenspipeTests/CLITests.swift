@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// The `lenspipe` binary, run as a user would.
+@Suite struct CLITests {
+    let model1 = TestSupport.fixture("deeplense-mini/model1/train")
+
+    @Test func inspectModel1JSON() throws {
+        let r = try TestSupport.lenspipe(["inspect", model1, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["images"] as? Int == 36)
+        #expect(j["classes"] as? [String: Int] == ["axion": 12, "cdm": 12, "no_sub": 12])
+        #expect(j["shapes"] as? [[Int]] == [[1, 150, 150]])
+        #expect(j["dtypes"] as? [String] == ["int64"])
+        #expect(j["targets"] as? Int == 12)
+        #expect(j["min"] as? Double == 0)
+        #expect((j["max"] as? Double ?? 0) > 100)
+        #expect((j["errors"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func unreadableFilesAreListedAndTheScanGoesOn() throws {
+        let dir = TestSupport.tempDir("cli-bad")
+        for c in ["a", "b"] { try FileManager.default.createDirectory(atPath: "\(dir)/\(c)", withIntermediateDirectories: true) }
+        let good = try Data(contentsOf: URL(fileURLWithPath: "\(model1)/cdm/" + (try FileManager.default.contentsOfDirectory(atPath: "\(model1)/cdm").sorted()[0])))
+        try good.write(to: URL(fileURLWithPath: "\(dir)/a/1.npy"))
+        try good.write(to: URL(fileURLWithPath: "\(dir)/b/2.npy"))
+        try good.prefix(1000).write(to: URL(fileURLWithPath: "\(dir)/b/3.npy"))
+        try Data("this is a text file, not numpy".utf8).write(to: URL(fileURLWithPath: "\(dir)/a/0.npy"))
+        let r = try TestSupport.lenspipe(["inspect", dir, "--json"])
+        #expect(r.status == 1)
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["images"] as? Int == 2)
+        let errors = try #require(j["errors"] as? [[String: String]])
+        #expect(errors.count == 2)
+        #expect(errors[0]["path"] == "\(dir)/a/0.npy")
+        #expect(errors[0]["message"]?.contains("magic") == true)
+        #expect(errors[1]["path"] == "\(dir)/b/3.npy")
+        #expect(errors[1]["message"]?.contains("truncated") == true)
+        let text = try TestSupport.lenspipe(["inspect", dir])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("error:    \(dir)/a/0.npy"))
+    }
+
+    @Test func badSourceGivesAClearErrorAndNonZeroExit() throws {
+        let r = try TestSupport.lenspipe(["inspect", "/nonexistent/data.npy"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("/nonexistent/data.npy"))
+        let h5 = try TestSupport.lenspipe(["inspect", TestSupport.fixture("deeplense-mini/model2.h5")])
+        #expect(h5.status != 0)
+        #expect(h5.stderr.contains("/train/images"))
+        let v = try TestSupport.lenspipe(["synth", "/tmp/x", "--size", "99"])
+        #expect(v.status != 0)
+        #expect(v.stderr.contains("--size must be 64 or 150"))
+    }
+
+    @Test func synthHDF5ThenInspectWithCompanionsAndContactSheet() throws {
+        let dir = TestSupport.tempDir("cli-synth")
+        let s = try TestSupport.lenspipe(["synth", dir, "--count", "9", "--size", "64", "--format", "hdf5", "--quiet", "--threads", "2"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let r = try TestSupport.lenspipe(["inspect", "\(dir)/lenses.h5:/images", "--labels", "/labels", "--targets", "/mass",
+                                          "--classes", "axion,cdm,no_sub", "--json", "--png", "\(dir)/sheet.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["classes"] as? [String: Int] == ["axion": 3, "cdm": 3, "no_sub": 3])
+        #expect(j["targets"] as? Int == 3)
+        #expect(j["dtypes"] as? [String] == ["float32"])
+        let png = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/sheet.png"))
+        #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+
+    @Test func helpTeaches() throws {
+        let r = try TestSupport.lenspipe(["--help"])
+        for word in ["inspect", "synth", "demo", "bench", "FILE.h5:/group/dataset"] { #expect(r.stdout.contains(word), "\(word)") }
+        let i = try TestSupport.lenspipe(["inspect", "--help"])
+        for word in ["--labels", "--targets", "--json", "--png", "Examples"] { #expect(i.stdout.contains(word), "\(word)") }
+    }
+
+    @Test func benchReadPrintsJSON() throws {
+        let r = try TestSupport.lenspipe(["bench", "read", model1, "--repeats", "1", "--threads", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["files"] as? Int == 36)
+        #expect(j["failed"] as? Int == 0)
+        #expect((j["files_per_s"] as? Double ?? 0) > 0)
+        #expect((j["mb_per_s"] as? Double ?? 0) > 0)
+    }
+}
