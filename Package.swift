@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "_TestSupport", dependencies: ["LensData"], path: "Tests/_TestSupport"),
         .testTarget(name: "LensDataTests", dependencies: ["LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "LensSynthTests", dependencies: ["LensSynth", "LensData", "_TestSupport"]),
+        .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
     ]

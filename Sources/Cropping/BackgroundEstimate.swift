@@ -1,12 +1,15 @@
 import LensData
 
-/// Robust sky level and noise of an image: a sigma-clipped median and MAD.
+/// Robust sky level and noise of an image: a sigma-clipped median and MAD (two rounds of clipping at 3 sigma).
 ///
 /// Lensing stamps are 80-90% sky, so the median is the sky level and 1.4826 x MAD its Gaussian
-/// sigma, whatever the lens does. Clipping at 3 sigma (three rounds) removes the lens from the
+/// sigma, whatever the lens does. Clipping at 3 sigma removes the lens from the
 /// estimate. When the MAD is 0 (faint Poisson counts where most pixels are equal, or a constant image)
 /// the standard deviation of the clipped pixels is used; a constant image gets sigma 0 and `isConstant`.
 /// NaN and infinite pixels are skipped and counted.
+///
+/// Large images are estimated from an evenly strided subsample of at most `maxSamples` pixels: the
+/// median's standard error is then about 0.04 sigma, and the estimate costs 20x less on 150x150.
 public struct BackgroundEstimate: Sendable, Equatable {
     public var level: Float
     public var sigma: Float
@@ -21,54 +24,69 @@ public struct BackgroundEstimate: Sendable, Equatable {
     }
 
     /// Estimates the background of `pixels` (for C > 1 pass the channel sum).
-    public init(pixels: [Float], clipSigma: Float = 3, rounds: Int = 3) {
-        var values = pixels.filter { $0.isFinite }
-        let nonfinite = pixels.count - values.count
+    public init(pixels: [Float], clipSigma: Float = 3, rounds: Int = 2, maxSamples: Int = 1024) {
+        let stride = Swift.max(1, (pixels.count + maxSamples - 1) / maxSamples)
+        var values: [Float] = []
+        values.reserveCapacity(pixels.count / stride + 1)
+        var nonfinite = 0
+        pixels.withUnsafeBufferPointer { p in
+            for v in p where !v.isFinite { nonfinite += 1 }
+            var i = 0
+            while i < p.count {
+                if p[i].isFinite { values.append(p[i]) }
+                i += stride
+            }
+        }
         guard !values.isEmpty else {
             self.init(level: 0, sigma: 0, nonfinite: nonfinite)
             return
         }
+        var scratch = [Float](repeating: 0, count: values.count)
         var level = Self.median(&values)
         var sigma: Float = 0
         for _ in 0..<rounds {
-            var deviations = values.map { abs($0 - level) }
-            sigma = 1.4826 * Self.median(&deviations)
+            // MAD of the current set, in a reused scratch buffer.
+            let n = values.count
+            values.withUnsafeBufferPointer { v in scratch.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = abs(v[i] - level) } } }
+            sigma = 1.4826 * Self.median(&scratch, count: n)
             if sigma == 0 { sigma = Self.standardDeviation(values, around: level) }
             guard sigma > 0 else { break }
-            let kept = values.filter { abs($0 - level) <= clipSigma * sigma }
-            if kept.count == values.count || kept.count < 8 { break }
-            values = kept
+            let limit = clipSigma * sigma
+            let before = values.count
+            values.removeAll { abs($0 - level) > limit }
+            if values.count == before || values.count < 8 { break }
             level = Self.median(&values)
         }
         self.init(level: level, sigma: sigma, nonfinite: nonfinite)
     }
 
     /// The median, by quickselect (reorders `values`). Mean of the two middle values for even counts.
-    static func median(_ values: inout [Float]) -> Float {
-        let n = values.count
-        precondition(n > 0)
-        let upper = select(&values, n / 2)
-        if n % 2 == 1 { return upper }
-        let lower = values[0..<(n / 2)].max()!
-        return (lower + upper) / 2
+    static func median(_ values: inout [Float], count: Int? = nil) -> Float {
+        let n = count ?? values.count
+        precondition(n > 0 && n <= values.count)
+        return values.withUnsafeMutableBufferPointer { v in
+            let upper = select(v, n, n / 2)
+            if n % 2 == 1 { return upper }
+            var lower = v[0]
+            for i in 1..<(n / 2) { lower = Swift.max(lower, v[i]) }
+            return (lower + upper) / 2
+        }
     }
 
-    /// The k-th smallest value (0-based); afterwards `values[..<k]` hold the smaller ones.
-    static func select(_ values: inout [Float], _ k: Int) -> Float {
-        values.withUnsafeMutableBufferPointer { v in
-            var lo = 0, hi = v.count - 1
-            while lo < hi {
-                let pivot = v[(lo + hi) / 2]
-                var i = lo, j = hi
-                while i <= j {
-                    while v[i] < pivot { i += 1 }
-                    while v[j] > pivot { j -= 1 }
-                    if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
-                }
-                if k <= j { hi = j } else if k >= i { lo = i } else { break }
+    /// The k-th smallest of the first `n` values (0-based); afterwards `v[..<k]` hold the smaller ones.
+    static func select(_ v: UnsafeMutableBufferPointer<Float>, _ n: Int, _ k: Int) -> Float {
+        var lo = 0, hi = n - 1
+        while lo < hi {
+            let pivot = v[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while v[j] > pivot { j -= 1 }
+                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
             }
-            return v[k]
+            if k <= j { hi = j } else if k >= i { lo = i } else { break }
         }
+        return v[k]
     }
 
     static func standardDeviation(_ values: [Float], around mean: Float) -> Float {

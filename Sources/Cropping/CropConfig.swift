@@ -1,0 +1,58 @@
+/// How `Cropper` finds the lens, cuts the window and normalises it.
+public struct CropConfig: Sendable, Equatable, Codable {
+    public enum Policy: String, Sendable, CaseIterable, Codable {
+        /// A `size` x `size` window centred on the foreground centroid; no resampling, so the physical
+        /// pixel scale (and the apparent Einstein radius) is preserved. Shifted inside the image at
+        /// borders; padded with the background level only when the image is smaller than `size`.
+        case fixed
+        /// A square around the foreground plus `margin`, resampled to `size`; the zoom is recorded,
+        /// because resizing changes the apparent Einstein radius.
+        case bbox
+        /// A `size` x `size` window at the image centre (what DeepLense loaders do by hand).
+        case center
+        /// The whole image, unchanged in size.
+        case none
+    }
+
+    public var policy: Policy
+    /// Output side in pixels (ignored by `none`).
+    public var size: Int
+    /// Foreground threshold: background + k sigma.
+    public var k: Float
+    /// A component must reach background + `seedK` sigma somewhere to count (hysteresis), so noise
+    /// blobs that just cross `k` are not mistaken for a lens.
+    public var seedK: Float
+    /// Gaussian smoothing (sigma, pixels) before thresholding; 0 turns it off.
+    public var smoothing: Float
+    /// Components carrying at least this share of the significant foreground flux are kept with the
+    /// brightest one.
+    public var minFluxShare: Float
+    /// Components smaller than this many pixels are noise.
+    public var minArea: Int
+    /// A component's integrated signal-to-noise, sum(pixel - background) / (sigma * sqrt(area)), must
+    /// reach this. Noise blobs that cross the threshold by chance stay below ~10; lensed arcs in
+    /// DeepLense-like data are in the hundreds.
+    public var minSignificance: Float
+    /// Detect the foreground on an image binned `detectionBinning` x `detectionBinning` (nil: 2 for
+    /// images of at least 96 px, else 1). Binning is itself smoothing and makes detection 4x cheaper;
+    /// the centroid and kept flux are still measured on full-resolution pixels.
+    public var detectionBinning: Int?
+    /// Extra border around the foreground for `bbox`, as a fraction of the box side.
+    public var margin: Float
+    public var normalization: Normalization
+
+    public init(policy: Policy = .fixed, size: Int = 64, k: Float = 3, seedK: Float = 5, smoothing: Float = 1,
+                minFluxShare: Float = 0.05, minArea: Int = 5, minSignificance: Float = 20, detectionBinning: Int? = nil, margin: Float = 0.1, normalization: Normalization = .none) {
+        self.policy = policy
+        self.size = size
+        self.k = k
+        self.seedK = seedK
+        self.smoothing = smoothing
+        self.minFluxShare = minFluxShare
+        self.minArea = minArea
+        self.minSignificance = minSignificance
+        self.detectionBinning = detectionBinning
+        self.margin = margin
+        self.normalization = normalization
+    }
+}

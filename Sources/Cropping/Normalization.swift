@@ -1,0 +1,72 @@
+import RealModule
+
+/// How crop pixels are scaled. Every mode is finite on every input: NaN/Inf pixels become the
+/// background level first, and a zero spread (constant or all-zero images) is replaced by 1.
+public enum Normalization: Sendable, Equatable, Codable {
+    case none
+    /// `(x - lo) / max(hi - lo, eps)` per image, or with one `lo`/`hi` for the whole data set.
+    case minmax(DatasetStats?)
+    /// `(x - background) / sigma` per image, or with data-set background and sigma.
+    case zscore(DatasetStats?)
+    /// `asinh((x - background) / (softening * sigma))`: the astronomical stretch.
+    case asinh(softening: Float)
+    /// `log1p(max(x - background, 0) / sigma)`: a log stretch that keeps faint structure.
+    case log1p
+
+    /// Statistics from a first pass over a sample, shared by every image of a data set.
+    public struct DatasetStats: Sendable, Equatable, Codable {
+        public var low: Float
+        public var high: Float
+        public var background: Float
+        public var sigma: Float
+        public init(low: Float, high: Float, background: Float, sigma: Float) {
+            self.low = low
+            self.high = high
+            self.background = background
+            self.sigma = sigma
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .none: return "none"
+        case .minmax(let s): return s == nil ? "minmax" : "minmax-dataset"
+        case .zscore(let s): return s == nil ? "zscore" : "zscore-dataset"
+        case .asinh: return "asinh"
+        case .log1p: return "log1p"
+        }
+    }
+
+    /// Scales `pixels` in place. `background` and `sigma` are the image's own estimates.
+    public func apply(to pixels: inout [Float], background: Float, sigma: Float) {
+        let safeSigma = sigma.isFinite && sigma > 0 ? sigma : 1
+        let bg = background.isFinite ? background : 0
+        pixels.withUnsafeMutableBufferPointer { p in
+            for i in p.indices where !p[i].isFinite { p[i] = bg }
+            switch self {
+            case .none:
+                break
+            case .minmax(let stats):
+                var lo = stats?.low ?? .infinity, hi = stats?.high ?? -.infinity
+                if stats == nil { for v in p { lo = Swift.min(lo, v); hi = Swift.max(hi, v) } }
+                let span = hi - lo
+                let scale = span.isFinite && span > 1e-12 ? 1 / span : 0
+                for i in p.indices { p[i] = (p[i] - lo) * scale }
+            case .zscore(let stats):
+                let b = stats?.background ?? bg
+                let s = stats.map { $0.sigma > 0 && $0.sigma.isFinite ? $0.sigma : 1 } ?? safeSigma
+                for i in p.indices { p[i] = (p[i] - b) / s }
+            case .asinh(let softening):
+                let scale = 1 / (Swift.max(softening, 1e-6) * safeSigma)
+                for i in p.indices { p[i] = Float.asinh((p[i] - bg) * scale) }
+            case .log1p:
+                let scale = 1 / safeSigma
+                for i in p.indices { p[i] = Float.log(onePlus: Swift.max(p[i] - bg, 0) * scale) }
+            }
+            // Overflow guard: a finite input can still overflow (1e38 - -1e38).
+            for i in p.indices where !p[i].isFinite {
+                p[i] = p[i].isNaN ? 0 : (p[i] > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude)
+            }
+        }
+    }
+}
