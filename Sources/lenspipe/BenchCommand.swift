@@ -1,12 +1,14 @@
 import ArgumentParser
+import Cropping
 import Foundation
 import LensData
+import LensSynth
 
 extension LensPipe {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure lenspipe's throughput (JSON output, to compare against a baseline in the same run).",
-            subcommands: [Read.self])
+            subcommands: [Read.self, CropBench.self])
     }
 }
 
@@ -57,6 +59,73 @@ extension LensPipe.Bench {
                 }
             }
             return 0
+        }
+    }
+}
+
+extension LensPipe.Bench {
+    struct CropBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "crop",
+            abstract: "Crops per second: foreground detection, fixed window, normalisation (JSON).",
+            discussion: """
+            Images are loaded into memory first; only cropping is timed. Without a source, 150x150
+            Model I-like images are simulated. Compare with scripts/bench_crop.py (numpy: median/MAD,
+            threshold, centroid, crop, normalise) on the same stack: scripts/bench-crop.sh runs both.
+            """)
+
+        @Argument(help: "A source (default: simulated 150x150 images).")
+        var source: String?
+
+        @Option(help: "Images to simulate when no source is given.")
+        var count = 2000
+
+        @Option(help: "Window side.")
+        var size = 64
+
+        @Option(help: "Normalisation: none, minmax, zscore, asinh or log1p.")
+        var normalize = "asinh"
+
+        @Option(help: "Passes; the best is reported.")
+        var repeats = 3
+
+        @OptionGroup var threadOptions: ThreadOptions
+
+        func run() throws {
+            let images: [LensImage]
+            if let source {
+                let s = try SourceSpec(source).open()
+                images = try (0..<s.count).map { try s.sample(at: $0).image }
+            } else {
+                let sim = LensSimulator(config: SynthConfig(size: 150, seed: 1))
+                images = ParallelRunner.map(count: count, chunkSize: 64, threads: threadOptions.threads) { r in
+                    r.map { i in LensImage(channels: 1, height: 150, width: 150, pixels: sim.render(index: i).pixels.map(Float.init)) }
+                }.flatMap { $0 }
+            }
+            let norm: Normalization = switch normalize {
+            case "minmax": .minmax(nil)
+            case "zscore": .zscore(nil)
+            case "log1p": .log1p
+            case "none": .none
+            default: .asinh(softening: 1)
+            }
+            let cropper = Cropper(config: CropConfig(policy: .fixed, size: size, normalization: norm))
+            var best = Double.infinity
+            var empty = 0
+            for _ in 0..<max(1, repeats) {
+                let t0 = Date()
+                let flags = ParallelRunner.map(count: images.count, chunkSize: 32, threads: threadOptions.threads) { r -> Int in
+                    r.reduce(0) { $0 + (cropper.crop(images[$1]).1.flags.contains(.emptyForeground) ? 1 : 0) }
+                }
+                best = min(best, Date().timeIntervalSince(t0))
+                empty = flags.reduce(0, +)
+            }
+            let result: [String: Any] = [
+                "images": images.count, "threads": threadOptions.threads, "seconds": best, "size": size, "normalize": normalize,
+                "crops_per_s": Double(images.count) / best, "crops_per_s_per_core": Double(images.count) / best / Double(threadOptions.threads),
+                "empty_foreground": empty,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
     }
 }

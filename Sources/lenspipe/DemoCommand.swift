@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cropping
 import Foundation
 import LensData
 import LensSynth
@@ -7,11 +8,13 @@ import Render
 extension LensPipe {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, then inspect.",
+            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, inspect, crop.",
             discussion: """
-            Writes OUT/data (a DeepLense-like class-folder tree, axion files pickled as numpy does),
-            prints the inspect report and writes OUT/sheet.png, a contact sheet to look at.
-            Later stages (crop, shards, training) join this command as they land.
+            Writes OUT/data (a DeepLense-like class-folder tree with lenses up to size/10 px off centre,
+            axion files pickled as numpy does), prints the inspect report, writes OUT/sheet.png (a
+            contact sheet), then crops every image around its lens with an automatic window size and
+            writes OUT/crops.png (crop boxes on the originals, next to the crops).
+            Later stages (shards, training) join this command as they land.
             """)
 
         @Option(help: "Output folder.")
@@ -48,7 +51,15 @@ extension LensPipe {
             let (sheet, rows) = ContactSheet.make(source: source, perClass: 6)
             try sheet.writePNG(path: out + "/sheet.png")
             print("3. contact sheet: \(out)/sheet.png (rows: \(rows.joined(separator: ", ")))")
-            if !report.errors.isEmpty { throw ExitCode(1) }
+            let calibration = CropCalibration.run(source: source, config: CropConfig(), threads: threadOptions.threads)
+            let cropper = Cropper(config: CropConfig(policy: .fixed, size: calibration.autoSize, normalization: .asinh(softening: 1)))
+            let crops = CropRun.run(source: source, cropper: cropper, threads: threadOptions.threads)
+            print("4. crop (fixed, size auto = \(calibration.autoSize) px, asinh):")
+            print(CropText.render(crops.summary).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+            let picks = stride(from: 0, to: source.count, by: max(1, source.count / 8)).prefix(8).compactMap { try? source.sample(at: $0) }
+            try CropSheet.make(picks.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r) }).writePNG(path: out + "/crops.png")
+            print("   crop sheet: \(out)/crops.png")
+            if !report.errors.isEmpty || !crops.failures.isEmpty { throw ExitCode(1) }
         }
     }
 }

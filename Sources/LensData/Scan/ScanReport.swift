@@ -5,6 +5,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public struct Failure: Codable, Sendable, Equatable {
         public var path: String
         public var message: String
+        public init(path: String, message: String) {
+            self.path = path
+            self.message = message
+        }
     }
 
     public var source: String
