@@ -45,7 +45,7 @@ import _TestSupport
                 if bytes.count < 8 { bytes += [0, 0, 0, 0, 0, 0, 0, 0] }
             }
             let path = dir + "/m.npy"
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             do {
                 let read = try NPYFile.readImage(path: path)
                 #expect(read.image.pixels.count == read.image.channels * read.image.height * read.image.width)

@@ -86,4 +86,27 @@ import _TestSupport
         #expect((j["files_per_s"] as? Double ?? 0) > 0)
         #expect((j["mb_per_s"] as? Double ?? 0) > 0)
     }
+
+    @Test func cropReportsKeptFluxFlagsAndDrawsASheet() throws {
+        let dir = TestSupport.tempDir("cli-crop")
+        let r = try TestSupport.lenspipe(["crop", model1, "--size", "auto", "--normalize", "asinh", "--json", "--png", "\(dir)/crops.png", "--rows", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["images"] as? Int == 36)
+        #expect(j["policy"] as? String == "fixed")
+        #expect(j["normalization"] as? String == "asinh")
+        let size = try #require(j["size"] as? Int)
+        #expect(size >= 76 && size <= 100)
+        let kept = try #require(j["kept_flux_share"] as? [String: Double])
+        #expect(kept["min"] == 1)
+        #expect((j["flags"] as? [String: Int])?.isEmpty == true)
+        let png = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/crops.png"))
+        #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        // A 64 px window cuts DeepLense rings: the report must show it.
+        let small = try TestSupport.json(try TestSupport.lenspipe(["crop", model1, "--size", "64", "--json"]).stdout)
+        #expect(((small["kept_flux_share"] as? [String: Double])?["min"] ?? 1) < 0.99)
+        let bad = try TestSupport.lenspipe(["crop", model1, "--normalize", "bogus"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--normalize must be one of"))
+    }
 }

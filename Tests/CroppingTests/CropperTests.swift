@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import LensData
+import LensSynth
+import _TestSupport
+@testable import Cropping
+
+@Suite struct CropperTests {
+    /// Noisy and noiseless renders of the same lenses (noise is drawn after the geometry).
+    static func pairs(count: Int, size: Int = 150, offset: Double = 30, seed: UInt64 = 21) -> [(noisy: LensImage, clean: SynthLens)] {
+        let noisy = LensSimulator(config: SynthConfig(size: size, seed: seed, lensOffset: offset))
+        let clean = LensSimulator(config: SynthConfig(size: size, seed: seed, lensOffset: offset, noise: false))
+        return (0..<count).map { i in
+            let n = noisy.render(index: i)
+            return (LensImage(channels: 1, height: size, width: size, pixels: n.pixels.map(Float.init)), clean.render(index: i))
+        }
+    }
+
+    /// On off-centre lenses, a fixed window large enough for the ring keeps >= 99% of the noiseless
+    /// lens flux, though the window is placed from the noisy image.
+    @Test func fixedCropKeepsTheNoiselessFlux() {
+        let cropper = Cropper(config: CropConfig(policy: .fixed, size: 100))
+        var offCentre = 0
+        for (noisy, clean) in Self.pairs(count: 30) {
+            let (crop, record) = cropper.crop(noisy)
+            #expect(crop.shape == [1, 100, 100])
+            #expect(!record.flags.contains(.emptyForeground))
+            let peak = clean.pixels.max()!
+            var total = 0.0, inside = 0.0
+            for y in 0..<150 {
+                for x in 0..<150 {
+                    let v = clean.pixels[y * 150 + x]
+                    guard v > 0.001 * peak else { continue }  // the lens, not the PSF's far wings
+                    total += v
+                    if x >= record.box.x0 && x < record.box.x1 && y >= record.box.y0 && y < record.box.y1 { inside += v }
+                }
+            }
+            #expect(inside / total >= 0.99, "image \(clean.index): kept \(inside / total), box \(record.box), lens \(clean.lensX), \(clean.lensY)")
+            #expect(record.keptFluxShare >= 0.99)
+            if abs(clean.lensX - 74.5) > 15 || abs(clean.lensY - 74.5) > 15 { offCentre += 1 }
+            // The crop is the source window, unresampled.
+            #expect(crop[0, 10, 20] == noisy[0, record.box.y0 + 10, record.box.x0 + 20])
+        }
+        #expect(offCentre >= 5, "the test must include lenses well off centre")
+    }
+
+    /// On noiseless rings the detected centroid is the flux-weighted centroid, within 1 px.
+    @Test func centroidWithinOnePixelOnNoiselessRings() {
+        let detector = ForegroundDetector(config: CropConfig())
+        for (_, clean) in Self.pairs(count: 15) {
+            let plane = clean.pixels.map(Float.init)
+            var sum = 0.0, sx = 0.0, sy = 0.0
+            for y in 0..<150 { for x in 0..<150 { let v = clean.pixels[y * 150 + x]; sum += v; sx += v * Double(x); sy += v * Double(y) } }
+            let fg = detector.detect(plane: plane, width: 150, height: 150)
+            #expect(abs(Double(fg.centroidX) - sx / sum) < 1 && abs(Double(fg.centroidY) - sy / sum) < 1,
+                    "image \(clean.index): \(fg.centroidX), \(fg.centroidY) vs \(sx / sum), \(sy / sum)")
+        }
+    }
+
+    /// Pure-noise images are flagged empty and cropped at the centre, not at a noise spike.
+    @Test func pureNoiseIsEmptyAndCentred() {
+        let cropper = Cropper(config: CropConfig(policy: .fixed, size: 64))
+        var rng = Philox4x64(seed: 4, stream: 0)
+        for k in 0..<60 {
+            let side = k % 2 == 0 ? 150 : 64
+            let pixels: [Float] = (0..<(side * side)).map { _ in
+                switch k % 3 {
+                case 0: return Float(10 + 5 * rng.normal())      // Gaussian sky
+                case 1: return Float(rng.poisson(3))             // faint Poisson counts, as Model I's sky
+                default: return Float(0.005 + 0.012 * rng.normal())  // Model II-like floats, negative values
+                }
+            }
+            let (_, record) = cropper.crop(LensImage(channels: 1, height: side, width: side, pixels: pixels))
+            #expect(record.flags.contains(.emptyForeground), "noise image \(k) (\(side) px) found a lens at \(record.centroidX), \(record.centroidY)")
+            let start = side == 150 ? 43 : 0
+            #expect(record.box == PixelBox(x0: start, y0: start, x1: start + 64, y1: start + 64), "image \(k)")
+        }
+    }
+
+    /// No normalisation yields NaN or Inf, on any input.
+    @Test func normalisationIsAlwaysFinite() {
+        let stats = Normalization.DatasetStats(low: 0, high: 0, background: .nan, sigma: 0)
+        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .log1p]
+        var inputs: [[Float]] = [
+            [Float](repeating: 0, count: 400), [Float](repeating: 7.5, count: 400), [Float](repeating: -3, count: 400),
+            [Float](repeating: .nan, count: 400), [Float](repeating: .infinity, count: 400),
+            (0..<400).map { $0 % 2 == 0 ? 3.4e38 : -3.4e38 }, (0..<400).map { $0 == 17 ? 1e30 : 0 },
+        ]
+        var mixed = (0..<400).map { Float($0) }
+        mixed[3] = .nan; mixed[5] = -.infinity; mixed[7] = .infinity
+        inputs.append(mixed)
+        for (n, input) in inputs.enumerated() {
+            for policy in CropConfig.Policy.allCases {
+                for mode in modes {
+                    for side in [8, 32] {
+                        let cropper = Cropper(config: CropConfig(policy: policy, size: side, normalization: mode))
+                        let (crop, _) = cropper.crop(LensImage(channels: 1, height: 20, width: 20, pixels: input))
+                        #expect(crop.pixels.allSatisfy { $0.isFinite }, "input \(n), \(policy), \(mode.name), size \(side)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func normalisationValues() {
+        var p: [Float] = [2, 4, 6]
+        Normalization.minmax(nil).apply(to: &p, background: 0, sigma: 1)
+        #expect(p == [0, 0.5, 1])
+        p = [2, 4, 6]
+        Normalization.zscore(nil).apply(to: &p, background: 4, sigma: 2)
+        #expect(p == [-1, 0, 1])
+        p = [2, 4, 6]
+        Normalization.minmax(.init(low: 0, high: 10, background: 0, sigma: 1)).apply(to: &p, background: 0, sigma: 1)
+        #expect(p == [0.2, 0.4, 0.6])
+        p = [4, 6]
+        Normalization.asinh(softening: 2).apply(to: &p, background: 4, sigma: 0.5)
+        #expect(p == [0, Float.asinh(2)])
+        p = [1, 9]
+        Normalization.log1p.apply(to: &p, background: 4, sigma: 5)
+        #expect(p == [0, Float.log(2)])
+    }
+
+    @Test func centerNoneBboxAndPadding() {
+        // A bright disk of radius 6 at (40, 12) on a 60x50 sky of 1.
+        var image = LensImage(height: 50, width: 60, repeating: 1)
+        for y in 0..<50 { for x in 0..<60 where (x - 40) * (x - 40) + (y - 12) * (y - 12) <= 36 { image[0, y, x] = 100 } }
+        let center = Cropper(config: CropConfig(policy: .center, size: 20)).crop(image).1
+        #expect(center.box == PixelBox(x0: 20, y0: 15, x1: 40, y1: 35))
+        let fixed = Cropper(config: CropConfig(policy: .fixed, size: 30)).crop(image).1
+        #expect(fixed.box == PixelBox(x0: 26, y0: 0, x1: 56, y1: 30))  // 40 - 14.5 rounds to 26
+        #expect(fixed.flags.contains(.clippedAtBorder))
+        #expect(abs(fixed.centroidX - 40) < 0.01 && abs(fixed.centroidY - 12) < 0.01)
+        let none = Cropper(config: CropConfig(policy: .none)).crop(image)
+        #expect(none.0 == image && none.1.zoom == 1)
+        let bbox = Cropper(config: CropConfig(policy: .bbox, size: 32, margin: 0.5)).crop(image)
+        // The smoothed mask spans a little more than the disk's 13 px; the margin doubles it.
+        #expect(bbox.1.box.width == bbox.1.box.height)
+        #expect(bbox.1.box.width >= 26 && bbox.1.box.width <= 34)
+        #expect(bbox.1.zoom == 32 / Float(bbox.1.box.width))
+        #expect(bbox.0.shape == [1, 32, 32])
+        // An image smaller than the window is padded with the background level, centred.
+        let small = Cropper(config: CropConfig(policy: .fixed, size: 64)).crop(LensImage(height: 40, width: 40, repeating: 5))
+        #expect(small.1.flags.contains(.padded))
+        #expect(small.0.pixels.allSatisfy { $0 == 5 })
+        #expect(small.1.box == PixelBox(x0: -12, y0: -12, x1: 52, y1: 52))
+    }
+
+    @Test func resamplingByHand() {
+        let src: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]  // 4x4
+        var out = [Float](repeating: 0, count: 4)
+        src.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer {
+            Resample.window(s, width: 4, height: 4, x0: 0, y0: 0, side: 4, size: 2, fill: 0, into: $0)
+        } }
+        #expect(out == [3.5, 5.5, 11.5, 13.5])  // 2x2 block means
+        var third = [Float](repeating: 0, count: 9)
+        let six = (0..<36).map { Float($0 % 6) }  // 6x6, value = x
+        six.withUnsafeBufferPointer { s in third.withUnsafeMutableBufferPointer {
+            Resample.window(s, width: 6, height: 6, x0: 0, y0: 0, side: 6, size: 3, fill: 0, into: $0)
+        } }
+        #expect(third == [0.5, 2.5, 4.5, 0.5, 2.5, 4.5, 0.5, 2.5, 4.5])
+        var up = [Float](repeating: 0, count: 16)
+        let two: [Float] = [0, 4, 8, 12]  // 2x2
+        two.withUnsafeBufferPointer { s in up.withUnsafeMutableBufferPointer {
+            Resample.window(s, width: 2, height: 2, x0: 0, y0: 0, side: 2, size: 4, fill: 0, into: $0)
+        } }
+        // Bilinear with half-pixel centres: output x = 0.25, 0.75, 1.25, 1.75 in source units.
+        #expect(up[5] == 0 * 0.5625 + 4 * 0.1875 + 8 * 0.1875 + 12 * 0.0625)
+    }
+
+    /// Rings in DeepLense Model I data span ~71-75 px; `--size auto` finds a window that holds them
+    /// (on the real deeplense-mini sample) and does not cut simulated ones.
+    @Test func autoSizeHoldsTheRings() throws {
+        let real = try NPYFolderSource(root: TestSupport.fixture("deeplense-mini/model1/train"))
+        let c = CropCalibration.run(source: real, config: CropConfig(), threads: 2)
+        #expect(c.autoSize >= 76 && c.autoSize <= 100, "auto size \(c.autoSize)")
+        #expect(c.autoSize % 2 == 0)
+        #expect(c.stats.low >= 0 && c.stats.high > 100)
+        #expect(c.sampled == 36)
+        let cropper = Cropper(config: CropConfig(policy: .fixed, size: c.autoSize))
+        for i in 0..<real.count { #expect(try cropper.crop(real.sample(at: i).image).1.keptFluxShare == 1) }
+    }
+}
