@@ -89,7 +89,7 @@ public struct ArrayLayout: Sendable, Equatable {
 
     /// Decodes sample `n` from the raw element bytes of the whole array into `[C, H, W]` floats.
     /// - Precondition: `raw` holds at least `shape.product * dtype.itemSize` bytes (checked by callers).
-    func decode(sample n: Int, dtype: NPYDType, raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+    public func decode(sample n: Int, dtype: NPYDType, raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(out.count == pixelsPerImage)
         guard let base = raw.baseAddress else { return }
         let size = dtype.itemSize

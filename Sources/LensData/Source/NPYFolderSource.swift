@@ -59,7 +59,8 @@ public struct NPYFolderSource: SampleSource {
         return Sample(id: entry.path, image: read.image, label: entry.label, target: read.target, stored: read.stored)
     }
 
-    static func list(_ dir: String) throws -> [String] {
+    /// The entries of a folder, sorted by their UTF-8 bytes (as Python sorts names).
+    public static func list(_ dir: String) throws -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: dir).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         } catch {
@@ -67,7 +68,8 @@ public struct NPYFolderSource: SampleSource {
         }
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    /// True when `path` is a folder.
+    public static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
