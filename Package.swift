@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C system libraries, each behind a one-header shim (see docs/architecture.md).
@@ -29,7 +30,7 @@ let package = Package(
         // 3. Multi-crop SSL views.
         .target(name: "PairSampler", dependencies: ["LensData", "Cropping"]),
         // 4. MDS shards (zstd).
-        .target(name: "ShardWriter", dependencies: ["LensData", "CZstd"]),
+        .target(name: "ShardWriter", dependencies: ["LensData", "Cropping", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. PNG contact sheets and grids, for people to look at.
         .target(name: "Render", dependencies: ["LensData", "Cropping", "CPNG"]),
         // 6. EsViT training on CPU.
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "LensDataTests", dependencies: ["LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "LensSynthTests", dependencies: ["LensSynth", "LensData", "_TestSupport"]),
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
     ]

@@ -5,14 +5,53 @@ import LensData
 /// (`zstandard.decompress` in Python refuses frames without it).
 public enum ZstdFrame {
     /// Compresses `input` at `level` (MDS default: 3) into one frame with the content size set.
-    public static func compress(_ input: [UInt8], level: Int32 = 3) throws -> [UInt8] {
-        let bound = ZSTD_compressBound(input.count)
-        var out = [UInt8](repeating: 0, count: bound)
-        let written = out.withUnsafeMutableBytes { dst in
-            input.withUnsafeBytes { src in ZSTD_compress(dst.baseAddress, bound, src.baseAddress, input.count, level) }
+    /// - Parameter workers: 0 compresses on the calling thread; n >= 1 uses zstd's n worker threads.
+    ///   zstd's output is the same for every n >= 1 (it differs from n = 0), so callers that want
+    ///   thread-count-independent bytes pass n >= 1 always.
+    public static func compress(_ input: [UInt8], level: Int32 = 3, workers: Int = 0) throws -> [UInt8] {
+        try compress(parts: [input], level: level, workers: workers)
+    }
+
+    /// Compresses the concatenation of `parts` as one frame, without concatenating them first (the
+    /// content size is pledged up front, so the frame still records it). The output buffer is not
+    /// zero-filled: only the pages zstd writes are touched.
+    public static func compress(parts: [[UInt8]], level: Int32 = 3, workers: Int = 0) throws -> [UInt8] {
+        let total = parts.reduce(0) { $0 + $1.count }
+        guard let cctx = ZSTD_createCCtx() else { throw LensDataError(path: "zstd", "cannot create a compression context") }
+        defer { ZSTD_freeCCtx(cctx) }
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+        if workers > 0 {
+            let r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(workers))
+            guard ZSTD_isError(r) == 0 else { throw error("setting worker threads", r) }
         }
-        guard ZSTD_isError(written) == 0 else { throw error("compression", written) }
-        return Array(out[0..<written])
+        let pledged = ZSTD_CCtx_setPledgedSrcSize(cctx, UInt64(total))
+        guard ZSTD_isError(pledged) == 0 else { throw error("pledging the content size", pledged) }
+        let bound = ZSTD_compressBound(total)
+        var failure: Int?
+        let out = try [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
+            var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: bound, pos: 0)
+            for (k, part) in parts.enumerated() {
+                let last = k == parts.count - 1
+                part.withUnsafeBytes { src in
+                    var input = ZSTD_inBuffer(src: src.baseAddress, size: part.count, pos: 0)
+                    while true {
+                        let left = ZSTD_compressStream2(cctx, &output, &input, last ? ZSTD_e_end : ZSTD_e_continue)
+                        if ZSTD_isError(left) != 0 { failure = left; return }
+                        if last ? left == 0 : input.pos == input.size { return }
+                    }
+                }
+                if failure != nil { break }
+            }
+            if parts.isEmpty {
+                var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+                let left = ZSTD_compressStream2(cctx, &output, &input, ZSTD_e_end)
+                if ZSTD_isError(left) != 0 { failure = left }
+            }
+            if let failure { throw error("compression", failure) }
+            initialized = output.pos
+        }
+        return out
     }
 
     /// Decompresses one frame. The frame must record its content size, and at most `limit` bytes
@@ -22,9 +61,10 @@ public enum ZstdFrame {
         guard size != ZSTD_CONTENTSIZE_ERROR else { throw LensDataError(path: "zstd", "not a zstd frame") }
         guard size != ZSTD_CONTENTSIZE_UNKNOWN else { throw LensDataError(path: "zstd", "frame does not record its content size") }
         guard size <= UInt64(limit) else { throw LensDataError(path: "zstd", "frame claims \(size) bytes (limit \(limit))") }
-        var out = [UInt8](repeating: 0, count: Int(size))
-        let n = out.withUnsafeMutableBytes { dst in
-            frame.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, Int(size), src.baseAddress, frame.count) }
+        var n = 0
+        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { dst, initialized in
+            n = frame.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, Int(size), src.baseAddress, frame.count) }
+            initialized = ZSTD_isError(n) == 0 ? n : 0
         }
         guard ZSTD_isError(n) == 0 else { throw error("decompression", n) }
         guard n == Int(size) else { throw LensDataError(path: "zstd", "frame decoded to \(n) bytes, header said \(size)") }

@@ -1,0 +1,222 @@
+import Cropping
+import Foundation
+import LensData
+import Synchronization
+
+/// `lenspipe preprocess`: read -> crop -> normalise -> encode -> compress -> write, streaming.
+///
+/// Inputs are processed in blocks: each block is cropped and encoded on all threads, and its records
+/// are appended in input order, so the shards are byte-identical whatever the thread count. Memory
+/// holds one block plus the open shard of each split, whatever the data set size.
+public struct Preprocess: Sendable {
+    public struct Config: Sendable {
+        public var crop: CropConfig
+        public var storage: LensShardLayout.StorageType = .float32
+        public var zstdLevel: Int32? = 3
+        public var hashes: [ShardHash] = []
+        public var sizeLimit = 1 << 26
+        public var split: SplitPlan = .none
+        /// `(i, n)`: this run takes inputs i, i+n, i+2n, ... into part folder `part<i>`.
+        public var worker: (index: Int, count: Int)?
+        public var skipErrors = false
+        public var threads = 1
+        public var blockSize = 256
+
+        public init(crop: CropConfig) { self.crop = crop }
+    }
+
+    /// One input to process: a source, and the split it goes to (nil: decided per sample).
+    public struct Input: Sendable {
+        public var source: any SampleSource
+        public var split: String?
+        /// Where this source's class names land in the output's class list.
+        public var labelMap: [Int]
+    }
+
+    /// What to process: the inputs, the output's class names, and a description for `lenspipe.json`.
+    public struct Plan: Sendable {
+        public var inputs: [Input]
+        public var classes: [String]
+        public var description: String
+    }
+
+    /// One source, all of it.
+    public static func plan(source: any SampleSource) -> Plan {
+        Plan(inputs: [Input(source: source, split: nil, labelMap: Array(0..<max(1, source.classes.count)))],
+             classes: source.classes, description: source.summary)
+    }
+
+    /// A folder of split folders (`root/train/<class>/*.npy`, `root/test/...`): one input per split,
+    /// class lists joined (sorted) so a class has the same label in every split.
+    public static func plan(splitFoldersUnder root: String) throws -> Plan {
+        let names = try NPYFolderSource.list(root).filter { NPYFolderSource.isDirectory(root + "/" + $0) && !$0.hasPrefix(".") }
+        let sources = try names.map { try NPYFolderSource(root: root + "/" + $0) }
+        guard !sources.isEmpty else { throw LensDataError(path: root, "has no split folders (expected root/train/<class>/*.npy, ...)") }
+        let classes = Array(Set(sources.flatMap { $0.classes })).sorted()
+        let inputs = zip(names, sources).map { name, source in
+            Input(source: source, split: name, labelMap: source.classes.map { classes.firstIndex(of: $0)! })
+        }
+        return Plan(inputs: inputs, classes: classes, description: "\(root) (splits: \(names.joined(separator: ", ")))")
+    }
+
+    /// The `lenspipe.json` record of a finished run.
+    public func metadata(_ summary: Summary, description: String) -> DatasetMetadata {
+        let crop = config.crop
+        return DatasetMetadata(source: description, classes: classes, imageShape: summary.imageShape, storage: config.storage.rawValue,
+                               crop: .init(policy: crop.policy.rawValue, size: crop.size, k: crop.k, smoothing: crop.smoothing),
+                               normalization: crop.normalization.name, compression: config.zstdLevel.map { "zstd:\($0)" },
+                               splits: summary.splits.mapValues { .init(images: $0.images, classes: $0.classes) },
+                               skipped: summary.skipped.count)
+    }
+
+    /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
+    /// when inputs were skipped, `skipped.txt`.
+    public func writeReports(_ summary: Summary, description: String) throws {
+        if !summary.skipped.isEmpty {
+            let text = summary.skipped.map { "\($0.path)\t\($0.message)" }.joined(separator: "\n") + "\n"
+            try NPYWriter.writeAtomically(path: out + "/skipped.txt", parts: [Array(text.utf8)])
+        }
+        let meta = metadata(summary, description: description)
+        if let w = config.worker {
+            try meta.write(to: out + "/lenspipe.worker-" + String(format: "%03d-of-%03d", w.index, w.count))
+        } else {
+            try meta.write(to: out + "/lenspipe.json")
+        }
+    }
+
+    public struct Summary: Sendable, Codable {
+        public var images: Int
+        public var skipped: [ScanReport.Failure]
+        /// Split name ("" for none) -> images and per-class counts.
+        public var splits: [String: SplitCount]
+        public var bytesWritten: Int
+        public var bytesPerImage: Double
+        public var imageShape: [Int]
+        public var seconds: Double
+    }
+
+    public struct SplitCount: Sendable, Codable {
+        public var images: Int
+        public var classes: [String: Int]
+    }
+
+    public let config: Config
+    public let inputs: [Input]
+    public let classes: [String]
+    public let out: String
+
+    public init(config: Config, inputs: [Input], classes: [String], out: String) {
+        self.config = config
+        self.inputs = inputs
+        self.classes = classes
+        self.out = out
+    }
+
+    /// The folder one split's shards go to.
+    public func folder(split: String) -> String {
+        var path = split.isEmpty ? out : out + "/" + split
+        if let w = config.worker { path += "/" + Preprocess.partName(w.index) }
+        return path
+    }
+
+    public static func partName(_ i: Int) -> String { "part" + String(format: "%03d", i) }
+
+    /// Runs the pipeline.
+    /// - Parameter progress: called with (inputs done, inputs total).
+    public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+        let start = Date()
+        let cropper = Cropper(config: config.crop)
+        var writers: [String: MDSWriter] = [:]
+        var layout: LensShardLayout?
+        var counts: [String: SplitCount] = [:]
+        var skipped: [ScanReport.Failure] = []
+        let splitNames: [String] = {
+            switch config.split {
+            case .none: return [""]
+            case .fractions(let parts): return parts.map(\.name)
+            case .keepSplits: return inputs.compactMap(\.split)
+            }
+        }()
+        for name in splitNames { counts[name] = SplitCount(images: 0, classes: [:]) }
+
+        // The inputs this worker owns, as (input, index) pairs in a fixed order: with --worker i/n,
+        // every n-th input counting across all sources, starting at i.
+        var work: [(Int, Int)] = []
+        var position = 0
+        for (k, input) in inputs.enumerated() {
+            for i in 0..<input.source.count {
+                defer { position += 1 }
+                if let w = config.worker, position % w.count != w.index { continue }
+                work.append((k, i))
+            }
+        }
+        let total = work.count
+
+        var done = 0
+        while done < total {
+            let block = Array(work[done..<min(total, done + config.blockSize)])
+            typealias Item = Result<(split: String, label: Int?, record: [UInt8], image: LensImage?), LensDataError>
+            let shapeKnown = layout
+            let results = ParallelRunner.map(count: block.count, chunkSize: 8, threads: config.threads) { range -> [Item] in
+                range.map { j -> Item in
+                    let (k, i) = block[j]
+                    let input = inputs[k]
+                    do {
+                        let s = try input.source.sample(at: i)
+                        let (crop, record) = cropper.crop(s.image)
+                        let label = s.label.map { input.labelMap[$0] }
+                        let split: String
+                        switch config.split {
+                        case .none: split = ""
+                        case .keepSplits: split = input.split ?? ""
+                        case .fractions(let parts): split = parts[SplitPlan.assign(s.id, parts)].name
+                        }
+                        let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage)
+                        let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box)
+                        return .success((split, label, bytes, shapeKnown == nil ? crop : nil))
+                    } catch let e as LensDataError {
+                        return .failure(e)
+                    } catch {
+                        return .failure(LensDataError(path: input.source.id(at: i), "\(error)"))
+                    }
+                }
+            }.flatMap { $0 }
+            for item in results {
+                switch item {
+                case .failure(let e):
+                    guard config.skipErrors else { throw e }
+                    skipped.append(ScanReport.Failure(path: e.path, message: e.offset.map { "at byte \($0): \(e.message)" } ?? e.message))
+                case .success(let r):
+                    if layout == nil, let image = r.image {
+                        layout = LensShardLayout(channels: image.channels, height: image.height, width: image.width, storage: config.storage)
+                    }
+                    let writer = try writers[r.split] ?? MDSWriter(folder: folder(split: r.split), columns: layout!.columns,
+                                                                     zstdLevel: config.zstdLevel, hashes: config.hashes, sizeLimit: config.sizeLimit,
+                                                                     compressionThreads: config.threads)
+                    writers[r.split] = writer
+                    try writer.append(record: r.record)
+                    counts[r.split, default: SplitCount(images: 0, classes: [:])].images += 1
+                    let cls = r.label.map { $0 < classes.count ? classes[$0] : String($0) } ?? "(unlabelled)"
+                    counts[r.split]!.classes[cls, default: 0] += 1
+                }
+            }
+            done += block.count
+            progress?(done, total)
+        }
+        // Splits that received nothing still get an empty, valid data set.
+        for name in splitNames where writers[name] == nil {
+            let l = layout ?? LensShardLayout(channels: 1, height: config.crop.size, width: config.crop.size, storage: config.storage)
+            writers[name] = try MDSWriter(folder: folder(split: name), columns: l.columns, zstdLevel: config.zstdLevel,
+                                          hashes: config.hashes, sizeLimit: config.sizeLimit)
+        }
+        var bytes = 0
+        for name in writers.keys.sorted() {
+            try writers[name]!.finish()
+            bytes += writers[name]!.writtenBytes
+        }
+        let images = counts.values.reduce(0) { $0 + $1.images }
+        return Summary(images: images, skipped: skipped, splits: counts, bytesWritten: bytes,
+                       bytesPerImage: images > 0 ? Double(bytes) / Double(images) : 0,
+                       imageShape: layout.map { [$0.channels, $0.height, $0.width] } ?? [], seconds: Date().timeIntervalSince(start))
+    }
+}
