@@ -20,7 +20,7 @@ extension LensPipe {
 
             Examples:
               lenspipe crop data/model1/train --size auto --png crops.png
-              lenspipe crop data.h5:/images --size 64 --policy bbox --json
+              lenspipe crop data.h5:/images --size 64 --crop bbox --json
             """)
 
         @OptionGroup var sourceOptions: SourceOptions
@@ -72,7 +72,7 @@ struct CropOptions: ParsableArguments {
     @Option(help: "Output side in pixels, or 'auto' (smallest window holding the foreground of 99% of a sample).")
     var size: String = "64"
 
-    @Option(help: "fixed, bbox, center or none.")
+    @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed, bbox, center or none.")
     var policy: CropConfig.Policy = .fixed
 
     @Option(help: "none, minmax, minmax-dataset, zscore, zscore-dataset, asinh or log1p.")

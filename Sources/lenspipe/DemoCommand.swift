@@ -4,17 +4,19 @@ import Foundation
 import LensData
 import LensSynth
 import Render
+import ShardWriter
 
 extension LensPipe {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, inspect, crop.",
+            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, inspect, crop, shard.",
             discussion: """
             Writes OUT/data (a DeepLense-like class-folder tree with lenses up to size/10 px off centre,
             axion files pickled as numpy does), prints the inspect report, writes OUT/sheet.png (a
             contact sheet), then crops every image around its lens with an automatic window size and
-            writes OUT/crops.png (crop boxes on the originals, next to the crops).
-            Later stages (shards, training) join this command as they land.
+            writes OUT/crops.png (crop boxes on the originals, next to the crops), then writes
+            train/val/test MDS shards to OUT/shards and verifies them.
+            Later stages (views, training) join this command as they land.
             """)
 
         @Option(help: "Output folder.")
@@ -59,7 +61,19 @@ extension LensPipe {
             let picks = stride(from: 0, to: source.count, by: max(1, source.count / 8)).prefix(8).compactMap { try? source.sample(at: $0) }
             try CropSheet.make(picks.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r) }).writePNG(path: out + "/crops.png")
             print("   crop sheet: \(out)/crops.png")
-            if !report.errors.isEmpty || !crops.failures.isEmpty { throw ExitCode(1) }
+            var config = ShardWriter.Preprocess.Config(crop: cropper.config)
+            config.split = .fractions([(name: "train", fraction: 0.8), (name: "val", fraction: 0.1), (name: "test", fraction: 0.1)])
+            config.threads = threadOptions.threads
+            let plan = ShardWriter.Preprocess.plan(source: source)
+            let pipeline = ShardWriter.Preprocess(config: config, inputs: plan.inputs, classes: plan.classes, out: out + "/shards")
+            let summary = try pipeline.run()
+            try pipeline.writeReports(summary, description: plan.description)
+            print(String(format: "5. preprocess -> %@/shards: %d images in %.2f s, %.0f bytes per image (MDS, zstd:3)",
+                         out, summary.images, summary.seconds, summary.bytesPerImage))
+            let verify = ShardVerify.run(root: out + "/shards", threads: threadOptions.threads)
+            for f in verify.folders { print("   \(f.folder): \(f.samples) samples in \(f.shards) shard(s)") }
+            print(verify.defects.isEmpty ? "   verify: ok" : "   verify: \(verify.defects.count) defects")
+            if !report.errors.isEmpty || !crops.failures.isEmpty || !verify.defects.isEmpty { throw ExitCode(1) }
         }
     }
 }
