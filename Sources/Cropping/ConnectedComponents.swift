@@ -46,7 +46,7 @@ enum ConnectedComponents {
 /// noise there, which made noise blobs at the border look like detections).
 ///
 /// Each pass is a sum of shifted rows (`out[x] += k[d] * in[x + d]`), loops the compiler vectorises.
-enum GaussianBlur {
+public enum GaussianBlur {
     /// The normalised 1-D kernel, radius ceil(2.5 sigma).
     static func kernel(sigma: Float) -> [Float] {
         let radius = max(1, Int((2.5 * sigma).rounded(.up)))
@@ -61,7 +61,8 @@ enum GaussianBlur {
         for i in 0..<count { dst[i] += k * src[i] }
     }
 
-    static func apply(_ input: [Float], width: Int, height: Int, sigma: Float) -> [Float] {
+    /// Blurs a `[H, W]` plane with a Gaussian of `sigma` pixels.
+    public static func apply(_ input: [Float], width: Int, height: Int, sigma: Float) -> [Float] {
         let kernel = kernel(sigma: sigma)
         let radius = kernel.count / 2
         var tmp = [Float](repeating: 0, count: input.count)
