@@ -32,7 +32,7 @@ let package = Package(
         // 4. MDS shards (zstd).
         .target(name: "ShardWriter", dependencies: ["LensData", "Cropping", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. PNG contact sheets and grids, for people to look at.
-        .target(name: "Render", dependencies: ["LensData", "Cropping", "CPNG"]),
+        .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG"]),
         // 6. EsViT training on CPU.
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "LensDataTests", dependencies: ["LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "LensSynthTests", dependencies: ["LensSynth", "LensData", "_TestSupport"]),
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
