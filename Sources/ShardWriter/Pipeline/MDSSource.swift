@@ -1,0 +1,33 @@
+import Foundation
+import LensData
+
+/// A preprocessed MDS folder as a `SampleSource`, so `preview`, `inspect` and the trainer read shards
+/// like any other data set. Class names come from `lenspipe.json` beside the folder or one level up.
+public struct MDSSource: SampleSource {
+    public let reader: MDSReader
+    public let classes: [String]
+    public var count: Int { reader.count }
+    public var summary: String { "MDS shards in \(reader.folder) (\(reader.count) samples, \(reader.shards.count) shards)" }
+
+    public init(folder: String) throws {
+        reader = try MDSReader(folder: folder)
+        let parent = (folder as NSString).deletingLastPathComponent
+        classes = [folder, parent].lazy.compactMap { try? DatasetMetadata.read(from: $0 + "/lenspipe.json").classes }.first ?? []
+    }
+
+    public func id(at index: Int) -> String {
+        (try? ShardSample(reader.sample(at: index), index: index).id) ?? "#\(index)"
+    }
+
+    public func sample(at index: Int) throws -> Sample {
+        let s = try ShardSample(try reader.sample(at: index), index: index)
+        return Sample(id: s.id, image: s.image, label: s.label, target: s.target,
+                      stored: StoredArrayInfo(dtype: "float32", shape: s.image.shape))
+    }
+
+    /// Opens `location` as MDS shards when it holds an `index.json`, else through `SourceSpec`.
+    public static func open(_ spec: SourceSpec) throws -> any SampleSource {
+        if FileManager.default.fileExists(atPath: spec.location + "/index.json") { return try MDSSource(folder: spec.location) }
+        return try spec.open()
+    }
+}
