@@ -3,12 +3,14 @@ import Cropping
 import Foundation
 import LensData
 import LensSynth
+import PairSampler
+import ShardWriter
 
 extension LensPipe {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure lenspipe's throughput (JSON output, to compare against a baseline in the same run).",
-            subcommands: [Read.self, CropBench.self])
+            subcommands: [Read.self, CropBench.self, Augment.self])
     }
 }
 
@@ -126,6 +128,70 @@ extension LensPipe.Bench {
                 "empty_foreground": empty,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}
+
+extension LensPipe.Bench {
+    struct Augment: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Images/s and views/s for the full view recipe, rejection sampling included (JSON with --json).",
+            discussion: """
+            Images are loaded and their foreground maps computed first (once per image, as a trainer
+            does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
+            lenses up to 8 px off centre are simulated. Compare per core with ../shared/bench/py_augment.py
+            (albumentations, same crop sizes, D4, blur and noise): scripts/bench-augment.sh runs both.
+            """)
+
+        @Argument(help: "A source (default: simulated 64x64 images).")
+        var source: String?
+
+        @Option(help: "Images to simulate when no source is given.")
+        var count = 2000
+
+        @Option(help: "Passes; the best is reported.")
+        var repeats = 3
+
+        @Flag(help: "Print JSON only.")
+        var json = false
+
+        @OptionGroup var viewOptions: ViewOptions
+        @OptionGroup var threadOptions: ThreadOptions
+
+        func run() throws {
+            let recipe = try viewOptions.resolve()
+            let images: [LensImage]
+            if let source {
+                let s = try MDSSource.open(SourceSpec(source))
+                images = try (0..<s.count).map { try s.sample(at: $0).image }
+            } else {
+                let sim = LensSimulator(config: SynthConfig(size: 64, seed: 3, lensOffset: 8))
+                images = (0..<count).map { LensImage(channels: 1, height: 64, width: 64, pixels: sim.render(index: $0).pixels.map(Float.init)) }
+            }
+            let sampler = PairSampler(recipe: recipe, seed: 1)
+            let maps = ParallelRunner.map(count: images.count, chunkSize: 32, threads: threadOptions.threads) { r in
+                r.map { sampler.foregroundMap(images[$0]) }
+            }.flatMap { $0 }
+            var best = Double.infinity
+            var stats: ViewStats?
+            for epoch in 0..<max(1, repeats) {
+                let t0 = Date()
+                let batch = sampler.makeBatch(images: images, samples: Array(images.indices), epoch: epoch,
+                                              threads: threadOptions.threads, maps: maps)
+                best = min(best, Date().timeIntervalSince(t0))
+                stats = batch.stats
+            }
+            let n = Double(images.count)
+            let result: [String: Any] = [
+                "images": images.count, "threads": threadOptions.threads, "seconds": best,
+                "images_per_s": n / best, "views_per_s": n * Double(recipe.viewCount) / best,
+                "images_per_s_per_core": n / best / Double(threadOptions.threads),
+                "acceptance": stats?.acceptance ?? 1,
+                "global": ["acceptance": stats?.global.acceptance ?? 1, "mean_retries": stats?.global.meanRetries ?? 0, "fallbacks": stats?.global.fallbacks ?? 0],
+                "local": ["acceptance": stats?.local.acceptance ?? 1, "mean_retries": stats?.local.meanRetries ?? 0, "fallbacks": stats?.local.fallbacks ?? 0],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         }
     }
 }

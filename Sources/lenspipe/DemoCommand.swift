@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cropping
+import PairSampler
 import Foundation
 import LensData
 import LensSynth
@@ -9,14 +10,14 @@ import ShardWriter
 extension LensPipe {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, inspect, crop, shard.",
+            abstract: "Run the pipeline on lenses lenspipe simulates itself: synthesize, inspect, crop, shard, views.",
             discussion: """
             Writes OUT/data (a DeepLense-like class-folder tree with lenses up to size/10 px off centre,
             axion files pickled as numpy does), prints the inspect report, writes OUT/sheet.png (a
             contact sheet), then crops every image around its lens with an automatic window size and
             writes OUT/crops.png (crop boxes on the originals, next to the crops), then writes
-            train/val/test MDS shards to OUT/shards and verifies them.
-            Later stages (views, training) join this command as they land.
+            train/val/test MDS shards to OUT/shards, verifies them, and draws SSL views of the training
+            shards to OUT/views.png. Training joins this command when it lands.
             """)
 
         @Option(help: "Output folder.")
@@ -73,6 +74,14 @@ extension LensPipe {
             let verify = ShardVerify.run(root: out + "/shards", threads: threadOptions.threads)
             for f in verify.folders { print("   \(f.folder): \(f.samples) samples in \(f.shards) shard(s)") }
             print(verify.defects.isEmpty ? "   verify: ok" : "   verify: \(verify.defects.count) defects")
+            let train = try MDSSource(folder: out + "/shards/train")
+            let viewPicks = Array(0..<min(8, train.count))
+            let images = try viewPicks.map { try train.sample(at: $0).image }
+            let sampler = PairSampler(recipe: ViewRecipe(), seed: seed)
+            let batch = sampler.makeBatch(images: images, samples: viewPicks, epoch: 0, threads: threadOptions.threads, recordRejected: true)
+            try ViewGrid.make(images: images, batch: batch, showRejected: true).writePNG(path: out + "/views.png")
+            print(String(format: "6. views of %d training crops (2 global 64 px + 4 local 32 px): %@/views.png, acceptance %.2f, fallbacks %d",
+                         images.count, out, batch.stats.acceptance, batch.stats.global.fallbacks + batch.stats.local.fallbacks))
             if !report.errors.isEmpty || !crops.failures.isEmpty || !verify.defects.isEmpty { throw ExitCode(1) }
         }
     }
