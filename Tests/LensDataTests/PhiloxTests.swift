@@ -28,6 +28,7 @@ import _TestSupport
         let n = 20_000
         let u = (0..<n).map { _ in g.uniform() }
         let z = (0..<n).map { _ in g.normal() }
+        let f = (0..<(n / 2)).flatMap { _ -> [Double] in let (a, b) = g.normalPairFloat(); return [Double(a), Double(b)] }
         let p = (0..<n).map { _ in Double(g.poisson(4.5)) }
         let q = (0..<n).map { _ in Double(g.poisson(250)) }
         func mean(_ a: [Double]) -> Double { a.reduce(0, +) / Double(a.count) }
@@ -36,6 +37,11 @@ import _TestSupport
         #expect(abs(mean(u) - 0.5) < 4 * (1.0 / 12 / Double(n)).squareRoot())
         #expect(abs(mean(z)) < 4 / Double(n).squareRoot())
         #expect(abs(variance(z) - 1) < 0.05)
+        #expect(abs(mean(f)) < 4 / Double(n).squareRoot())
+        #expect(abs(variance(f) - 1) < 0.05)
+        // Independent halves of a pair (correlation near 0).
+        let pairs = (0..<n).map { _ in g.normalPairFloat() }
+        #expect(abs(pairs.reduce(0.0) { $0 + Double($1.0 * $1.1) } / Double(n)) < 4 / Double(n).squareRoot())
         #expect(abs(mean(p) - 4.5) < 4 * (4.5 / Double(n)).squareRoot())
         #expect(abs(variance(p) / 4.5 - 1) < 0.05)
         #expect(abs(mean(q) - 250) < 4 * (250 / Double(n)).squareRoot())
