@@ -34,7 +34,7 @@ let package = Package(
         // 5. PNG contact sheets and grids, for people to look at.
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG"]),
         // 6. EsViT training on CPU.
-        .target(name: "MiniTrain", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
             "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain",
@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
     ]

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Exact GELU: `y = x Φ(x) = ½ x (1 + erf(x / √2))`.
+public enum GELU {
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + Float(erf(Double(x) * 0.7071067811865476)))
+        }
+    }
+
+    /// Accumulates `dinp += dout · (Φ(x) + x φ(x))`.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let x = Double(inp[i])
+            let cdf = 0.5 * (1 + erf(x * 0.7071067811865476))
+            let pdf = exp(-0.5 * x * x) * 0.3989422804014327
+            dinp[i] += dout[i] * Float(cdf + x * pdf)
+        }
+    }
+}
+
+/// Row-wise softmax and log-softmax with a temperature, `[N, K]`.
+public enum Softmax {
+    /// `out = softmax((inp − shift) / temperature)` per row; `shift [K]` optional (the DINO centre).
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, shift: UnsafePointer<Float>? = nil,
+                               temperature: Float, N: Int, K: Int) {
+        for r in 0..<N {
+            let x = inp + r * K, y = out + r * K
+            var mx = -Float.infinity
+            for k in 0..<K { y[k] = (x[k] - (shift?[k] ?? 0)) / temperature; mx = max(mx, y[k]) }
+            var s: Float = 0
+            for k in 0..<K { y[k] = expf(y[k] - mx); s += y[k] }
+            let inv = 1 / s
+            for k in 0..<K { y[k] *= inv }
+        }
+    }
+
+    /// `out = log_softmax(inp / temperature)` per row.
+    public static func logForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, temperature: Float, N: Int, K: Int) {
+        for r in 0..<N {
+            let x = inp + r * K, y = out + r * K
+            var mx = -Float.infinity
+            for k in 0..<K { mx = max(mx, x[k] / temperature) }
+            var s: Double = 0
+            for k in 0..<K { s += Double(expf(x[k] / temperature - mx)) }
+            let lse = mx + Float(log(s))
+            for k in 0..<K { y[k] = x[k] / temperature - lse }
+        }
+    }
+}
+
+/// Soft-target cross-entropy: `L = −Σ_k q_k log softmax(s / τ)_k` per row, and its gradient.
+public enum SoftCrossEntropy {
+    /// Returns `Σ_rows weight · L_row` and accumulates `ds += weight · (softmax(s/τ) − q) / τ`
+    /// (valid because Σ_k q_k = 1). `q` receives no gradient.
+    public static func forwardBackward(dstudent: UnsafeMutablePointer<Float>?, student: UnsafePointer<Float>, target: UnsafePointer<Float>,
+                                       temperature: Float, weight: Float, N: Int, K: Int) -> Double {
+        var total = 0.0
+        let logp = UnsafeMutablePointer<Float>.allocate(capacity: K)
+        defer { logp.deallocate() }
+        for r in 0..<N {
+            Softmax.logForward(logp, student + r * K, temperature: temperature, N: 1, K: K)
+            let q = target + r * K
+            var l = 0.0
+            for k in 0..<K { l -= Double(q[k]) * Double(logp[k]) }
+            total += Double(weight) * l
+            if let dstudent {
+                let d = dstudent + r * K
+                for k in 0..<K { d[k] += weight * (expf(logp[k]) - q[k]) / temperature }
+            }
+        }
+        return total
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+import LensData
+@testable import MiniTrain
+
+/// Central finite differences against every kernel's backward: for a random upstream gradient G,
+/// L = Σ G ⊙ y, and dL/dx from the backward must match (L(x + h) − L(x − h)) / 2h.
+@Suite struct GradientCheckTests {
+    static func random(_ n: Int, _ rng: inout Philox4x64, scale: Float = 1) -> [Float] { (0..<n).map { _ in Float(rng.normal()) * scale } }
+
+    /// Checks up to `samples` coordinates of each input.
+    /// - Parameters:
+    ///   - forward: inputs -> output.
+    ///   - backward: (inputs, G) -> one gradient per input (nil: not differentiated).
+    static func check(_ inputs: [[Float]], _ G: [Float], samples: Int = 60, h: Float = 1e-2, tolerance: Float = 1e-2,
+                      forward: ([[Float]]) -> [Float], backward: ([[Float]], [Float]) -> [[Float]?],
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+        let grads = backward(inputs, G)
+        func loss(_ x: [[Float]]) -> Double { zip(forward(x), G).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+        var rng = Philox4x64(seed: 99, stream: 0)
+        for (n, input) in inputs.enumerated() {
+            guard let grad = grads[n] else { continue }
+            let scale = max(grad.map { abs($0) }.max() ?? 0, 1e-3)
+            for _ in 0..<min(samples, input.count) {
+                let i = Int(rng.next() % UInt64(input.count))
+                var plus = inputs, minus = inputs
+                plus[n][i] += h
+                minus[n][i] -= h
+                let numeric = Float((loss(plus) - loss(minus)) / Double(2 * h))
+                // Per coordinate: 1% of the value plus 0.2% of the tensor's largest gradient (Float32 noise).
+                #expect(abs(numeric - grad[i]) <= tolerance * abs(grad[i]) + 2e-3 * scale,
+                        "input \(n)[\(i)]: numeric \(numeric), backward \(grad[i])", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test func linear() {
+        var rng = Philox4x64(seed: 1, stream: 0)
+        let (N, C, OC) = (5, 7, 4)
+        let inputs = [Self.random(N * C, &rng), Self.random(OC * C, &rng), Self.random(OC, &rng)]
+        Self.check(inputs, Self.random(N * OC, &rng), forward: { x in
+            var y = [Float](repeating: 0, count: N * OC)
+            Linear.forward(&y, x[0], x[1], x[2], N: N, C: C, OC: OC)
+            return y
+        }, backward: { x, g in
+            var dx = [Float](repeating: 0, count: N * C), dw = [Float](repeating: 0, count: OC * C), db = [Float](repeating: 0, count: OC)
+            Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: g, inp: x[0], weight: x[1], N: N, C: C, OC: OC)
+            return [dx, dw, db]
+        })
+    }
+
+    @Test func layerNorm() {
+        var rng = Philox4x64(seed: 2, stream: 0)
+        let (N, C) = (4, 9)
+        let inputs = [Self.random(N * C, &rng), Self.random(C, &rng), Self.random(C, &rng)]
+        func fwd(_ x: [[Float]]) -> ([Float], [Float], [Float]) {
+            var y = [Float](repeating: 0, count: N * C), m = [Float](repeating: 0, count: N), r = [Float](repeating: 0, count: N)
+            LayerNorm.forward(&y, mean: &m, rstd: &r, x[0], x[1], x[2], N: N, C: C)
+            return (y, m, r)
+        }
+        Self.check(inputs, Self.random(N * C, &rng), forward: { fwd($0).0 }, backward: { x, g in
+            let (_, m, r) = fwd(x)
+            var dx = [Float](repeating: 0, count: N * C), dg = [Float](repeating: 0, count: C), db = [Float](repeating: 0, count: C)
+            LayerNorm.backward(dinp: &dx, dgamma: &dg, dbeta: &db, dout: g, inp: x[0], gamma: x[1], mean: m, rstd: r, N: N, C: C)
+            return [dx, dg, db]
+        })
+    }
+
+    @Test func gelu() {
+        var rng = Philox4x64(seed: 3, stream: 0)
+        let inputs = [Self.random(40, &rng, scale: 2)]
+        Self.check(inputs, Self.random(40, &rng), forward: { x in
+            var y = [Float](repeating: 0, count: 40)
+            GELU.forward(&y, x[0], count: 40)
+            return y
+        }, backward: { x, g in
+            var dx = [Float](repeating: 0, count: 40)
+            GELU.backward(dinp: &dx, dout: g, inp: x[0], count: 40)
+            return [dx]
+        })
+    }
+
+    @Test func softTargetCrossEntropy() {
+        var rng = Philox4x64(seed: 4, stream: 0)
+        let (N, K) = (3, 6)
+        var q = [Float](repeating: 0, count: N * K)
+        Softmax.forward(&q, Self.random(N * K, &rng), temperature: 0.5, N: N, K: K)
+        let inputs = [Self.random(N * K, &rng)]
+        Self.check(inputs, [1], h: 1e-3, forward: { x in
+            [Float(SoftCrossEntropy.forwardBackward(dstudent: nil, student: x[0], target: q, temperature: 0.1, weight: 0.7, N: N, K: K))]
+        }, backward: { x, g in
+            var ds = [Float](repeating: 0, count: N * K)
+            _ = SoftCrossEntropy.forwardBackward(dstudent: &ds, student: x[0], target: q, temperature: 0.1, weight: 0.7 * g[0], N: N, K: K)
+            return [ds]
+        })
+    }
+
+    @Test func l2NormalizeAndWeightNorm() {
+        var rng = Philox4x64(seed: 5, stream: 0)
+        let (N, C) = (3, 8)
+        Self.check([Self.random(N * C, &rng)], Self.random(N * C, &rng), forward: { x in
+            var y = [Float](repeating: 0, count: N * C), n = [Float](repeating: 0, count: N)
+            L2Normalize.forward(&y, norms: &n, x[0], N: N, C: C)
+            return y
+        }, backward: { x, g in
+            var y = [Float](repeating: 0, count: N * C), n = [Float](repeating: 0, count: N), dx = [Float](repeating: 0, count: N * C)
+            L2Normalize.forward(&y, norms: &n, x[0], N: N, C: C)
+            L2Normalize.backward(dinp: &dx, dout: g, out: y, norms: n, N: N, C: C)
+            return [dx]
+        })
+        let (K, D) = (4, 5)
+        Self.check([Self.random(K, &rng), Self.random(K * D, &rng)], Self.random(K * D, &rng), forward: { x in
+            var w = [Float](repeating: 0, count: K * D), vn = [Float](repeating: 0, count: K)
+            WeightNorm.forward(weight: &w, vnorm: &vn, g: x[0], v: x[1], K: K, D: D)
+            return w
+        }, backward: { x, g in
+            var w = [Float](repeating: 0, count: K * D), vn = [Float](repeating: 0, count: K)
+            WeightNorm.forward(weight: &w, vnorm: &vn, g: x[0], v: x[1], K: K, D: D)
+            var dg = [Float](repeating: 0, count: K), dv = [Float](repeating: 0, count: K * D)
+            WeightNorm.backward(dv: &dv, dg: &dg, dweight: g, g: x[0], v: x[1], vnorm: vn, K: K, D: D)
+            return [dg, dv]
+        })
+    }
+
+    /// Shifted-window attention on 2 images of 4x4 tokens in 2x2 windows, with the mask and bias table.
+    @Test func windowAttention() {
+        var rng = Philox4x64(seed: 6, stream: 0)
+        let (ws, H, B, C, h) = (2, 4, 2, 8, 2)
+        let N = ws * ws, nW = (H / ws) * (H / ws), W = B * nW
+        let index = WindowAttention.relativeIndex(ws: ws, tableWindow: ws)
+        let mask = WindowAttention.shiftMask(H: H, W: H, ws: ws, shift: 1)
+        #expect(mask.contains(-100) && mask.contains(0))
+        let inputs = [Self.random(W * N * 3 * C, &rng), Self.random((2 * ws - 1) * (2 * ws - 1) * h, &rng)]
+        func fwd(_ x: [[Float]]) -> ([Float], [Float]) {
+            var y = [Float](repeating: 0, count: W * N * C), p = [Float](repeating: 0, count: W * h * N * N)
+            WindowAttention.forward(&y, probs: &p, qkv: x[0], table: x[1], index: index, mask: mask, windowsPerImage: nW, W: W, N: N, C: C, heads: h)
+            return (y, p)
+        }
+        Self.check(inputs, Self.random(W * N * C, &rng), samples: 60, forward: { fwd($0).0 }, backward: { x, g in
+            let (_, p) = fwd(x)
+            var dqkv = [Float](repeating: 0, count: W * N * 3 * C), dt = [Float](repeating: 0, count: x[1].count)
+            WindowAttention.backward(dqkv: &dqkv, dtable: &dt, dout: g, qkv: x[0], probs: p, index: index, W: W, N: N, C: C, heads: h)
+            return [dqkv, dt]
+        })
+    }
+
+    /// Token permutations (shift + windows, patch merging, im2col) and pooling are linear maps:
+    /// backward must be the adjoint (⟨G, f(x)⟩ = ⟨backward(G), x⟩) and the window map a bijection.
+    @Test func layoutsAndPooling() {
+        var rng = Philox4x64(seed: 7, stream: 0)
+        let perm = TokenLayout.windowPermutation(B: 2, H: 8, W: 8, ws: 4, shift: 2)
+        #expect(Set(perm).count == 128 && perm.allSatisfy { $0 >= 0 && $0 < 128 })
+        let C = 3
+        let x = Self.random(128 * C, &rng), g = Self.random(128 * C, &rng)
+        var y = [Float](repeating: 0, count: 128 * C), back = [Float](repeating: 0, count: 128 * C)
+        TokenLayout.gather(&y, x, perm, rows: 128, C: C)
+        TokenLayout.scatterAdd(&back, g, perm, rows: 128, C: C)
+        let lhs = zip(y, g).reduce(0.0) { $0 + Double($1.0 * $1.1) }, rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        #expect(abs(lhs - rhs) < 1e-3)
+        // Rolling by the shift: windowed position 0 of image 0 is token (2, 2).
+        #expect(perm[0] == 2 * 8 + 2)
+        let merge = TokenLayout.mergePermutation(B: 1, H: 4, W: 4)
+        #expect(Array(merge.prefix(8)) == [0, 4, 1, 5, 2, 6, 3, 7])
+        Self.check([Self.random(2 * 5 * 3, &rng)], Self.random(2 * 3, &rng), forward: { x in
+            var y = [Float](repeating: 0, count: 6)
+            TokenLayout.meanPool(&y, x[0], B: 2, L: 5, C: 3)
+            return y
+        }, backward: { _, g in
+            var dx = [Float](repeating: 0, count: 30)
+            TokenLayout.meanPoolBackward(&dx, g, B: 2, L: 5, C: 3)
+            return [dx]
+        })
+        // im2col of a 1x1x4x4 image into 2x2 patches, by hand.
+        var cols = [Float](repeating: 0, count: 16)
+        TokenLayout.patches(&cols, (0..<16).map(Float.init), B: 1, Cin: 1, H: 4, W: 4, P: 2)
+        #expect(cols == [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15])
+    }
+}
