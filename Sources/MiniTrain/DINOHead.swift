@@ -1,0 +1,86 @@
+/// The DINO projection head: Linear-GELU-Linear-GELU-Linear, L2 normalisation, then a weight-normalised
+/// linear layer without bias. EsViT has two: `head` (pooled feature) and `head_dense` (every token).
+public struct DINOHead: Sendable {
+    public let config: EsViTConfig
+    /// `head` or `head_dense`.
+    public let name: String
+
+    public init(config: EsViTConfig, name: String) {
+        self.config = config
+        self.name = name
+    }
+
+    public var layout: [(String, [Int])] {
+        let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
+        return [
+            ("\(name).mlp.0.weight", [H, D]), ("\(name).mlp.0.bias", [H]),
+            ("\(name).mlp.2.weight", [H, H]), ("\(name).mlp.2.bias", [H]),
+            ("\(name).mlp.4.weight", [Bn, H]), ("\(name).mlp.4.bias", [Bn]),
+            ("\(name).last_layer.weight_g", [K, 1]), ("\(name).last_layer.weight_v", [K, Bn]),
+        ]
+    }
+
+    public final class Cache {
+        var input: [Float] = [], h1: [Float] = [], g1: [Float] = [], h2: [Float] = [], g2: [Float] = []
+        var h3: [Float] = [], z: [Float] = [], norms: [Float] = [], weight: [Float] = [], vnorm: [Float] = []
+        var rows = 0
+        /// `[M, K]` logits.
+        public var logits: [Float] = []
+    }
+
+    /// `input [M, D]` -> logits `[M, K]`.
+    public func forward(_ arena: ParameterArena, input: [Float], rows M: Int) -> Cache {
+        let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
+        let c = Cache()
+        c.rows = M
+        c.input = input
+        c.h1 = [Float](repeating: 0, count: M * H)
+        Linear.forward(&c.h1, input, arena.value("\(name).mlp.0.weight"), arena.value("\(name).mlp.0.bias"), N: M, C: D, OC: H)
+        c.g1 = [Float](repeating: 0, count: M * H)
+        GELU.forward(&c.g1, c.h1, count: M * H)
+        c.h2 = [Float](repeating: 0, count: M * H)
+        Linear.forward(&c.h2, c.g1, arena.value("\(name).mlp.2.weight"), arena.value("\(name).mlp.2.bias"), N: M, C: H, OC: H)
+        c.g2 = [Float](repeating: 0, count: M * H)
+        GELU.forward(&c.g2, c.h2, count: M * H)
+        c.h3 = [Float](repeating: 0, count: M * Bn)
+        Linear.forward(&c.h3, c.g2, arena.value("\(name).mlp.4.weight"), arena.value("\(name).mlp.4.bias"), N: M, C: H, OC: Bn)
+        c.z = [Float](repeating: 0, count: M * Bn)
+        c.norms = [Float](repeating: 0, count: M)
+        L2Normalize.forward(&c.z, norms: &c.norms, c.h3, N: M, C: Bn)
+        c.weight = [Float](repeating: 0, count: K * Bn)
+        c.vnorm = [Float](repeating: 0, count: K)
+        WeightNorm.forward(weight: &c.weight, vnorm: &c.vnorm, g: arena.value("\(name).last_layer.weight_g"),
+                           v: arena.value("\(name).last_layer.weight_v"), K: K, D: Bn)
+        c.logits = [Float](repeating: 0, count: M * K)
+        Linear.forward(&c.logits, c.z, c.weight, nil, N: M, C: Bn, OC: K)
+        return c
+    }
+
+    /// Accumulates parameter gradients; returns the gradient of the input `[M, D]`.
+    /// - Parameter trainG: whether `weight_g` gets a gradient (false: norm_last_layer, g frozen at 1).
+    public func backward(_ arena: ParameterArena, cache c: Cache, dlogits: [Float], trainG: Bool = false) -> [Float] {
+        let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
+        let M = c.rows
+        var dz = [Float](repeating: 0, count: M * Bn), dW = [Float](repeating: 0, count: K * Bn)
+        Linear.backward(dinp: &dz, dweight: &dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
+        WeightNorm.backward(dv: arena.grad("\(name).last_layer.weight_v"), dg: trainG ? arena.grad("\(name).last_layer.weight_g") : nil,
+                            dweight: dW, g: arena.value("\(name).last_layer.weight_g"), v: arena.value("\(name).last_layer.weight_v"),
+                            vnorm: c.vnorm, K: K, D: Bn)
+        var dh3 = [Float](repeating: 0, count: M * Bn)
+        L2Normalize.backward(dinp: &dh3, dout: dz, out: c.z, norms: c.norms, N: M, C: Bn)
+        var dg2 = [Float](repeating: 0, count: M * H)
+        Linear.backward(dinp: &dg2, dweight: arena.grad("\(name).mlp.4.weight"), dbias: arena.grad("\(name).mlp.4.bias"), dout: dh3, inp: c.g2,
+                        weight: arena.value("\(name).mlp.4.weight"), N: M, C: H, OC: Bn)
+        var dh2 = [Float](repeating: 0, count: M * H)
+        GELU.backward(dinp: &dh2, dout: dg2, inp: c.h2, count: M * H)
+        var dg1 = [Float](repeating: 0, count: M * H)
+        Linear.backward(dinp: &dg1, dweight: arena.grad("\(name).mlp.2.weight"), dbias: arena.grad("\(name).mlp.2.bias"), dout: dh2, inp: c.g1,
+                        weight: arena.value("\(name).mlp.2.weight"), N: M, C: H, OC: H)
+        var dh1 = [Float](repeating: 0, count: M * H)
+        GELU.backward(dinp: &dh1, dout: dg1, inp: c.h1, count: M * H)
+        var dinput = [Float](repeating: 0, count: M * D)
+        Linear.backward(dinp: &dinput, dweight: arena.grad("\(name).mlp.0.weight"), dbias: arena.grad("\(name).mlp.0.bias"), dout: dh1, inp: c.input,
+                        weight: arena.value("\(name).mlp.0.weight"), N: M, C: D, OC: H)
+        return dinput
+    }
+}

@@ -1,0 +1,54 @@
+/// One EsViT network (student or teacher): the Swin backbone and the two DINO heads, all parameters in
+/// one arena under microsoft/esvit's state-dict names.
+public struct EsViTNetwork: Sendable {
+    public let config: EsViTConfig
+    public let backbone: SwinBackbone
+    public let head: DINOHead
+    public let headDense: DINOHead
+
+    public init(config: EsViTConfig) {
+        self.config = config
+        backbone = SwinBackbone(config: config)
+        head = DINOHead(config: config, name: "head")
+        headDense = DINOHead(config: config, name: "head_dense")
+    }
+
+    public var layout: [(String, [Int])] { backbone.layout + head.layout + headDense.layout }
+
+    /// A new arena for this network (values zero; see `initialize`).
+    public func makeArena() -> ParameterArena { ParameterArena(layout: layout) }
+
+    /// The outputs of one resolution group of crops (crop-major: all images of crop 0, then crop 1, ...).
+    public final class Output {
+        public var backbone: SwinBackbone.Cache
+        public var view: DINOHead.Cache
+        public var region: DINOHead.Cache
+        /// `[rows, C]`: pooled backbone features (`rows` = crops x images).
+        public var pooled: [Float]
+        init(backbone: SwinBackbone.Cache, view: DINOHead.Cache, region: DINOHead.Cache, pooled: [Float]) {
+            self.backbone = backbone
+            self.view = view
+            self.region = region
+            self.pooled = pooled
+        }
+    }
+
+    /// Runs the network on `images [B, Cin, S, S]` (B = crops x images of one resolution).
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> Output {
+        let bb = backbone.forward(arena, images: images, batch: B, size: S)
+        var pooled = [Float](repeating: 0, count: B * config.finalDim)
+        TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
+        let v = head.forward(arena, input: pooled, rows: B)
+        let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens)
+        return Output(backbone: bb, view: v, region: r, pooled: pooled)
+    }
+
+    /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`.
+    public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false) {
+        let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
+        let dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
+        var dtokens = headDense.backward(arena, cache: output.region, dlogits: dregion, trainG: trainG)
+        TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)
+        backbone.backward(arena, cache: output.backbone, dtokens: dtokens)
+    }
+}

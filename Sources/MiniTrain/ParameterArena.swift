@@ -1,0 +1,63 @@
+import LensData
+
+/// All parameters of one network in a single allocation, with gradients and AdamW moments in the same
+/// layout (llm.c style). Tensors are addressed by their microsoft/esvit state-dict names and keep
+/// PyTorch layouts (`Linear` weights `[out, in]`, the patch conv `[C, Cin, P, P]`).
+public final class ParameterArena: @unchecked Sendable {
+    // @unchecked Sendable: the buffers are owned by this object; callers coordinate writes (one
+    // training step at a time), as llm.c does with its single parameter block.
+    public struct Tensor: Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public private(set) var tensors: [Tensor] = []
+    private var index: [String: Int] = [:]
+    public private(set) var count = 0
+    public let values: UnsafeMutablePointer<Float>
+    public let grads: UnsafeMutablePointer<Float>
+    public let m: UnsafeMutablePointer<Float>
+    public let v: UnsafeMutablePointer<Float>
+
+    /// - Parameter layout: names and shapes, in state-dict order.
+    public init(layout: [(String, [Int])]) {
+        var offset = 0
+        for (name, shape) in layout {
+            index[name] = tensors.count
+            tensors.append(Tensor(name: name, shape: shape, offset: offset))
+            offset += shape.reduce(1, *)
+        }
+        count = offset
+        values = .allocate(capacity: max(1, offset))
+        grads = .allocate(capacity: max(1, offset))
+        m = .allocate(capacity: max(1, offset))
+        v = .allocate(capacity: max(1, offset))
+        for p in [values, grads, m, v] { p.initialize(repeating: 0, count: max(1, offset)) }
+    }
+
+    deinit {
+        for p in [values, grads, m, v] { p.deallocate() }
+    }
+
+    public func tensor(_ name: String) -> Tensor {
+        guard let i = index[name] else { preconditionFailure("no parameter named \(name)") }
+        return tensors[i]
+    }
+
+    public func contains(_ name: String) -> Bool { index[name] != nil }
+
+    /// Pointer to a tensor's values.
+    public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + tensor(name).offset }
+    /// Pointer to a tensor's gradient.
+    public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + tensor(name).offset }
+
+    public func zeroGrads() { grads.update(repeating: 0, count: count) }
+
+    /// Copies every value from another arena of the same layout (teacher <- student at start).
+    public func copyValues(from other: ParameterArena) {
+        precondition(other.count == count)
+        values.update(from: other.values, count: count)
+    }
+}

@@ -1,0 +1,251 @@
+/// The Swin backbone: patch embedding, stages of (shifted) window blocks with patch merging between
+/// them, and a final LayerNorm. Forward keeps what backward needs in a `SwinBackbone.Cache`.
+public struct SwinBackbone: Sendable {
+    public let config: EsViTConfig
+
+    public init(config: EsViTConfig) { self.config = config }
+
+    /// Parameter names and shapes, in microsoft/esvit state-dict order.
+    public var layout: [(String, [Int])] {
+        let c = config
+        var out: [(String, [Int])] = [
+            ("patch_embed.proj.weight", [c.dim, c.inChannels, c.patch, c.patch]), ("patch_embed.proj.bias", [c.dim]),
+            ("patch_embed.norm.weight", [c.dim]), ("patch_embed.norm.bias", [c.dim]),
+        ]
+        let table = (2 * c.window - 1) * (2 * c.window - 1)
+        for i in 0..<c.stages {
+            let C = c.stageDim(i), hid = C * c.mlpRatio
+            for j in 0..<c.depths[i] {
+                let p = "layers.\(i).blocks.\(j)."
+                out += [
+                    (p + "norm1.weight", [C]), (p + "norm1.bias", [C]),
+                    (p + "attn.relative_position_bias_table", [table, c.heads[i]]),
+                    (p + "attn.qkv.weight", [3 * C, C]), (p + "attn.qkv.bias", [3 * C]),
+                    (p + "attn.proj.weight", [C, C]), (p + "attn.proj.bias", [C]),
+                    (p + "norm2.weight", [C]), (p + "norm2.bias", [C]),
+                    (p + "mlp.fc1.weight", [hid, C]), (p + "mlp.fc1.bias", [hid]),
+                    (p + "mlp.fc2.weight", [C, hid]), (p + "mlp.fc2.bias", [C]),
+                ]
+            }
+            if i < c.stages - 1 {
+                out += [("layers.\(i).downsample.norm.weight", [4 * C]), ("layers.\(i).downsample.norm.bias", [4 * C]),
+                        ("layers.\(i).downsample.reduction.weight", [2 * C, 4 * C])]
+            }
+        }
+        out += [("norm.weight", [c.finalDim]), ("norm.bias", [c.finalDim])]
+        return out
+    }
+
+    /// One block's saved activations. Buffers are `[B·L, ·]`.
+    final class BlockCache {
+        var input: [Float] = [], ln1: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
+        var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = []
+        var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
+        var fc1: [Float] = [], gelu: [Float] = []
+        var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
+        var nW = 1, ws = 1, side = 1, C = 1, heads = 1, prefix = ""
+    }
+
+    final class MergeCache {
+        var input: [Float] = [], gathered: [Float] = [], ln: [Float] = [], mean: [Float] = [], rstd: [Float] = []
+        var perm: [Int32] = [], C = 1, side = 1, prefix = ""
+    }
+
+    /// Everything the backward pass needs from one forward pass.
+    public final class Cache {
+        public var batch = 0
+        public var tokens = 0
+        var patches: [Float] = [], embed: [Float] = [], embedLN: [Float] = [], embedMean: [Float] = [], embedRstd: [Float] = []
+        var blocks: [[BlockCache]] = []
+        var merges: [MergeCache] = []
+        var finalInput: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = []
+        /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
+        public var tokensOut: [Float] = []
+        /// Attention probabilities of every block, `[windows·B, heads, N, N]` (for attention maps and tests).
+        public func attention(stage: Int, block: Int) -> [Float] { blocks[stage][block].probs }
+    }
+
+    /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`.
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> Cache {
+        let c = config
+        let cache = Cache()
+        cache.batch = B
+        let P = c.patch, side0 = S / P, L0 = side0 * side0
+        let patchLen = c.inChannels * P * P
+        cache.patches = [Float](repeating: 0, count: B * L0 * patchLen)
+        images.withUnsafeBufferPointer { TokenLayout.patches(&cache.patches, $0.baseAddress!, B: B, Cin: c.inChannels, H: S, W: S, P: P) }
+        cache.embed = [Float](repeating: 0, count: B * L0 * c.dim)
+        Linear.forward(&cache.embed, cache.patches, arena.value("patch_embed.proj.weight"), arena.value("patch_embed.proj.bias"),
+                       N: B * L0, C: patchLen, OC: c.dim)
+        cache.embedLN = [Float](repeating: 0, count: B * L0 * c.dim)
+        cache.embedMean = [Float](repeating: 0, count: B * L0)
+        cache.embedRstd = [Float](repeating: 0, count: B * L0)
+        LayerNorm.forward(&cache.embedLN, mean: &cache.embedMean, rstd: &cache.embedRstd, cache.embed,
+                          arena.value("patch_embed.norm.weight"), arena.value("patch_embed.norm.bias"), N: B * L0, C: c.dim, eps: c.layerNormEps)
+        var x = cache.embedLN
+        var side = side0
+        for i in 0..<c.stages {
+            let C = c.stageDim(i)
+            var stageBlocks: [BlockCache] = []
+            for j in 0..<c.depths[i] {
+                let b = BlockCache()
+                b.prefix = "layers.\(i).blocks.\(j)."
+                b.side = side
+                b.C = C
+                b.heads = c.heads[i]
+                b.ws = min(c.window, side)
+                let shift = (side <= c.window || j % 2 == 0) ? 0 : c.window / 2
+                b.nW = (side / b.ws) * (side / b.ws)
+                b.perm = TokenLayout.windowPermutation(B: B, H: side, W: side, ws: b.ws, shift: shift)
+                b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
+                b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
+                x = blockForward(arena, b, x, B: B)
+                stageBlocks.append(b)
+            }
+            cache.blocks.append(stageBlocks)
+            if i < c.stages - 1 {
+                let m = MergeCache()
+                m.prefix = "layers.\(i).downsample."
+                m.C = C
+                m.side = side
+                m.input = x
+                m.perm = TokenLayout.mergePermutation(B: B, H: side, W: side)
+                let rows = B * side * side / 4
+                m.gathered = [Float](repeating: 0, count: rows * 4 * C)
+                TokenLayout.gather(&m.gathered, x, m.perm, rows: rows * 4, C: C)
+                m.ln = [Float](repeating: 0, count: rows * 4 * C)
+                m.mean = [Float](repeating: 0, count: rows)
+                m.rstd = [Float](repeating: 0, count: rows)
+                LayerNorm.forward(&m.ln, mean: &m.mean, rstd: &m.rstd, m.gathered, arena.value(m.prefix + "norm.weight"),
+                                  arena.value(m.prefix + "norm.bias"), N: rows, C: 4 * C, eps: c.layerNormEps)
+                x = [Float](repeating: 0, count: rows * 2 * C)
+                Linear.forward(&x, m.ln, arena.value(m.prefix + "reduction.weight"), nil, N: rows, C: 4 * C, OC: 2 * C)
+                cache.merges.append(m)
+                side /= 2
+            }
+        }
+        cache.tokens = side * side
+        let rows = B * cache.tokens
+        cache.finalInput = x
+        cache.tokensOut = [Float](repeating: 0, count: rows * c.finalDim)
+        cache.finalMean = [Float](repeating: 0, count: rows)
+        cache.finalRstd = [Float](repeating: 0, count: rows)
+        LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, arena.value("norm.weight"),
+                          arena.value("norm.bias"), N: rows, C: c.finalDim, eps: c.layerNormEps)
+        return cache
+    }
+
+    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int) -> [Float] {
+        let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
+        let p = b.prefix
+        b.input = x
+        b.ln1 = [Float](repeating: 0, count: rows * C)
+        b.ln1Mean = [Float](repeating: 0, count: rows)
+        b.ln1Rstd = [Float](repeating: 0, count: rows)
+        LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, arena.value(p + "norm1.weight"), arena.value(p + "norm1.bias"), N: rows, C: C, eps: eps)
+        b.windows = [Float](repeating: 0, count: rows * C)
+        TokenLayout.gather(&b.windows, b.ln1, b.perm, rows: rows, C: C)
+        b.qkv = [Float](repeating: 0, count: rows * 3 * C)
+        Linear.forward(&b.qkv, b.windows, arena.value(p + "attn.qkv.weight"), arena.value(p + "attn.qkv.bias"), N: rows, C: C, OC: 3 * C)
+        let N = b.ws * b.ws, W = rows / N
+        b.probs = [Float](repeating: 0, count: W * b.heads * N * N)
+        b.attn = [Float](repeating: 0, count: rows * C)
+        let mask = b.mask
+        mask.withUnsafeBufferPointerIfPresent { m in
+            WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: arena.value(p + "attn.relative_position_bias_table"),
+                                    index: b.index, mask: m, windowsPerImage: b.nW, W: W, N: N, C: C, heads: b.heads)
+        }
+        var proj = [Float](repeating: 0, count: rows * C)
+        Linear.forward(&proj, b.attn, arena.value(p + "attn.proj.weight"), arena.value(p + "attn.proj.bias"), N: rows, C: C, OC: C)
+        b.x1 = x
+        TokenLayout.scatterAdd(&b.x1, proj, b.perm, rows: rows, C: C)
+        b.ln2 = [Float](repeating: 0, count: rows * C)
+        b.ln2Mean = [Float](repeating: 0, count: rows)
+        b.ln2Rstd = [Float](repeating: 0, count: rows)
+        LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, arena.value(p + "norm2.weight"), arena.value(p + "norm2.bias"), N: rows, C: C, eps: eps)
+        b.fc1 = [Float](repeating: 0, count: rows * hid)
+        Linear.forward(&b.fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
+        b.gelu = [Float](repeating: 0, count: rows * hid)
+        GELU.forward(&b.gelu, b.fc1, count: rows * hid)
+        var out = [Float](repeating: 0, count: rows * C)
+        Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)
+        for i in 0..<out.count { out[i] += b.x1[i] }
+        return out
+    }
+
+    /// Accumulates parameter gradients into `arena.grads` from `dtokens`, the gradient of the final
+    /// LayerNorm output `[B·L, C]`.
+    public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float]) {
+        let c = config
+        let rows = cache.batch * cache.tokens
+        var dx = [Float](repeating: 0, count: rows * c.finalDim)
+        LayerNorm.backward(dinp: &dx, dgamma: arena.grad("norm.weight"), dbeta: arena.grad("norm.bias"), dout: dtokens,
+                           inp: cache.finalInput, gamma: arena.value("norm.weight"), mean: cache.finalMean, rstd: cache.finalRstd, N: rows, C: c.finalDim)
+        for i in (0..<c.stages).reversed() {
+            if i < c.stages - 1 {
+                let m = cache.merges[i]
+                let C = m.C, mrows = cache.batch * m.side * m.side / 4
+                var dln = [Float](repeating: 0, count: mrows * 4 * C)
+                Linear.backward(dinp: &dln, dweight: arena.grad(m.prefix + "reduction.weight"), dbias: nil, dout: dx, inp: m.ln,
+                                weight: arena.value(m.prefix + "reduction.weight"), N: mrows, C: 4 * C, OC: 2 * C)
+                var dg = [Float](repeating: 0, count: mrows * 4 * C)
+                LayerNorm.backward(dinp: &dg, dgamma: arena.grad(m.prefix + "norm.weight"), dbeta: arena.grad(m.prefix + "norm.bias"), dout: dln,
+                                   inp: m.gathered, gamma: arena.value(m.prefix + "norm.weight"), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
+                dx = [Float](repeating: 0, count: cache.batch * m.side * m.side * C)
+                TokenLayout.scatterAdd(&dx, dg, m.perm, rows: mrows * 4, C: C)
+            }
+            for b in cache.blocks[i].reversed() { dx = blockBackward(arena, b, dx, B: cache.batch) }
+        }
+        let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
+        var dembed = [Float](repeating: 0, count: L0 * c.dim)
+        LayerNorm.backward(dinp: &dembed, dgamma: arena.grad("patch_embed.norm.weight"), dbeta: arena.grad("patch_embed.norm.bias"), dout: dx,
+                           inp: cache.embed, gamma: arena.value("patch_embed.norm.weight"), mean: cache.embedMean, rstd: cache.embedRstd, N: L0, C: c.dim)
+        Linear.backward(dinp: nil, dweight: arena.grad("patch_embed.proj.weight"), dbias: arena.grad("patch_embed.proj.bias"), dout: dembed,
+                        inp: cache.patches, weight: arena.value("patch_embed.proj.weight"), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
+    }
+
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ dout: [Float], B: Int) -> [Float] {
+        let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, p = b.prefix
+        // out = x1 + fc2(gelu(fc1(ln2(x1))))
+        var dx1 = dout
+        var dgelu = [Float](repeating: 0, count: rows * hid)
+        Linear.backward(dinp: &dgelu, dweight: arena.grad(p + "mlp.fc2.weight"), dbias: arena.grad(p + "mlp.fc2.bias"), dout: dout, inp: b.gelu,
+                        weight: arena.value(p + "mlp.fc2.weight"), N: rows, C: hid, OC: C)
+        var dfc1 = [Float](repeating: 0, count: rows * hid)
+        GELU.backward(dinp: &dfc1, dout: dgelu, inp: b.fc1, count: rows * hid)
+        var dln2 = [Float](repeating: 0, count: rows * C)
+        Linear.backward(dinp: &dln2, dweight: arena.grad(p + "mlp.fc1.weight"), dbias: arena.grad(p + "mlp.fc1.bias"), dout: dfc1, inp: b.ln2,
+                        weight: arena.value(p + "mlp.fc1.weight"), N: rows, C: C, OC: hid)
+        LayerNorm.backward(dinp: &dx1, dgamma: arena.grad(p + "norm2.weight"), dbeta: arena.grad(p + "norm2.bias"), dout: dln2, inp: b.x1,
+                           gamma: arena.value(p + "norm2.weight"), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
+        // x1 = x + reverse(proj(attn(qkv(windows(ln1(x))))))
+        var dproj = [Float](repeating: 0, count: rows * C)
+        TokenLayout.gather(&dproj, dx1, b.perm, rows: rows, C: C)
+        var dattn = [Float](repeating: 0, count: rows * C)
+        Linear.backward(dinp: &dattn, dweight: arena.grad(p + "attn.proj.weight"), dbias: arena.grad(p + "attn.proj.bias"), dout: dproj, inp: b.attn,
+                        weight: arena.value(p + "attn.proj.weight"), N: rows, C: C, OC: C)
+        let N = b.ws * b.ws, W = rows / N
+        var dqkv = [Float](repeating: 0, count: rows * 3 * C)
+        WindowAttention.backward(dqkv: &dqkv, dtable: arena.grad(p + "attn.relative_position_bias_table"), dout: dattn, qkv: b.qkv, probs: b.probs,
+                                 index: b.index, W: W, N: N, C: C, heads: b.heads)
+        var dwin = [Float](repeating: 0, count: rows * C)
+        Linear.backward(dinp: &dwin, dweight: arena.grad(p + "attn.qkv.weight"), dbias: arena.grad(p + "attn.qkv.bias"), dout: dqkv, inp: b.windows,
+                        weight: arena.value(p + "attn.qkv.weight"), N: rows, C: C, OC: 3 * C)
+        var dln1 = [Float](repeating: 0, count: rows * C)
+        TokenLayout.scatterAdd(&dln1, dwin, b.perm, rows: rows, C: C)
+        var dx = dx1
+        LayerNorm.backward(dinp: &dx, dgamma: arena.grad(p + "norm1.weight"), dbeta: arena.grad(p + "norm1.bias"), dout: dln1, inp: b.input,
+                           gamma: arena.value(p + "norm1.weight"), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
+        return dx
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with a pointer to the array, or nil.
+    func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: return body(nil)
+        }
+    }
+}
