@@ -1,1 +1,13 @@
 #include <cblas.h>
+#if defined(__linux__)
+#include <malloc.h>
+/// glibc allocator tuning for the trainer (Swift's Glibc module does not import malloc.h): keep
+/// freed blocks in the heap instead of returning them to the kernel, so per-step activation buffers
+/// are not page-faulted in again every step.
+static inline void cminitrain_keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+}
+#else
+static inline void cminitrain_keep_freed_memory(void) {}
+#endif

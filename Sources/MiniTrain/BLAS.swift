@@ -12,6 +12,14 @@ public enum BLAS {
     /// - Parameters:
     ///   - transA: A is stored `[K, M]` and used transposed.
     ///   - transB: B is stored `[N, K]` and used transposed (the PyTorch `Linear` weight layout).
+    /// `sgemm` with explicit leading dimensions, for sub-blocks of larger matrices.
+    public static func sgemmStrided(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                                    m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                                    lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
     public static func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                              m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                              alpha: Float = 1, beta: Float = 0) {

@@ -21,7 +21,7 @@ public struct DINOHead: Sendable {
     }
 
     public final class Cache {
-        var input: [Float] = [], h1: [Float] = [], g1: [Float] = [], h2: [Float] = [], g2: [Float] = []
+        var input: [Float] = [], s1: [Float] = [], g1: [Float] = [], s2: [Float] = [], g2: [Float] = []
         var h3: [Float] = [], z: [Float] = [], norms: [Float] = [], weight: [Float] = [], vnorm: [Float] = []
         var rows = 0
         /// `[M, K]` logits.
@@ -34,14 +34,15 @@ public struct DINOHead: Sendable {
         let c = Cache()
         c.rows = M
         c.input = input
-        c.h1 = [Float](repeating: 0, count: M * H)
-        Linear.forward(&c.h1, input, arena.value("\(name).mlp.0.weight"), arena.value("\(name).mlp.0.bias"), N: M, C: D, OC: H)
+        var h = [Float](repeating: 0, count: M * H)
+        Linear.forward(&h, input, arena.value("\(name).mlp.0.weight"), arena.value("\(name).mlp.0.bias"), N: M, C: D, OC: H)
         c.g1 = [Float](repeating: 0, count: M * H)
-        GELU.forward(&c.g1, c.h1, count: M * H)
-        c.h2 = [Float](repeating: 0, count: M * H)
-        Linear.forward(&c.h2, c.g1, arena.value("\(name).mlp.2.weight"), arena.value("\(name).mlp.2.bias"), N: M, C: H, OC: H)
+        c.s1 = [Float](repeating: 0, count: M * H)
+        GELU.forward(&c.g1, slope: &c.s1, h, count: M * H)
+        Linear.forward(&h, c.g1, arena.value("\(name).mlp.2.weight"), arena.value("\(name).mlp.2.bias"), N: M, C: H, OC: H)
         c.g2 = [Float](repeating: 0, count: M * H)
-        GELU.forward(&c.g2, c.h2, count: M * H)
+        c.s2 = [Float](repeating: 0, count: M * H)
+        GELU.forward(&c.g2, slope: &c.s2, h, count: M * H)
         c.h3 = [Float](repeating: 0, count: M * Bn)
         Linear.forward(&c.h3, c.g2, arena.value("\(name).mlp.4.weight"), arena.value("\(name).mlp.4.bias"), N: M, C: H, OC: Bn)
         c.z = [Float](repeating: 0, count: M * Bn)
@@ -72,12 +73,12 @@ public struct DINOHead: Sendable {
         Linear.backward(dinp: &dg2, dweight: arena.grad("\(name).mlp.4.weight"), dbias: arena.grad("\(name).mlp.4.bias"), dout: dh3, inp: c.g2,
                         weight: arena.value("\(name).mlp.4.weight"), N: M, C: H, OC: Bn)
         var dh2 = [Float](repeating: 0, count: M * H)
-        GELU.backward(dinp: &dh2, dout: dg2, inp: c.h2, count: M * H)
+        GELU.backward(dinp: &dh2, dout: dg2, slope: c.s2, count: M * H)
         var dg1 = [Float](repeating: 0, count: M * H)
         Linear.backward(dinp: &dg1, dweight: arena.grad("\(name).mlp.2.weight"), dbias: arena.grad("\(name).mlp.2.bias"), dout: dh2, inp: c.g1,
                         weight: arena.value("\(name).mlp.2.weight"), N: M, C: H, OC: H)
         var dh1 = [Float](repeating: 0, count: M * H)
-        GELU.backward(dinp: &dh1, dout: dg1, inp: c.h1, count: M * H)
+        GELU.backward(dinp: &dh1, dout: dg1, slope: c.s1, count: M * H)
         var dinput = [Float](repeating: 0, count: M * D)
         Linear.backward(dinp: &dinput, dweight: arena.grad("\(name).mlp.0.weight"), dbias: arena.grad("\(name).mlp.0.bias"), dout: dh1, inp: c.input,
                         weight: arena.value("\(name).mlp.0.weight"), N: M, C: D, OC: H)

@@ -41,7 +41,7 @@ public struct SwinBackbone: Sendable {
         var input: [Float] = [], ln1: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
         var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = []
         var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
-        var fc1: [Float] = [], gelu: [Float] = []
+        var fc1Slope: [Float] = [], gelu: [Float] = []
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
         var nW = 1, ws = 1, side = 1, C = 1, heads = 1, prefix = ""
     }
@@ -163,10 +163,11 @@ public struct SwinBackbone: Sendable {
         b.ln2Mean = [Float](repeating: 0, count: rows)
         b.ln2Rstd = [Float](repeating: 0, count: rows)
         LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, arena.value(p + "norm2.weight"), arena.value(p + "norm2.bias"), N: rows, C: C, eps: eps)
-        b.fc1 = [Float](repeating: 0, count: rows * hid)
-        Linear.forward(&b.fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
+        var fc1 = [Float](repeating: 0, count: rows * hid)
+        Linear.forward(&fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
         b.gelu = [Float](repeating: 0, count: rows * hid)
-        GELU.forward(&b.gelu, b.fc1, count: rows * hid)
+        b.fc1Slope = [Float](repeating: 0, count: rows * hid)
+        GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
         var out = [Float](repeating: 0, count: rows * C)
         Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)
         for i in 0..<out.count { out[i] += b.x1[i] }
@@ -212,7 +213,7 @@ public struct SwinBackbone: Sendable {
         Linear.backward(dinp: &dgelu, dweight: arena.grad(p + "mlp.fc2.weight"), dbias: arena.grad(p + "mlp.fc2.bias"), dout: dout, inp: b.gelu,
                         weight: arena.value(p + "mlp.fc2.weight"), N: rows, C: hid, OC: C)
         var dfc1 = [Float](repeating: 0, count: rows * hid)
-        GELU.backward(dinp: &dfc1, dout: dgelu, inp: b.fc1, count: rows * hid)
+        GELU.backward(dinp: &dfc1, dout: dgelu, slope: b.fc1Slope, count: rows * hid)
         var dln2 = [Float](repeating: 0, count: rows * C)
         Linear.backward(dinp: &dln2, dweight: arena.grad(p + "mlp.fc1.weight"), dbias: arena.grad(p + "mlp.fc1.bias"), dout: dfc1, inp: b.ln2,
                         weight: arena.value(p + "mlp.fc1.weight"), N: rows, C: C, OC: hid)

@@ -10,7 +10,7 @@ extension LensPipe {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure lenspipe's throughput (JSON output, to compare against a baseline in the same run).",
-            subcommands: [Read.self, CropBench.self, Augment.self])
+            subcommands: [Read.self, CropBench.self, Augment.self, Train.self])
     }
 }
 

@@ -3,19 +3,43 @@ import Foundation
 /// Exact GELU: `y = x Φ(x) = ½ x (1 + erf(x / √2))`.
 public enum GELU {
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let x = inp[i]
-            out[i] = 0.5 * x * (1 + Float(erf(Double(x) * 0.7071067811865476)))
+        nonisolated(unsafe) let (o, x) = (out, inp)
+        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
+            for i in r { o[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678)) }
+        }
+    }
+
+    /// Forward that also stores the derivative `Φ(x) + x φ(x)` in `slope`, so backward is one multiply
+    /// (`backward(dinp:dout:slope:count:)`) and erf/exp run once per element.
+    public static func forward(_ out: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
+        nonisolated(unsafe) let (o, sl, xs) = (out, slope, inp)
+        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
+            for i in r {
+                let (value, slope) = FastMath.gelu(xs[i])
+                o[i] = value
+                sl[i] = slope
+            }
+        }
+    }
+
+    /// Accumulates `dinp += dout · slope` (slope from the forward above).
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, slope: UnsafePointer<Float>, count: Int) {
+        nonisolated(unsafe) let (d, g, sl) = (dinp, dout, slope)
+        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
+            for i in r { d[i] += g[i] * sl[i] }
         }
     }
 
     /// Accumulates `dinp += dout · (Φ(x) + x φ(x))`.
     public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let x = Double(inp[i])
-            let cdf = 0.5 * (1 + erf(x * 0.7071067811865476))
-            let pdf = exp(-0.5 * x * x) * 0.3989422804014327
-            dinp[i] += dout[i] * Float(cdf + x * pdf)
+        nonisolated(unsafe) let (d, g, xs) = (dinp, dout, inp)
+        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
+            for i in r {
+                let x = xs[i]
+                let cdf = 0.5 * (1 + erff(x * 0.70710678))
+                let pdf = expf(-0.5 * x * x) * 0.39894228
+                d[i] += g[i] * (cdf + x * pdf)
+            }
         }
     }
 }

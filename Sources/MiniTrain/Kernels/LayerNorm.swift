@@ -6,7 +6,9 @@ public enum LayerNorm {
     public static func forward(_ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                _ inp: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                                N: Int, C: Int, eps: Float = 1e-6) {
-        for r in 0..<N {
+        nonisolated(unsafe) let (out, mean, rstd, inp, gamma, beta) = (out, mean, rstd, inp, gamma, beta)
+        KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
+        for r in rows {
             let x = inp + r * C, y = out + r * C
             var m: Float = 0
             for i in 0..<C { m = Relaxed.sum(m, x[i]) }
@@ -19,13 +21,21 @@ public enum LayerNorm {
             mean[r] = m
             rstd[r] = s
         }
+        }
     }
 
     /// Accumulates `dinp`, `dgamma`, `dbeta` (§4.1 of the EsViT notes).
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
-        for r in 0..<N {
+        // dγ and dβ are shared by all rows: each chunk accumulates its own, summed at the end.
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
+        scratch.initialize(repeating: 0, count: 2 * C)
+        defer { scratch.deallocate() }
+        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd) = (dinp, dout, inp, gamma, mean, rstd)
+        KernelThreads.forEachAccumulating(N, width: 2 * C, into: scratch, minimumPerChunk: 64) { rows, acc in
+        let dgamma = acc, dbeta = acc + C
+        for r in rows {
             let x = inp + r * C, g = dout + r * C, dx = dinp + r * C
             let m = mean[r], s = rstd[r]
             var meanG: Float = 0, meanGX: Float = 0
@@ -44,5 +54,7 @@ public enum LayerNorm {
                 dx[i] += s * (g[i] * gamma[i] - meanG - xh * meanGX)
             }
         }
+        }
+        for i in 0..<C { dgamma[i] += scratch[i]; dbeta[i] += scratch[C + i] }
     }
 }

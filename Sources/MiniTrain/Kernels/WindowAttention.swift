@@ -1,4 +1,5 @@
 import Foundation
+import RealModule
 
 /// Multi-head self-attention inside windows, with Swin's relative position bias and shift mask.
 ///
@@ -11,7 +12,9 @@ public enum WindowAttention {
                                W: Int, N: Int, C: Int, heads h: Int) {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
-        for w in 0..<W {
+        nonisolated(unsafe) let (out, probs, qkv, table, index, mask) = (out, probs, qkv, table, index, mask)
+        KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
+        for w in windows {
             let base = qkv + w * N * 3 * C
             let m = mask.map { $0 + (w % nW) * N * N }
             for hh in 0..<h {
@@ -22,7 +25,7 @@ public enum WindowAttention {
                     for j in 0..<N {
                         let k = base + j * 3 * C + C + hh * d
                         var dot: Float = 0
-                        for e in 0..<d { dot += q[e] * k[e] }
+                        for e in 0..<d { dot = Relaxed.multiplyAdd(q[e], k[e], dot) }
                         var a = dot * scale + table[Int(index[i * N + j]) * h + hh]
                         if let m { a += m[i * N + j] }
                         P[i * N + j] = a
@@ -41,6 +44,7 @@ public enum WindowAttention {
                 }
             }
         }
+        }
     }
 
     /// Accumulates `dqkv [W, N, 3C]` and `dtable` (§4.2 of the notes).
@@ -49,9 +53,13 @@ public enum WindowAttention {
                                 W: Int, N: Int, C: Int, heads h: Int) {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
+        let tableCount = Int((0..<(N * N)).map { index[$0] }.max()! + 1) * h
+        nonisolated(unsafe) let (dqkv, dout, qkv, probs, index) = (dqkv, dout, qkv, probs, index)
+        // The bias table is shared by all windows: each chunk accumulates its own copy.
+        KernelThreads.forEachAccumulating(W, width: tableCount, into: dtable, minimumPerChunk: 4) { windows, dtable in
         let dA = UnsafeMutablePointer<Float>.allocate(capacity: N * N)
         defer { dA.deallocate() }
-        for w in 0..<W {
+        for w in windows {
             let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
             for hh in 0..<h {
                 let P = probs + ((w * h + hh) * N) * N
@@ -63,7 +71,8 @@ public enum WindowAttention {
                         let dv = dbase + j * 3 * C + 2 * C + hh * d
                         var dp: Float = 0
                         let p = P[i * N + j]
-                        for e in 0..<d { dp += dO[e] * v[e]; dv[e] += p * dO[e] }
+                        for e in 0..<d { dp = Relaxed.multiplyAdd(dO[e], v[e], dp) }
+                        for e in 0..<d { dv[e] += p * dO[e] }
                         dA[i * N + j] = dp
                         rowsum += dp * p
                     }
@@ -76,10 +85,12 @@ public enum WindowAttention {
                         dtable[Int(index[i * N + j]) * h + hh] += g
                         let k = base + j * 3 * C + C + hh * d, dk = dbase + j * 3 * C + C + hh * d
                         let gs = g * scale
-                        for e in 0..<d { dq[e] += gs * k[e]; dk[e] += gs * q[e] }
+                        for e in 0..<d { dq[e] += gs * k[e] }
+                        for e in 0..<d { dk[e] += gs * q[e] }
                     }
                 }
             }
+        }
         }
     }
 

@@ -1,0 +1,78 @@
+import Foundation
+import LensData
+
+/// Checkpoints as safetensors files: `student.<name>` and `teacher.<name>` under microsoft/esvit's
+/// state-dict names (a PyTorch user strips the prefix and calls `load_state_dict`), AdamW moments as
+/// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`;
+/// the model configuration and hyper-parameters in the metadata. Loading restores the trainer bit for bit.
+public enum Checkpoint {
+    public static func save(_ t: EsViTTrainer, to path: String) throws {
+        var entries: [(String, String, [Int], [UInt8])] = []  // name, dtype, shape, bytes
+        func f32(_ p: UnsafePointer<Float>, _ n: Int) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 4 * n)
+            out.withUnsafeMutableBytes { d in for i in 0..<n { d.storeBytes(of: p[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) } }
+            return out
+        }
+        for tensor in t.student.tensors {
+            entries.append(("student." + tensor.name, "F32", tensor.shape, f32(t.student.values + tensor.offset, tensor.count)))
+            entries.append(("teacher." + tensor.name, "F32", tensor.shape, f32(t.teacher.values + tensor.offset, tensor.count)))
+            entries.append(("optimizer.m." + tensor.name, "F32", tensor.shape, f32(t.student.m + tensor.offset, tensor.count)))
+            entries.append(("optimizer.v." + tensor.name, "F32", tensor.shape, f32(t.student.v + tensor.offset, tensor.count)))
+        }
+        entries.append(("center", "F32", [1, t.center.count], t.center.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
+        entries.append(("center_grid", "F32", [1, t.centerGrid.count], t.centerGrid.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
+        entries.append(("optimizer.step", "I64", [1], withUnsafeBytes(of: Int64(t.step).littleEndian) { Array($0) }))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata: [String: String] = [
+            "format": "lenspipe-esvit", "config": String(decoding: try encoder.encode(t.config), as: UTF8.self),
+            "hyper": String(decoding: try encoder.encode(t.hyper), as: UTF8.self),
+        ]
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for (name, dtype, shape, bytes) in entries {
+            header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes.count]]
+            offset += bytes.count
+        }
+        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        while json.count % 8 != 0 { json.append(0x20) }  // align the data to 8 bytes, as safetensors writers do
+        let size = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
+        try NPYWriter.writeAtomically(path: path, parts: [size, json] + entries.map(\.3))
+    }
+
+    /// Restores a trainer from `path`.
+    public static func load(from path: String) throws -> EsViTTrainer {
+        let file = try FileBytes(path: path)
+        let buf = file.buffer
+        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
+        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
+        guard n > 0, 8 + n <= buf.count else { throw LensDataError(path: path, offset: 0, "header of \(n) bytes does not fit the file") }
+        guard let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any],
+              let meta = header["__metadata__"] as? [String: String], let configText = meta["config"], let hyperText = meta["hyper"] else {
+            throw LensDataError(path: path, offset: 8, "not a lenspipe EsViT checkpoint (no config in the metadata)")
+        }
+        let config = try JSONDecoder().decode(EsViTConfig.self, from: Data(configText.utf8))
+        let hyper = try JSONDecoder().decode(EsViTTrainer.Hyper.self, from: Data(hyperText.utf8))
+        let t = EsViTTrainer(config: config, hyper: hyper)
+        let data = UnsafeRawBufferPointer(rebasing: buf[(8 + n)...])
+        func read(_ name: String, into p: UnsafeMutablePointer<Float>, count: Int, shape: [Int]) throws {
+            guard let e = header[name] as? [String: Any], e["dtype"] as? String == "F32", e["shape"] as? [Int] == shape,
+                  let o = e["data_offsets"] as? [Int], o.count == 2, o[1] - o[0] == 4 * count, o[1] <= data.count, o[0] >= 0 else {
+                throw LensDataError(path: path, "tensor \(name): missing, or not F32 \(shape)")
+            }
+            for i in 0..<count { p[i] = Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 4 * i, as: UInt32.self))) }
+        }
+        for tensor in t.student.tensors {
+            try read("student." + tensor.name, into: t.student.values + tensor.offset, count: tensor.count, shape: tensor.shape)
+            try read("teacher." + tensor.name, into: t.teacher.values + tensor.offset, count: tensor.count, shape: tensor.shape)
+            try read("optimizer.m." + tensor.name, into: t.student.m + tensor.offset, count: tensor.count, shape: tensor.shape)
+            try read("optimizer.v." + tensor.name, into: t.student.v + tensor.offset, count: tensor.count, shape: tensor.shape)
+        }
+        try t.center.withUnsafeMutableBufferPointer { try read("center", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
+        try t.centerGrid.withUnsafeMutableBufferPointer { try read("center_grid", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
+        guard let s = header["optimizer.step"] as? [String: Any], s["dtype"] as? String == "I64", let o = s["data_offsets"] as? [Int], o.count == 2,
+              o[1] - o[0] == 8, o[1] <= data.count else { throw LensDataError(path: path, "optimizer.step missing") }
+        t.step = Int(Int64(littleEndian: data.loadUnaligned(fromByteOffset: o[0], as: Int64.self)))
+        return t
+    }
+}

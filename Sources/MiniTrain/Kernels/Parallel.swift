@@ -1,0 +1,51 @@
+import Dispatch
+import Foundation
+import COpenBLAS
+
+/// How MiniTrain's own kernels (attention, LayerNorm, GELU, the loss) split work across cores. BLAS has
+/// its own threads (`BLAS.setThreads`); the two never run at the same time.
+public enum KernelThreads {
+    /// Keeps freed activation buffers in the heap between steps (glibc otherwise returns blocks above
+    /// 128 KiB to the kernel, and every step pays page faults to get them back). Call once.
+    public static func keepFreedMemory() {
+        cminitrain_keep_freed_memory()
+    }
+
+    nonisolated(unsafe) private static var _count = 1
+    /// Set once at start-up (from `--threads`), before any training step.
+    public static var count: Int {
+        get { _count }
+        set { _count = max(1, newValue) }
+    }
+
+    /// Runs `body(range)` on contiguous chunks of `0..<n`, one per thread. Chunks write disjoint outputs.
+    static func forEach(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(count, max(1, n / max(1, minimumPerChunk)))
+        if chunks <= 1 { body(0..<n); return }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let run = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                run((c * n / chunks)..<((c + 1) * n / chunks))
+            }
+        }
+    }
+
+    /// Like `forEach`, with a zeroed scratch accumulator of `width` floats per chunk that is summed into
+    /// `into` at the end (for gradients shared by all rows, like dγ or the bias table).
+    static func forEachAccumulating(_ n: Int, width: Int, into: UnsafeMutablePointer<Float>, minimumPerChunk: Int = 1,
+                                    _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        let chunks = min(count, max(1, n / max(1, minimumPerChunk)))
+        if chunks <= 1 { body(0..<n, into); return }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunks * width)
+        scratch.initialize(repeating: 0, count: chunks * width)
+        defer { scratch.deallocate() }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let run = body
+            nonisolated(unsafe) let s = scratch
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                run((c * n / chunks)..<((c + 1) * n / chunks), s + c * width)
+            }
+        }
+        for c in 0..<chunks { for i in 0..<width { into[i] += scratch[c * width + i] } }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import LensData
+import MiniTrain
+
+extension LensPipe.Bench {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Full EsViT training steps on synthetic crops: images/s, seconds per step, peak memory.",
+            discussion: """
+            Defaults are the project's tiny configuration: 1 channel, patch 4, dim 32, depths 2,2,2,
+            heads 2,4,8, window 4, MLP ratio 4; heads with 1024 outputs, hidden 256, bottleneck 64;
+            batch 32 of 2 global 64x64 and 4 local 32x32 crops. The first step is a warm-up and is not
+            counted. Compare with ../shared/bench/esvit_ref.py bench (PyTorch eager, same model and
+            step): scripts/bench-train.sh runs both.
+            """)
+
+        @Option(help: "Embedding dimension of the first stage.") var dim = 32
+        @Option(help: "Blocks per stage, comma-separated.") var depths = "2,2,2"
+        @Option(help: "Attention heads per stage, comma-separated.") var heads = "2,4,8"
+        @Option(help: "Window side.") var window = 4
+        @Option(help: "Patch size.") var patch = 4
+        @Option(help: "MLP hidden ratio.") var mlpRatio = 4
+        @Option(help: "Head output dimension K.") var outDim = 1024
+        @Option(help: "Images per batch.") var batch = 32
+        @Option(help: "Global crop side.") var globalSize = 64
+        @Option(help: "Local crops per image.") var localCrops = 4
+        @Option(help: "Local crop side.") var localSize = 32
+        @Option(help: "Timed steps (after one warm-up step).") var steps = 5
+        @Option(help: ArgumentHelp("Write the checkpoint reached at the end (safetensors).", valueName: "path")) var save: String?
+        @Flag(help: "Print JSON only.") var json = false
+        @OptionGroup var threadOptions: ThreadOptions
+
+        func config() throws -> EsViTConfig {
+            var c = EsViTConfig()
+            c.dim = dim
+            c.depths = depths.split(separator: ",").compactMap { Int($0) }
+            c.heads = heads.split(separator: ",").compactMap { Int($0) }
+            c.window = window
+            c.patch = patch
+            c.mlpRatio = mlpRatio
+            c.outDim = outDim
+            guard c.depths.count == c.heads.count, !c.depths.isEmpty else { throw ValidationError("--depths and --heads need the same number of stages") }
+            do {
+                try c.validate(cropSize: globalSize)
+                if localCrops > 0 { try c.validate(cropSize: localSize) }
+            } catch { throw ValidationError("\(error)") }
+            return c
+        }
+
+        func validate() throws {
+            guard batch >= 1, steps >= 1, localCrops >= 0, dim >= 2, outDim >= 2 else { throw ValidationError("sizes must be positive") }
+            _ = try config()
+        }
+
+        func run() throws {
+            BLAS.setThreads(1)  // MiniTrain splits matrix products over its own threads
+            KernelThreads.count = threadOptions.threads
+            KernelThreads.keepFreedMemory()
+            let trainer = EsViTTrainer(config: try config())
+            trainer.initialize(seed: 0)
+            var rng = Philox4x64(seed: 7, stream: 0)
+            let globals = (0..<(2 * batch * globalSize * globalSize)).map { _ in Float(rng.normal()) }
+            let locals = (0..<(localCrops * batch * localSize * localSize)).map { _ in Float(rng.normal()) }
+            var times: [Double] = []
+            var loss = 0.0
+            for s in 0...steps {
+                let t0 = Date()
+                loss = trainer.train(globals: globals, globalSize: globalSize, locals: locals, localCrops: localCrops, localSize: localSize,
+                                     images: batch).loss
+                if s > 0 { times.append(Date().timeIntervalSince(t0)) }
+            }
+            let median = times.sorted()[times.count / 2]
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            if let save { try Checkpoint.save(trainer, to: save) }
+            let result: [String: Any] = [
+                "images_per_s": Double(batch) / median, "step_seconds": median, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "threads": threadOptions.threads, "batch": batch, "params": trainer.student.count, "loss": loss,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}
