@@ -61,3 +61,11 @@ public final class ParameterArena: @unchecked Sendable {
         values.update(from: other.values, count: count)
     }
 }
+
+extension Array where Element == Float {
+    /// An array whose contents are left uninitialised, for outputs that a kernel fully overwrites
+    /// (saves the zero-fill of every activation buffer, every step).
+    @inline(__always) static func uninitialized(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+}

@@ -72,14 +72,14 @@ public struct SwinBackbone: Sendable {
         cache.batch = B
         let P = c.patch, side0 = S / P, L0 = side0 * side0
         let patchLen = c.inChannels * P * P
-        cache.patches = [Float](repeating: 0, count: B * L0 * patchLen)
+        cache.patches = [Float].uninitialized(B * L0 * patchLen)
         images.withUnsafeBufferPointer { TokenLayout.patches(&cache.patches, $0.baseAddress!, B: B, Cin: c.inChannels, H: S, W: S, P: P) }
-        cache.embed = [Float](repeating: 0, count: B * L0 * c.dim)
+        cache.embed = [Float].uninitialized(B * L0 * c.dim)
         Linear.forward(&cache.embed, cache.patches, arena.value("patch_embed.proj.weight"), arena.value("patch_embed.proj.bias"),
                        N: B * L0, C: patchLen, OC: c.dim)
-        cache.embedLN = [Float](repeating: 0, count: B * L0 * c.dim)
-        cache.embedMean = [Float](repeating: 0, count: B * L0)
-        cache.embedRstd = [Float](repeating: 0, count: B * L0)
+        cache.embedLN = [Float].uninitialized(B * L0 * c.dim)
+        cache.embedMean = [Float].uninitialized(B * L0)
+        cache.embedRstd = [Float].uninitialized(B * L0)
         LayerNorm.forward(&cache.embedLN, mean: &cache.embedMean, rstd: &cache.embedRstd, cache.embed,
                           arena.value("patch_embed.norm.weight"), arena.value("patch_embed.norm.bias"), N: B * L0, C: c.dim, eps: c.layerNormEps)
         var x = cache.embedLN
@@ -111,14 +111,14 @@ public struct SwinBackbone: Sendable {
                 m.input = x
                 m.perm = TokenLayout.mergePermutation(B: B, H: side, W: side)
                 let rows = B * side * side / 4
-                m.gathered = [Float](repeating: 0, count: rows * 4 * C)
+                m.gathered = [Float].uninitialized(rows * 4 * C)
                 TokenLayout.gather(&m.gathered, x, m.perm, rows: rows * 4, C: C)
-                m.ln = [Float](repeating: 0, count: rows * 4 * C)
-                m.mean = [Float](repeating: 0, count: rows)
-                m.rstd = [Float](repeating: 0, count: rows)
+                m.ln = [Float].uninitialized(rows * 4 * C)
+                m.mean = [Float].uninitialized(rows)
+                m.rstd = [Float].uninitialized(rows)
                 LayerNorm.forward(&m.ln, mean: &m.mean, rstd: &m.rstd, m.gathered, arena.value(m.prefix + "norm.weight"),
                                   arena.value(m.prefix + "norm.bias"), N: rows, C: 4 * C, eps: c.layerNormEps)
-                x = [Float](repeating: 0, count: rows * 2 * C)
+                x = [Float].uninitialized(rows * 2 * C)
                 Linear.forward(&x, m.ln, arena.value(m.prefix + "reduction.weight"), nil, N: rows, C: 4 * C, OC: 2 * C)
                 cache.merges.append(m)
                 side /= 2
@@ -127,9 +127,9 @@ public struct SwinBackbone: Sendable {
         cache.tokens = side * side
         let rows = B * cache.tokens
         cache.finalInput = x
-        cache.tokensOut = [Float](repeating: 0, count: rows * c.finalDim)
-        cache.finalMean = [Float](repeating: 0, count: rows)
-        cache.finalRstd = [Float](repeating: 0, count: rows)
+        cache.tokensOut = [Float].uninitialized(rows * c.finalDim)
+        cache.finalMean = [Float].uninitialized(rows)
+        cache.finalRstd = [Float].uninitialized(rows)
         LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, arena.value("norm.weight"),
                           arena.value("norm.bias"), N: rows, C: c.finalDim, eps: c.layerNormEps)
         return cache
@@ -139,36 +139,36 @@ public struct SwinBackbone: Sendable {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let p = b.prefix
         b.input = x
-        b.ln1 = [Float](repeating: 0, count: rows * C)
-        b.ln1Mean = [Float](repeating: 0, count: rows)
-        b.ln1Rstd = [Float](repeating: 0, count: rows)
+        b.ln1 = [Float].uninitialized(rows * C)
+        b.ln1Mean = [Float].uninitialized(rows)
+        b.ln1Rstd = [Float].uninitialized(rows)
         LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, arena.value(p + "norm1.weight"), arena.value(p + "norm1.bias"), N: rows, C: C, eps: eps)
-        b.windows = [Float](repeating: 0, count: rows * C)
+        b.windows = [Float].uninitialized(rows * C)
         TokenLayout.gather(&b.windows, b.ln1, b.perm, rows: rows, C: C)
-        b.qkv = [Float](repeating: 0, count: rows * 3 * C)
+        b.qkv = [Float].uninitialized(rows * 3 * C)
         Linear.forward(&b.qkv, b.windows, arena.value(p + "attn.qkv.weight"), arena.value(p + "attn.qkv.bias"), N: rows, C: C, OC: 3 * C)
         let N = b.ws * b.ws, W = rows / N
-        b.probs = [Float](repeating: 0, count: W * b.heads * N * N)
-        b.attn = [Float](repeating: 0, count: rows * C)
+        b.probs = [Float].uninitialized(W * b.heads * N * N)
+        b.attn = [Float].uninitialized(rows * C)
         let mask = b.mask
         mask.withUnsafeBufferPointerIfPresent { m in
             WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: arena.value(p + "attn.relative_position_bias_table"),
                                     index: b.index, mask: m, windowsPerImage: b.nW, W: W, N: N, C: C, heads: b.heads)
         }
-        var proj = [Float](repeating: 0, count: rows * C)
+        var proj = [Float].uninitialized(rows * C)
         Linear.forward(&proj, b.attn, arena.value(p + "attn.proj.weight"), arena.value(p + "attn.proj.bias"), N: rows, C: C, OC: C)
         b.x1 = x
         TokenLayout.scatterAdd(&b.x1, proj, b.perm, rows: rows, C: C)
-        b.ln2 = [Float](repeating: 0, count: rows * C)
-        b.ln2Mean = [Float](repeating: 0, count: rows)
-        b.ln2Rstd = [Float](repeating: 0, count: rows)
+        b.ln2 = [Float].uninitialized(rows * C)
+        b.ln2Mean = [Float].uninitialized(rows)
+        b.ln2Rstd = [Float].uninitialized(rows)
         LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, arena.value(p + "norm2.weight"), arena.value(p + "norm2.bias"), N: rows, C: C, eps: eps)
-        var fc1 = [Float](repeating: 0, count: rows * hid)
+        var fc1 = [Float].uninitialized(rows * hid)
         Linear.forward(&fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
-        b.gelu = [Float](repeating: 0, count: rows * hid)
-        b.fc1Slope = [Float](repeating: 0, count: rows * hid)
+        b.gelu = [Float].uninitialized(rows * hid)
+        b.fc1Slope = [Float].uninitialized(rows * hid)
         GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
-        var out = [Float](repeating: 0, count: rows * C)
+        var out = [Float].uninitialized(rows * C)
         Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)
         for i in 0..<out.count { out[i] += b.x1[i] }
         return out

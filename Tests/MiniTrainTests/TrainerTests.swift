@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import LensData
+@testable import MiniTrain
+import _TestSupport
+
+@Suite struct TrainerTests {
+    static func smallTrainer() -> EsViTTrainer {
+        var c = EsViTConfig.golden
+        c.outDim = 32
+        let t = EsViTTrainer(config: c)
+        t.initialize(seed: 3)
+        return t
+    }
+
+    static func batch(_ seed: UInt64) -> (g: [Float], l: [Float]) {
+        var rng = Philox4x64(seed: seed, stream: 0)
+        return ((0..<(2 * 2 * 32 * 32)).map { _ in Float(rng.normal()) }, (0..<(2 * 2 * 16 * 16)).map { _ in Float(rng.normal()) })
+    }
+
+    static func snapshot(_ t: EsViTTrainer) -> [UInt32] {
+        var out: [UInt32] = []
+        for a in [t.student, t.teacher] {
+            for p in [a.values, a.m, a.v] { out += UnsafeBufferPointer(start: p, count: a.count).map(\.bitPattern) }
+        }
+        return out + t.center.map(\.bitPattern) + t.centerGrid.map(\.bitPattern) + [UInt32(t.step)]
+    }
+
+    /// Saving and loading gives the same state bit for bit, and training on from either gives the same bits.
+    @Test func checkpointRoundTripsAndResumesBitExactly() throws {
+        let t = Self.smallTrainer()
+        let (g, l) = Self.batch(1)
+        _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+        let path = TestSupport.tempDir("ckpt") + "/model.safetensors"
+        try Checkpoint.save(t, to: path)
+        let back = try Checkpoint.load(from: path)
+        #expect(Self.snapshot(back) == Self.snapshot(t))
+        #expect(back.config == t.config && back.hyper == t.hyper && back.step == 1)
+        let (g2, l2) = Self.batch(2)
+        let a = t.train(globals: g2, globalSize: 32, locals: l2, localCrops: 2, localSize: 16, images: 2)
+        let b = back.train(globals: g2, globalSize: 32, locals: l2, localCrops: 2, localSize: 16, images: 2)
+        #expect(a.loss == b.loss)
+        #expect(Self.snapshot(back) == Self.snapshot(t))
+        // Names a PyTorch user expects, and the header is valid JSON with the metadata.
+        let file = try FileBytes(path: path)
+        let n = Int(file.buffer.loadUnaligned(as: UInt64.self))
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(file.buffer[8..<(8 + n)])) as? [String: Any])
+        for key in ["teacher.layers.0.blocks.1.attn.qkv.weight", "teacher.head.last_layer.weight_v", "student.head_dense.last_layer.weight_g",
+                    "optimizer.m.norm.weight", "optimizer.step", "center", "center_grid", "__metadata__"] {
+            #expect(header[key] != nil, "\(key)")
+        }
+        #expect(throws: LensDataError.self) { try Checkpoint.load(from: TestSupport.fixture("deeplense-mini/README.md")) }
+    }
+
+    @Test func trainingLowersTheLossOnAFixedBatch() {
+        let t = Self.smallTrainer()
+        let (g, l) = Self.batch(5)
+        let first = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2).loss
+        var last = first
+        for _ in 0..<15 { last = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2).loss }
+        #expect(last < first, "loss \(first) -> \(last)")
+        #expect(last.isFinite)
+    }
+
+    @Test func freezingTheLastLayerLeavesItUntouched() {
+        let t = Self.smallTrainer()
+        t.hyper.freezeLastLayer = true
+        let name = "head.last_layer.weight_v"
+        let before = Array(UnsafeBufferPointer(start: t.student.value(name), count: t.student.tensor(name).count))
+        let (g, l) = Self.batch(6)
+        _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+        #expect(Array(UnsafeBufferPointer(start: t.student.value(name), count: before.count)) == before)
+        #expect(UnsafeBufferPointer(start: t.student.m + t.student.tensor(name).offset, count: before.count).allSatisfy { $0 == 0 })
+    }
+
+    /// The vectorised exp, erf and GELU against libm.
+    @Test func fastMathAccuracy() {
+        var worstExp: Float = 0, worstErf: Float = 0, worstGelu: Float = 0, worstSlope: Float = 0
+        for i in 0..<20_001 {
+            let x = Float(i - 10_000) / 1000  // -10 ... 10
+            let e = Float(Foundation.exp(Double(x)))
+            worstExp = max(worstExp, abs(FastMath.exp(x) - e) / e)
+            worstErf = max(worstErf, abs(FastMath.erf(x) - Float(Foundation.erf(Double(x)))))
+            let cdf = 0.5 * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
+            let (v, s) = FastMath.gelu(x)
+            worstGelu = max(worstGelu, abs(v - Float(Double(x) * cdf)))
+            worstSlope = max(worstSlope, abs(s - Float(cdf + Double(x) * Foundation.exp(-Double(x * x) / 2) / (2 * Double.pi).squareRoot())))
+        }
+        #expect(worstExp < 5e-7, "exp relative error \(worstExp)")
+        #expect(worstErf < 5e-7, "erf error \(worstErf)")
+        #expect(worstGelu < 3e-6 && worstSlope < 1e-6, "gelu error \(worstGelu), slope \(worstSlope)")
+    }
+}
+
+/// A lenspipe checkpoint loaded into the PyTorch reference model (../shared/bench/esvit_ref.py, the
+/// same one the golden vectors come from, copied into Tests/helpers) gives the same logits. Needs torch:
+///     LENSPIPE_TORCH_PYTHON=/path/to/python-with-torch swift test --filter PyTorchCheckpoint
+@Suite struct PyTorchCheckpointTests {
+    static let python = ProcessInfo.processInfo.environment["LENSPIPE_TORCH_PYTHON"]
+
+    @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"))
+    func checkpointLoadsInPyTorch() throws {
+        let t = TrainerTests.smallTrainer()
+        let (g, l) = TrainerTests.batch(1)
+        _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+        let dir = TestSupport.tempDir("torch")
+        try Checkpoint.save(t, to: dir + "/model.safetensors")
+        let out = t.network.forward(t.teacher, images: Array(g.prefix(2 * 32 * 32)), batch: 2, size: 32)
+        try NPYWriter.write(path: dir + "/input.npy", shape: [2, 1, 32, 32], float32: Array(g.prefix(2 * 32 * 32)))
+        try NPYWriter.write(path: dir + "/view.npy", shape: [2, t.config.outDim], float32: out.view.logits)
+        try NPYWriter.write(path: dir + "/region.npy", shape: [2 * 16, t.config.outDim], float32: out.region.logits)
+        let r = try TestSupport.run(Self.python!, [TestSupport.repoRoot + "/Tests/helpers/load_checkpoint_torch.py", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("max view diff"), "\(r.stdout)")
+    }
+}
