@@ -54,7 +54,7 @@ public enum Softmax {
             var mx = -Float.infinity
             for k in 0..<K { y[k] = (x[k] - (shift?[k] ?? 0)) / temperature; mx = max(mx, y[k]) }
             var s: Float = 0
-            for k in 0..<K { y[k] = expf(y[k] - mx); s += y[k] }
+            for k in 0..<K { y[k] = FastMath.exp(y[k] - mx); s += y[k] }
             let inv = 1 / s
             for k in 0..<K { y[k] *= inv }
         }
@@ -67,7 +67,7 @@ public enum Softmax {
             var mx = -Float.infinity
             for k in 0..<K { mx = max(mx, x[k] / temperature) }
             var s: Double = 0
-            for k in 0..<K { s += Double(expf(x[k] / temperature - mx)) }
+            for k in 0..<K { s += Double(FastMath.exp(x[k] / temperature - mx)) }
             let lse = mx + Float(log(s))
             for k in 0..<K { y[k] = x[k] / temperature - lse }
         }
@@ -91,7 +91,7 @@ public enum SoftCrossEntropy {
             total += Double(weight) * l
             if let dstudent {
                 let d = dstudent + r * K
-                for k in 0..<K { d[k] += weight * (expf(logp[k]) - q[k]) / temperature }
+                for k in 0..<K { d[k] += weight * (FastMath.exp(logp[k]) - q[k]) / temperature }
             }
         }
         return total

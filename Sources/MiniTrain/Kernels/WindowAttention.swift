@@ -32,7 +32,7 @@ public enum WindowAttention {
                         mx = max(mx, a)
                     }
                     var s: Float = 0
-                    for j in 0..<N { let e = expf(P[i * N + j] - mx); P[i * N + j] = e; s += e }
+                    for j in 0..<N { let e = FastMath.exp(P[i * N + j] - mx); P[i * N + j] = e; s += e }
                     let inv = 1 / s
                     for j in 0..<N { P[i * N + j] *= inv }
                     let o = out + (w * N + i) * C + hh * d
