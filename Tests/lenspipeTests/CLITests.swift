@@ -109,4 +109,18 @@ import _TestSupport
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--normalize must be one of"))
     }
+
+    @Test func benchTrainRunsAStepAndSavesACheckpoint() throws {
+        let dir = TestSupport.tempDir("bench-train")
+        let r = try TestSupport.lenspipe(["bench", "train", "--dim", "16", "--depths", "2,2", "--heads", "2,4", "--out-dim", "64", "--batch", "2",
+                                          "--global-size", "32", "--local-size", "16", "--local-crops", "2", "--steps", "1", "--threads", "1",
+                                          "--save", dir + "/m.safetensors", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        for key in ["images_per_s", "step_seconds", "peak_rss_mb"] { #expect(j[key] is Double, "\(key)") }
+        #expect(FileManager.default.fileExists(atPath: dir + "/m.safetensors"))
+        let bad = try TestSupport.lenspipe(["bench", "train", "--global-size", "60"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("not a multiple of the patch") || bad.stderr.contains("does not tile"))
+    }
 }
