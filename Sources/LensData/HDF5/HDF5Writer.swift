@@ -3,29 +3,10 @@ import CHDF5
 /// Writing the HDF5 layout other simulators ship: `images (N, C, H, W)` float32 chunked and gzipped,
 /// plus `labels`, `mass` and `names` beside it.
 public enum HDF5Writer {
-    /// Creates `group` (if needed) in `file` and writes one float32 dataset of `shape`, one chunk per image.
-    public static func writeFloat32(_ file: HDF5File, _ name: String, shape: [Int], values: [Float], gzip: Int = 4) throws {
-        try write(file, name, shape: shape, memType: chdf5_native_float(), chunkFirstAxis: true, gzip: gzip) { id, mem in
-            values.withUnsafeBytes { H5Dwrite(id, mem, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) }
-        }
-    }
-
-    /// Creates an empty chunked, gzipped float32 dataset to be filled in blocks along axis 0.
+    /// Creates an empty chunked (one image per chunk), gzipped float32 dataset, to be filled in blocks
+    /// along axis 0.
     public static func createFloat32(_ file: HDF5File, _ name: String, shape: [Int], gzip: Int = 4) throws -> HDF5WritableDataset {
-        try ensureGroups(file, for: name)
-        let dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), dims, nil)
-        defer { H5Sclose(space) }
-        let props = H5Pcreate(chdf5_p_dataset_create())
-        defer { H5Pclose(props) }
-        if shape.first ?? 0 > 0 {
-            var chunk = dims
-            chunk[0] = 1
-            H5Pset_chunk(props, Int32(chunk.count), chunk)
-            if gzip > 0 { H5Pset_deflate(props, UInt32(gzip)) }
-        }
-        let id = H5Dcreate2(file.id, name, chdf5_native_float(), space, chdf5_p_default(), props, chdf5_p_default())
-        guard id >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "cannot create dataset") }
+        let id = try createDataset(file, name, shape: shape, type: chdf5_native_float(), chunkFirstAxis: true, gzip: gzip)
         return HDF5WritableDataset(file: file, name: name, id: id, shape: shape)
     }
 
@@ -57,6 +38,13 @@ public enum HDF5Writer {
 
     private static func write(_ file: HDF5File, _ name: String, shape: [Int], memType: hid_t, fileType: hid_t? = nil,
                               chunkFirstAxis: Bool, gzip: Int, body: (hid_t, hid_t) -> herr_t) throws {
+        let id = try createDataset(file, name, shape: shape, type: fileType ?? memType, chunkFirstAxis: chunkFirstAxis, gzip: gzip)
+        defer { H5Dclose(id) }
+        guard body(id, memType) >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "write failed") }
+    }
+
+    /// Creates the groups on the way and the dataset; the caller closes the returned handle.
+    private static func createDataset(_ file: HDF5File, _ name: String, shape: [Int], type: hid_t, chunkFirstAxis: Bool, gzip: Int) throws -> hid_t {
         try ensureGroups(file, for: name)
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
@@ -69,10 +57,9 @@ public enum HDF5Writer {
             H5Pset_chunk(props, Int32(chunk.count), chunk)
             if gzip > 0 { H5Pset_deflate(props, UInt32(gzip)) }
         }
-        let id = H5Dcreate2(file.id, name, fileType ?? memType, space, chdf5_p_default(), props, chdf5_p_default())
+        let id = H5Dcreate2(file.id, name, type, space, chdf5_p_default(), props, chdf5_p_default())
         guard id >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "cannot create dataset") }
-        defer { H5Dclose(id) }
-        guard body(id, memType) >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "write failed") }
+        return id
     }
 
     static func ensureGroups(_ file: HDF5File, for name: String) throws {
