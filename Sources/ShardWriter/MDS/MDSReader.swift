@@ -55,7 +55,7 @@ public final class MDSReader: Sendable {
             let encodings: [MDSEncoding]
             do { encodings = try encs.map { try MDSEncoding($0) } } catch { throw fail("\(error)") }
             let zip = e["zip_data"] as? [String: Any]
-            if let zip, let c = e["compression"] as? String, !c.hasPrefix("zstd") {
+            if zip != nil, let c = e["compression"] as? String, !c.hasPrefix("zstd") {
                 throw fail("compression '\(c)' is not supported (lenspipe reads zstd and uncompressed shards)")
             }
             for name in [rawName, zip?["basename"] as? String].compactMap({ $0 }) where name.contains("..") || name.hasPrefix("/") {
