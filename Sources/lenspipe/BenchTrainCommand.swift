@@ -55,8 +55,11 @@ extension LensPipe.Bench {
 
         func run() throws {
             BLAS.setThreads(1)  // MiniTrain splits matrix products over its own threads
-            KernelThreads.count = threadOptions.threads
             KernelThreads.keepFreedMemory()
+            try KernelThreads.$count.withValue(threadOptions.threads) { try measure() }
+        }
+
+        private func measure() throws {
             let trainer = EsViTTrainer(config: try config())
             trainer.initialize(seed: 0)
             var rng = Philox4x64(seed: 7, stream: 0)

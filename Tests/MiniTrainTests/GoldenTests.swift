@@ -71,7 +71,13 @@ import _TestSupport
         (try load("input.crop0").values + load("input.crop1").values, try load("input.crop2").values + load("input.crop3").values)
     }
 
-    @Test func lossAndEveryGradientMatchPyTorch() throws {
+    /// Also with the kernels split over threads (per-chunk accumulators for dγ, dβ and the bias tables).
+    @Test(arguments: [1, 2, 3])
+    func lossAndEveryGradientMatchPyTorch(threads: Int) throws {
+        try KernelThreads.$count.withValue(threads) { try checkLossAndGradients() }
+    }
+
+    func checkLossAndGradients() throws {
         let t = try Self.trainer()
         let (g, l) = try Self.crops()
         let (loss, _) = t.lossAndGradients(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)

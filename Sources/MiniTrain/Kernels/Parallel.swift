@@ -11,16 +11,13 @@ public enum KernelThreads {
         cminitrain_keep_freed_memory()
     }
 
-    nonisolated(unsafe) private static var _count = 1
-    /// Set once at start-up (from `--threads`), before any training step.
-    public static var count: Int {
-        get { _count }
-        set { _count = max(1, newValue) }
-    }
+    /// Threads for the kernels in the current task: `KernelThreads.$count.withValue(n) { ... }`
+    /// (task-local, so concurrent callers, tests among them, do not change each other's setting).
+    @TaskLocal public static var count = 1
 
     /// Runs `body(range)` on contiguous chunks of `0..<n`, one per thread. Chunks write disjoint outputs.
     static func forEach(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(count, max(1, n / max(1, minimumPerChunk)))
+        let chunks = min(max(1, count), max(1, n / max(1, minimumPerChunk)))
         if chunks <= 1 { body(0..<n); return }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let run = body
@@ -34,7 +31,7 @@ public enum KernelThreads {
     /// `into` at the end (for gradients shared by all rows, like dγ or the bias table).
     static func forEachAccumulating(_ n: Int, width: Int, into: UnsafeMutablePointer<Float>, minimumPerChunk: Int = 1,
                                     _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-        let chunks = min(count, max(1, n / max(1, minimumPerChunk)))
+        let chunks = min(max(1, count), max(1, n / max(1, minimumPerChunk)))
         if chunks <= 1 { body(0..<n, into); return }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunks * width)
         scratch.initialize(repeating: 0, count: chunks * width)
