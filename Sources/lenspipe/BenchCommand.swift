@@ -139,8 +139,8 @@ extension LensPipe.Bench {
             discussion: """
             Images are loaded and their foreground maps computed first (once per image, as a trainer
             does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
-            lenses up to 8 px off centre are simulated. Compare per core with ../shared/bench/py_augment.py
-            (albumentations, same crop sizes, D4, blur and noise): scripts/bench-augment.sh runs both.
+            lenses up to 8 px off centre are simulated. scripts/bench-augment.sh runs it beside an
+            albumentations chain with the same crop sizes, D4, blur and noise.
             """)
 
         @Argument(help: "A source (default: simulated 64x64 images).")

@@ -92,8 +92,8 @@ import _TestSupport
     }
 }
 
-/// A lenspipe checkpoint loaded into the PyTorch reference model (../shared/bench/esvit_ref.py, the
-/// same one the golden vectors come from, copied into Tests/helpers) gives the same logits. Needs torch:
+/// A lenspipe checkpoint loaded into an independent PyTorch definition of the model
+/// (Tests/helpers/load_checkpoint_torch.py, microsoft/esvit state-dict names) gives the same logits. Needs torch:
 ///     LENSPIPE_TORCH_PYTHON=/path/to/python-with-torch swift test --filter PyTorchCheckpoint
 @Suite struct PyTorchCheckpointTests {
     static let python = ProcessInfo.processInfo.environment["LENSPIPE_TORCH_PYTHON"]
