@@ -73,21 +73,19 @@ import _TestSupport
         #expect(UnsafeBufferPointer(start: t.student.m + t.student.tensor(name).offset, count: before.count).allSatisfy { $0 == 0 })
     }
 
-    /// The vectorised exp, erf and GELU against libm.
+    /// The vectorised exp and GELU against libm.
     @Test func fastMathAccuracy() {
-        var worstExp: Float = 0, worstErf: Float = 0, worstGelu: Float = 0, worstSlope: Float = 0
+        var worstExp: Float = 0, worstGelu: Float = 0, worstSlope: Float = 0
         for i in 0..<20_001 {
             let x = Float(i - 10_000) / 1000  // -10 ... 10
             let e = Float(Foundation.exp(Double(x)))
             worstExp = max(worstExp, abs(FastMath.exp(x) - e) / e)
-            worstErf = max(worstErf, abs(FastMath.erf(x) - Float(Foundation.erf(Double(x)))))
             let cdf = 0.5 * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
             let (v, s) = FastMath.gelu(x)
             worstGelu = max(worstGelu, abs(v - Float(Double(x) * cdf)))
             worstSlope = max(worstSlope, abs(s - Float(cdf + Double(x) * Foundation.exp(-Double(x * x) / 2) / (2 * Double.pi).squareRoot())))
         }
         #expect(worstExp < 5e-7, "exp relative error \(worstExp)")
-        #expect(worstErf < 5e-7, "erf error \(worstErf)")
         #expect(worstGelu < 3e-6 && worstSlope < 1e-6, "gelu error \(worstGelu), slope \(worstSlope)")
     }
 }

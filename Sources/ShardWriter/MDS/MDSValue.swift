@@ -85,7 +85,7 @@ public enum MDSValue: Sendable, Equatable {
             return .int(raw.loadUnaligned(as: Int64.self).littleEndian)
         case .scalar(let dt):
             guard raw.count == dt.size else { throw MDSError("\(dt.name) column holds \(raw.count) bytes") }
-            return .number(PickleFree.scalar(Array(raw), dt.npy))
+            return .number(ScalarBytes.decode(Array(raw), dt.npy))
         case .str, .json:
             guard let s = String(validating: raw, as: UTF8.self) else { throw MDSError("str column is not UTF-8") }
             return .string(s)
@@ -95,9 +95,9 @@ public enum MDSValue: Sendable, Equatable {
     }
 }
 
-/// Scalar decoding through LensData's element converters (full precision for float64).
-enum PickleFree {
-    static func scalar(_ raw: [UInt8], _ dtype: NPYDType) -> Double {
+/// One little-endian numpy scalar as a Double (full precision for float64).
+enum ScalarBytes {
+    static func decode(_ raw: [UInt8], _ dtype: NPYDType) -> Double {
         var bits: UInt64 = 0
         for (i, b) in raw.enumerated() { bits |= UInt64(b) << (8 * UInt64(i)) }
         switch (dtype.kind, dtype.itemSize) {
