@@ -3,6 +3,7 @@ import Cropping
 import Foundation
 import LensData
 import Render
+import ShardWriter
 
 extension LensPipe {
     struct Crop: ParsableCommand {
@@ -41,7 +42,7 @@ extension LensPipe {
         var quiet = false
 
         func run() throws {
-            let source = try sourceOptions.spec.open()
+            let source = try MDSSource.open(sourceOptions.spec)
             let config = try cropOptions.resolve(source: source, threads: threadOptions.threads, quiet: quiet || json)
             let cropper = Cropper(config: config)
             let meter = ProgressMeter("crop", total: source.count, quiet: quiet || source.count < 2000)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LensData
 import Render
+import ShardWriter
 
 extension LensPipe {
     struct Inspect: ParsableCommand {
@@ -34,7 +35,7 @@ extension LensPipe {
         var quiet = false
 
         func run() throws {
-            let source = try sourceOptions.spec.open()
+            let source = try MDSSource.open(sourceOptions.spec)
             let meter = ProgressMeter("inspect", total: source.count, quiet: quiet || source.count < 2000)
             let report = SourceScan.run(source, threads: threadOptions.threads) { meter.update($0) }
             meter.finish()

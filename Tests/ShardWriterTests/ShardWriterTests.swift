@@ -110,6 +110,12 @@ import _TestSupport
             #expect(back.target == s.target)
             #expect(back.crop == PixelBox(x0: 0, y0: 0, x1: 150, y1: 150))
         }
+        // The shards are a source like any other.
+        let inspect = try TestSupport.lenspipe(["inspect", out, "--json"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let j = try TestSupport.json(inspect.stdout)
+        #expect(j["classes"] as? [String: Int] == ["axion": 12, "cdm": 12, "no_sub": 12])
+        #expect(j["targets"] as? Int == 12 && j["shapes"] as? [[Int]] == [[1, 150, 150]])
         let meta = try DatasetMetadata.read(from: out + "/lenspipe.json")
         #expect(meta.classes == ["axion", "cdm", "no_sub"])
         #expect(meta.images == 36 && meta.splits[""]?.classes == ["axion": 12, "cdm": 12, "no_sub": 12])

@@ -3,7 +3,7 @@ import LensData
 
 /// How to name a data set; shared by every command that reads one.
 struct SourceOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The data set: DIR (class folders or flat .npy files), FILE.npy (a stack), or FILE.h5:/group/dataset.",
+    @Argument(help: ArgumentHelp("The data set: DIR (class folders or flat .npy files), FILE.npy (a stack), FILE.h5:/group/dataset, or (inspect, crop, preview) a preprocessed MDS folder.",
                                  valueName: "source"))
     var source: String
 
