@@ -20,7 +20,7 @@ public enum CropRun {
                 do {
                     records.append(cropper.crop(try source.sample(at: i).image).1)
                 } catch let e as LensDataError {
-                    failures.append(ScanReport.Failure(path: e.path, message: e.message))
+                    failures.append(ScanReport.Failure(e))
                 } catch {
                     failures.append(ScanReport.Failure(path: source.id(at: i), message: "\(error)"))
                 }

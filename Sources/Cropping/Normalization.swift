@@ -27,6 +27,27 @@ public enum Normalization: Sendable, Equatable, Codable {
         }
     }
 
+    /// The names `init(name:stats:)` accepts (and `name` returns).
+    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "log1p"]
+
+    /// True for the names that need data-set statistics from a calibration pass.
+    public static func needsDatasetStats(_ name: String) -> Bool { name.hasSuffix("-dataset") }
+
+    /// The normalisation called `name` (one of `names`); `-dataset` variants take `stats`. Nil for an
+    /// unknown name.
+    public init?(name: String, stats: DatasetStats? = nil) {
+        switch name {
+        case "none": self = .none
+        case "minmax": self = .minmax(nil)
+        case "minmax-dataset": self = .minmax(stats)
+        case "zscore": self = .zscore(nil)
+        case "zscore-dataset": self = .zscore(stats)
+        case "asinh": self = .asinh(softening: 1)
+        case "log1p": self = .log1p
+        default: return nil
+        }
+    }
+
     public var name: String {
         switch self {
         case .none: return "none"

@@ -46,8 +46,6 @@ public final class ParameterArena: @unchecked Sendable {
         return tensors[i]
     }
 
-    public func contains(_ name: String) -> Bool { index[name] != nil }
-
     /// Pointer to a tensor's values.
     public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + tensor(name).offset }
     /// Pointer to a tensor's gradient.

@@ -93,6 +93,12 @@ extension LensPipe.Bench {
 
         @OptionGroup var threadOptions: ThreadOptions
 
+        func validate() throws {
+            guard Normalization(name: normalize) != nil, !Normalization.needsDatasetStats(normalize) else {
+                throw ValidationError("--normalize must be one of none, minmax, zscore, asinh, log1p")
+            }
+        }
+
         func run() throws {
             let images: [LensImage]
             if let source {
@@ -104,14 +110,7 @@ extension LensPipe.Bench {
                     r.map { i in LensImage(channels: 1, height: 150, width: 150, pixels: sim.render(index: i).pixels.map(Float.init)) }
                 }.flatMap { $0 }
             }
-            let norm: Normalization = switch normalize {
-            case "minmax": .minmax(nil)
-            case "zscore": .zscore(nil)
-            case "log1p": .log1p
-            case "none": .none
-            default: .asinh(softening: 1)
-            }
-            let cropper = Cropper(config: CropConfig(policy: .fixed, size: size, normalization: norm))
+            let cropper = Cropper(config: CropConfig(policy: .fixed, size: size, normalization: Normalization(name: normalize)!))
             var best = Double.infinity
             var empty = 0
             for _ in 0..<max(1, repeats) {

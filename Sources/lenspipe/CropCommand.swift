@@ -87,8 +87,8 @@ struct CropOptions: ParsableArguments {
 
     func validate() throws {
         if size != "auto" { guard let s = Int(size), s >= 4, s <= 4096 else { throw ValidationError("--size must be 4...4096 or 'auto'") } }
-        guard ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "log1p"].contains(normalize) else {
-            throw ValidationError("--normalize must be one of none, minmax, minmax-dataset, zscore, zscore-dataset, asinh, log1p")
+        guard Normalization.names.contains(normalize) else {
+            throw ValidationError("--normalize must be one of " + Normalization.names.joined(separator: ", "))
         }
         guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") }
         guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") }
@@ -97,7 +97,7 @@ struct CropOptions: ParsableArguments {
     /// The crop configuration, after a calibration pass when `auto` or data-set statistics need one.
     func resolve(source: any SampleSource, threads: Int, quiet: Bool) throws -> CropConfig {
         var config = CropConfig(policy: policy, size: Int(size) ?? 64, k: k, smoothing: smoothing)
-        let needsCalibration = size == "auto" || normalize.hasSuffix("-dataset")
+        let needsCalibration = size == "auto" || Normalization.needsDatasetStats(normalize)
         var calibration: CropCalibration?
         if needsCalibration {
             calibration = CropCalibration.run(source: source, config: config, threads: threads)
@@ -106,15 +106,7 @@ struct CropOptions: ParsableArguments {
                 if !quiet { print("size auto: \(c.autoSize) px holds the whole foreground of 99% of \(c.sampled) sampled images") }
             }
         }
-        switch normalize {
-        case "minmax": config.normalization = .minmax(nil)
-        case "minmax-dataset": config.normalization = .minmax(calibration?.stats)
-        case "zscore": config.normalization = .zscore(nil)
-        case "zscore-dataset": config.normalization = .zscore(calibration?.stats)
-        case "asinh": config.normalization = .asinh(softening: 1)
-        case "log1p": config.normalization = .log1p
-        default: config.normalization = .none
-        }
+        config.normalization = Normalization(name: normalize, stats: calibration?.stats) ?? .none
         return config
     }
 }

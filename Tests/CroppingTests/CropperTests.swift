@@ -102,6 +102,15 @@ import _TestSupport
         }
     }
 
+    @Test func normalisationNamesRoundTrip() {
+        let stats = Normalization.DatasetStats(low: 0, high: 1, background: 0, sigma: 1)
+        for name in Normalization.names {
+            let n = Normalization(name: name, stats: stats)
+            #expect(n?.name == name, "\(name)")
+        }
+        #expect(Normalization(name: "bogus") == nil)
+    }
+
     @Test func normalisationValues() {
         var p: [Float] = [2, 4, 6]
         Normalization.minmax(nil).apply(to: &p, background: 0, sigma: 1)

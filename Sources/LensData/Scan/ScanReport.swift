@@ -9,6 +9,11 @@ public struct ScanReport: Codable, Sendable, Equatable {
             self.path = path
             self.message = message
         }
+
+        /// The failure a read error reports: its file, and the byte offset when it has one.
+        public init(_ error: LensDataError) {
+            self.init(path: error.path, message: error.offset.map { "at byte \($0): \(error.message)" } ?? error.message)
+        }
     }
 
     public var source: String
@@ -73,7 +78,7 @@ public enum SourceScan {
                     p.hi = Swift.max(p.hi, hi)
                     p.nonfinite += bad
                 } catch let e as LensDataError {
-                    p.errors.append(.init(path: e.path, message: e.offset.map { "at byte \($0): \(e.message)" } ?? e.message))
+                    p.errors.append(ScanReport.Failure(e))
                 } catch {
                     p.errors.append(.init(path: source.id(at: i), message: "\(error)"))
                 }

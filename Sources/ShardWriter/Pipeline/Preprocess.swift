@@ -185,7 +185,7 @@ public struct Preprocess: Sendable {
                 switch item {
                 case .failure(let e):
                     guard config.skipErrors else { throw e }
-                    skipped.append(ScanReport.Failure(path: e.path, message: e.offset.map { "at byte \($0): \(e.message)" } ?? e.message))
+                    skipped.append(ScanReport.Failure(e))
                 case .success(let r):
                     if layout == nil, let image = r.image {
                         layout = LensShardLayout(channels: image.channels, height: image.height, width: image.width, storage: config.storage)
