@@ -14,6 +14,21 @@ public struct Cropper: Sendable {
     /// Crops `image` (`[C, H, W]`) and returns the crop (`[C, size, size]`, or the whole image for
     /// `none`) and what was done.
     public func crop(_ image: LensImage) -> (LensImage, CropRecord) {
+        let c = cropWithForeground(image)
+        return (c.image, c.record)
+    }
+
+    /// A crop, its record, and the foreground mask of the crop (`[size, size]`, true on the lens),
+    /// found on the raw image before normalisation. `preprocess` stores the mask with each sample, so
+    /// views of normalised shards know where the lens is without detecting it again.
+    public struct Cropped: Sendable {
+        public var image: LensImage
+        public var record: CropRecord
+        public var foreground: [Bool]
+    }
+
+    /// Like `crop(_:)`, with the crop's foreground mask.
+    public func cropWithForeground(_ image: LensImage) -> Cropped {
         let (w, h) = (image.width, image.height)
         let plane = image.channelSum()
         let fg = ForegroundDetector(config: config).detect(plane: plane, width: w, height: h)
@@ -48,10 +63,24 @@ public struct Cropper: Sendable {
 
         var out: LensImage
         let box: PixelBox
+        var mask: [Bool]
         if outSize < 0 {
             out = image
             box = PixelBox(x0: 0, y0: 0, x1: w, y1: h)
+            mask = fg.mask
         } else {
+            // Nearest source pixel of each output pixel (the window is copied 1:1 unless bbox zooms);
+            // pixels outside the image (padding) are sky.
+            mask = [Bool](repeating: false, count: outSize * outSize)
+            let scale = Double(side) / Double(outSize)
+            for oy in 0..<outSize {
+                let sy = y0 + Int((Double(oy) + 0.5) * scale)
+                guard sy >= 0 && sy < h else { continue }
+                for ox in 0..<outSize {
+                    let sx = x0 + Int((Double(ox) + 0.5) * scale)
+                    if sx >= 0 && sx < w && fg.mask[sy * w + sx] { mask[oy * outSize + ox] = true }
+                }
+            }
             out = LensImage(channels: image.channels, height: outSize, width: outSize)
             let sideNow = side
             image.pixels.withUnsafeBufferPointer { src in
@@ -86,6 +115,6 @@ public struct Cropper: Sendable {
         let record = CropRecord(box: box, zoom: zoom, background: fg.background.level, sigma: fg.background.sigma,
                                 foregroundFraction: fg.pixelFraction, keptFluxShare: kept,
                                 centroidX: fg.centroidX, centroidY: fg.centroidY, flags: flags)
-        return (out, record)
+        return Cropped(image: out, record: record, foreground: mask)
     }
 }

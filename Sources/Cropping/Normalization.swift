@@ -1,3 +1,4 @@
+import LensData
 import RealModule
 
 /// How crop pixels are scaled. Every mode is finite on every input: NaN/Inf pixels become the
@@ -56,6 +57,40 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .asinh: return "asinh"
         case .log1p: return "log1p"
         }
+    }
+
+    /// Undoes a non-linear stretch: for `asinh` and `log1p`, the channel sum `[H, W]` of `image` back
+    /// in linear flux above the sky, in units of the sky's sigma (as `Cropper` scaled it); nil for the
+    /// linear normalisations, which detection handles as they are. log1p clipped the sky below its
+    /// level to 0: those pixels get the negative half of a unit Gaussian back (a fixed stream, so the
+    /// result is deterministic), which gives the detector a sky whose level and sigma it can measure.
+    public func linearized(_ image: LensImage) -> [Float]? {
+        let inverse: (Float) -> Float
+        var scale = 1 / Float(Swift.max(image.channels, 1)).squareRoot()  // per-channel sigma / channel-sum sigma
+        var refill = false
+        switch self {
+        case .asinh(let softening):
+            inverse = { Float.sinh($0) }
+            scale *= Swift.max(softening, 1e-6)
+        case .log1p:
+            inverse = { Float.expMinusOne($0) }
+            refill = true
+        case .none, .minmax, .zscore:
+            return nil
+        }
+        var rng = Philox4x64(seed: 0x5C1A, stream: 0)
+        let n = image.width * image.height
+        var plane = [Float](repeating: 0, count: n)
+        image.pixels.withUnsafeBufferPointer { p in
+            for c in 0..<image.channels {
+                for i in 0..<n {
+                    var v = p[c * n + i] == 0 && refill ? -Float(abs(rng.normal())) : inverse(p[c * n + i])
+                    v *= scale
+                    plane[i] += v.isFinite ? v : 0
+                }
+            }
+        }
+        return plane
     }
 
     /// Scales `pixels` in place. `background` and `sigma` are the image's own estimates.

@@ -6,7 +6,8 @@ import LensData
 /// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`;
 /// the model configuration and hyper-parameters in the metadata. Loading restores the trainer bit for bit.
 public enum Checkpoint {
-    public static func save(_ t: EsViTTrainer, to path: String) throws {
+    /// - Parameter metadata: extra `__metadata__` entries (the trainer writes its resolved recipe there).
+    public static func save(_ t: EsViTTrainer, to path: String, metadata extra: [String: String] = [:]) throws {
         var entries: [(String, String, [Int], [UInt8])] = []  // name, dtype, shape, bytes
         func f32(_ p: UnsafePointer<Float>, _ n: Int) -> [UInt8] {
             var out = [UInt8](repeating: 0, count: 4 * n)
@@ -24,10 +25,10 @@ public enum Checkpoint {
         entries.append(("optimizer.step", "I64", [1], withUnsafeBytes(of: Int64(t.step).littleEndian) { Array($0) }))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let metadata: [String: String] = [
+        let metadata: [String: String] = extra.merging([
             "format": "lenspipe-esvit", "config": String(decoding: try encoder.encode(t.config), as: UTF8.self),
             "hyper": String(decoding: try encoder.encode(t.hyper), as: UTF8.self),
-        ]
+        ]) { _, new in new }
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
         for (name, dtype, shape, bytes) in entries {
@@ -38,6 +39,19 @@ public enum Checkpoint {
         while json.count % 8 != 0 { json.append(0x20) }  // align the data to 8 bytes, as safetensors writers do
         let size = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
         try NPYWriter.writeAtomically(path: path, parts: [size, json] + entries.map(\.3))
+    }
+
+    /// The `__metadata__` strings of a checkpoint (configuration, hyper-parameters, recipe).
+    public static func metadata(at path: String) throws -> [String: String] {
+        let file = try FileBytes(path: path)
+        let buf = file.buffer
+        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
+        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
+        guard n > 0, 8 + n <= buf.count, let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any],
+              let meta = header["__metadata__"] as? [String: String] else {
+            throw LensDataError(path: path, offset: 8, "not a safetensors file with metadata")
+        }
+        return meta
     }
 
     /// Restores a trainer from `path`.

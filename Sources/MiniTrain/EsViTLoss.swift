@@ -1,6 +1,8 @@
-/// The EsViT objective: for every (teacher global crop a, student crop v ≠ a), 0.5 × the DINO view
-/// loss plus 0.5 × the region loss (each student token matched to the teacher token of crop a with
-/// the highest cosine similarity of backbone features), averaged over the pairs.
+/// The EsViT objective: for every (teacher global crop a, student crop v ≠ a), `viewWeight` × the DINO
+/// view loss plus `regionWeight` × the region loss (each student token matched to the teacher token of
+/// crop a with the highest cosine similarity of backbone features), averaged over the pairs. EsViT
+/// weighs both 0.5.
+import Foundation
 import RealModule
 
 public struct EsViTLoss: Sendable {
@@ -14,16 +16,31 @@ public struct EsViTLoss: Sendable {
 
     public var teacherTemp: Float = 0.04
     public var studentTemp: Float = 0.1
+    public var viewWeight: Float = 0.5
+    public var regionWeight: Float = 0.5
 
-    public init(teacherTemp: Float = 0.04, studentTemp: Float = 0.1) {
+    public init(teacherTemp: Float = 0.04, studentTemp: Float = 0.1, viewWeight: Float = 0.5, regionWeight: Float = 0.5) {
         self.teacherTemp = teacherTemp
         self.studentTemp = studentTemp
+        self.viewWeight = viewWeight
+        self.regionWeight = regionWeight
     }
 
     /// The loss value, the gradients of the student's view and region logits per resolution group,
     /// and the teacher means that update the centres.
     public struct Result {
+        /// `viewWeight × viewLoss + regionWeight × regionLoss`.
         public var loss: Double
+        /// The view (pooled, DINO) and region cross-entropies, each averaged over its pairs and tokens.
+        public var viewLoss: Double
+        public var regionLoss: Double
+        /// Teacher targets of each head, in nats: the mean entropy of the per-sample distributions
+        /// (log K when every target is uniform) and the entropy of their batch mean (near 0 when every
+        /// sample gets the same sharp target). Both near log K, or both near 0, is a collapse.
+        public var teacherViewEntropy: Double
+        public var teacherViewMeanEntropy: Double
+        public var teacherRegionEntropy: Double
+        public var teacherRegionMeanEntropy: Double
         public var dview: [[Float]]
         public var dregion: [[Float]]
         public var teacherViewMean: [Float]
@@ -61,28 +78,30 @@ public struct EsViTLoss: Sendable {
         for buffer in viewBuffers + regionBuffers { buffer.initialize(repeating: 0) }
         defer { for buffer in viewBuffers + regionBuffers { buffer.deallocate() } }
         nonisolated(unsafe) let (dv, dr) = (viewBuffers.map { $0.baseAddress! }, regionBuffers.map { $0.baseAddress! })
-        let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: B)
-        lossBox.initialize(repeating: 0, count: B)
+        // Per image: view and region cross-entropies (unweighted sums), in separate halves.
+        let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: 2 * B)
+        lossBox.initialize(repeating: 0, count: 2 * B)
         defer { lossBox.deallocate() }
         nonisolated(unsafe) let losses = lossBox
         KernelThreads.forEach(B) { images in
             var target = [Float](repeating: 0, count: K)
             for b in images {
-                var l = 0.0
+                var lv = 0.0, lr = 0.0
                 for v in 0..<V {
                     let g = v < 2 ? 0 : 1
                     let crop = v < 2 ? v : v - 2
                     let T = student[g].backbone.tokens
                     for a in 0..<2 where a != v {
-                        let viewWeight = 0.5 / Float(pairs * B), regionWeight = 0.5 / Float(pairs * B * T)
+                        let viewScale = 1 / Float(pairs * B), regionScale = 1 / Float(pairs * B * T)
                         let srow = crop * B + b
-                        l += student[g].view.logits.withUnsafeBufferPointer { s in
+                        // A head weighted 0 is still measured (its value), but gets no gradient.
+                        lv += student[g].view.logits.withUnsafeBufferPointer { s in
                             q.withUnsafeBufferPointer { qq in
-                                SoftCrossEntropy.forwardBackward(dstudent: dv[g] + srow * K, student: s.baseAddress! + srow * K,
-                                                                 target: qq.baseAddress! + (a * B + b) * K,
-                                                                 temperature: studentTemp, weight: viewWeight, N: 1, K: K)
+                                SoftCrossEntropy.forwardBackward(dstudent: viewWeight == 0 ? nil : dv[g] + srow * K, student: s.baseAddress! + srow * K,
+                                                                 target: qq.baseAddress! + (a * B + b) * K, temperature: studentTemp,
+                                                                 weight: (viewWeight == 0 ? 1 : viewWeight) * viewScale, N: 1, K: K)
                             }
-                        }
+                        } / Double(viewWeight == 0 ? 1 : viewWeight)
                         for i in 0..<T {
                             let sTok = srow * T + i
                             // Argmax of cosine similarity over the teacher tokens of crop a, image b.
@@ -93,21 +112,47 @@ public struct EsViTLoss: Sendable {
                             }
                             let tTok = (a * B + b) * Ng + best
                             for k in 0..<K { target[k] = Q[tTok * K + k] }
-                            l += student[g].region.logits.withUnsafeBufferPointer { s in
-                                SoftCrossEntropy.forwardBackward(dstudent: dr[g] + sTok * K, student: s.baseAddress! + sTok * K,
-                                                                 target: target, temperature: studentTemp, weight: regionWeight, N: 1, K: K)
-                            }
+                            lr += student[g].region.logits.withUnsafeBufferPointer { s in
+                                SoftCrossEntropy.forwardBackward(dstudent: regionWeight == 0 ? nil : dr[g] + sTok * K, student: s.baseAddress! + sTok * K,
+                                                                 target: target, temperature: studentTemp,
+                                                                 weight: (regionWeight == 0 ? 1 : regionWeight) * regionScale, N: 1, K: K)
+                            } / Double(regionWeight == 0 ? 1 : regionWeight)
                         }
                     }
                 }
-                losses[b] = l
+                losses[b] = lv
+                losses[B + b] = lr
             }
         }
-        let loss = (0..<B).reduce(0.0) { $0 + lossBox[$1] }
+        let viewLoss = (0..<B).reduce(0.0) { $0 + lossBox[$1] }
+        let regionLoss = (0..<B).reduce(0.0) { $0 + lossBox[B + $1] }
+        let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss
         let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
         var viewMean = [Float](repeating: 0, count: K), regionMean = [Float](repeating: 0, count: K)
         for r in 0..<(2 * B) { for k in 0..<K { viewMean[k] += teacher.view.logits[r * K + k] / Float(2 * B) } }
         for r in 0..<(2 * B * Ng) { for k in 0..<K { regionMean[k] += teacher.region.logits[r * K + k] / Float(2 * B * Ng) } }
-        return Result(loss: loss, dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean)
+        let (hv, hvMean) = Self.entropies(q, rows: 2 * B, K: K)
+        let (hr, hrMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
+        return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, teacherViewEntropy: hv, teacherViewMeanEntropy: hvMean,
+                      teacherRegionEntropy: hr, teacherRegionMeanEntropy: hrMean,
+                      dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean)
+    }
+
+    /// Mean entropy of the rows of `p [rows, K]` and entropy of their mean, in nats.
+    static func entropies(_ p: [Float], rows: Int, K: Int) -> (Double, Double) {
+        var mean = [Double](repeating: 0, count: K)
+        var h = 0.0
+        p.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                for k in 0..<K {
+                    let v = Double(p[r * K + k])
+                    mean[k] += v
+                    if v > 0 { h -= v * Foundation.log(v) }
+                }
+            }
+        }
+        var hMean = 0.0
+        for k in 0..<K where mean[k] > 0 { let v = mean[k] / Double(rows); hMean -= v * Foundation.log(v) }
+        return (h / Double(max(rows, 1)), hMean)
     }
 }

@@ -43,6 +43,15 @@ public struct EsViTNetwork: Sendable {
         return Output(backbone: bb, view: v, region: r, pooled: pooled)
     }
 
+    /// Inference: the pooled backbone features `[B, C]` of `images [B, Cin, S, S]` (no heads; nothing
+    /// is kept for a backward pass beyond this call). Evaluation and the k-NN monitor use the teacher's.
+    public func embed(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> [Float] {
+        let bb = backbone.forward(arena, images: images, batch: B, size: S)
+        var pooled = [Float](repeating: 0, count: B * config.finalDim)
+        TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
+        return pooled
+    }
+
     /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`.
     public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim

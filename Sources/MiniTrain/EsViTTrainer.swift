@@ -18,7 +18,35 @@ public final class EsViTTrainer: @unchecked Sendable {
         public var studentTemp: Float = 0.1
         /// Skip every tensor whose name contains `last_layer` (EsViT's freeze_last_layer epochs).
         public var freezeLastLayer = false
+        /// Weights of the view (pooled) and region losses; 0 turns a head's gradient off.
+        public var viewWeight: Float = 0.5
+        public var regionWeight: Float = 0.5
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case lr, weightDecay, beta1, beta2, eps, clip, emaMomentum, centerMomentum, teacherTemp, studentTemp, freezeLastLayer
+            case viewWeight, regionWeight
+        }
+
+        /// Every field is optional (checkpoints written before a field existed keep loading).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Hyper()
+            func get<T: Decodable>(_ k: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? fallback }
+            lr = try get(.lr, d.lr)
+            weightDecay = try get(.weightDecay, d.weightDecay)
+            beta1 = try get(.beta1, d.beta1)
+            beta2 = try get(.beta2, d.beta2)
+            eps = try get(.eps, d.eps)
+            clip = try get(.clip, d.clip)
+            emaMomentum = try get(.emaMomentum, d.emaMomentum)
+            centerMomentum = try get(.centerMomentum, d.centerMomentum)
+            teacherTemp = try get(.teacherTemp, d.teacherTemp)
+            studentTemp = try get(.studentTemp, d.studentTemp)
+            freezeLastLayer = try get(.freezeLastLayer, d.freezeLastLayer)
+            viewWeight = try get(.viewWeight, d.viewWeight)
+            regionWeight = try get(.regionWeight, d.regionWeight)
+        }
     }
 
     public let network: EsViTNetwork
@@ -48,28 +76,50 @@ public final class EsViTTrainer: @unchecked Sendable {
         return true
     }
 
-    public struct StepResult: Sendable { public var loss: Double }
+    /// What one step measured (the loss before the update).
+    public struct StepResult: Sendable {
+        public var loss: Double
+        public var viewLoss: Double
+        public var regionLoss: Double
+        public var teacherViewEntropy: Double
+        public var teacherViewMeanEntropy: Double
+        public var teacherRegionEntropy: Double
+        public var teacherRegionMeanEntropy: Double
+        /// `[2B, C]`: the teacher's pooled backbone features of the two global crops.
+        public var teacherPooled: [Float]
+    }
 
     /// One full step on a batch: `globals` are the 2 global crops `[2, B, Cin, S, S]` (crop-major),
     /// `locals` the local crops `[L, B, Cin, s, s]`.
     public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int) -> StepResult {
-        let (loss, outputs) = lossAndGradients(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B)
+        let (loss, outputs, pooled) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B)
         update()
         updateCenters(outputs)
-        return StepResult(loss: loss)
+        return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss,
+                          teacherViewEntropy: outputs.teacherViewEntropy, teacherViewMeanEntropy: outputs.teacherViewMeanEntropy,
+                          teacherRegionEntropy: outputs.teacherRegionEntropy, teacherRegionMeanEntropy: outputs.teacherRegionMeanEntropy,
+                          teacherPooled: pooled)
     }
 
     /// Forward, loss and backward: leaves the gradients in `student.grads`.
     public func lossAndGradients(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int)
         -> (Double, EsViTLoss.Result) {
+        let (loss, result, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B)
+        return (loss, result)
+    }
+
+    /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
+    func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int)
+        -> (Double, EsViTLoss.Result, [Float]) {
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S)
         var groups = [network.forward(student, images: globals, batch: 2 * B, size: S)]
         if L > 0 { groups.append(network.forward(student, images: locals, batch: L * B, size: s)) }
-        let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp)
+        let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
+                               viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config)
         student.zeroGrads()
         for (g, out) in groups.enumerated() { network.backward(student, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
-        return (result.loss, result)
+        return (result.loss, result, t.pooled)
     }
 
     /// Per-tensor clipping, AdamW on the student, EMA into the teacher.

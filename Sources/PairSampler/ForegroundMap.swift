@@ -20,14 +20,45 @@ public struct ForegroundMap: Sendable {
 
     public var isEmpty: Bool { pixels.isEmpty || totalFlux <= 0 }
 
-    public init(image: LensImage, detector: ForegroundDetector) {
+    /// Detects the foreground of `image`.
+    /// - Parameter stretch: the normalisation the pixels already carry (a preprocessed data set's
+    ///   `lenspipe.json` names it). asinh and log1p are undone before detection, so the detector sees
+    ///   linear flux in units of the sky's sigma, as on the raw image; linear normalisations need nothing.
+    public init(image: LensImage, detector: ForegroundDetector, stretch: Normalization = .none) {
+        if let linear = stretch.linearized(image) {
+            let fg = detector.detect(plane: linear, width: image.width, height: image.height)
+            self.init(image: image, mask: fg.mask, weights: linear, background: BackgroundEstimate(pixels: image.channelSum()))
+        } else {
+            let plane = image.channelSum()
+            let fg = detector.detect(plane: plane, width: image.width, height: image.height)
+            self.init(image: image, mask: fg.mask, weights: plane, background: fg.background)
+        }
+    }
+
+    /// Uses a known foreground mask (the shards' `foreground` column, found by `preprocess` on the raw
+    /// image). Flux weights come from the pixels, linearised when `stretch` is asinh or log1p.
+    /// - Parameter mask: `[H, W]`, true on the lens.
+    public init(image: LensImage, mask: [Bool], stretch: Normalization = .none) {
+        precondition(mask.count == image.width * image.height, "mask must be [H, W] of the image")
         let plane = image.channelSum()
-        let fg = detector.detect(plane: plane, width: image.width, height: image.height)
+        let background = BackgroundEstimate(pixels: plane)
+        if let linear = stretch.linearized(image) {
+            self.init(image: image, mask: mask, weights: linear, background: background, weightLevel: 0)
+        } else {
+            self.init(image: image, mask: mask, weights: plane, background: background)
+        }
+    }
+
+    /// - Parameters:
+    ///   - weights: `[H, W]` flux per pixel; a foreground pixel weighs `max(weight - weightLevel, 0)`.
+    ///   - background: the sky of the pixels as they are (its sigma scales the views' added noise).
+    init(image: LensImage, mask: [Bool], weights plane: [Float], background bg: BackgroundEstimate, weightLevel: Float? = nil) {
         let (w, h) = (image.width, image.height)
+        let level = weightLevel ?? bg.level
         width = w
         height = h
-        background = fg.background.level
-        sigma = fg.background.sigma
+        background = bg.level
+        sigma = bg.sigma
         isCountData = image.pixels.allSatisfy { $0 >= 0 && $0 == $0.rounded() && $0 < 1e7 }
         var flux = [Double](repeating: 0, count: (w + 1) * (h + 1))
         var count = [Int32](repeating: 0, count: (w + 1) * (h + 1))
@@ -38,8 +69,8 @@ public struct ForegroundMap: Sendable {
             var rowCount: Int32 = 0
             for x in 0..<w {
                 let i = y * w + x
-                if fg.mask[i] {
-                    let v = max(plane[i] - fg.background.level, 0)
+                if mask[i] {
+                    let v = plane[i].isFinite ? max(plane[i] - level, 0) : 0
                     rowFlux += Double(v)
                     rowCount += 1
                     total += Double(v)
@@ -53,6 +84,13 @@ public struct ForegroundMap: Sendable {
         countTable = count
         pixels = list
         totalFlux = total
+    }
+
+    /// `[H, W]`, true on the foreground (for tests and figures).
+    public var mask: [Bool] {
+        var m = [Bool](repeating: false, count: width * height)
+        for p in pixels { m[Int(p.y) * width + Int(p.x)] = true }
+        return m
     }
 
     /// Foreground flux share and pixel count inside the axis-aligned box `[x0, x1) x [y0, y1)`.

@@ -12,13 +12,17 @@ import Synchronization
 public struct PairSampler: Sendable {
     public var recipe: ViewRecipe
     public var seed: UInt64
-    /// How the foreground (the lens) is found: `Cropping`'s detector.
+    /// How the foreground (the lens) is found when no mask is stored: `Cropping`'s detector.
     public var foreground: CropConfig
+    /// The normalisation the images already carry (`lenspipe.json` of preprocessed shards): asinh and
+    /// log1p are undone before detection and for the flux weights of rejection sampling.
+    public var stretch: Normalization
 
-    public init(recipe: ViewRecipe, seed: UInt64, foreground: CropConfig = CropConfig()) {
+    public init(recipe: ViewRecipe, seed: UInt64, foreground: CropConfig = CropConfig(), stretch: Normalization = .none) {
         self.recipe = recipe
         self.seed = seed
         self.foreground = foreground
+        self.stretch = stretch
     }
 
     /// What happened for one view.
@@ -40,18 +44,26 @@ public struct PairSampler: Sendable {
         public var rejected: [CropGeometry]
     }
 
-    /// The foreground map of an image (compute once per image, reuse for every view and epoch).
-    public func foregroundMap(_ image: LensImage) -> ForegroundMap {
-        ForegroundMap(image: image, detector: ForegroundDetector(config: foreground))
+    /// The foreground map of an image (compute once per image, reuse for every view and epoch): from
+    /// `mask` when given (the shards' `foreground` column), else detected.
+    public func foregroundMap(_ image: LensImage, mask: [Bool]? = nil) -> ForegroundMap {
+        if let mask { return ForegroundMap(image: image, mask: mask, stretch: stretch) }
+        return ForegroundMap(image: image, detector: ForegroundDetector(config: foreground), stretch: stretch)
     }
+
+    /// The foreground map of a sample, from its stored mask when it has one.
+    public func foregroundMap(_ sample: Sample) -> ForegroundMap { foregroundMap(sample.image, mask: sample.foreground) }
 
     /// Makes every view of one image into caller-provided buffers.
     /// - Parameters:
-    ///   - global: `[G, C, S, S]` for the global views.
-    ///   - local: `[L, C, s, s]` for the local views.
+    ///   - global: `[G, C, S, S]` for the global views: view `v` starts at `v * globalStride`.
+    ///   - local: `[L, C, s, s]` for the local views, view `v` at `v * localStride`.
+    ///   - globalStride, localStride: floats between consecutive views of this image (nil: packed,
+    ///     `C * S * S`); a crop-major batch `[G, N, C, S, S]` passes `N * C * S * S`.
     ///   - recordRejected: keep the rejected candidates in the records.
     public func makeViews(image: LensImage, map: ForegroundMap, epoch: Int, sample: Int,
                           global: UnsafeMutableBufferPointer<Float>, local: UnsafeMutableBufferPointer<Float>,
+                          globalStride: Int? = nil, localStride: Int? = nil,
                           recordRejected: Bool = false) -> [ViewRecord] {
         let C = image.channels
         var records: [ViewRecord] = []
@@ -62,7 +74,7 @@ public struct PairSampler: Sendable {
                 let spec = recipe.spec(v)
                 let isGlobal = v < recipe.global.count
                 let S = spec.size
-                let base = isGlobal ? v * C * S * S : (v - recipe.global.count) * C * S * S
+                let base = isGlobal ? v * (globalStride ?? C * S * S) : (v - recipe.global.count) * (localStride ?? C * S * S)
                 let out = isGlobal ? global : local
                 var rng = ViewKey(seed: seed, epoch: epoch, sample: sample, view: v).generator()
                 let plan = ViewPlan.draw(spec, &rng)

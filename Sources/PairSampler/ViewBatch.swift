@@ -2,15 +2,24 @@ import LensData
 
 /// All views of a batch of images, in flat buffers ready for a trainer.
 public struct ViewBatch: Sendable {
+    /// How the views of a batch are ordered in `global` and `local`.
+    public enum Layout: Sendable {
+        /// `[N, G, C, S, S]`: all views of image 0, then image 1 (previews, exports).
+        case imageMajor
+        /// `[G, N, C, S, S]`: view 0 of every image, then view 1 (what MiniTrain's step takes).
+        case cropMajor
+    }
+
+    public var layout: Layout = .imageMajor
     public var count: Int
     public var channels: Int
     public var globalViews: Int
     public var globalSize: Int
     public var localViews: Int
     public var localSize: Int
-    /// `[N, G, C, S, S]`
+    /// `[N, G, C, S, S]` (`.cropMajor`: `[G, N, C, S, S]`)
     public var global: [Float]
-    /// `[N, L, C, s, s]`
+    /// `[N, L, C, s, s]` (`.cropMajor`: `[L, N, C, s, s]`)
     public var local: [Float]
     /// Per image, per view.
     public var records: [[PairSampler.ViewRecord]]
@@ -27,9 +36,15 @@ public struct ViewStats: Encodable, Sendable, Equatable {
         public var fallbacks = 0
         /// Views of images without any foreground (plain crops).
         public var noForeground = 0
-        /// Share of candidates accepted.
+        /// Share of candidates accepted, over the views of images that have a foreground.
         public var acceptance: Double { candidates > 0 ? Double(views - fallbacks - noForeground) / Double(max(1, candidates - noForegroundCandidates)) : 1 }
-        public var meanRetries: Double { views > 0 ? Double(retries) / Double(views) : 0 }
+        /// Rejected candidates per view, over the same views and draws as `acceptance` (without
+        /// fallbacks, `acceptance = 1 / (1 + meanRetries)`); views of images without foreground are
+        /// plain crops, counted in `noForeground` only.
+        public var meanRetries: Double {
+            let withForeground = views - noForeground
+            return withForeground > 0 ? Double(candidates - noForegroundCandidates - (views - fallbacks - noForeground)) / Double(withForeground) : 0
+        }
         var retries = 0
         var noForegroundCandidates = 0
 
@@ -51,8 +66,21 @@ public struct ViewStats: Encodable, Sendable, Equatable {
 
     public var global = Kind()
     public var local = Kind()
+    /// Images whose foreground was empty (their views are plain crops).
+    public var imagesWithoutForeground = 0
+
+    enum CodingKeys: String, CodingKey { case global, local, acceptance, imagesWithoutForeground = "images_without_foreground" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(global, forKey: .global)
+        try c.encode(local, forKey: .local)
+        try c.encode(acceptance, forKey: .acceptance)
+        try c.encode(imagesWithoutForeground, forKey: .imagesWithoutForeground)
+    }
 
     public init(records: [[PairSampler.ViewRecord]]) {
+        imagesWithoutForeground = records.filter { $0.first?.noForeground == true }.count
         for r in records.joined() {
             var k = r.isGlobal ? global : local
             k.views += 1
@@ -77,35 +105,39 @@ extension PairSampler {
     /// Makes all views of `images` on `threads` threads. Image `k` uses sample index `samples[k]` for
     /// its random streams, so a view is the same whatever the batch composition or thread count.
     /// - Parameter maps: foreground maps, if already computed (one per image).
+    /// - Parameter layout: `.cropMajor` writes the `[G, N, ...]` order a trainer takes, without a copy.
     public func makeBatch(images: [LensImage], samples: [Int], epoch: Int, threads: Int, maps: [ForegroundMap]? = nil,
-                          recordRejected: Bool = false) -> ViewBatch {
+                          layout: ViewBatch.Layout = .imageMajor, recordRejected: Bool = false) -> ViewBatch {
         precondition(images.count == samples.count, "one sample index per image")
         let C = images.first?.channels ?? 1
         precondition(images.allSatisfy { $0.channels == C }, "all images of a batch need the same channel count")
         let G = recipe.global.count, S = recipe.global.map(\.size).max() ?? 1
         precondition(recipe.global.allSatisfy { $0.size == S }, "global views must share one size")
         let L = recipe.local.count, s = recipe.local.size
-        let gStride = G * C * S * S, lStride = L * C * s * s
-        var global = [Float](repeating: 0, count: images.count * gStride)
-        var local = [Float](repeating: 0, count: images.count * lStride)
+        let N = images.count
+        // Per image: where its first view starts, and the distance between its views.
+        let (gFirst, gStep, lFirst, lStep) = layout == .imageMajor ? (G * C * S * S, C * S * S, L * C * s * s, C * s * s)
+                                                                     : (C * S * S, N * C * S * S, C * s * s, N * C * s * s)
+        var global = [Float](repeating: 0, count: N * G * C * S * S)
+        var local = [Float](repeating: 0, count: N * L * C * s * s)
         var records: [[ViewRecord]] = []
         global.withUnsafeMutableBufferPointer { gb in
             local.withUnsafeMutableBufferPointer { lb in
-                // Each image writes only its own [k * stride, (k + 1) * stride) ranges.
+                // Each image writes only its own views (disjoint ranges whatever the layout).
                 nonisolated(unsafe) let gAll = gb
                 nonisolated(unsafe) let lAll = lb
                 records = ParallelRunner.map(count: images.count, chunkSize: 4, threads: threads) { range -> [[ViewRecord]] in
                     range.map { k in
                         let map = maps?[k] ?? foregroundMap(images[k])
                         return makeViews(image: images[k], map: map, epoch: epoch, sample: samples[k],
-                                         global: UnsafeMutableBufferPointer(rebasing: gAll[(k * gStride)..<((k + 1) * gStride)]),
-                                         local: UnsafeMutableBufferPointer(rebasing: lAll[(k * lStride)..<((k + 1) * lStride)]),
-                                         recordRejected: recordRejected)
+                                         global: UnsafeMutableBufferPointer(rebasing: gAll[(k * gFirst)...]),
+                                         local: UnsafeMutableBufferPointer(rebasing: lAll[(k * lFirst)...]),
+                                         globalStride: gStep, localStride: lStep, recordRejected: recordRejected)
                     }
                 }.flatMap { $0 }
             }
         }
-        return ViewBatch(count: images.count, channels: C, globalViews: G, globalSize: S, localViews: L, localSize: s,
+        return ViewBatch(layout: layout, count: images.count, channels: C, globalViews: G, globalSize: S, localViews: L, localSize: s,
                          global: global, local: local, records: records)
     }
 }

@@ -160,16 +160,22 @@ extension LensPipe.Bench {
         func run() throws {
             let recipe = try viewOptions.resolve()
             let images: [LensImage]
+            var masks: [[Bool]?] = []
+            var stretch = Normalization.none
             if let source {
                 let s = try MDSSource.open(SourceSpec(source))
-                images = try (0..<s.count).map { try s.sample(at: $0).image }
+                let samples = try (0..<s.count).map { try s.sample(at: $0) }
+                images = samples.map(\.image)
+                masks = samples.map(\.foreground)
+                stretch = (s as? MDSSource)?.normalization ?? .none
             } else {
                 let sim = LensSimulator(config: SynthConfig(size: 64, seed: 3, lensOffset: 8))
                 images = (0..<count).map { LensImage(channels: 1, height: 64, width: 64, pixels: sim.render(index: $0).pixels.map(Float.init)) }
             }
-            let sampler = PairSampler(recipe: recipe, seed: 1)
+            let sampler = PairSampler(recipe: recipe, seed: 1, stretch: stretch)
+            let stored = masks
             let maps = ParallelRunner.map(count: images.count, chunkSize: 32, threads: threadOptions.threads) { r in
-                r.map { sampler.foregroundMap(images[$0]) }
+                r.map { sampler.foregroundMap(images[$0], mask: stored.isEmpty ? nil : stored[$0]) }
             }.flatMap { $0 }
             var best = Double.infinity
             var stats: ViewStats?
@@ -186,8 +192,8 @@ extension LensPipe.Bench {
                 "images_per_s": n / best, "views_per_s": n * Double(recipe.viewCount) / best,
                 "images_per_s_per_core": n / best / Double(threadOptions.threads),
                 "acceptance": stats?.acceptance ?? 1,
-                "global": ["acceptance": stats?.global.acceptance ?? 1, "mean_retries": stats?.global.meanRetries ?? 0, "fallbacks": stats?.global.fallbacks ?? 0],
-                "local": ["acceptance": stats?.local.acceptance ?? 1, "mean_retries": stats?.local.meanRetries ?? 0, "fallbacks": stats?.local.fallbacks ?? 0],
+                "views": try JSONSerialization.jsonObject(with: JSONEncoder().encode(stats ?? ViewStats(records: []))),
+                "stored_masks": masks.compactMap { $0 }.count,
             ]
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LensData
+import Cropping
 import PairSampler
 import Render
 import ShardWriter
@@ -51,18 +52,18 @@ extension LensPipe {
             let recipe = try viewOptions.resolve()
             let step = max(1, source.count / max(1, pairs))
             let indices = Array(stride(from: 0, to: source.count, by: step).prefix(pairs))
-            let images = try indices.map { try source.sample(at: $0).image }
-            let sampler = PairSampler(recipe: recipe, seed: seed)
+            let samples = try indices.map { try source.sample(at: $0) }
+            let images = samples.map(\.image)
+            let sampler = PairSampler(recipe: recipe, seed: seed, stretch: (source as? MDSSource)?.normalization ?? .none)
             let batch = sampler.makeBatch(images: images, samples: indices, epoch: epoch, threads: threadOptions.threads,
-                                          recordRejected: showRejected)
+                                          maps: samples.map { sampler.foregroundMap($0) }, recordRejected: showRejected)
             try ViewGrid.make(images: images, batch: batch, showRejected: showRejected).writePNG(path: output)
             if let dir = saveViews { try ViewExport.write(batch, ids: indices.map { source.id(at: $0) }, to: dir) }
             let stats = batch.stats
             print("wrote \(output): \(images.count) images x \(recipe.viewCount) views")
             print(String(format: "acceptance %.3f (global %.3f, local %.3f), mean retries global %.2f local %.2f, fallbacks %d, images without foreground %d",
                          stats.acceptance, stats.global.acceptance, stats.local.acceptance, stats.global.meanRetries,
-                         stats.local.meanRetries, stats.global.fallbacks + stats.local.fallbacks,
-                         batch.records.filter { $0.first?.noForeground == true }.count))
+                         stats.local.meanRetries, stats.global.fallbacks + stats.local.fallbacks, stats.imagesWithoutForeground))
             if let dir = saveViews { print("views: \(dir)/global.npy, \(dir)/local.npy, \(dir)/boxes.json") }
         }
     }

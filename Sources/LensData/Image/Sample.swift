@@ -10,13 +10,17 @@ public struct Sample: Sendable {
     public var target: Double?
     /// What was on disk: numpy-style dtype name (`"int64"`) and the stored shape.
     public var stored: StoredArrayInfo
+    /// `[H, W]`, true on the lens: the foreground `preprocess` detected on the raw image before
+    /// normalisation and stored beside it (the shards' `foreground` column); nil when the source has none.
+    public var foreground: [Bool]?
 
-    public init(id: String, image: LensImage, label: Int?, target: Double?, stored: StoredArrayInfo) {
+    public init(id: String, image: LensImage, label: Int?, target: Double?, stored: StoredArrayInfo, foreground: [Bool]? = nil) {
         self.id = id
         self.image = image
         self.label = label
         self.target = target
         self.stored = stored
+        self.foreground = foreground
     }
 }
 

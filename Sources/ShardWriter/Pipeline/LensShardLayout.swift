@@ -6,6 +6,7 @@ import LensData
 /// | column | encoding | value |
 /// |---|---|---|
 /// | `crop` | `ndarray:int32:4` | crop box `[x0, y0, x1, y1)` in source pixels |
+/// | `foreground` | `ndarray:uint8:H,W` | 1 on the lens, 0 on sky: found on the raw image before normalisation |
 /// | `id` | `str` | path relative to the source root, or `file.h5:/dataset[i]` |
 /// | `image` | `ndarray:<dtype>:C,H,W` | the (cropped, normalised) image |
 /// | `label` | `int` | class index, -1 when unknown |
@@ -37,7 +38,7 @@ public struct LensShardLayout: Sendable, Equatable {
 
     public var columns: MDSColumns {
         MDSColumns([
-            "crop": .staticArray(.int32, [4]), "id": .str,
+            "crop": .staticArray(.int32, [4]), "foreground": .staticArray(.uint8, [height, width]), "id": .str,
             "image": .staticArray(storage.mds, [channels, height, width]), "label": .int, "target": .scalar(.float64),
         ])
     }
@@ -47,7 +48,8 @@ public struct LensShardLayout: Sendable, Equatable {
 
     /// Encodes one sample as an MDS record.
     /// - Throws: when the image does not have the layout's shape, or cannot be stored as `uint16`.
-    public func record(id: String, image: LensImage, label: Int?, target: Double?, crop: PixelBox) throws -> [UInt8] {
+    /// - Parameter foreground: `[H, W]` lens mask of the stored image.
+    public func record(id: String, image: LensImage, label: Int?, target: Double?, crop: PixelBox, foreground: [Bool]) throws -> [UInt8] {
         guard image.shape == [channels, height, width] else {
             throw LensDataError(path: id, "image is \(image.shape) but the data set stores \([channels, height, width]) (use --crop fixed to give every image one size)")
         }
@@ -69,10 +71,13 @@ public struct LensShardLayout: Sendable, Equatable {
                 }
             }
         }
+        guard foreground.count == height * width else {
+            throw LensDataError(path: id, "foreground mask has \(foreground.count) pixels, the image \(height * width)")
+        }
         var box = [UInt8]()
         for v in crop.array { withUnsafeBytes(of: Int32(clamping: v).littleEndian) { box += $0 } }
         return try columns.record([
-            "crop": .array(.int32, [4], box), "id": .string(id), "image": .array(storage.mds, [channels, height, width], raw),
+            "crop": .array(.int32, [4], box), "foreground": .array(.uint8, [height, width], foreground.map { $0 ? 1 : 0 }), "id": .string(id), "image": .array(storage.mds, [channels, height, width], raw),
             "label": .int(Int64(label ?? -1)), "target": .number(target ?? .nan),
         ])
     }
@@ -94,8 +99,11 @@ public struct ShardSample: Sendable {
     public var label: Int?
     public var target: Double?
     public var crop: PixelBox?
+    /// `[H, W]` lens mask (the `foreground` column); nil for shards written without it.
+    public var foreground: [Bool]?
 
-    /// Decodes lenspipe's columns (`id`, `label`, `target`, `crop` are optional, for other writers' data).
+    /// Decodes lenspipe's columns (`id`, `label`, `target`, `crop`, `foreground` are optional, for other
+    /// writers' data).
     public init(_ values: [String: MDSValue], index: Int) throws {
         image = try LensShardLayout.image(from: values["image"])
         if case .string(let s)? = values["id"] { id = s } else { id = "#\(index)" }
@@ -106,6 +114,12 @@ public struct ShardSample: Sendable {
             crop = PixelBox(x0: v[0], y0: v[1], x1: v[2], y1: v[3])
         } else {
             crop = nil
+        }
+        if case .array(_, let dims, let raw)? = values["foreground"], dims.reduce(1, *) == image.height * image.width,
+           raw.count == image.height * image.width {
+            foreground = raw.map { $0 != 0 }
+        } else {
+            foreground = nil
         }
     }
 }

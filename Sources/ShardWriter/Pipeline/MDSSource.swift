@@ -1,3 +1,4 @@
+import Cropping
 import Foundation
 import LensData
 
@@ -6,13 +7,19 @@ import LensData
 public struct MDSSource: SampleSource {
     public let reader: MDSReader
     public let classes: [String]
+    /// `lenspipe.json` beside the folder or one level up, when there is one.
+    public let metadata: DatasetMetadata?
     public var count: Int { reader.count }
+    /// The normalisation the stored images carry (nil when unknown): views undo asinh and log1p to
+    /// find the lens in shards without a `foreground` column.
+    public var normalization: Normalization? { metadata.flatMap { Normalization(name: $0.normalization) } }
     public var summary: String { "MDS shards in \(reader.folder) (\(reader.count) samples, \(reader.shards.count) shards)" }
 
     public init(folder: String) throws {
         reader = try MDSReader(folder: folder)
         let parent = (folder as NSString).deletingLastPathComponent
-        classes = [folder, parent].lazy.compactMap { try? DatasetMetadata.read(from: $0 + "/lenspipe.json").classes }.first ?? []
+        metadata = [folder, parent].lazy.compactMap { try? DatasetMetadata.read(from: $0 + "/lenspipe.json") }.first
+        classes = metadata?.classes ?? []
     }
 
     public func id(at index: Int) -> String {
@@ -22,7 +29,7 @@ public struct MDSSource: SampleSource {
     public func sample(at index: Int) throws -> Sample {
         let s = try ShardSample(try reader.sample(at: index), index: index)
         return Sample(id: s.id, image: s.image, label: s.label, target: s.target,
-                      stored: StoredArrayInfo(dtype: "float32", shape: s.image.shape))
+                      stored: StoredArrayInfo(dtype: "float32", shape: s.image.shape), foreground: s.foreground)
     }
 
     /// Opens `location` as MDS shards when it holds an `index.json`, else through `SourceSpec`.

@@ -163,7 +163,8 @@ public struct Preprocess: Sendable {
                     let input = inputs[k]
                     do {
                         let s = try input.source.sample(at: i)
-                        let (crop, record) = cropper.crop(s.image)
+                        let cropped = cropper.cropWithForeground(s.image)
+                        let (crop, record) = (cropped.image, cropped.record)
                         let label = s.label.map { input.labelMap[$0] }
                         let split: String
                         switch config.split {
@@ -172,7 +173,7 @@ public struct Preprocess: Sendable {
                         case .fractions(let parts): split = parts[SplitPlan.assign(s.id, parts)].name
                         }
                         let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage)
-                        let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box)
+                        let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box, foreground: cropped.foreground)
                         return .success((split, label, bytes, shapeKnown == nil ? crop : nil))
                     } catch let e as LensDataError {
                         return .failure(e)
