@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "lenspipe", targets: ["lenspipe"]),
         .library(name: "LensData", targets: ["LensData"]),
+        .library(name: "FeatureMetrics", targets: ["FeatureMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG"]),
         // 6. EsViT training on CPU.
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")]),
+        // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
+        .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
             "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain",
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what lenspipe builds and tests against: the C libraries (Debian packages) and the Python
-# packages the interoperability tests compare with. Safe to run again; skips what is already there.
+# packages the interoperability tests compare with (numpy, h5py, zstandard, scikit-learn). Safe to run
+# again; skips what is already there.
 set -euo pipefail
 need_apt=()
 for pc in hdf5 libpng libzstd openblas; do
@@ -11,6 +12,6 @@ if ! command -v pkg-config >/dev/null || [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pkgconf libhdf5-dev libpng-dev libzstd-dev libopenblas-dev >/dev/null
 fi
-if ! python3 -c "import numpy, h5py, zstandard" 2>/dev/null; then
-  python3 -m pip install -q --disable-pip-version-check numpy h5py zstandard
+if ! python3 -c "import numpy, h5py, zstandard, sklearn" 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check numpy h5py zstandard scikit-learn
 fi
