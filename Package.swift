@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"]), .brew(["freetype"])]),
 
         // 1. Read: the image type, NPY / pickle / HDF5 readers, sources, counter-based randomness.
         .target(name: "LensData", dependencies: ["CHDF5", .product(name: "RealModule", package: "swift-numerics")]),
@@ -32,8 +33,8 @@ let package = Package(
         .target(name: "PairSampler", dependencies: ["LensData", "Cropping"]),
         // 4. MDS shards (zstd).
         .target(name: "ShardWriter", dependencies: ["LensData", "Cropping", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
-        // 5. PNG contact sheets and grids, for people to look at.
-        .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG"]),
+        // 5. PNG contact sheets, grids and charts (FreeType text), for people to look at.
+        .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG", "CFreeType"]),
         // 6. EsViT training on CPU.
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
