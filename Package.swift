@@ -37,11 +37,13 @@ let package = Package(
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG", "CFreeType"]),
         // 6. EsViT training on CPU.
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")]),
+        // 7. The training loop over shards: views from PairSampler, MiniTrain's step, schedules, checkpoints, monitors.
+        .target(name: "Training", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "FeatureMetrics", "Render"]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
-            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain",
+            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MiniTrain", "ShardWriter", "PairSampler", "LensData", "LensSynth", "Cropping", "_TestSupport"]),
         .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),

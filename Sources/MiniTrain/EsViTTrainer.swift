@@ -133,7 +133,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                 var norm: Double = 0
                 for i in 0..<t.count { norm += Double(g[i]) * Double(g[i]) }
                 let coef = h.clip / (Float(norm.squareRoot()) + 1e-6)
-                let scale: Float = coef < 1 ? coef : 1
+                let scale: Float = h.clip > 0 && coef < 1 ? coef : 1  // clip 0: off
                 let decay = Self.decays(t) ? h.lr * h.weightDecay : 0
                 for i in 0..<t.count {
                     let gi = g[i] * scale

@@ -130,8 +130,8 @@ extension PairSampler {
                     range.map { k in
                         let map = maps?[k] ?? foregroundMap(images[k])
                         return makeViews(image: images[k], map: map, epoch: epoch, sample: samples[k],
-                                         global: UnsafeMutableBufferPointer(rebasing: gAll[(k * gFirst)...]),
-                                         local: UnsafeMutableBufferPointer(rebasing: lAll[(k * lFirst)...]),
+                                         global: UnsafeMutableBufferPointer(rebasing: gAll[min(k * gFirst, gAll.count)...]),
+                                         local: UnsafeMutableBufferPointer(rebasing: lAll[min(k * lFirst, lAll.count)...]),
                                          globalStride: gStep, localStride: lStep, recordRejected: recordRejected)
                     }
                 }.flatMap { $0 }
@@ -139,5 +139,25 @@ extension PairSampler {
         }
         return ViewBatch(layout: layout, count: images.count, channels: C, globalViews: G, globalSize: S, localViews: L, localSize: s,
                          global: global, local: local, records: records)
+    }
+}
+
+extension PairSampler {
+    /// The whole image resampled to `size x size` with no augmentation: `[C, size, size]`, what
+    /// inference (embeddings, the k-NN monitor, attention maps) feeds the network.
+    public static func wholeView(_ image: LensImage, size S: Int) -> [Float] {
+        let C = image.channels, (W, H) = (image.width, image.height)
+        if W == S && H == S { return image.pixels }
+        var out = [Float](repeating: 0, count: C * S * S)
+        let crop = CropGeometry(centerX: Double(W) / 2, centerY: Double(H) / 2, width: Double(W), height: Double(H), angle: 0)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for c in 0..<C {
+                    ViewRenderer.resample(UnsafeBufferPointer(rebasing: src[(c * W * H)..<((c + 1) * W * H)]), width: W, height: H, crop: crop, size: S,
+                                          into: UnsafeMutableBufferPointer(rebasing: dst[(c * S * S)..<((c + 1) * S * S)]))
+                }
+            }
+        }
+        return out
     }
 }

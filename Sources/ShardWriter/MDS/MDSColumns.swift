@@ -46,7 +46,7 @@ public struct MDSColumns: Sendable, Equatable {
     }
 
     /// Decodes one record.
-    func decode(_ record: UnsafeRawBufferPointer) throws -> [String: MDSValue] {
+    public func decode(_ record: UnsafeRawBufferPointer) throws -> [String: MDSValue] {
         let variable = encodings.filter { $0.fixedSize == nil }.count
         guard record.count >= 4 * variable else { throw MDSError("record of \(record.count) bytes is shorter than its size table") }
         var sizes: [Int] = []

@@ -1,0 +1,35 @@
+import LensData
+import MiniTrain
+import PairSampler
+
+/// Inference: pooled backbone features of whole images, batched (the k-NN monitor, `embed`, `eval`).
+public struct FeatureExtractor: Sendable {
+    public let network: EsViTNetwork
+    public let arena: ParameterArena
+    /// Images are resampled to this side (the global view size the network was trained on).
+    public let size: Int
+    public var batch = 64
+
+    public init(network: EsViTNetwork, arena: ParameterArena, size: Int) {
+        self.network = network
+        self.arena = arena
+        self.size = size
+    }
+
+    /// `[N, C]` features of `images` (C = the backbone's final width), in order. Runs on the kernel
+    /// threads of the calling task (`KernelThreads.$count`).
+    public func features(_ images: [LensImage], progress: ((Int) -> Void)? = nil) -> [Float] {
+        let D = network.config.finalDim, S = size
+        var out = [Float]()
+        out.reserveCapacity(images.count * D)
+        for first in stride(from: 0, to: images.count, by: batch) {
+            let part = images[first..<min(images.count, first + batch)]
+            var pixels = [Float]()
+            pixels.reserveCapacity(part.count * network.config.inChannels * S * S)
+            for image in part { pixels += PairSampler.wholeView(image, size: S) }
+            out += network.embed(arena, images: pixels, batch: part.count, size: S)
+            progress?(first + part.count)
+        }
+        return out
+    }
+}

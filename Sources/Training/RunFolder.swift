@@ -1,0 +1,98 @@
+import Foundation
+import LensData
+import MiniTrain
+
+/// What a run folder holds, and the facts of a run fixed when it starts (`RUN/run.json`): a resumed
+/// run takes its length and data from here, so it continues exactly where it stopped.
+///
+/// | file | what |
+/// |---|---|
+/// | `recipe.json` | the resolved recipe (every field) |
+/// | `run.json` | steps, data, budget, the measured step time |
+/// | `checkpoint.safetensors` | the latest checkpoint (written atomically every N steps or minutes) |
+/// | `final.safetensors` | the checkpoint at the end of the run |
+/// | `metrics.jsonl` | one JSON object per measurement (`docs/training.md` lists the fields) |
+/// | `curves.png` | loss, teacher entropies and k-NN accuracy against the step |
+public struct RunFolder: Sendable {
+    public let path: String
+    public init(path: String) { self.path = path }
+
+    public var recipe: String { path + "/recipe.json" }
+    public var state: String { path + "/run.json" }
+    public var checkpoint: String { path + "/checkpoint.safetensors" }
+    public var final: String { path + "/final.safetensors" }
+    public var metrics: String { path + "/metrics.jsonl" }
+    public var curves: String { path + "/curves.png" }
+
+    /// Whether a run was started here.
+    public var hasRun: Bool { FileManager.default.fileExists(atPath: state) || FileManager.default.fileExists(atPath: checkpoint) }
+}
+
+/// `RUN/run.json`.
+public struct RunState: Codable, Sendable, Equatable {
+    public var totalSteps: Int
+    public var stepsPerEpoch: Int
+    public var trainFolder: String
+    public var valFolder: String?
+    public var trainImages: Int
+    public var channels: Int
+    public var imageHeight: Int
+    public var imageWidth: Int
+    /// The wall-clock budget the steps were fitted to, and the step time measured for it.
+    public var minutes: Double?
+    public var measuredStepSeconds: Double?
+    public var threads: Int
+    public var finished = false
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try NPYWriter.writeAtomically(path: path, parts: [Array(try encoder.encode(self))])
+    }
+
+    static func read(from path: String) throws -> RunState {
+        guard let data = FileManager.default.contents(atPath: path) else { throw LensDataError(path: path, "not found: nothing to resume") }
+        do { return try JSONDecoder().decode(RunState.self, from: data) } catch {
+            throw LensDataError(path: path, "not a lenspipe run state: \(error)")
+        }
+    }
+}
+
+/// `RUN/metrics.jsonl`: appended one line at a time, flushed, and cut back to a checkpoint on resume.
+final class MetricsLog {
+    private let handle: FileHandle
+
+    /// Opens the log; with `keepThrough`, lines of later steps (written after the checkpoint a resumed
+    /// run restarts from) and a torn last line are dropped first.
+    init(path: String, keepThrough step: Int?) throws {
+        var kept = Data()
+        if let step, let old = FileManager.default.contents(atPath: path) {
+            for line in old.split(separator: UInt8(ascii: "\n")) {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let s = o["step"] as? Int, s <= step else { continue }
+                kept += line + [UInt8(ascii: "\n")]
+            }
+        }
+        try NPYWriter.writeAtomically(path: path, parts: [Array(kept)])
+        guard let h = FileHandle(forWritingAtPath: path) else { throw LensDataError(path: path, "cannot open for writing") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    func append(_ record: [String: Any]) {
+        let clean = record.mapValues { v -> Any in
+            if let d = v as? Double, !d.isFinite { return NSNull() }
+            if let f = v as? Float, !f.isFinite { return NSNull() }
+            return v
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys]) else { return }
+        handle.write(data + Data([UInt8(ascii: "\n")]))
+    }
+
+    func close() { try? handle.close() }
+
+    /// Reads every record of a log.
+    static func read(_ path: String) -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+    }
+}

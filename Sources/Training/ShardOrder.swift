@@ -1,0 +1,76 @@
+import Foundation
+import LensData
+import ShardWriter
+import Synchronization
+
+/// The training split in the order one epoch visits it, with bounded memory.
+///
+/// Random access across shards would decompress a shard per sample, so shuffling is two-level (as
+/// MosaicML Streaming does): the shards are permuted per (seed, epoch), taken in blocks of
+/// `shardsPerBlock`, and the samples of each block shuffled. At most two blocks' shards are held
+/// decompressed (a batch can straddle a block boundary), whatever the data set's size. The order is a
+/// pure function of (seed, epoch): the same for any thread count, and after a resume.
+public final class ShardOrder: Sendable {
+    public let reader: MDSReader
+    public let seed: UInt64
+    public let shardsPerBlock: Int
+    private let cache = Mutex<[(Int, MDSShard)]>([])
+
+    public init(reader: MDSReader, seed: UInt64, shardsPerBlock: Int) {
+        self.reader = reader
+        self.seed = seed
+        self.shardsPerBlock = max(1, shardsPerBlock)
+    }
+
+    public var count: Int { reader.count }
+
+    /// Global sample indices in epoch `epoch`'s order.
+    public func order(epoch: Int) -> [Int] {
+        var rng = Philox4x64(seed: seed, stream: 0x5A4D, UInt64(epoch))
+        var shards = Array(reader.shards.indices)
+        shards.shuffle(using: &rng)
+        var out: [Int] = []
+        out.reserveCapacity(reader.count)
+        for first in stride(from: 0, to: shards.count, by: shardsPerBlock) {
+            var block: [Int] = []
+            for k in shards[first..<min(shards.count, first + shardsPerBlock)] {
+                block += (reader.starts[k]..<(reader.starts[k] + reader.shards[k].samples))
+            }
+            block.shuffle(using: &rng)
+            out += block
+        }
+        return out
+    }
+
+    /// Decodes sample `index` (global), keeping the shards of the last two blocks decompressed.
+    public func sample(_ index: Int) throws -> ShardSample {
+        guard index >= 0 && index < reader.count else { throw LensDataError(path: reader.folder, "sample \(index) out of range 0..<\(reader.count)") }
+        var k = 0, lo = 0, hi = reader.starts.count - 1
+        while lo <= hi { let mid = (lo + hi) / 2; if reader.starts[mid] <= index { k = mid; lo = mid + 1 } else { hi = mid - 1 } }
+        let shard = try cachedShard(k)
+        let local = index - reader.starts[k]
+        let name = reader.folder + "/" + (reader.shards[k].zipName ?? reader.shards[k].rawName)
+        do {
+            let values = try shard.withRecord(local) { try reader.shards[k].columns.decode($0) }
+            return try ShardSample(values, index: index)
+        } catch {
+            throw LensDataError(path: name, "sample \(local): \(error)")
+        }
+    }
+
+    private func cachedShard(_ k: Int) throws -> MDSShard {
+        if let hit = cache.withLock({ c -> MDSShard? in
+            guard let i = c.firstIndex(where: { $0.0 == k }) else { return nil }
+            let entry = c.remove(at: i)
+            c.insert(entry, at: 0)
+            return entry.1
+        }) { return hit }
+        let shard = try reader.loadShard(k)
+        cache.withLock { c in
+            c.removeAll { $0.0 == k }
+            c.insert((k, shard), at: 0)
+            while c.count > 2 * shardsPerBlock { c.removeLast() }
+        }
+        return shard
+    }
+}

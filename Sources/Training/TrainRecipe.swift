@@ -1,0 +1,225 @@
+import Foundation
+import MiniTrain
+import PairSampler
+
+/// Every hyper-parameter of a pre-training run, in one JSON file (`lenspipe train --recipe FILE`).
+///
+/// Every field has a default, so a file lists only what it changes; `lenspipe train --print-recipe`
+/// prints the defaults. The resolved recipe is written to `RUN/recipe.json` and into every checkpoint's
+/// metadata. Schedules follow DINO/EsViT (`main_esvit.py`): learning rate warm-up then cosine with the
+/// linear scaling rule, weight decay cosine, teacher temperature warm-up, EMA momentum cosine to 1,
+/// the last layer frozen at the start. Lengths are fractions of the run, so a 10- and a 20-minute
+/// budget are both complete schedules.
+///
+///     {"batch": 32, "optimizer": {"baseLR": 0.0005}, "loss": {"view": 0, "region": 1},
+///      "model": {"dim": 48}, "views": {"local": {"count": 6, "size": 32}}}
+public struct TrainRecipe: Codable, Sendable, Equatable {
+    /// The network's shape (input channels come from the shards).
+    public var model: Model
+    /// The multi-crop views (`docs/views.md`).
+    public var views: ViewRecipe
+    public var optimizer: Optimizer
+    public var teacher: Teacher
+    public var loss: Loss
+    public var monitor: Monitor
+    /// Images per step.
+    public var batch: Int
+    /// Passes over the training split (`--minutes` replaces this by a wall-clock budget).
+    public var epochs: Double
+    /// Seeds initialisation, shuffling and views.
+    public var seed: UInt64
+    /// Shards shuffled together (and held decompressed at once): the memory bound of the data loader.
+    public var shardsPerBlock: Int
+
+    public struct Model: Codable, Sendable, Equatable {
+        public var patch = 4
+        public var dim = 32
+        public var depths = [2, 2, 2]
+        public var heads = [2, 4, 8]
+        public var window = 4
+        public var mlpRatio = 4
+        /// DINO heads: output dimension K, hidden width, bottleneck.
+        public var outDim = 1024
+        public var hidden = 256
+        public var bottleneck = 64
+        public init() {}
+
+        /// The network for images of `channels` channels.
+        public func config(channels: Int) -> EsViTConfig {
+            var c = EsViTConfig()
+            c.inChannels = channels
+            c.patch = patch
+            c.dim = dim
+            c.depths = depths
+            c.heads = heads
+            c.window = window
+            c.mlpRatio = mlpRatio
+            c.outDim = outDim
+            c.hidden = hidden
+            c.bottleneck = bottleneck
+            return c
+        }
+    }
+
+    public struct Optimizer: Codable, Sendable, Equatable {
+        /// Learning rate for a batch of 256; the run uses `baseLR x batch / 256` (linear scaling rule).
+        public var baseLR: Float = 5e-4
+        /// Where the cosine ends.
+        public var minLR: Float = 1e-6
+        /// Linear warm-up from 0, as a fraction of the steps.
+        public var warmupFraction: Double = 0.1
+        /// Weight decay, cosine from `weightDecay` to `weightDecayEnd`.
+        public var weightDecay: Float = 0.04
+        public var weightDecayEnd: Float = 0.4
+        /// Per-tensor gradient-norm clip (0: off).
+        public var clip: Float = 3
+        public var beta1: Float = 0.9
+        public var beta2: Float = 0.999
+        /// The last layers of both heads stay frozen for this many epochs (DINO: 1), at most
+        /// `freezeLastLayerMaxFraction` of the run.
+        public var freezeLastLayerEpochs: Double = 1
+        public var freezeLastLayerMaxFraction: Double = 0.1
+        public init() {}
+    }
+
+    public struct Teacher: Codable, Sendable, Equatable {
+        /// Teacher softmax temperature after the warm-up...
+        public var temperature: Float = 0.04
+        /// ...linearly from this one over `temperatureWarmupFraction` of the steps.
+        public var warmupTemperature: Float = 0.04
+        public var temperatureWarmupFraction: Double = 0.3
+        /// EMA momentum, cosine from `momentum` to `momentumEnd`.
+        public var momentum: Float = 0.996
+        public var momentumEnd: Float = 1
+        /// Momentum of the teacher's centres.
+        public var centerMomentum: Float = 0.9
+        public var studentTemperature: Float = 0.1
+        public init() {}
+    }
+
+    public struct Loss: Codable, Sendable, Equatable {
+        /// Weight of the view (pooled, DINO) loss; 0 drops the head's gradient.
+        public var view: Float = 0.5
+        /// Weight of the region (token, EsViT) loss.
+        public var region: Float = 0.5
+        public init() {}
+    }
+
+    public struct Monitor: Codable, Sendable, Equatable {
+        /// A `metrics.jsonl` line every this many steps.
+        public var metricsEvery = 10
+        /// k-NN of `val` against `train` every this many steps (0: only at the end); needs labels.
+        public var knnEvery = 200
+        /// At most this many train / val images in the k-NN monitor (the first ones in shard order).
+        public var knnTrain = 2000
+        public var knnVal = 1000
+        public var knnK = 20
+        public var knnTemperature: Double = 0.07
+        /// A checkpoint every this many steps, and at least every `checkpointMinutes`.
+        public var checkpointEvery = 500
+        public var checkpointMinutes: Double = 5
+        /// Collapse warning: a head's teacher entropy above this share of log K, or a feature
+        /// standard deviation below `minFeatureStd`, for `collapsePatience` metric lines in a row.
+        public var collapseEntropyShare: Double = 0.95
+        public var minFeatureStd: Double = 1e-3
+        public var collapsePatience = 5
+        public init() {}
+    }
+
+    public init() {
+        model = Model()
+        views = ViewRecipe()
+        optimizer = Optimizer()
+        teacher = Teacher()
+        loss = Loss()
+        monitor = Monitor()
+        batch = 32
+        epochs = 100
+        seed = 0
+        shardsPerBlock = 4
+    }
+
+    /// The learning rate after warm-up: `baseLR x batch / 256`.
+    public var peakLR: Float { optimizer.baseLR * Float(batch) / 256 }
+
+    /// Checks every range; the error names the field.
+    public func validate(channels: Int = 1) throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw RecipeError(message) } }
+        try check(batch >= 1 && batch <= 65536, "batch must be 1...65536")
+        try check(epochs > 0, "epochs must be positive")
+        try check(shardsPerBlock >= 1 && shardsPerBlock <= 1024, "shardsPerBlock must be 1...1024")
+        try check(optimizer.baseLR >= 0 && optimizer.minLR >= 0, "optimizer.baseLR and minLR must be >= 0")
+        for (v, name) in [(optimizer.warmupFraction, "optimizer.warmupFraction"), (teacher.temperatureWarmupFraction, "teacher.temperatureWarmupFraction"),
+                          (optimizer.freezeLastLayerMaxFraction, "optimizer.freezeLastLayerMaxFraction")] {
+            try check(v >= 0 && v <= 1, "\(name) must be within [0, 1]")
+        }
+        try check(teacher.temperature > 0 && teacher.warmupTemperature > 0 && teacher.studentTemperature > 0, "temperatures must be positive")
+        try check((0...1).contains(teacher.momentum) && (0...1).contains(teacher.momentumEnd) && (0...1).contains(teacher.centerMomentum),
+                  "teacher momenta must be within [0, 1]")
+        try check(loss.view >= 0 && loss.region >= 0 && loss.view + loss.region > 0, "loss weights must be >= 0, not both 0")
+        try check(monitor.metricsEvery >= 1 && monitor.checkpointEvery >= 1 && monitor.knnEvery >= 0, "monitor intervals must be positive")
+        try check(model.depths.count == model.heads.count && !model.depths.isEmpty, "model.depths and model.heads need the same number of stages")
+        try check(model.dim >= 2 && model.outDim >= 2 && model.hidden >= 1 && model.bottleneck >= 1 && model.patch >= 1 && model.window >= 1,
+                  "model sizes must be positive")
+        try views.validate()
+        let config = model.config(channels: channels)
+        do {
+            try config.validate(cropSize: views.global[0].size)
+            if views.local.count > 0 { try config.validate(cropSize: views.local.size) }
+        } catch { throw RecipeError("model and views do not fit: \(error)") }
+        try check(Set(views.global.map(\.size)).count == 1, "views.global: all global views need one size")
+    }
+
+    /// Pretty, sorted JSON (what `--print-recipe` prints and `RUN/recipe.json` holds).
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// Reads a recipe file; fields it does not list keep their defaults, a field the recipe does not
+    /// have is an error (a typo would otherwise be ignored silently).
+    public static func load(path: String) throws -> TrainRecipe {
+        guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError("\(path): cannot read the recipe") }
+        return try decode(data, name: path)
+    }
+
+    /// Decodes recipe JSON over the defaults (see `load`).
+    public static func decode(_ data: Data, name: String = "recipe") throws -> TrainRecipe {
+        guard let user = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw RecipeError("\(name): not a JSON object")
+        }
+        let defaults = try JSONSerialization.jsonObject(with: try TrainRecipe().json()) as! [String: Any]
+        let merged = try merge(user, over: defaults, path: "")
+        do {
+            return try JSONDecoder().decode(TrainRecipe.self, from: try JSONSerialization.data(withJSONObject: merged))
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
+            let field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            throw RecipeError("\(name): field \(field): \(context.debugDescription)")
+        } catch {
+            throw RecipeError("\(name): not a valid training recipe: \(error)")
+        }
+    }
+
+    /// Optional fields that the defaults leave out (nil is not written).
+    static let optionalFields: Set<String> = ["clip", "detectionBinning"]
+
+    /// `user`'s values over `defaults`, recursively for objects; arrays and scalars replace.
+    static func merge(_ user: [String: Any], over defaults: [String: Any], path: String) throws -> [String: Any] {
+        var out = defaults
+        for (key, value) in user {
+            let field = path.isEmpty ? key : path + "." + key
+            guard let base = defaults[key] else {
+                // Inside view specs (arrays of objects) the view recipe's own decoder fills defaults.
+                if Self.optionalFields.contains(key) { out[key] = value; continue }
+                throw RecipeError("unknown recipe field '\(field)' (lenspipe train --print-recipe lists them all)")
+            }
+            if let u = value as? [String: Any], let d = base as? [String: Any] {
+                out[key] = try merge(u, over: d, path: field)
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import Render
+
+/// `RUN/curves.png`: loss (view and region parts), the teacher entropies of both heads against log K,
+/// and k-NN accuracy, each against the step.
+enum TrainingCurves {
+    static func draw(metrics: [[String: Any]], logK: Double, to path: String) throws {
+        func series(_ key: String, _ label: String, scale: Double = 1) -> ChartSeries {
+            let rows = metrics.filter { $0[key] is Double && $0["step"] is Int }
+            return ChartSeries(label: label, x: rows.map { Double($0["step"] as! Int) }, y: rows.map { ($0[key] as! Double) * scale })
+        }
+        let steps = metrics.compactMap { $0["step"] as? Int }.map(Double.init)
+        let span = [steps.min() ?? 0, steps.max() ?? 1]
+        var panels = [
+            LineChart.Panel(title: "Loss", xLabel: "step", yLabel: "cross-entropy (nats)",
+                            series: [series("loss", "total"), series("view_loss", "view head"), series("region_loss", "region head")]),
+            LineChart.Panel(title: "Teacher entropy (collapse: flat at log K or near 0)", xLabel: "step", yLabel: "nats",
+                            series: [series("teacher_entropy_view", "view, per sample"), series("teacher_entropy_view_mean", "view, batch mean"),
+                                     series("teacher_entropy_region", "region, per token"), series("teacher_entropy_region_mean", "region, batch mean"),
+                                     ChartSeries(label: "log K", x: span, y: [logK, logK])]),
+            LineChart.Panel(title: "Pooled teacher features", xLabel: "step", yLabel: "std / effective rank",
+                            series: [series("feature_std", "std x 100", scale: 100), series("effective_rank", "effective rank")]),
+        ]
+        let knn = series("knn_accuracy", "k-NN (val vs train)")
+        if !knn.x.isEmpty {
+            panels.append(LineChart.Panel(title: "k-NN accuracy (k=20, T=0.07)", xLabel: "step", yLabel: "accuracy", series: [knn]))
+        }
+        try LineChart(title: "lenspipe train", panels: panels, columns: 2).writePNG(path: path)
+    }
+}

@@ -1,0 +1,88 @@
+import Cropping
+import FeatureMetrics
+import Foundation
+import LensData
+import MiniTrain
+import ShardWriter
+
+/// The splits a run reads: `train` (required) and `val` (for the k-NN monitor), from a lenspipe output
+/// folder, or one MDS folder used as the training set.
+struct TrainingData {
+    let trainFolder: String
+    let valFolder: String?
+    let train: MDSReader
+    let val: MDSReader?
+    let channels: Int
+    let height: Int
+    let width: Int
+    /// The normalisation the stored images carry (from `lenspipe.json`), for views of shards without
+    /// a `foreground` column.
+    let stretch: Normalization
+    /// Class names (`lenspipe.json`), empty when unknown.
+    let classes: [String]
+
+    init(shards: String) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: shards + "/index.json") {
+            trainFolder = shards
+            valFolder = nil
+        } else if fm.fileExists(atPath: shards + "/train/index.json") {
+            trainFolder = shards + "/train"
+            valFolder = fm.fileExists(atPath: shards + "/val/index.json") ? shards + "/val" : nil
+        } else {
+            throw TrainError("\(shards): neither an MDS folder (index.json) nor a lenspipe output with train/index.json (run lenspipe preprocess first)")
+        }
+        train = try MDSReader(folder: trainFolder)
+        val = try valFolder.map { try MDSReader(folder: $0) }
+        guard train.count > 0 else { throw TrainError("\(trainFolder): the train split is empty") }
+        guard train.shards[0].columns.names.contains("image") else { throw TrainError("\(trainFolder): no 'image' column") }
+        let first = try ShardSample(try train.sample(at: 0), index: 0)
+        (channels, height, width) = (first.image.channels, first.image.height, first.image.width)
+        let source = try MDSSource(folder: trainFolder)
+        stretch = source.normalization ?? .none
+        classes = source.classes
+    }
+}
+
+/// k-NN accuracy of `val` against `train` on the teacher's pooled features (k = 20, T = 0.07, cosine,
+/// weighted vote, as DINO's `eval_knn.py`), on evenly spaced subsets of both splits.
+final class KNNMonitor {
+    let trainImages: [LensImage], trainLabels: [Int]
+    let valImages: [LensImage], valLabels: [Int]
+    let classCount: Int
+    let k: Int
+    let temperature: Double
+    var trainCount: Int { trainImages.count }
+    var valCount: Int { valImages.count }
+
+    /// Nil when the data have no labels or no `val` split.
+    init?(data: TrainingData, recipe: TrainRecipe) throws {
+        guard let val = data.val, val.count > 0 else { return nil }
+        func pick(_ reader: MDSReader, _ n: Int) throws -> ([LensImage], [Int])? {
+            let count = min(n, reader.count)
+            guard count > 0 else { return nil }
+            var images: [LensImage] = [], labels: [Int] = []
+            for j in 0..<count {
+                let s = try ShardSample(try reader.sample(at: j * reader.count / count), index: j)
+                guard let label = s.label else { return nil }
+                images.append(s.image)
+                labels.append(label)
+            }
+            return (images, labels)
+        }
+        guard let (ti, tl) = try pick(data.train, recipe.monitor.knnTrain), let (vi, vl) = try pick(val, recipe.monitor.knnVal) else { return nil }
+        (trainImages, trainLabels, valImages, valLabels) = (ti, tl, vi, vl)
+        classCount = max(data.classes.count, (tl + vl).max()! + 1)
+        k = recipe.monitor.knnK
+        temperature = recipe.monitor.knnTemperature
+    }
+
+    func accuracy(trainer: EsViTTrainer, size: Int) -> Double {
+        let extractor = FeatureExtractor(network: trainer.network, arena: trainer.teacher, size: size)
+        let D = trainer.config.finalDim
+        let knn = KNNClassifier(trainFeatures: extractor.features(trainImages), trainLabels: trainLabels, dimension: D,
+                                classCount: classCount, k: k, temperature: temperature)
+        let predictions = knn.classify(extractor.features(valImages), threads: KernelThreads.count).predictions
+        return Double(zip(predictions, valLabels).filter { $0 == $1 }.count) / Double(max(1, valLabels.count))
+    }
+}

@@ -1,0 +1,314 @@
+import Cropping
+import FeatureMetrics
+import Foundation
+import LensData
+import MiniTrain
+import PairSampler
+import ShardWriter
+
+/// `lenspipe train`: EsViT pre-training over the `train` split of a lenspipe output (or any MDS folder
+/// with an `image` column), observable and restartable.
+///
+///     let run = TrainingRun(options: TrainOptions(shards: "out", run: "run1", recipe: TrainRecipe(), minutes: 10))
+///     let summary = try run.run()   // run1/{recipe.json, run.json, checkpoint.safetensors, metrics.jsonl, curves.png}
+///
+/// One step: the next view batch (made ahead by `ViewProducer`), the schedules' values for the step,
+/// MiniTrain's step (teacher forward, student forward/backward, clipped AdamW, EMA, centres), a check
+/// for NaN/Inf, then metrics, the k-NN monitor and checkpoints when due.
+public final class TrainingRun {
+    public let options: TrainOptions
+    let log: @Sendable (String) -> Void
+    let progress: @Sendable (TrainProgress) -> Void
+
+    public init(options: TrainOptions, log: @escaping @Sendable (String) -> Void = { _ in },
+                progress: @escaping @Sendable (TrainProgress) -> Void = { _ in }) {
+        self.options = options
+        self.log = log
+        self.progress = progress
+    }
+
+    /// Runs (or resumes) the run to its last step.
+    public func run() throws -> TrainSummary {
+        BLAS.setThreads(1)  // MiniTrain splits matrix products over its own threads
+        KernelThreads.keepFreedMemory()
+        return try KernelThreads.$count.withValue(max(1, options.threads)) { try runOnKernelThreads() }
+    }
+
+    private func runOnKernelThreads() throws -> TrainSummary {
+        let start = Date()
+        let folder = RunFolder(path: options.run)
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
+        let data = try TrainingData(shards: options.shards)
+
+        // The recipe, the trainer and the run's length: new, or as the interrupted run left them.
+        var recipe = options.recipe
+        let trainer: EsViTTrainer
+        var state: RunState
+        if options.resume {
+            recipe = try TrainRecipe.load(path: folder.recipe)
+            state = try RunState.read(from: folder.state)
+            guard state.trainImages == data.train.count, state.trainFolder == data.trainFolder else {
+                throw TrainError("\(folder.state): the run trained on \(state.trainImages) images of \(state.trainFolder), not \(data.train.count) of \(data.trainFolder)")
+            }
+            guard FileManager.default.fileExists(atPath: folder.checkpoint) else {
+                throw TrainError("\(folder.checkpoint): no checkpoint to resume from (the run stopped before its first)")
+            }
+            trainer = try Checkpoint.load(from: folder.checkpoint)
+            log("resuming \(folder.path) at step \(trainer.step) of \(state.totalSteps)")
+        } else {
+            guard !folder.hasRun else {
+                throw TrainError("\(folder.path) already holds a run: pass --resume to continue it, or choose another --out")
+            }
+            try recipe.validate(channels: data.channels)
+            guard data.train.count >= recipe.batch else {
+                throw TrainError("\(data.trainFolder): \(data.train.count) images, fewer than one batch of \(recipe.batch)")
+            }
+            trainer = EsViTTrainer(config: recipe.model.config(channels: data.channels))
+            trainer.initialize(seed: recipe.seed)
+            state = RunState(totalSteps: 0, stepsPerEpoch: data.train.count / recipe.batch, trainFolder: data.trainFolder,
+                             valFolder: data.valFolder, trainImages: data.train.count, channels: data.channels,
+                             imageHeight: data.height, imageWidth: data.width, threads: options.threads)
+            if let minutes = options.minutes {
+                let fit = try fitSteps(minutes: minutes, recipe: recipe, data: data, elapsed: Date().timeIntervalSince(start))
+                state.totalSteps = fit.steps
+                state.minutes = minutes
+                state.measuredStepSeconds = fit.stepSeconds
+                log(String(format: "budget %.1f min: %.3f s per step measured -> %d steps (%.2f epochs)", minutes, fit.stepSeconds, fit.steps,
+                           Double(fit.steps) / Double(state.stepsPerEpoch)))
+            } else {
+                state.totalSteps = max(1, Int((Double(state.stepsPerEpoch) * (options.epochs ?? recipe.epochs)).rounded()))
+            }
+            try NPYWriter.writeAtomically(path: folder.recipe, parts: [Array(try recipe.json())])
+            try state.write(to: folder.state)
+        }
+        guard trainer.config.inChannels == data.channels else {
+            throw TrainError("\(data.trainFolder): images have \(data.channels) channels, the model takes \(trainer.config.inChannels)")
+        }
+        let schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
+        let metadata = ["recipe": String(decoding: try recipe.json(), as: UTF8.self),
+                        "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)]
+        let metrics = try MetricsLog(path: folder.metrics, keepThrough: options.resume ? trainer.step : nil)
+        defer { metrics.close() }
+        let monitor = try KNNMonitor(data: data, recipe: recipe)
+        var collapse = CollapseMonitor(outDim: recipe.model.outDim, entropyShare: recipe.monitor.collapseEntropyShare,
+                                       minFeatureStd: recipe.monitor.minFeatureStd, patience: recipe.monitor.collapsePatience)
+
+        let B = recipe.batch, S = recipe.views.global[0].size, L = recipe.views.local.count, s = recipe.views.local.size
+        let sampler = PairSampler(recipe: recipe.views, seed: recipe.seed, stretch: data.stretch)
+        let order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
+        let firstStep = trainer.step
+        let producer = ViewProducer(order: order, sampler: sampler, schedule: schedule, batch: B, steps: firstStep..<state.totalSteps)
+        defer { producer.stop() }
+
+        if let monitor, firstStep == 0 {
+            // The baseline the curve starts from: the randomly initialised teacher.
+            let accuracy = monitor.accuracy(trainer: trainer, size: S)
+            metrics.append(["step": 0, "knn_accuracy": accuracy, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
+                            "elapsed_s": Date().timeIntervalSince(start)])
+            log(String(format: "step 0 (random init): k-NN accuracy %.4f", accuracy))
+        }
+        var lastCheckpoint = Date()
+        let loopStart = Date()
+        var waited = 0.0, waitedSinceLine = 0.0, lineStart = Date(), stepsSinceLine = 0
+        var last: EsViTTrainer.StepResult?
+        for step in firstStep..<state.totalSteps {
+            let t0 = Date()
+            let batch = try producer.next(step: step)
+            let wait = Date().timeIntervalSince(t0)
+            waited += wait
+            waitedSinceLine += wait
+            let v = schedule.values(at: step)
+            trainer.hyper = hyper(recipe, v)
+            let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B)
+            guard r.loss.isFinite, Self.allFinite(trainer.student) else {
+                let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
+                throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
+            }
+            last = r
+            stepsSinceLine += 1
+            let done = step + 1
+            let elapsed = Date().timeIntervalSince(loopStart)
+            let rate = Double((done - firstStep) * B) / max(elapsed, 1e-9)
+            progress(TrainProgress(step: done, totalSteps: state.totalSteps, epoch: schedule.epoch(of: step).epoch, loss: r.loss, lr: Double(v.lr),
+                                   imagesPerSecond: rate, etaSeconds: Double(state.totalSteps - done) * Double(B) / max(rate, 1e-9),
+                                   dataWaitShare: waited / max(elapsed, 1e-9)))
+
+            let isLast = done == state.totalSteps
+            if done % recipe.monitor.metricsEvery == 0 || isLast {
+                let lineSeconds = Date().timeIntervalSince(lineStart)
+                var record = Self.record(step: done, epoch: Double(done) / Double(state.stepsPerEpoch), r, v, outDim: recipe.model.outDim,
+                                         featureDim: trainer.config.finalDim)
+                record["images_per_s"] = Double(stepsSinceLine * B) / max(lineSeconds, 1e-9)
+                record["data_wait"] = waitedSinceLine / max(lineSeconds, 1e-9)
+                record["elapsed_s"] = Date().timeIntervalSince(start)
+                let warnings = collapse.observe(viewEntropy: r.teacherViewEntropy, viewMeanEntropy: r.teacherViewMeanEntropy,
+                                                regionEntropy: r.teacherRegionEntropy, regionMeanEntropy: r.teacherRegionMeanEntropy,
+                                                featureStd: record["feature_std"] as? Double ?? 0, viewActive: recipe.loss.view > 0,
+                                                regionActive: recipe.loss.region > 0)
+                for w in warnings { log("step \(done): " + w) }
+                if !collapse.fired.isEmpty { record["collapse"] = collapse.fired.sorted() }
+                metrics.append(record)
+                (lineStart, waitedSinceLine, stepsSinceLine) = (Date(), 0, 0)
+            }
+            if let monitor, (recipe.monitor.knnEvery > 0 && done % recipe.monitor.knnEvery == 0) || isLast {
+                let accuracy = monitor.accuracy(trainer: trainer, size: S)
+                metrics.append(["step": done, "knn_accuracy": accuracy, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
+                                "elapsed_s": Date().timeIntervalSince(start)])
+                log(String(format: "step %d: k-NN accuracy %.4f (val %d vs train %d, teacher features)", done, accuracy, monitor.valCount, monitor.trainCount))
+            }
+            if done % recipe.monitor.checkpointEvery == 0 || Date().timeIntervalSince(lastCheckpoint) >= recipe.monitor.checkpointMinutes * 60 || isLast {
+                try Checkpoint.save(trainer, to: folder.checkpoint, metadata: metadata)
+                lastCheckpoint = Date()
+            }
+        }
+        try Checkpoint.save(trainer, to: folder.final, metadata: metadata)
+        state.finished = true
+        try state.write(to: folder.state)
+        metrics.close()
+        try TrainingCurves.draw(metrics: MetricsLog.read(folder.metrics), logK: Foundation.log(Double(recipe.model.outDim)), to: folder.curves)
+        let seconds = Date().timeIntervalSince(loopStart)
+        let steps = state.totalSteps - firstStep
+        return TrainSummary(steps: state.totalSteps, stepsRun: steps, seconds: Date().timeIntervalSince(start),
+                            imagesPerSecond: Double(steps * B) / max(seconds, 1e-9), dataWaitShare: waited / max(seconds, 1e-9),
+                            finalLoss: last?.loss, knnAccuracy: MetricsLog.read(folder.metrics).last { $0["knn_accuracy"] != nil }?["knn_accuracy"] as? Double,
+                            collapses: collapse.fired.sorted(), run: folder)
+    }
+
+    /// Sorted keys: a checkpoint's bytes must not depend on the process that wrote it.
+    static let sortedEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    /// MiniTrain's hyper-parameters for one step.
+    func hyper(_ recipe: TrainRecipe, _ v: TrainSchedule.Values) -> EsViTTrainer.Hyper {
+        var h = EsViTTrainer.Hyper()
+        h.lr = v.lr
+        h.weightDecay = v.weightDecay
+        h.emaMomentum = v.momentum
+        h.teacherTemp = v.teacherTemperature
+        h.freezeLastLayer = v.freezeLastLayer
+        h.beta1 = recipe.optimizer.beta1
+        h.beta2 = recipe.optimizer.beta2
+        h.clip = recipe.optimizer.clip
+        h.centerMomentum = recipe.teacher.centerMomentum
+        h.studentTemp = recipe.teacher.studentTemperature
+        h.viewWeight = recipe.loss.view
+        h.regionWeight = recipe.loss.region
+        return h
+    }
+
+    static func allFinite(_ arena: ParameterArena) -> Bool {
+        var bad = false
+        for i in 0..<arena.count where !arena.values[i].isFinite { bad = true; break }
+        return !bad
+    }
+
+    /// One `metrics.jsonl` line from a step's results.
+    static func record(step: Int, epoch: Double, _ r: EsViTTrainer.StepResult, _ v: TrainSchedule.Values, outDim K: Int, featureDim D: Int) -> [String: Any] {
+        let stats = FeatureStatistics(features: r.teacherPooled, dimension: D)
+        return [
+            "step": step, "epoch": epoch, "loss": r.loss, "view_loss": r.viewLoss, "region_loss": r.regionLoss,
+            "lr": Double(v.lr), "weight_decay": Double(v.weightDecay), "momentum": Double(v.momentum),
+            "teacher_temperature": Double(v.teacherTemperature), "last_layer_frozen": v.freezeLastLayer,
+            "teacher_entropy_view": r.teacherViewEntropy, "teacher_entropy_view_mean": r.teacherViewMeanEntropy,
+            "teacher_entropy_region": r.teacherRegionEntropy, "teacher_entropy_region_mean": r.teacherRegionMeanEntropy,
+            "log_k": Foundation.log(Double(K)), "feature_std": stats.meanStd, "effective_rank": stats.effectiveRank,
+        ]
+    }
+
+    /// Measures the step (and the views and the k-NN monitor) on a scratch trainer, and fits the step
+    /// count to the budget: `steps x (step + views) + k-NN evaluations = budget - time spent so far`.
+    func fitSteps(minutes: Double, recipe: TrainRecipe, data: TrainingData, elapsed: Double) throws -> (steps: Int, stepSeconds: Double) {
+        let B = recipe.batch, S = recipe.views.global[0].size
+        let probe = EsViTTrainer(config: recipe.model.config(channels: data.channels))
+        probe.initialize(seed: recipe.seed)
+        probe.hyper = hyper(recipe, TrainSchedule(recipe: recipe, totalSteps: 100, stepsPerEpoch: 100).values(at: 50))
+        let order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
+        let indices = Array(order.order(epoch: 0).prefix(B))
+        let samples = try indices.map { try order.sample($0) }
+        let sampler = PairSampler(recipe: recipe.views, seed: recipe.seed, stretch: data.stretch)
+        let t0 = Date()
+        let batch = sampler.makeBatch(images: samples.map(\.image), samples: indices, epoch: 0, threads: 1,
+                                      maps: samples.map { sampler.foregroundMap($0.image, mask: $0.foreground) }, layout: .cropMajor)
+        let viewSeconds = Date().timeIntervalSince(t0)
+        var times: [Double] = []
+        for _ in 0..<3 {
+            let t = Date()
+            _ = probe.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: recipe.views.local.count,
+                            localSize: recipe.views.local.size, images: B)
+            times.append(Date().timeIntervalSince(t))
+        }
+        let step = times.dropFirst().sorted()[times.count / 2 - 1] + viewSeconds
+        var knnSeconds = 0.0, knnEvery = Double.infinity
+        if let monitor = try KNNMonitor(data: data, recipe: recipe) {
+            let t = Date()
+            _ = FeatureExtractor(network: probe.network, arena: probe.teacher, size: S).features(Array(samples.prefix(32).map(\.image)))
+            knnSeconds = Date().timeIntervalSince(t) / Double(min(32, samples.count)) * Double(monitor.trainCount + monitor.valCount)
+            if recipe.monitor.knnEvery > 0 { knnEvery = Double(recipe.monitor.knnEvery) }
+        }
+        // The k-NN at step 0 and at the end, checkpoints and curves come off the budget first.
+        let budget = minutes * 60 - elapsed - Date().timeIntervalSince(t0) - 2 * knnSeconds - 2
+        let steps = Int((budget / (step + knnSeconds / knnEvery)).rounded(.down))
+        guard steps >= 1 else {
+            throw TrainError(String(format: "a budget of %.1f min leaves no time for a step (%.2f s each, k-NN %.1f s)", minutes, step, knnSeconds))
+        }
+        return (steps, step)
+    }
+}
+
+/// What `lenspipe train` was asked to do.
+public struct TrainOptions: Sendable {
+    /// A lenspipe output (with `train/` and optionally `val/`) or one MDS folder.
+    public var shards: String
+    /// The run folder.
+    public var run: String
+    public var recipe: TrainRecipe
+    /// A wall-clock budget: the step count is fitted to it (else `epochs`).
+    public var minutes: Double?
+    /// Overrides the recipe's epochs.
+    public var epochs: Double?
+    public var resume = false
+    public var threads = 2
+
+    public init(shards: String, run: String, recipe: TrainRecipe, minutes: Double? = nil, epochs: Double? = nil, resume: Bool = false, threads: Int = 2) {
+        self.shards = shards
+        self.run = run
+        self.recipe = recipe
+        self.minutes = minutes
+        self.epochs = epochs
+        self.resume = resume
+        self.threads = threads
+    }
+}
+
+/// The live state after a step (for progress lines).
+public struct TrainProgress: Sendable {
+    public var step: Int
+    public var totalSteps: Int
+    public var epoch: Int
+    public var loss: Double
+    public var lr: Double
+    public var imagesPerSecond: Double
+    public var etaSeconds: Double
+    /// Share of the loop's wall time spent waiting for view batches.
+    public var dataWaitShare: Double
+}
+
+public struct TrainSummary: Sendable {
+    public var steps: Int
+    public var stepsRun: Int
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var dataWaitShare: Double
+    public var finalLoss: Double?
+    public var knnAccuracy: Double?
+    public var collapses: [String]
+    public var run: RunFolder
+}
+
+public struct TrainError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

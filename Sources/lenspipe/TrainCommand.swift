@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import Training
+
+extension LensPipe {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pre-train a compact EsViT on preprocessed shards (self-supervised, no labels needed).",
+            discussion: """
+            Reads the train split of a lenspipe output (SHARDS/train; SHARDS/val, when present and
+            labelled, feeds the k-NN monitor) or any MDS folder with an image column. Every
+            hyper-parameter lives in one recipe (JSON): --print-recipe shows the defaults, --recipe FILE
+            changes the fields it lists; the model flags below override the recipe's model.
+
+            --minutes M measures the step time first and fits the whole schedule (warm-up, cosine
+            decays) into M minutes; --epochs E runs E passes. The run folder gets recipe.json, run.json,
+            checkpoint.safetensors (every N steps or minutes, atomic), final.safetensors,
+            metrics.jsonl (loss parts, schedules, per-head teacher entropy, feature spread, k-NN) and
+            curves.png. A killed run continues bit for bit with --resume. docs/training.md explains the
+            metrics and what a collapse looks like.
+
+            Examples:
+              lenspipe preprocess data/model2 out --keep-splits
+              lenspipe train out -o run1 --minutes 10
+              lenspipe train out -o run1 --resume
+              lenspipe train --print-recipe > recipe.json
+            """)
+
+        @Argument(help: ArgumentHelp("A lenspipe output (with train/ and val/) or an MDS folder.", valueName: "shards"))
+        var shards: String?
+
+        @Option(name: [.customShort("o"), .customLong("out")], help: ArgumentHelp("The run folder.", valueName: "run"))
+        var out: String?
+
+        @Option(help: "Wall-clock budget in minutes: the step count is fitted to it.")
+        var minutes: Double?
+
+        @Option(help: "Passes over the train split (instead of --minutes; default: the recipe's epochs).")
+        var epochs: Double?
+
+        @Option(help: ArgumentHelp("A training recipe (JSON); unlisted fields keep their defaults.", valueName: "recipe.json"))
+        var recipe: String?
+
+        @Flag(help: "Continue the run in --out from its last checkpoint.")
+        var resume = false
+
+        @Flag(help: "Print the resolved recipe (defaults, then --recipe, then the flags) as JSON and exit.")
+        var printRecipe = false
+
+        @Option(help: "Images per step (overrides the recipe).") var batch: Int?
+        @Option(help: "Seed of initialisation, shuffling and views (overrides the recipe).") var seed: UInt64?
+        @Option(help: "Embedding dimension of the first stage.") var dim: Int?
+        @Option(help: "Blocks per stage, comma-separated.") var depths: IntList?
+        @Option(help: "Attention heads per stage, comma-separated.") var heads: IntList?
+        @Option(help: "Window side.") var window: Int?
+        @Option(help: "Patch size.") var patch: Int?
+        @Option(help: "MLP hidden ratio.") var mlpRatio: Int?
+        @Option(help: "Head output dimension K.") var outDim: Int?
+
+        @Flag(help: "No progress line.") var quiet = false
+        @Flag(help: "Print the summary as JSON.") var json = false
+        @OptionGroup var threadOptions: ThreadOptions
+
+        func validate() throws {
+            if printRecipe { return }
+            guard shards != nil else { throw ValidationError("missing SHARDS (a lenspipe output or an MDS folder)") }
+            guard out != nil else { throw ValidationError("missing --out RUN (the run folder)") }
+            if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
+            if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
+            if let e = epochs, !(e > 0) { throw ValidationError("--epochs must be positive") }
+            if resume && (recipe != nil || minutes != nil || epochs != nil) {
+                throw ValidationError("--resume continues the run as it was started: drop --recipe, --minutes and --epochs")
+            }
+        }
+
+        /// Defaults, then the file, then the flags.
+        func resolvedRecipe() throws -> TrainRecipe {
+            var r = TrainRecipe()
+            if let recipe {
+                do { r = try TrainRecipe.load(path: recipe) } catch { throw ValidationError("\(error)") }
+            }
+            if let batch { r.batch = batch }
+            if let seed { r.seed = seed }
+            if let dim { r.model.dim = dim }
+            if let depths { r.model.depths = depths.values }
+            if let heads { r.model.heads = heads.values }
+            if let window { r.model.window = window }
+            if let patch { r.model.patch = patch }
+            if let mlpRatio { r.model.mlpRatio = mlpRatio }
+            if let outDim { r.model.outDim = outDim }
+            return r
+        }
+
+        func run() throws {
+            let recipe = try resolvedRecipe()
+            if printRecipe {
+                print(String(decoding: try recipe.json(), as: UTF8.self))
+                return
+            }
+            let line = TrainProgressLine(quiet: quiet)
+            let run = TrainingRun(options: TrainOptions(shards: shards!, run: out!, recipe: recipe, minutes: minutes, epochs: epochs,
+                                                        resume: resume, threads: threadOptions.threads),
+                                  log: { line.log($0) }, progress: { line.update($0) })
+            let summary: TrainSummary
+            do { summary = try run.run() } catch let e as TrainError { line.finish(); throw ValidationError(e.description) }
+            line.finish()
+            let result: [String: Any] = [
+                "run": summary.run.path, "steps": summary.steps, "steps_run": summary.stepsRun, "seconds": summary.seconds,
+                "images_per_s": summary.imagesPerSecond, "data_wait": summary.dataWaitShare, "final_loss": summary.finalLoss ?? NSNull(),
+                "knn_accuracy": summary.knnAccuracy ?? NSNull(), "collapse": summary.collapses,
+                "checkpoint": summary.run.final, "metrics": summary.run.metrics, "curves": summary.run.curves,
+            ]
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(format: "trained %d steps in %.0f s (%.1f images/s, %.1f%% waiting for views); final loss %.4f",
+                             summary.stepsRun, summary.seconds, summary.imagesPerSecond, 100 * summary.dataWaitShare, summary.finalLoss ?? .nan))
+                if let knn = summary.knnAccuracy { print(String(format: "k-NN accuracy (val vs train, teacher features): %.4f", knn)) }
+                if !summary.collapses.isEmpty { print("collapse warnings: \(summary.collapses.joined(separator: ", ")) (see docs/training.md)") }
+                print("checkpoint: \(summary.run.final)\nmetrics: \(summary.run.metrics)\ncurves: \(summary.run.curves)")
+            }
+        }
+    }
+}
+
+/// A comma-separated list of integers (`--depths 2,2,6`).
+struct IntList: ExpressibleByArgument, Sendable {
+    var values: [Int]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! > 0 }) else { return nil }
+        values = parts.map { $0! }
+    }
+}
+
+/// Training progress on stderr: a live line on a terminal, a plain line every 10 s in logs; messages
+/// (collapse warnings, k-NN) on their own lines.
+final class TrainProgressLine: Sendable {
+    private let quiet: Bool
+    private let isTerminal = isatty(2) != 0
+    private let last = Mutex<Double>(-1e9)
+    private let start = Date()
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ p: TrainProgress) {
+        guard !quiet else { return }
+        let now = Date().timeIntervalSince(start)
+        let due = last.withLock { t -> Bool in
+            guard now - t >= (isTerminal ? 0.25 : 10) || p.step == p.totalSteps else { return false }
+            t = now
+            return true
+        }
+        guard due else { return }
+        let text = String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e %.1f img/s data wait %.0f%% ETA %@", p.step, p.totalSteps, p.epoch,
+                          p.loss, p.lr, p.imagesPerSecond, 100 * p.dataWaitShare, Self.duration(p.etaSeconds))
+        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[K" + text : text + "\n").utf8))
+    }
+
+    func log(_ message: String) {
+        guard !quiet || message.contains("collapse") else { return }
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + message + "\n").utf8))
+    }
+
+    func finish() { if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+
+    /// `4m12s`, `1h03m`.
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
+        if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
+        return "\(t)s"
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import MiniTrain
+import ShardWriter
+@testable import Training
+import _TestSupport
+
+/// Images in the train split of a lenspipe output.
+enum ShardWriterCount {
+    static func train(_ shards: String) throws -> Int { try MDSReader(folder: shards + "/train").count }
+}
+
+/// `lenspipe train` end to end on a tiny model and data set: outputs, resume after SIGKILL, NaN stop.
+@Suite(.serialized) struct TrainCommandTests {
+    /// 64x64 synth lenses -> 32 px shards with train and val splits; a recipe small enough for a debug build.
+    static let setup: (shards: String, recipe: String) = {
+        let root = TestSupport.tempDir("train-data")
+        let shards = root + "/shards"
+        _ = try! TestSupport.lenspipe(["synth", root + "/synth", "--count", "72", "--size", "64", "--seed", "5"])
+        let pp = try! TestSupport.lenspipe(["preprocess", root + "/synth", shards, "--size", "32", "--split", "train=0.75,val=0.25", "--quiet"])
+        precondition(pp.status == 0, pp.stderr)
+        let recipe = root + "/recipe.json"
+        let json = """
+        {"batch": 8, "seed": 3,
+         "model": {"dim": 8, "depths": [1, 1], "heads": [1, 2], "outDim": 32, "hidden": 16, "bottleneck": 8},
+         "views": {"global": [{"size": 32, "blur": 1}, {"size": 32, "blur": 0.1}], "local": {"count": 2, "size": 16, "scale": [0.1, 0.4]}},
+         "monitor": {"metricsEvery": 1, "checkpointEvery": 2, "knnEvery": 3, "knnTrain": 40, "knnVal": 16}}
+        """
+        try! json.write(toFile: recipe, atomically: true, encoding: .utf8)
+        return (shards, recipe)
+    }()
+
+    static func train(_ run: String, _ extra: [String]) throws -> TestSupport.ProcessResult {
+        try TestSupport.lenspipe(["train", setup.shards, "-o", run, "--threads", "2"] + extra)
+    }
+
+    @Test func writesCheckpointsMetricsAndCurves() throws {
+        let run = TestSupport.tempDir("train-run") + "/run"
+        let r = try Self.train(run, ["--recipe", Self.setup.recipe, "--epochs", "2", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try TestSupport.json(r.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        let perEpoch = try ShardWriterCount.train(Self.setup.shards) / 8
+        let total = 2 * perEpoch
+        #expect(summary["steps"] as? Int == total)
+        let lines = MetricsLog.read(run + "/metrics.jsonl")
+        let steps = lines.filter { $0["loss"] != nil }
+        #expect(steps.count == total)
+        for key in ["loss", "view_loss", "region_loss", "lr", "weight_decay", "momentum", "teacher_temperature", "teacher_entropy_view",
+                    "teacher_entropy_view_mean", "teacher_entropy_region", "teacher_entropy_region_mean", "feature_std", "effective_rank",
+                    "images_per_s", "data_wait", "log_k"] {
+            #expect(steps.allSatisfy { $0[key] is Double }, "\(key)")
+        }
+        // k-NN at step 0 (random init), every 3 steps, and at the end.
+        #expect(lines.compactMap { $0["knn_accuracy"] != nil ? $0["step"] as? Int : nil } == Array(stride(from: 0, to: total, by: 3)) + [total])
+        let png = try Data(contentsOf: URL(fileURLWithPath: run + "/curves.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        let trainer = try Checkpoint.load(from: run + "/final.safetensors")
+        #expect(trainer.step == total && trainer.config.dim == 8)
+        let meta = try Checkpoint.metadata(at: run + "/final.safetensors")
+        #expect(try TrainRecipe.decode(Data(meta["recipe"]!.utf8)).batch == 8)
+        // A second run into the same folder is refused; the recipe is printable.
+        let again = try Self.train(run, ["--recipe", Self.setup.recipe, "--epochs", "1"])
+        #expect(again.status != 0 && again.stderr.contains("--resume"))
+        let printed = try TestSupport.lenspipe(["train", "--print-recipe", "--recipe", Self.setup.recipe])
+        #expect(try TrainRecipe.decode(Data(printed.stdout.utf8)).model.dim == 8)
+    }
+
+    @Test func killedAndResumedEqualsUninterrupted() throws {
+        let base = TestSupport.tempDir("train-resume")
+        let whole = base + "/whole", killed = base + "/killed"
+        let w = try Self.train(whole, ["--recipe", Self.setup.recipe, "--epochs", "3", "--quiet"])
+        #expect(w.status == 0, "\(w.stderr)")
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.lenspipeBinary)
+        p.arguments = ["train", Self.setup.shards, "-o", killed, "--threads", "2", "--recipe", Self.setup.recipe, "--epochs", "3", "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Kill it as soon as its second checkpoint (step 4) exists: mid-run, mid-epoch.
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline {
+            if let t = try? Checkpoint.load(from: killed + "/checkpoint.safetensors"), t.step >= 4 { break }
+            usleep(20_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: killed + "/final.safetensors"))
+        let stoppedAt = try Checkpoint.load(from: killed + "/checkpoint.safetensors").step
+        let total = 3 * (try ShardWriterCount.train(Self.setup.shards) / 8)
+        #expect(stoppedAt >= 4 && stoppedAt < total)
+
+        let r = try Self.train(killed, ["--resume", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/final.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: killed + "/final.safetensors"))
+        #expect(a == b, "weights, moments, centres and step equal bit for bit")
+        // The log holds every step once, as the uninterrupted run's does.
+        let steps = { (run: String) in MetricsLog.read(run + "/metrics.jsonl").filter { $0["loss"] != nil }.compactMap { $0["step"] as? Int } }
+        #expect(steps(killed) == Array(1...total) && steps(whole) == Array(1...total))
+        let losses = { (run: String) in MetricsLog.read(run + "/metrics.jsonl").compactMap { $0["loss"] as? Double } }
+        #expect(losses(killed) == losses(whole))
+    }
+
+    @Test func nonFiniteStopsTheRunAndKeepsTheLastCheckpoint() throws {
+        let base = TestSupport.tempDir("train-nan")
+        let recipe = base + "/nan.json"
+        try #"{"batch": 8, "model": {"dim": 8, "depths": [1, 1], "heads": [1, 2], "outDim": 32, "hidden": 16, "bottleneck": 8},"#
+            .appending(#" "views": {"global": [{"size": 32}, {"size": 32}], "local": {"count": 0, "size": 16}},"#)
+            .appending(#" "optimizer": {"baseLR": 1e30, "warmupFraction": 0, "clip": 0}, "monitor": {"checkpointEvery": 1, "knnEvery": 0}}"#)
+            .write(toFile: recipe, atomically: true, encoding: .utf8)
+        let r = try Self.train(base + "/run", ["--recipe", recipe, "--epochs", "2", "--quiet"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("became") && r.stderr.contains("checkpoint"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/run/final.safetensors"))
+        if let t = try? Checkpoint.load(from: base + "/run/checkpoint.safetensors") {
+            #expect(TrainingRun.allFinite(t.student))
+        }
+    }
+}
