@@ -39,11 +39,13 @@ let package = Package(
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")]),
         // 7. The training loop over shards: views from PairSampler, MiniTrain's step, schedules, checkpoints, monitors.
         .target(name: "Training", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "FeatureMetrics", "Render"]),
+        // 8. Evaluation of checkpoints: embeddings, k-NN and linear probe with random-init and raw-pixel baselines, attention maps.
+        .target(name: "Evaluation", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "Training", "FeatureMetrics", "Render"]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
-            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training",
+            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

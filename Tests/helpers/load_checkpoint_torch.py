@@ -1,7 +1,7 @@
 """Loads a lenspipe EsViT checkpoint (safetensors) into a PyTorch model with microsoft/esvit's
 state-dict names and compares its logits with lenspipe's.
 
-python3 load_checkpoint_torch.py DIR   (DIR has model.safetensors, input.npy, view.npy, region.npy)
+python3 load_checkpoint_torch.py DIR   (DIR has model.safetensors, input.npy, view.npy, region.npy, pooled.npy)
 
 The safetensors file is parsed with numpy (format: u64 header size, JSON header, raw tensors), so only
 torch and numpy are needed. The teacher weights are loaded with strict=True after stripping "teacher.".
@@ -150,7 +150,8 @@ class EsViT(nn.Module):
                 x = st.downsample(x, H)
                 H //= 2
         r = self.norm(x)
-        return self.head(r.mean(1)), self.head_dense(r)
+        self.pooled = r.mean(1)
+        return self.head(self.pooled), self.head_dense(r)
 
 
 tensors, meta = read_safetensors(sys.argv[1] + "/model.safetensors")
@@ -163,5 +164,6 @@ with torch.no_grad():
     view, region = model(x)
 dv = np.abs(view.numpy() - np.load(sys.argv[1] + "/view.npy")).max()
 dr = np.abs(region.reshape(-1, region.shape[-1]).numpy() - np.load(sys.argv[1] + "/region.npy")).max()
-print("loaded", len(state), "tensors; max view diff", dv, "max region diff", dr)
-assert dv < 1e-4 and dr < 1e-4, (dv, dr)
+dp = np.abs(model.pooled.numpy() - np.load(sys.argv[1] + "/pooled.npy")).max()  # what `lenspipe embed` writes
+print("loaded", len(state), "tensors; max view diff", dv, "max region diff", dr, "max pooled diff", dp)
+assert dv < 1e-4 and dr < 1e-4 and dp < 1e-4, (dv, dr, dp)

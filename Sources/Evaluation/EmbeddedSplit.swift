@@ -1,0 +1,81 @@
+import Foundation
+import LensData
+import MiniTrain
+import PairSampler
+import ShardWriter
+import Training
+
+/// One split of shards pushed through a frozen network: features `[N, D]` and what each sample carries,
+/// in shard order.
+public struct EmbeddedSplit: Sendable {
+    public var features: [Float]
+    public var dimension: Int
+    /// Class index per sample, nil when unlabelled.
+    public var labels: [Int?]
+    /// Regression target (the axion mass), nil when absent.
+    public var targets: [Double?]
+    public var ids: [String]
+    public var count: Int { ids.count }
+
+    /// The whole split's images, labels, targets and ids (a split of a few thousand 64 px stamps is tens
+    /// of MB; `embed` streams instead).
+    public struct Images: Sendable {
+        public var images: [LensImage]
+        public var labels: [Int?]
+        public var targets: [Double?]
+        public var ids: [String]
+
+        public init(folder: String, limit: Int? = nil) throws {
+            let reader = try MDSReader(folder: folder)
+            let order = ShardOrder(reader: reader, seed: 0, shardsPerBlock: 1)
+            let n = min(limit ?? reader.count, reader.count)
+            var (images, labels, targets, ids) = ([LensImage](), [Int?](), [Double?](), [String]())
+            for i in 0..<n {
+                let s = try order.sample(i)
+                images.append(s.image)
+                labels.append(s.label)
+                targets.append(s.target)
+                ids.append(s.id)
+            }
+            (self.images, self.labels, self.targets, self.ids) = (images, labels, targets, ids)
+        }
+    }
+
+    /// Features of `split` from `network` with the parameters in `arena` (inference only).
+    public init(_ split: Images, network: EsViTNetwork, arena: ParameterArena, size: Int, progress: ((Int) -> Void)? = nil) {
+        let extractor = FeatureExtractor(network: network, arena: arena, size: size)
+        features = extractor.features(split.images, progress: progress)
+        dimension = network.config.finalDim
+        (labels, targets, ids) = (split.labels, split.targets, split.ids)
+    }
+
+    /// Raw pixels as features: each image resampled to `size` and flattened (`[N, C x size x size]`).
+    public init(rawPixels split: Images, size: Int) {
+        features = split.images.flatMap { PairSampler.wholeView($0, size: size) }
+        dimension = (split.images.first?.channels ?? 1) * size * size
+        (labels, targets, ids) = (split.labels, split.targets, split.ids)
+    }
+
+    /// Rows scaled to unit length (what k-NN compares).
+    public func l2Normalized() -> [Float] {
+        var out = features
+        for r in 0..<count {
+            var s: Float = 0
+            for d in 0..<dimension { s += out[r * dimension + d] * out[r * dimension + d] }
+            let inv = 1 / max(s.squareRoot(), 1e-12)
+            for d in 0..<dimension { out[r * dimension + d] *= inv }
+        }
+        return out
+    }
+
+    /// Writes `features.npy` (`[N, D]` float32), and beside it `labels.npy` (int64, -1 unknown),
+    /// `targets.npy` (float64, NaN absent) and `ids.txt` (one per line).
+    public func write(features path: String, normalized: Bool) throws {
+        let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try NPYWriter.write(path: dir + "/labels.npy", shape: [count], int64: labels.map { Int64($0 ?? -1) })
+        try NPYWriter.write(path: dir + "/targets.npy", shape: [count], float64: targets.map { $0 ?? .nan })
+        try NPYWriter.writeAtomically(path: dir + "/ids.txt", parts: [Array(ids.map { $0 + "\n" }.joined().utf8)])
+        try NPYWriter.write(path: path, shape: [count, dimension], float32: normalized ? l2Normalized() : features)
+    }
+}

@@ -1,0 +1,157 @@
+import FeatureMetrics
+import Foundation
+import LensData
+import MiniTrain
+import Render
+import ShardWriter
+import Training
+
+/// `lenspipe eval`: k-NN and a linear probe on frozen features, for the checkpoint and, measured the
+/// same way on the same images, a randomly initialised network of the same shape and the raw pixels,
+/// so a reader sees what pre-training added.
+///
+/// - k-NN: cosine on L2-normalised features, `k` neighbours, `exp(sim / T)` weighted vote (DINO's
+///   `eval_knn.py`); its class scores give a ROC AUC too.
+/// - Probe: multinomial logistic regression on standardised features, `C` chosen on a stratified 20%
+///   of train (never on test), refitted on all of train (`FeatureMetrics.LinearProbe`).
+public struct FrozenEvaluation {
+    public struct Options: Sendable {
+        public var checkpoint: String
+        public var train: String
+        public var test: String
+        /// `teacher` (DINO's choice) or `student`.
+        public var network = "teacher"
+        public var k = 20
+        public var temperature = 0.07
+        /// Also evaluate a random-init network and the raw pixels.
+        public var baselines = true
+        /// Where `roc.png` and `confusion.png` go (nil: none).
+        public var figures: String?
+        public var seed: UInt64 = 0
+
+        public init(checkpoint: String, train: String, test: String) {
+            self.checkpoint = checkpoint
+            self.train = train
+            self.test = test
+        }
+    }
+
+    /// One row of the report: one kind of features, both protocols.
+    public struct Row: Sendable, Codable {
+        public var features: String
+        public var dimension: Int
+        public var knnAccuracy: Double
+        public var knnMacroAUC: Double
+        public var probeAccuracy: Double
+        public var probeMacroAUC: Double
+        public var probePerClassAUC: [Double]
+        public var probeC: Double
+        /// `[K, K]`, rows true, columns predicted (the probe).
+        public var probeConfusion: [Int]
+        public var seconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case features, dimension, seconds
+            case knnAccuracy = "knn_accuracy", knnMacroAUC = "knn_macro_auc", probeAccuracy = "probe_accuracy", probeMacroAUC = "probe_macro_auc"
+            case probePerClassAUC = "probe_auc_per_class", probeC = "probe_c", probeConfusion = "probe_confusion"
+        }
+    }
+
+    public struct Report: Sendable, Codable {
+        public var checkpoint: String
+        public var train: String
+        public var test: String
+        public var trainImages: Int
+        public var testImages: Int
+        public var classes: [String]
+        public var k: Int
+        public var temperature: Double
+        public var rows: [Row]
+
+        enum CodingKeys: String, CodingKey {
+            case checkpoint, train, test, classes, k, temperature, rows
+            case trainImages = "train_images", testImages = "test_images"
+        }
+    }
+
+    public let options: Options
+    let log: @Sendable (String) -> Void
+
+    public init(options: Options, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
+        self.log = log
+    }
+
+    public func run() throws -> Report {
+        let trained = try Checkpoint.load(from: options.checkpoint)
+        let size = try Self.globalSize(checkpoint: options.checkpoint)
+        log("reading \(options.train) and \(options.test)")
+        let train = try EmbeddedSplit.Images(folder: options.train), test = try EmbeddedSplit.Images(folder: options.test)
+        let trainLabels = try Self.labels(train, options.train), testLabels = try Self.labels(test, options.test)
+        let classes = (try? MDSSource(folder: options.train).classes) ?? []
+        let K = max(classes.count, (trainLabels + testLabels).max()! + 1)
+        let names = (0..<K).map { $0 < classes.count ? classes[$0] : "class \($0)" }
+
+        var rows: [Row] = []
+        func evaluate(_ name: String, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) -> (Row, LinearProbe.Result) {
+            let t0 = Date()
+            let (a, b) = make()
+            let knn = KNNClassifier(trainFeatures: a.l2Normalized(), trainLabels: trainLabels, dimension: a.dimension, classCount: K,
+                                    k: options.k, temperature: options.temperature).classify(b.l2Normalized())
+            let knnReport = ClassificationReport(labels: testLabels, predictions: knn.predictions, scores: knn.scores, classCount: K)
+            let probe = LinearProbe(seed: options.seed).run(trainFeatures: a.features, trainLabels: trainLabels, testFeatures: b.features,
+                                                            testLabels: testLabels, dimension: a.dimension, classCount: K)
+            let row = Row(features: name, dimension: a.dimension, knnAccuracy: knnReport.accuracy, knnMacroAUC: knnReport.macroAUC,
+                          probeAccuracy: probe.report.accuracy, probeMacroAUC: probe.report.macroAUC, probePerClassAUC: probe.report.auc,
+                          probeC: probe.chosenC, probeConfusion: probe.report.confusion, seconds: Date().timeIntervalSince(t0))
+            log(String(format: "%@: k-NN %.4f (AUC %.4f), probe %.4f (AUC %.4f, C %g) in %.0f s", name, row.knnAccuracy, row.knnMacroAUC,
+                       row.probeAccuracy, row.probeMacroAUC, row.probeC, row.seconds))
+            return (row, probe)
+        }
+        let arena = options.network == "student" ? trained.student : trained.teacher
+        let (row, probe) = evaluate("trained (\(options.network))") {
+            (EmbeddedSplit(train, network: trained.network, arena: arena, size: size), EmbeddedSplit(test, network: trained.network, arena: arena, size: size))
+        }
+        rows.append(row)
+        if options.baselines {
+            let random = EsViTTrainer(config: trained.config)
+            random.initialize(seed: options.seed)
+            rows.append(evaluate("random init") {
+                (EmbeddedSplit(train, network: random.network, arena: random.teacher, size: size),
+                 EmbeddedSplit(test, network: random.network, arena: random.teacher, size: size))
+            }.0)
+            rows.append(evaluate("raw pixels") { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
+        }
+        if let dir = options.figures {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let curves = probe.report.roc.enumerated().map { c, roc -> ROCChart.Curve in
+                let s = roc.simplified()
+                return ROCChart.Curve(label: names[c], falsePositiveRate: s.falsePositiveRate, truePositiveRate: s.truePositiveRate, auc: roc.auc)
+            }
+            try ROCChart(title: String(format: "Linear probe, test set (macro AUC %.3f)", probe.report.macroAUC), curves: curves)
+                .writePNG(path: dir + "/roc.png")
+            try ConfusionMatrixChart(title: String(format: "Linear probe, test set (accuracy %.3f)", probe.report.accuracy), classNames: names,
+                                     counts: probe.report.confusion).writePNG(path: dir + "/confusion.png")
+        }
+        return Report(checkpoint: options.checkpoint, train: options.train, test: options.test, trainImages: train.ids.count,
+                      testImages: test.ids.count, classes: names, k: options.k, temperature: options.temperature, rows: rows)
+    }
+
+    static func labels(_ split: EmbeddedSplit.Images, _ folder: String) throws -> [Int] {
+        guard !split.labels.isEmpty else { throw EvaluationError("\(folder): no samples") }
+        guard let i = split.labels.firstIndex(where: { $0 == nil }) else { return split.labels.map { $0! } }
+        throw EvaluationError("\(folder): sample \(i) (\(split.ids[i])) has no label; eval needs a labelled split")
+    }
+
+    /// The global view size the checkpoint was trained on (its recipe), 64 when it has none.
+    public static func globalSize(checkpoint: String) throws -> Int {
+        let meta = try Checkpoint.metadata(at: checkpoint)
+        guard let text = meta["recipe"], let recipe = try? TrainRecipe.decode(Data(text.utf8)) else { return 64 }
+        return recipe.views.global[0].size
+    }
+}
+
+public struct EvaluationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
