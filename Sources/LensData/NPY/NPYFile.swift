@@ -17,8 +17,7 @@ public enum NPYFile {
         let header = try NPYHeader.parse(buf, path: path)
         let data = UnsafeRawBufferPointer(rebasing: buf[header.dataOffset...])
         if header.dtype.kind == .object {
-            var machine = StrictUnpickler(bytes: data, path: path, fileOffset: header.dataOffset)
-            let payload = ObjectArrayPayload(try machine.load())
+            let payload = try StrictUnpickler.read(bytes: data, path: path, fileOffset: header.dataOffset) { ObjectArrayPayload($0) }
             guard let raw = payload.image else {
                 throw LensDataError(path: path, "object array holds no numeric array of rank >= 2 to use as the image")
             }

@@ -32,15 +32,20 @@ struct ObjectArrayPayload {
     /// the first numeric array of rank >= 2 is the image; an object array of rank >= 2 whose items are
     /// all numbers, or a rank-1 object array of equal-length numeric rows, is converted to one; numeric
     /// scalars, in order, are targets. Rank-1 numeric arrays carry neither and are skipped.
+    ///
+    /// Each tuple, list and object array is visited once, at most 8 levels down, so a list that holds
+    /// itself (or the same list a thousand times, nested) costs one visit, not exponentially many.
     init(_ value: PickleValue) {
-        visit(value, depth: 0)
+        var seen = Set<ObjectIdentifier>()
+        visit(value, depth: 0, seen: &seen)
     }
 
-    private mutating func visit(_ value: PickleValue, depth: Int) {
+    private mutating func visit(_ value: PickleValue, depth: Int, seen: inout Set<ObjectIdentifier>) {
         guard depth < 8 else { return }
         switch value {
-        case .list(let l): for item in l.items { visit(item, depth: depth + 1) }
-        case .tuple(let items): for item in items { visit(item, depth: depth + 1) }
+        case .list(let c), .tuple(let c):
+            guard seen.insert(ObjectIdentifier(c)).inserted else { return }
+            for item in c.items { visit(item, depth: depth + 1, seen: &seen) }
         case .ndarray(let a):
             if a.shape.isEmpty, let v = a.scalarValue { scalars.append(v); return }
             if a.dtype.kind != .object {
@@ -49,8 +54,9 @@ struct ObjectArrayPayload {
                 }
                 return
             }
+            guard seen.insert(ObjectIdentifier(a)).inserted else { return }
             if image == nil, let converted = Self.numericImage(from: a) { image = converted; return }
-            for item in a.objects { visit(item, depth: depth + 1) }
+            for item in a.objects { visit(item, depth: depth + 1, seen: &seen) }
         default:
             if let v = value.number { scalars.append(v) }
         }

@@ -1,14 +1,19 @@
 /// What the strict unpickler can build. Nothing here can run code: the only "callables" are the
 /// numpy reconstructors in `PickleGlobal`, interpreted by lenspipe itself.
-indirect enum PickleValue {
+///
+/// Tuples, lists and object arrays hold their items in classes (`PickleItems`, `PickleNDArray`), not
+/// in nested enum payloads: the unpickler keeps every such object in its arena and empties them one
+/// by one when it is done, so freeing a value nested 100,000 deep is a flat loop instead of a
+/// recursion that overflows the stack (see `StrictUnpickler.PickleArena`).
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case bytes([UInt8])
     case string(String)
-    case tuple([PickleValue])
-    case list(PickleList)
+    case tuple(PickleItems)
+    case list(PickleItems)
     case global(PickleGlobal)
     case ndarray(PickleNDArray)
     case dtype(PickleDType)
@@ -29,6 +34,15 @@ indirect enum PickleValue {
         }
     }
 
+    /// How deeply containers nest below this value (0 for a leaf), as recorded when they were built.
+    var depth: Int {
+        switch self {
+        case .tuple(let t), .list(let t): return t.depth
+        case .ndarray(let a): return a.depth
+        default: return 0
+        }
+    }
+
     /// The value as a number, for Python ints/floats/bools and numpy scalars.
     var number: Double? {
         switch self {
@@ -41,9 +55,19 @@ indirect enum PickleValue {
     }
 }
 
-/// A Python list. Lists are mutable while unpickling (APPEND after MEMOIZE), hence a class.
-final class PickleList {
-    var items: [PickleValue] = []
+/// The items of a Python tuple or list. Lists are mutable while unpickling (APPEND after MEMOIZE),
+/// and both kinds are classes so the unpickler's arena can take them apart without recursion.
+final class PickleItems {
+    var items: [PickleValue]
+    /// 1 + the deepest item's depth when the items were added. A list appended to after it was
+    /// nested elsewhere can be deeper than its container records; that is harmless, because nothing
+    /// recurses over values (teardown is flat, `ObjectArrayPayload` walks a bounded depth).
+    var depth: Int
+
+    init(_ items: [PickleValue] = []) {
+        self.items = items
+        depth = 1 + (items.lazy.map(\.depth).max() ?? 0)
+    }
 }
 
 /// The globals the unpickler accepts, each mapped to lenspipe's own interpretation.
@@ -102,6 +126,8 @@ final class PickleNDArray {
     var raw: [UInt8] = []
     /// Elements, for object dtypes.
     var objects: [PickleValue] = []
+    /// Nesting depth of `objects` (0 for numeric arrays).
+    var depth = 0
 
     var elementCount: Int { shape.reduce(1, *) }
 

@@ -5,7 +5,10 @@
 /// opcodes of protocols 2-5 that carry data (ints, floats, bytes, strings, tuples, lists, memo) and
 /// accepts exactly the globals in `PickleGlobal`, each interpreted by lenspipe. Any other global or
 /// opcode stops the load with an error naming it. Sizes are checked against the bytes that remain, so
-/// a lying length cannot cause a large allocation.
+/// a lying length cannot cause a large allocation; the stack, the marks, the memo and the nesting
+/// depth are bounded, and tearing the values down never recurses (`PickleArena`).
+///
+///     let payload = try StrictUnpickler.read(bytes: data, path: path, fileOffset: 128) { ObjectArrayPayload($0) }
 struct StrictUnpickler {
     private let bytes: UnsafeRawBufferPointer
     private let path: String
@@ -15,14 +18,29 @@ struct StrictUnpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    private let arena = PickleArena()
 
     static let maxStackDepth = 100_000
     static let maxMemo = 1_000_000
+    /// Deepest nesting of tuples, lists and object arrays accepted. Python's pickler recurses once per
+    /// level and stops at its default recursion limit of 1000, so no pickle Python writes is deeper.
+    static let maxNesting = 1000
 
-    init(bytes: UnsafeRawBufferPointer, path: String, fileOffset: Int) {
+    private init(bytes: UnsafeRawBufferPointer, path: String, fileOffset: Int) {
         self.bytes = bytes
         self.path = path
         self.fileOffset = fileOffset
+    }
+
+    /// Unpickles `bytes` and hands the top value to `body`, then takes every container apart
+    /// (whether `body` or the load threw or not). `body` must not let a `PickleValue` escape: after
+    /// it returns, tuples, lists and object arrays are empty.
+    /// - Parameters:
+    ///   - path: the file, for errors; `fileOffset`: where `bytes` start in it.
+    static func read<R>(bytes: UnsafeRawBufferPointer, path: String, fileOffset: Int, _ body: (PickleValue) throws -> R) throws -> R {
+        var machine = StrictUnpickler(bytes: bytes, path: path, fileOffset: fileOffset)
+        defer { machine.arena.dismantle() }
+        return try body(try machine.load())
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> LensDataError {
@@ -30,7 +48,7 @@ struct StrictUnpickler {
     }
 
     /// Runs the stream to its STOP opcode and returns the top value.
-    mutating func load() throws -> PickleValue {
+    private mutating func load() throws -> PickleValue {
         while true {
             guard pos < bytes.count else { throw fail("stream ends without a STOP opcode") }
             let opAt = pos
@@ -42,7 +60,9 @@ struct StrictUnpickler {
             case 0x2E:  // STOP
                 guard stack.count == 1, marks.isEmpty else { throw fail("STOP with \(stack.count) values on the stack", at: opAt) }
                 return stack[0]
-            case 0x28: marks.append(stack.count)  // MARK
+            case 0x28:  // MARK
+                guard marks.count < Self.maxStackDepth else { throw fail("more than \(Self.maxStackDepth) open MARKs", at: opAt) }
+                marks.append(stack.count)
             case 0x30: _ = try pop()  // POP
             case 0x31: _ = try popMark()  // POP_MARK
             case 0x32: try push(try top())  // DUP
@@ -66,21 +86,21 @@ struct StrictUnpickler {
             case 0x8D: try push(.string(try readString(try readLength8())))  // BINUNICODE8
             case 0x55: try push(.string(latin1(try readBytes(Int(try readUInt(1))))))  // SHORT_BINSTRING (py2 str)
             case 0x54: try push(.string(latin1(try readBytes(Int(Int32(bitPattern: try readUInt(4)))))))  // BINSTRING
-            case 0x29: try push(.tuple([]))  // EMPTY_TUPLE
-            case 0x74: try push(.tuple(try popMark()))  // TUPLE
-            case 0x85: let a = try pop(); try push(.tuple([a]))  // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); try push(.tuple([a, b]))  // TUPLE2
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))  // TUPLE3
-            case 0x5D: try push(.list(PickleList()))  // EMPTY_LIST
-            case 0x6C: let l = PickleList(); l.items = try popMark(); try push(.list(l))  // LIST
+            case 0x29: try push(.tuple(try container([], at: opAt)))  // EMPTY_TUPLE
+            case 0x74: try push(.tuple(try container(try popMark(), at: opAt)))  // TUPLE
+            case 0x85: let a = try pop(); try push(.tuple(try container([a], at: opAt)))  // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); try push(.tuple(try container([a, b], at: opAt)))  // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple(try container([a, b, c], at: opAt)))  // TUPLE3
+            case 0x5D: try push(.list(try container([], at: opAt)))  // EMPTY_LIST
+            case 0x6C: try push(.list(try container(try popMark(), at: opAt)))  // LIST
             case 0x61:  // APPEND
                 let item = try pop()
                 guard case .list(let l) = try top() else { throw fail("APPEND to a non-list", at: opAt) }
-                l.items.append(item)
+                try append([item], to: l, at: opAt)
             case 0x65:  // APPENDS
                 let items = try popMark()
                 guard case .list(let l) = try top() else { throw fail("APPENDS to a non-list", at: opAt) }
-                l.items.append(contentsOf: items)
+                try append(items, to: l, at: opAt)
             case 0x63:  // GLOBAL "module\nname\n"
                 let module = try readLine(), name = try readLine()
                 try push(.global(try resolve(module: module, name: name, at: opAt)))
@@ -94,7 +114,7 @@ struct StrictUnpickler {
                 guard case .global(let g) = callable, case .tuple(let a) = args else {
                     throw fail("REDUCE of \(callable.kindName) with \(args.kindName)", at: opAt)
                 }
-                try push(try call(g, a, at: opAt))
+                try push(try call(g, a.items, at: opAt))
             case 0x62:  // BUILD
                 let state = try pop()
                 try build(try top(), state: state, at: opAt)
@@ -109,7 +129,22 @@ struct StrictUnpickler {
         }
     }
 
-    // MARK: - Stack and memo
+    // MARK: - Containers, stack and memo
+
+    /// A new tuple or list holding `items`, kept in the arena; refused when it nests too deep.
+    private func container(_ items: [PickleValue], at: Int) throws -> PickleItems {
+        let c = PickleItems(items)
+        guard c.depth <= Self.maxNesting else { throw nestingError(at: at) }
+        return arena.keep(c)
+    }
+    private func append(_ items: [PickleValue], to list: PickleItems, at: Int) throws {
+        list.items.append(contentsOf: items)
+        list.depth = max(list.depth, 1 + (items.lazy.map(\.depth).max() ?? 0))
+        guard list.depth <= Self.maxNesting else { throw nestingError(at: at) }
+    }
+    private func nestingError(at: Int) -> LensDataError {
+        fail("values nest deeper than \(Self.maxNesting) levels (numpy object arrays nest a few; Python cannot pickle deeper)", at: at)
+    }
 
     private mutating func push(_ v: PickleValue) throws {
         guard stack.count < Self.maxStackDepth else { throw fail("stack deeper than \(Self.maxStackDepth)") }
@@ -204,7 +239,7 @@ extension StrictUnpickler {
             guard args.count == 3, case .global(.ndarrayType) = args[0] else {
                 throw fail("_reconstruct expects (numpy.ndarray, shape, typecode)", at: at)
             }
-            return .ndarray(PickleNDArray())
+            return .ndarray(arena.keep(PickleNDArray()))
         case .dtypeType:
             guard args.count >= 1, case .string(let code) = args[0] else { throw fail("numpy.dtype expects a type code string", at: at) }
             return .dtype(PickleDType(code: code))
@@ -221,7 +256,7 @@ extension StrictUnpickler {
             guard raw.count == dtype.itemSize else {
                 throw fail("numpy scalar of type \(dtype.name) has \(raw.count) bytes, expected \(dtype.itemSize)", at: at)
             }
-            let a = PickleNDArray()
+            let a = arena.keep(PickleNDArray())
             a.shape = []
             a.dtype = dtype
             a.raw = raw
@@ -231,8 +266,8 @@ extension StrictUnpickler {
                   dtype.kind != .object, case .tuple(let dims) = args[2], case .string(let order) = args[3] else {
                 throw fail("_frombuffer expects (bytes, numeric dtype, shape, order)", at: at)
             }
-            let a = PickleNDArray()
-            a.shape = try shape(dims, at: at)
+            let a = arena.keep(PickleNDArray())
+            a.shape = try shape(dims.items, at: at)
             a.dtype = dtype
             a.fortranOrder = order == "F"
             try checkRaw(raw, for: a, at: at)
@@ -255,7 +290,8 @@ extension StrictUnpickler {
 
     /// Interprets a BUILD (`__setstate__`) on an ndarray or dtype.
     private func build(_ target: PickleValue, state: PickleValue, at: Int) throws {
-        guard case .tuple(let s) = state else { throw fail("BUILD state is \(state.kindName), expected a tuple", at: at) }
+        guard case .tuple(let t) = state else { throw fail("BUILD state is \(state.kindName), expected a tuple", at: at) }
+        let s = t.items
         switch target {
         case .dtype(let d):
             // (version, byteorder, subarray, names, fields, elsize, alignment, flags)
@@ -269,7 +305,7 @@ extension StrictUnpickler {
                 throw fail("ndarray state must be (version, shape, dtype, is_fortran, data)", at: at)
             }
             guard let dtype = d.dtype else { throw fail("array dtype '\(d.code)' is not a numeric or object type", at: at) }
-            a.shape = try shape(dims, at: at)
+            a.shape = try shape(dims.items, at: at)
             a.dtype = dtype
             a.fortranOrder = fortran
             if dtype.kind == .object {
@@ -278,6 +314,7 @@ extension StrictUnpickler {
                     throw fail("object array of shape \(a.shape) holds \(l.items.count) items, expected \(a.elementCount)", at: at)
                 }
                 a.objects = l.items
+                a.depth = l.depth
             } else {
                 let raw: [UInt8]
                 switch s[4] {
@@ -321,5 +358,28 @@ extension StrictUnpickler {
             0x70: "PUT", 0x67: "GET", 0x8B: "LONG4",
         ]
         return names[op] ?? "unknown"
+    }
+}
+
+/// Every tuple, list and ndarray one unpickling built, so they can be taken apart without recursion.
+///
+/// Swift frees a value by releasing its children first, recursively: a tuple nested 100,000 deep
+/// overflows the stack when it is freed (a 40 KB pickle did that). While the arena holds every
+/// container, no container is freed by another's release, so `dismantle()` can empty them one at
+/// a time; afterwards each container is freed with no children left. Cycles (a list appended to
+/// itself) are broken the same way instead of leaking.
+final class PickleArena {
+    private var containers: [PickleItems] = []
+    private var arrays: [PickleNDArray] = []
+
+    func keep(_ c: PickleItems) -> PickleItems { containers.append(c); return c }
+    func keep(_ a: PickleNDArray) -> PickleNDArray { arrays.append(a); return a }
+
+    /// Empties every container, then lets them go.
+    func dismantle() {
+        for c in containers { c.items = [] }
+        for a in arrays { a.objects = [] }
+        containers = []
+        arrays = []
     }
 }
