@@ -14,8 +14,8 @@ import PairSampler
 ///     {"batch": 32, "optimizer": {"baseLR": 0.0005}, "loss": {"view": 0, "region": 1},
 ///      "model": {"dim": 48}, "views": {"local": {"count": 6, "size": 32}}}
 public struct TrainRecipe: Codable, Sendable, Equatable {
-    /// The network's shape (input channels come from the shards).
-    public var model: Model
+    /// The network's shape; `inChannels` is replaced by the shards' channel count.
+    public var model: EsViTConfig
     /// The multi-crop views (`docs/views.md`).
     public var views: ViewRecipe
     public var optimizer: Optimizer
@@ -30,36 +30,6 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Shards shuffled together (and held decompressed at once): the memory bound of the data loader.
     public var shardsPerBlock: Int
-
-    public struct Model: Codable, Sendable, Equatable {
-        public var patch = 4
-        public var dim = 32
-        public var depths = [2, 2, 2]
-        public var heads = [2, 4, 8]
-        public var window = 4
-        public var mlpRatio = 4
-        /// DINO heads: output dimension K, hidden width, bottleneck.
-        public var outDim = 1024
-        public var hidden = 256
-        public var bottleneck = 64
-        public init() {}
-
-        /// The network for images of `channels` channels.
-        public func config(channels: Int) -> EsViTConfig {
-            var c = EsViTConfig()
-            c.inChannels = channels
-            c.patch = patch
-            c.dim = dim
-            c.depths = depths
-            c.heads = heads
-            c.window = window
-            c.mlpRatio = mlpRatio
-            c.outDim = outDim
-            c.hidden = hidden
-            c.bottleneck = bottleneck
-            return c
-        }
-    }
 
     public struct Optimizer: Codable, Sendable, Equatable {
         /// Learning rate for a batch of 256; the run uses `baseLR x batch / 256` (linear scaling rule).
@@ -127,7 +97,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
     }
 
     public init() {
-        model = Model()
+        model = EsViTConfig()
         views = ViewRecipe()
         optimizer = Optimizer()
         teacher = Teacher()
@@ -137,6 +107,13 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         epochs = 100
         seed = 0
         shardsPerBlock = 4
+    }
+
+    /// The network for images of `channels` channels.
+    public func config(channels: Int) -> EsViTConfig {
+        var c = model
+        c.inChannels = channels
+        return c
     }
 
     /// The learning rate after warm-up: `baseLR x batch / 256`.
@@ -162,7 +139,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         try check(model.dim >= 2 && model.outDim >= 2 && model.hidden >= 1 && model.bottleneck >= 1 && model.patch >= 1 && model.window >= 1,
                   "model sizes must be positive")
         try views.validate()
-        let config = model.config(channels: channels)
+        let config = config(channels: channels)
         do {
             try config.validate(cropSize: views.global[0].size)
             if views.local.count > 0 { try config.validate(cropSize: views.local.size) }

@@ -63,7 +63,7 @@ public final class TrainingRun {
             guard data.train.count >= recipe.batch else {
                 throw TrainError("\(data.trainFolder): \(data.train.count) images, fewer than one batch of \(recipe.batch)")
             }
-            trainer = EsViTTrainer(config: recipe.model.config(channels: data.channels))
+            trainer = EsViTTrainer(config: recipe.config(channels: data.channels))
             trainer.initialize(seed: recipe.seed)
             state = RunState(totalSteps: 0, stepsPerEpoch: data.train.count / recipe.batch, trainFolder: data.trainFolder,
                              valFolder: data.valFolder, trainImages: data.train.count, channels: data.channels,
@@ -222,7 +222,7 @@ public final class TrainingRun {
     /// count to the budget: `steps x (step + views) + k-NN evaluations = budget - time spent so far`.
     func fitSteps(minutes: Double, recipe: TrainRecipe, data: TrainingData, elapsed: Double) throws -> (steps: Int, stepSeconds: Double) {
         let B = recipe.batch, S = recipe.views.global[0].size
-        let probe = EsViTTrainer(config: recipe.model.config(channels: data.channels))
+        let probe = EsViTTrainer(config: recipe.config(channels: data.channels))
         probe.initialize(seed: recipe.seed)
         probe.hyper = hyper(recipe, TrainSchedule(recipe: recipe, totalSteps: 100, stepsPerEpoch: 100).values(at: 50))
         let order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
