@@ -7,11 +7,7 @@ import RealModule
 
 public struct EsViTLoss: Sendable {
     @inline(__always) static func dot(_ a: [Float], _ ia: Int, _ b: [Float], _ ib: Int, _ n: Int) -> Float {
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-            var s: Float = 0
-            for c in 0..<n { s = Relaxed.multiplyAdd(pa[ia + c], pb[ib + c], s) }
-            return s
-        } }
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in VectorMath.dot(pa.baseAddress! + ia, pb.baseAddress! + ib, n) } }
     }
 
     public var teacherTemp: Float = 0.04
@@ -128,9 +124,8 @@ public struct EsViTLoss: Sendable {
         let regionLoss = (0..<B).reduce(0.0) { $0 + lossBox[B + $1] }
         let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss
         let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
-        var viewMean = [Float](repeating: 0, count: K), regionMean = [Float](repeating: 0, count: K)
-        for r in 0..<(2 * B) { for k in 0..<K { viewMean[k] += teacher.view.logits[r * K + k] / Float(2 * B) } }
-        for r in 0..<(2 * B * Ng) { for k in 0..<K { regionMean[k] += teacher.region.logits[r * K + k] / Float(2 * B * Ng) } }
+        let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
+        let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
         let (hv, hvMean) = Self.entropies(q, rows: 2 * B, K: K)
         let (hr, hrMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
         return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, teacherViewEntropy: hv, teacherViewMeanEntropy: hvMean,
@@ -138,18 +133,48 @@ public struct EsViTLoss: Sendable {
                       dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean)
     }
 
-    /// Mean entropy of the rows of `p [rows, K]` and entropy of their mean, in nats.
+    /// The mean row of `x [rows, K]`.
+    static func columnMeans(_ x: [Float], rows: Int, K: Int) -> [Float] {
+        var mean = [Float](repeating: 0, count: K)
+        let inv = 1 / Float(rows)
+        x.withUnsafeBufferPointer { x in
+            mean.withUnsafeMutableBufferPointer { m in
+                for r in 0..<rows { let row = x.baseAddress! + r * K; for k in 0..<K { m[k] += row[k] * inv } }
+            }
+        }
+        return mean
+    }
+
+    /// Mean entropy of the rows of `p [rows, K]` and entropy of their mean, in nats. Rows fall into 8
+    /// fixed chunks (run on `KernelThreads`) whose partial sums are added in chunk order, so the value
+    /// does not depend on the thread count.
     static func entropies(_ p: [Float], rows: Int, K: Int) -> (Double, Double) {
-        var mean = [Double](repeating: 0, count: K)
-        var h = 0.0
+        let chunks = max(1, min(8, rows))
+        var partial = [Double](repeating: 0, count: chunks * (K + 1))
         p.withUnsafeBufferPointer { p in
-            for r in 0..<rows {
-                for k in 0..<K {
-                    let v = Double(p[r * K + k])
-                    mean[k] += v
-                    if v > 0 { h -= v * Foundation.log(v) }
+            partial.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let (p, out) = (p.baseAddress!, out.baseAddress!)
+                KernelThreads.forEach(chunks) { cs in
+                    for c in cs {
+                        let acc = out + c * (K + 1)
+                        for r in (c * rows / chunks)..<((c + 1) * rows / chunks) {
+                            var h = 0.0
+                            for k in 0..<K {
+                                let v = Double(p[r * K + k])
+                                acc[k] += v
+                                if v > 0 { h -= v * Foundation.log(v) }
+                            }
+                            acc[K] += h
+                        }
+                    }
                 }
             }
+        }
+        var mean = [Double](repeating: 0, count: K)
+        var h = 0.0
+        for c in 0..<chunks {
+            for k in 0..<K { mean[k] += partial[c * (K + 1) + k] }
+            h += partial[c * (K + 1) + K]
         }
         var hMean = 0.0
         for k in 0..<K where mean[k] > 0 { let v = mean[k] / Double(rows); hMean -= v * Foundation.log(v) }

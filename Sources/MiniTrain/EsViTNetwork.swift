@@ -34,8 +34,9 @@ public struct EsViTNetwork: Sendable {
     }
 
     /// Runs the network on `images [B, Cin, S, S]` (B = crops x images of one resolution).
-    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> Output {
-        let bb = backbone.forward(arena, images: images, batch: B, size: S)
+    /// `forBackward: false`: the teacher's pass (nothing computed that only backward needs).
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Output {
+        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward)
         var pooled = [Float](repeating: 0, count: B * config.finalDim)
         TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
         let v = head.forward(arena, input: pooled, rows: B)
@@ -46,7 +47,7 @@ public struct EsViTNetwork: Sendable {
     /// Inference: the pooled backbone features `[B, C]` of `images [B, Cin, S, S]` (no heads; nothing
     /// is kept for a backward pass beyond this call). Evaluation and the k-NN monitor use the teacher's.
     public func embed(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> [Float] {
-        let bb = backbone.forward(arena, images: images, batch: B, size: S)
+        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: false)
         var pooled = [Float](repeating: 0, count: B * config.finalDim)
         TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
         return pooled

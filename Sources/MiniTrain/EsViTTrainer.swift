@@ -111,7 +111,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int)
         -> (Double, EsViTLoss.Result, [Float]) {
-        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S)
+        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false)
         var groups = [network.forward(student, images: globals, batch: 2 * B, size: S)]
         if L > 0 { groups.append(network.forward(student, images: locals, batch: L * B, size: s)) }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,

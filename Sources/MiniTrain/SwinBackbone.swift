@@ -65,8 +65,10 @@ public struct SwinBackbone: Sendable {
         public func attention(stage: Int, block: Int) -> [Float] { blocks[stage][block].probs }
     }
 
-    /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`.
-    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> Cache {
+    /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`. With
+    /// `forBackward: false` (the teacher, inference) the GELU slopes that only backward reads are not
+    /// computed; such a cache cannot be passed to `backward`.
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Cache {
         let c = config
         let cache = Cache()
         cache.batch = B
@@ -99,7 +101,7 @@ public struct SwinBackbone: Sendable {
                 b.perm = TokenLayout.windowPermutation(B: B, H: side, W: side, ws: b.ws, shift: shift)
                 b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
                 b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
-                x = blockForward(arena, b, x, B: B)
+                x = blockForward(arena, b, x, B: B, forBackward: forBackward)
                 stageBlocks.append(b)
             }
             cache.blocks.append(stageBlocks)
@@ -135,7 +137,7 @@ public struct SwinBackbone: Sendable {
         return cache
     }
 
-    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int) -> [Float] {
+    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool) -> [Float] {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let p = b.prefix
         b.input = x
@@ -166,11 +168,15 @@ public struct SwinBackbone: Sendable {
         var fc1 = [Float].uninitialized(rows * hid)
         Linear.forward(&fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
         b.gelu = [Float].uninitialized(rows * hid)
-        b.fc1Slope = [Float].uninitialized(rows * hid)
-        GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
+        if forBackward {
+            b.fc1Slope = [Float].uninitialized(rows * hid)
+            GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
+        } else {
+            GELU.forwardFast(&b.gelu, fc1, count: rows * hid)
+        }
         var out = [Float].uninitialized(rows * C)
         Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)
-        for i in 0..<out.count { out[i] += b.x1[i] }
+        out.withUnsafeMutableBufferPointer { o in b.x1.withUnsafeBufferPointer { x1 in for i in 0..<o.count { o[i] += x1[i] } } }
         return out
     }
 

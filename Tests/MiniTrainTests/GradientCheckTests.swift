@@ -123,12 +123,14 @@ import LensData
     }
 
     /// Shifted-window attention on 2 images of 4x4 tokens in 2x2 windows, with the mask and bias table.
-    @Test func windowAttention() {
-        var rng = Philox4x64(seed: 6, stream: 0)
-        let (ws, H, B, C, h) = (2, 4, 2, 8, 2)
+    /// The generic kernel (2 x 2 windows, 4 channels per head) and the `SIMD16` one (4 x 4 windows,
+    /// 16 channels per head: the default model's shape).
+    @Test(arguments: [(2, 4, 2, 8, 2, 6), (4, 8, 1, 32, 2, 16)])
+    func windowAttention(ws: Int, H: Int, B: Int, C: Int, h: Int, seed: Int) {
+        var rng = Philox4x64(seed: UInt64(seed), stream: 0)
         let N = ws * ws, nW = (H / ws) * (H / ws), W = B * nW
         let index = WindowAttention.relativeIndex(ws: ws, tableWindow: ws)
-        let mask = WindowAttention.shiftMask(H: H, W: H, ws: ws, shift: 1)
+        let mask = WindowAttention.shiftMask(H: H, W: H, ws: ws, shift: ws / 2)
         #expect(mask.contains(-100) && mask.contains(0))
         let inputs = [Self.random(W * N * 3 * C, &rng), Self.random((2 * ws - 1) * (2 * ws - 1) * h, &rng)]
         func fwd(_ x: [[Float]]) -> ([Float], [Float]) {

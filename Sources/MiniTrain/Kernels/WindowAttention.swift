@@ -7,39 +7,58 @@ import RealModule
 /// heads split as `[h, d]` with d = C/h), `out [W, N, C]`, `probs [W, h, N, N]` (saved for backward),
 /// `table [(2ws−1)², h]`, `index [N, N]` into the table, `mask [nW, N, N]` (window w uses w % nW).
 public enum WindowAttention {
+    /// Per window and head, scores are built a row at a time as `Σ_e q[i, e] · Kᵀ[e, :]` over a transposed
+    /// copy of the head's keys, so the inner loops run over contiguous tokens (vector lanes) instead of
+    /// reducing a 16-element dot product per score; the bias `table[index]` is gathered once per call.
     public static func forward(_ out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
                                table: UnsafePointer<Float>, index: UnsafePointer<Int32>, mask: UnsafePointer<Float>?, windowsPerImage nW: Int,
                                W: Int, N: Int, C: Int, heads h: Int) {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
-        nonisolated(unsafe) let (out, probs, qkv, table, index, mask) = (out, probs, qkv, table, index, mask)
+        // bias[hh, i, j] = table[index[i, j], hh]
+        let bias = UnsafeMutablePointer<Float>.allocate(capacity: h * N * N)
+        defer { bias.deallocate() }
+        for hh in 0..<h { for ij in 0..<(N * N) { bias[hh * N * N + ij] = table[Int(index[ij]) * h + hh] } }
+        nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
         KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
+        let kt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
+        defer { kt.deallocate() }
         for w in windows {
             let base = qkv + w * N * 3 * C
             let m = mask.map { $0 + (w % nW) * N * N }
+            if N == 16 && d == 16 {
+                for hh in 0..<h {
+                    WindowAttention16.forward(out: out + w * N * C + hh * d, P: probs + ((w * h + hh) * N) * N, base: base + hh * d,
+                                              bias: biasAll + hh * N * N, mask: m, C: C, scale: scale, kt: kt)
+                }
+                continue
+            }
             for hh in 0..<h {
+                for j in 0..<N {
+                    let k = base + j * 3 * C + C + hh * d
+                    for e in 0..<d { kt[e * N + j] = k[e] }
+                }
                 let P = probs + ((w * h + hh) * N) * N
                 for i in 0..<N {
                     let q = base + i * 3 * C + hh * d
-                    var mx = -Float.infinity
-                    for j in 0..<N {
-                        let k = base + j * 3 * C + C + hh * d
-                        var dot: Float = 0
-                        for e in 0..<d { dot = Relaxed.multiplyAdd(q[e], k[e], dot) }
-                        var a = dot * scale + table[Int(index[i * N + j]) * h + hh]
-                        if let m { a += m[i * N + j] }
-                        P[i * N + j] = a
-                        mx = max(mx, a)
+                    let row = P + i * N, b = biasAll + (hh * N + i) * N
+                    for j in 0..<N { row[j] = b[j] }
+                    if let m { let mr = m + i * N; for j in 0..<N { row[j] += mr[j] } }
+                    for e in 0..<d {
+                        let qe = q[e] * scale, kr = kt + e * N
+                        for j in 0..<N { row[j] = Relaxed.multiplyAdd(qe, kr[j], row[j]) }
                     }
+                    var mx = -Float.infinity
+                    for j in 0..<N { mx = max(mx, row[j]) }
                     var s: Float = 0
-                    for j in 0..<N { let e = FastMath.exp(P[i * N + j] - mx); P[i * N + j] = e; s += e }
+                    for j in 0..<N { let e = FastMath.exp(row[j] - mx); row[j] = e; s += e }
                     let inv = 1 / s
-                    for j in 0..<N { P[i * N + j] *= inv }
+                    for j in 0..<N { row[j] *= inv }
                     let o = out + (w * N + i) * C + hh * d
                     for e in 0..<d { o[e] = 0 }
                     for j in 0..<N {
-                        let v = base + j * 3 * C + 2 * C + hh * d, p = P[i * N + j]
-                        for e in 0..<d { o[e] += p * v[e] }
+                        let v = base + j * 3 * C + 2 * C + hh * d, p = row[j]
+                        for e in 0..<d { o[e] = Relaxed.multiplyAdd(p, v[e], o[e]) }
                     }
                 }
             }
@@ -47,7 +66,9 @@ public enum WindowAttention {
         }
     }
 
-    /// Accumulates `dqkv [W, N, 3C]` and `dtable` (§4.2 of the notes).
+    /// Accumulates `dqkv [W, N, 3C]` and `dtable` (per window and head: dP = dO·Vᵀ,
+    /// dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ += scale·dS·K, dK += scale·dSᵀ·Q). As in forward,
+    /// dO·Vᵀ runs over a transposed copy of the head's values.
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, index: UnsafePointer<Int32>,
                                 W: Int, N: Int, C: Int, heads h: Int) {
@@ -58,25 +79,39 @@ public enum WindowAttention {
         // The bias table is shared by all windows: each chunk accumulates its own copy.
         KernelThreads.forEachAccumulating(W, width: tableCount, into: dtable, minimumPerChunk: 4) { windows, dtable in
         let dA = UnsafeMutablePointer<Float>.allocate(capacity: N * N)
-        defer { dA.deallocate() }
+        let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
+        defer { dA.deallocate(); vt.deallocate() }
         for w in windows {
             let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
+            if N == 16 && d == 16 {
+                for hh in 0..<h {
+                    WindowAttention16.backward(dbase: dbase + hh * d, dtable: dtable, dO: dout + w * N * C + hh * d, base: base + hh * d,
+                                               P: probs + ((w * h + hh) * N) * N, index: index, head: hh, heads: h, C: C, scale: scale,
+                                               vt: vt, dS: dA)
+                }
+                continue
+            }
             for hh in 0..<h {
+                for j in 0..<N {
+                    let v = base + j * 3 * C + 2 * C + hh * d
+                    for e in 0..<d { vt[e * N + j] = v[e] }
+                }
                 let P = probs + ((w * h + hh) * N) * N
                 for i in 0..<N {
                     let dO = dout + (w * N + i) * C + hh * d
-                    var rowsum: Float = 0
-                    for j in 0..<N {
-                        let v = base + j * 3 * C + 2 * C + hh * d
-                        let dv = dbase + j * 3 * C + 2 * C + hh * d
-                        var dp: Float = 0
-                        let p = P[i * N + j]
-                        for e in 0..<d { dp = Relaxed.multiplyAdd(dO[e], v[e], dp) }
-                        for e in 0..<d { dv[e] += p * dO[e] }
-                        dA[i * N + j] = dp
-                        rowsum += dp * p
+                    let p = P + i * N, g = dA + i * N
+                    for j in 0..<N { g[j] = 0 }
+                    for e in 0..<d {
+                        let de = dO[e], vr = vt + e * N
+                        for j in 0..<N { g[j] = Relaxed.multiplyAdd(de, vr[j], g[j]) }
                     }
-                    for j in 0..<N { dA[i * N + j] = P[i * N + j] * (dA[i * N + j] - rowsum) }
+                    for j in 0..<N {
+                        let dv = dbase + j * 3 * C + 2 * C + hh * d, pj = p[j]
+                        for e in 0..<d { dv[e] = Relaxed.multiplyAdd(pj, dO[e], dv[e]) }
+                    }
+                    var rowsum: Float = 0
+                    for j in 0..<N { rowsum = Relaxed.multiplyAdd(g[j], p[j], rowsum) }
+                    for j in 0..<N { g[j] = p[j] * (g[j] - rowsum) }
                 }
                 for i in 0..<N {
                     let q = base + i * 3 * C + hh * d, dq = dbase + i * 3 * C + hh * d
@@ -85,8 +120,8 @@ public enum WindowAttention {
                         dtable[Int(index[i * N + j]) * h + hh] += g
                         let k = base + j * 3 * C + C + hh * d, dk = dbase + j * 3 * C + C + hh * d
                         let gs = g * scale
-                        for e in 0..<d { dq[e] += gs * k[e] }
-                        for e in 0..<d { dk[e] += gs * q[e] }
+                        for e in 0..<d { dq[e] = Relaxed.multiplyAdd(gs, k[e], dq[e]) }
+                        for e in 0..<d { dk[e] = Relaxed.multiplyAdd(gs, q[e], dk[e]) }
                     }
                 }
             }
