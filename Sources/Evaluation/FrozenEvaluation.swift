@@ -135,9 +135,11 @@ public struct FrozenEvaluation {
         throw EvaluationError("\(folder): sample \(i) (\(split.ids[i])) has no label; eval needs a labelled split")
     }
 
-    /// The global view size the checkpoint was trained on (its recipe), 64 when it has none.
+    /// The image size the checkpoint was trained on: `input_size` in its metadata (a fine-tuned
+    /// checkpoint), else the global view size of its recipe, 64 when it has neither.
     public static func globalSize(checkpoint: String) throws -> Int {
         let meta = try Checkpoint.metadata(at: checkpoint)
+        if let size = meta["input_size"].flatMap({ Int($0) }), size > 0 { return size }
         guard let text = meta["recipe"], let recipe = try? TrainRecipe.decode(Data(text.utf8)) else { return 64 }
         return recipe.views.global[0].size
     }
