@@ -57,11 +57,13 @@ let package = Package(
         .target(name: "Training", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "FeatureMetrics", "Render"]),
         // 8. Evaluation of checkpoints: embeddings, k-NN and linear probe with random-init and raw-pixel baselines, attention maps.
         .target(name: "Evaluation", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "Training", "FeatureMetrics", "Render"]),
+        // 9. Fine-tuning with labels: backbone + linear head (classification or regression), model selection on val, test report.
+        .target(name: "FineTune", dependencies: ["LensData", "ShardWriter", "PairSampler", "MiniTrain", "FeatureMetrics", "Render", "Evaluation"]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
-            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation",
+            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MiniTrain", "ShardWriter", "PairSampler", "LensData", "LensSynth", "Cropping", "_TestSupport"]),
+        .testTarget(name: "FineTuneTests", dependencies: ["FineTune", "MiniTrain", "Training", "ShardWriter", "LensData", "_TestSupport"]),
         .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),

@@ -123,15 +123,7 @@ public struct FrozenEvaluation {
             rows.append(evaluate("raw pixels") { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
         }
         if let dir = options.figures {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let curves = probe.report.roc.enumerated().map { c, roc -> ROCChart.Curve in
-                let s = roc.simplified()
-                return ROCChart.Curve(label: names[c], falsePositiveRate: s.falsePositiveRate, truePositiveRate: s.truePositiveRate, auc: roc.auc)
-            }
-            try ROCChart(title: String(format: "Linear probe, test set (macro AUC %.3f)", probe.report.macroAUC), curves: curves)
-                .writePNG(path: dir + "/roc.png")
-            try ConfusionMatrixChart(title: String(format: "Linear probe, test set (accuracy %.3f)", probe.report.accuracy), classNames: names,
-                                     counts: probe.report.confusion).writePNG(path: dir + "/confusion.png")
+            try ClassificationFigures.write(probe.report, classNames: names, subject: "Linear probe, test set", to: dir)
         }
         return Report(checkpoint: options.checkpoint, train: options.train, test: options.test, trainImages: train.ids.count,
                       testImages: test.ids.count, classes: names, k: options.k, temperature: options.temperature, rows: rows)
@@ -143,9 +135,11 @@ public struct FrozenEvaluation {
         throw EvaluationError("\(folder): sample \(i) (\(split.ids[i])) has no label; eval needs a labelled split")
     }
 
-    /// The global view size the checkpoint was trained on (its recipe), 64 when it has none.
+    /// The image size the checkpoint was trained on: `input_size` in its metadata (a fine-tuned
+    /// checkpoint), else the global view size of its recipe, 64 when it has neither.
     public static func globalSize(checkpoint: String) throws -> Int {
         let meta = try Checkpoint.metadata(at: checkpoint)
+        if let size = meta["input_size"].flatMap({ Int($0) }), size > 0 { return size }
         guard let text = meta["recipe"], let recipe = try? TrainRecipe.decode(Data(text.utf8)) else { return 64 }
         return recipe.views.global[0].size
     }

@@ -6,8 +6,25 @@ import LensData
 /// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`;
 /// the model configuration and hyper-parameters in the metadata. Loading restores the trainer bit for bit.
 public enum Checkpoint {
-    /// - Parameter metadata: extra `__metadata__` entries (the trainer writes its resolved recipe there).
-    public static func save(_ t: EsViTTrainer, to path: String, metadata extra: [String: String] = [:]) throws {
+    /// A named F32 tensor stored beside the trainer's (a fine-tuned checkpoint's `head.weight`, `head.bias`).
+    public struct Tensor: Sendable, Equatable {
+        public var name: String
+        public var shape: [Int]
+        /// `shape.reduce(1, *)` values, row-major.
+        public var values: [Float]
+
+        public init(name: String, shape: [Int], values: [Float]) {
+            precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+            self.name = name
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// - Parameters:
+    ///   - metadata: extra `__metadata__` entries (the trainer writes its resolved recipe there).
+    ///   - tensors: extra tensors under their own names (not prefixed); `load` ignores them, `tensors(at:names:)` reads them.
+    public static func save(_ t: EsViTTrainer, to path: String, metadata extra: [String: String] = [:], tensors: [Tensor] = []) throws {
         var entries: [(String, String, [Int], [UInt8])] = []  // name, dtype, shape, bytes
         func f32(_ p: UnsafePointer<Float>, _ n: Int) -> [UInt8] {
             var out = [UInt8](repeating: 0, count: 4 * n)
@@ -23,6 +40,10 @@ public enum Checkpoint {
         entries.append(("center", "F32", [1, t.center.count], t.center.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
         entries.append(("center_grid", "F32", [1, t.centerGrid.count], t.centerGrid.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
         entries.append(("optimizer.step", "I64", [1], withUnsafeBytes(of: Int64(t.step).littleEndian) { Array($0) }))
+        for tensor in tensors {
+            precondition(!entries.contains { $0.0 == tensor.name }, "\(tensor.name) is already a tensor of the checkpoint")
+            entries.append((tensor.name, "F32", tensor.shape, tensor.values.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let metadata: [String: String] = extra.merging([
@@ -52,6 +73,29 @@ public enum Checkpoint {
             throw LensDataError(path: path, offset: 8, "not a safetensors file with metadata")
         }
         return meta
+    }
+
+    /// Reads the F32 tensors `names` of a checkpoint (any safetensors file), with their shapes.
+    public static func tensors(at path: String, names: [String]) throws -> [Tensor] {
+        let file = try FileBytes(path: path)
+        let buf = file.buffer
+        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
+        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
+        guard n > 0, 8 + n <= buf.count, let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any] else {
+            throw LensDataError(path: path, offset: 8, "not a safetensors file")
+        }
+        let data = UnsafeRawBufferPointer(rebasing: buf[(8 + n)...])
+        return try names.map { name in
+            guard let e = header[name] as? [String: Any] else { throw LensDataError(path: path, "no tensor named \(name)") }
+            guard e["dtype"] as? String == "F32", let shape = e["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }),
+                  let o = e["data_offsets"] as? [Int], o.count == 2, o[0] >= 0, o[1] <= data.count, o[1] - o[0] == 4 * shape.reduce(1, *) else {
+                throw LensDataError(path: path, "tensor \(name): not F32, or its offsets do not match its shape")
+            }
+            let values = (0..<shape.reduce(1, *)).map {
+                Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 4 * $0, as: UInt32.self)))
+            }
+            return Tensor(name: name, shape: shape, values: values)
+        }
     }
 
     /// Restores a trainer from `path`.

@@ -66,9 +66,6 @@ public final class EsViTTrainer: @unchecked Sendable {
         self.hyper = hyper
     }
 
-    /// Whether AdamW decays this tensor: not biases, not 1-D tensors.
-    static func decays(_ t: ParameterArena.Tensor) -> Bool { !t.name.hasSuffix(".bias") && t.shape.count > 1 }
-
     /// Whether the optimizer touches this tensor (weight_g is frozen: norm_last_layer).
     func trains(_ t: ParameterArena.Tensor) -> Bool {
         if t.name.hasSuffix("last_layer.weight_g") { return false }
@@ -126,25 +123,10 @@ public final class EsViTTrainer: @unchecked Sendable {
     public func update() {
         step += 1
         let h = hyper
-        let bc1 = 1 - powf(h.beta1, Float(step)), bc2 = 1 - powf(h.beta2, Float(step))
+        let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
         for t in student.tensors {
-            let p = student.values + t.offset, g = student.grads + t.offset, m = student.m + t.offset, v = student.v + t.offset
-            if trains(t) {
-                var norm: Double = 0
-                for i in 0..<t.count { norm += Double(g[i]) * Double(g[i]) }
-                let coef = h.clip / (Float(norm.squareRoot()) + 1e-6)
-                let scale: Float = h.clip > 0 && coef < 1 ? coef : 1  // clip 0: off
-                let decay = Self.decays(t) ? h.lr * h.weightDecay : 0
-                for i in 0..<t.count {
-                    let gi = g[i] * scale
-                    p[i] -= decay * p[i]
-                    m[i] = h.beta1 * m[i] + (1 - h.beta1) * gi
-                    v[i] = h.beta2 * v[i] + (1 - h.beta2) * gi * gi
-                    let denom = (v[i].squareRoot() / bc2.squareRoot()) + h.eps
-                    p[i] -= (h.lr / bc1) * m[i] / denom
-                }
-            }
-            let tp = teacher.values + t.offset
+            if trains(t) { optimizer.update(student, tensor: t, step: step) }
+            let p = student.values + t.offset, tp = teacher.values + t.offset
             for i in 0..<t.count { tp[i] = h.emaMomentum * tp[i] + (1 - h.emaMomentum) * p[i] }
         }
     }

@@ -115,3 +115,21 @@ import _TestSupport
         #expect(r.stdout.contains("max pooled diff"), "\(r.stdout)")
     }
 }
+
+@Suite struct CheckpointExtraTensorTests {
+    /// Extra tensors (a fine-tuned head) travel beside the trainer's: `load` still restores the trainer,
+    /// `tensors(at:names:)` reads them back, and a missing name is an error that names it.
+    @Test func extraTensorsRoundTripAndLeaveTheTrainerLoadable() throws {
+        let t = TrainerTests.smallTrainer()
+        let path = TestSupport.tempDir("ckpt-extra") + "/model.safetensors"
+        let head = Checkpoint.Tensor(name: "head.weight", shape: [3, 64], values: (0..<192).map { Float($0) / 7 })
+        let bias = Checkpoint.Tensor(name: "head.bias", shape: [3], values: [1, -2, 0.5])
+        try Checkpoint.save(t, to: path, metadata: ["task": "classify"], tensors: [head, bias])
+        #expect(TrainerTests.snapshot(try Checkpoint.load(from: path)) == TrainerTests.snapshot(t))
+        #expect(try Checkpoint.tensors(at: path, names: ["head.bias", "head.weight"]) == [bias, head])
+        #expect(try Checkpoint.metadata(at: path)["task"] == "classify")
+        do { _ = try Checkpoint.tensors(at: path, names: ["head.nothing"]); Issue.record("no error") } catch {
+            #expect("\(error)".contains("head.nothing"))
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// AdamW (Loshchilov & Hutter 2019) as PyTorch's `torch.optim.AdamW` computes it, with DINO's
+/// per-tensor gradient-norm clipping (`clip_gradients`) in front: the step both trainers share
+/// (`EsViTTrainer` for pre-training, the fine-tuning trainer with a lower rate for the backbone).
+///
+/// For one tensor with values p, gradient g, moments m, v, at step t (1-based):
+///
+///     g ← g · min(1, clip / (‖g‖ + 1e-6))        (clip 0: off)
+///     p ← p − lr · wd · p                         (decoupled decay; not for biases and 1-D tensors)
+///     m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²
+///     p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + eps)
+public struct AdamW: Sendable, Equatable {
+    public var lr: Float
+    public var weightDecay: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    /// Per-tensor gradient-norm clip (0: off).
+    public var clip: Float
+
+    public init(lr: Float = 1e-3, weightDecay: Float = 0.04, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, clip: Float = 3) {
+        self.lr = lr
+        self.weightDecay = weightDecay
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.clip = clip
+    }
+
+    /// Whether AdamW decays this tensor: not biases, not 1-D tensors (DINO's `get_params_groups`).
+    public static func decays(_ t: ParameterArena.Tensor) -> Bool { !t.name.hasSuffix(".bias") && t.shape.count > 1 }
+
+    /// Updates tensor `t` of `arena` in place from its gradient (in `arena.grads`) and moments (`arena.m`, `arena.v`).
+    /// - Parameters:
+    ///   - step: the 1-based step count (bias correction).
+    ///   - lrScale: multiplies the learning rate for this tensor (a parameter group's rate; decay scales with it).
+    public func update(_ arena: ParameterArena, tensor t: ParameterArena.Tensor, step: Int, lrScale: Float = 1) {
+        Self.update(values: arena.values + t.offset, grads: arena.grads + t.offset, m: arena.m + t.offset, v: arena.v + t.offset,
+                    count: t.count, step: step, lr: lr * lrScale, weightDecay: Self.decays(t) ? weightDecay : 0,
+                    beta1: beta1, beta2: beta2, eps: eps, clip: clip)
+    }
+
+    /// The update of one flat tensor of `count` values (`p`, `g`, `m`, `v` all `[count]`); `g` is read, not changed.
+    public static func update(values p: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                              v: UnsafeMutablePointer<Float>, count: Int, step: Int, lr: Float, weightDecay: Float,
+                              beta1: Float, beta2: Float, eps: Float, clip: Float) {
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        var norm: Double = 0
+        for i in 0..<count { norm += Double(g[i]) * Double(g[i]) }
+        let coef = clip / (Float(norm.squareRoot()) + 1e-6)
+        let scale: Float = clip > 0 && coef < 1 ? coef : 1  // clip 0: off
+        let decay: Float = weightDecay == 0 ? 0 : lr * weightDecay
+        for i in 0..<count {
+            let gi = g[i] * scale
+            p[i] -= decay * p[i]
+            m[i] = beta1 * m[i] + (1 - beta1) * gi
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+            let denom = (v[i].squareRoot() / bc2.squareRoot()) + eps
+            p[i] -= (lr / bc1) * m[i] / denom
+        }
+    }
+}

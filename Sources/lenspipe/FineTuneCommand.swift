@@ -1,0 +1,172 @@
+import ArgumentParser
+import FineTune
+import Foundation
+import Synchronization
+
+extension LensPipe {
+    struct Finetune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "finetune",
+            abstract: "Fine-tune a pre-trained backbone with labels: classify the substructure, or regress the axion mass.",
+            discussion: """
+            The Swin backbone of a lenspipe train checkpoint (--network teacher or student weights) plus
+            a linear head on its mean-pooled tokens, trained with labels on SHARDS/train (AdamW, linear
+            warm-up then cosine; the backbone at --backbone-lr-scale times the head's rate), the weights
+            of the best SHARDS/val pass kept, scored once on SHARDS/test. Images are the stored stamps
+            resampled to the checkpoint's global view size (as eval does), under random flips and
+            90-degree rotations while training.
+
+            --task classify: cross-entropy; test accuracy, macro and per-class one-vs-rest ROC AUC,
+            confusion matrix; roc.png and confusion.png. --task regress: the samples with a target (the
+            axion class), log10 of the target (errors in dex) standardised by train, Huber loss; test
+            MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean;
+            regression.png. --from-scratch trains the same network from random init for the same
+            budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train.
+            --minutes M measures the step first and fits the step count to M minutes.
+
+            OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and
+            head.bias), report.json, metrics.jsonl and the figures. docs/evaluation.md describes the
+            protocol.
+
+            Examples:
+              lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 -o run1/ft-cls-10
+              lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 --from-scratch -o run1/scratch-cls-10
+              lenspipe finetune run1/final.safetensors out --task regress --epochs 20 -o run1/ft-mass --json
+            """)
+
+        @Argument(help: ArgumentHelp("A checkpoint (lenspipe train).", valueName: "checkpoint")) var checkpoint: String
+        @Argument(help: ArgumentHelp("A lenspipe output with train/, val/ and test/ splits.", valueName: "shards")) var shards: String
+        @Option(help: "classify (the class label) or regress (the target: the axion mass).") var task: TaskChoice
+        @Option(help: "Share of the train split used: a seeded, label-stratified subset (e.g. 0.01, 0.1, 1).") var labelFraction = 1.0
+        @Option(help: "Wall-clock budget in minutes: the step count is fitted to it.") var minutes: Double?
+        @Option(help: "Passes over the (sub-sampled) train split (instead of --minutes; default 10).") var epochs: Double?
+        @Option(name: [.customShort("o"), .customLong("out")],
+                help: ArgumentHelp("The output folder (default: finetune-TASK[-scratch][-fF] beside the checkpoint).", valueName: "dir"))
+        var out: String?
+        @Flag(help: "Train the same network from random init for the same budget (the baseline).") var fromScratch = false
+        @Option(help: "The checkpoint's teacher (DINO's choice) or student weights.") var network: NetworkChoice = .teacher
+
+        @Option(help: "Images per step.") var batch = 32
+        @Option(help: "Peak learning rate of the head (AdamW).") var lr: Float = 1e-3
+        @Option(help: "The backbone's learning rate relative to the head's (default 0.1; 1 with --from-scratch; 0 freezes it).")
+        var backboneLrScale: Float?
+        @Option(help: "AdamW weight decay (not on biases and 1-D tensors).") var weightDecay: Float = 0.05
+        @Option(help: "Linear warm-up, as a fraction of the steps.") var warmup = 0.1
+        @Option(help: "Regression loss on standardised targets: huber or l2.") var loss = "huber"
+        @Option(help: "Validation passes over the run (the best one's weights are kept).") var evaluations = 10
+        @Option(help: "Image side (default: the checkpoint's global view size).") var size: Int?
+        @Flag(inversion: .prefixedNo, help: "Random flips and 90-degree rotations while training.") var augment = true
+        @Option(help: "Seed of the head, the subset, the batch order and the augmentation.") var seed: UInt64 = 0
+
+        @Flag(help: "No progress line.") var quiet = false
+        @Flag(help: "Print the report as JSON.") var json = false
+        @OptionGroup var threadOptions: ThreadOptions
+
+        func validate() throws {
+            if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
+            if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
+            if let s = size, s < 1 { throw ValidationError("--size must be positive") }
+            do { try recipe().validate() } catch { throw ValidationError("\(error)") }
+        }
+
+        func recipe() -> FineTuneRecipe {
+            var r = FineTuneRecipe()
+            r.batch = batch
+            if let epochs { r.epochs = epochs }
+            r.lr = lr
+            r.backboneLRScale = backboneLrScale ?? (fromScratch ? 1 : 0.1)
+            r.weightDecay = weightDecay
+            r.warmupFraction = warmup
+            r.loss = loss
+            r.labelFraction = labelFraction
+            r.seed = seed
+            r.augment = augment
+            r.evaluations = evaluations
+            return r
+        }
+
+        /// `finetune-classify`, `finetune-regress-scratch-f0.1`, ... beside the checkpoint.
+        var defaultOut: String {
+            let dir = (checkpoint as NSString).deletingLastPathComponent
+            let name = "finetune-\(task.rawValue)" + (fromScratch ? "-scratch" : "") + (labelFraction < 1 ? "-f\(labelFraction)" : "")
+            return (dir.isEmpty ? "." : dir) + "/" + name
+        }
+
+        func run() throws {
+            var options = FineTuneOptions(checkpoint: checkpoint, shards: shards, out: out ?? defaultOut,
+                                          task: task == .classify ? .classify : .regress, recipe: recipe())
+            options.minutes = minutes
+            options.epochs = epochs
+            options.fromScratch = fromScratch
+            options.network = network.rawValue
+            options.size = size
+            options.threads = threadOptions.threads
+            let line = FineTuneProgressLine(quiet: quiet)
+            let report: FineTuneReport
+            do {
+                report = try FineTuneRun(options: options, log: { line.log($0) }, progress: { line.update($0) }).run()
+            } catch let e as FineTuneError {
+                line.finish()
+                throw ValidationError(e.description)
+            }
+            line.finish()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                return
+            }
+            print(String(format: "%@, %@: %d train / %d val / %d test images, %d steps (%.1f epochs) in %.0f s; kept step %d",
+                         report.task.rawValue, report.initialization, report.trainImages, report.valImages, report.testImages, report.steps,
+                         report.epochs, report.seconds, report.bestStep))
+            let t = report.test
+            if let accuracy = t.accuracy {
+                print(String(format: "test accuracy %.4f, macro AUC %.4f; per class: %@", accuracy, t.macroAUC ?? .nan,
+                             zip(report.classes ?? [], t.aucPerClass ?? []).map { "\($0) \($1.map { String(format: "%.3f", $0) } ?? "n/a")" }
+                                 .joined(separator: ", ")))
+            } else {
+                let units = report.target?.units ?? ""
+                print(String(format: "test MAE %.4f %@ (mean predictor %.4f), RMSE %.4f, bias %+.4f, Pearson r %.3f", t.mae ?? .nan, units,
+                             t.baselineMAE ?? .nan, t.rmse ?? .nan, t.bias ?? .nan, t.pearsonR ?? .nan))
+            }
+            for key in report.outputs.keys.sorted() { print("\(key): \(report.outputs[key]!)") }
+        }
+    }
+}
+
+/// `--task`.
+enum TaskChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case classify, regress
+}
+
+/// Fine-tuning progress on stderr, as `train`'s: a live line on a terminal, a plain line every 10 s in logs.
+final class FineTuneProgressLine: Sendable {
+    private let quiet: Bool
+    private let isTerminal = isatty(2) != 0
+    private let last = Mutex<Double>(-1e9)
+    private let start = Date()
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ p: FineTuneProgress) {
+        guard !quiet else { return }
+        let now = Date().timeIntervalSince(start)
+        let due = last.withLock { t -> Bool in
+            guard now - t >= (isTerminal ? 0.25 : 10) || p.step == p.totalSteps else { return false }
+            t = now
+            return true
+        }
+        guard due else { return }
+        let best = p.best.map { String(format: " best val %.4f @ %d", $0.value, $0.step) } ?? ""
+        let text = String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e%@ %.1f img/s ETA %@", p.step, p.totalSteps, p.epoch, p.loss, p.lr,
+                          best, p.imagesPerSecond, TrainProgressLine.duration(p.etaSeconds))
+        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[K" + text : text + "\n").utf8))
+    }
+
+    func log(_ message: String) {
+        guard !quiet else { return }
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + message + "\n").utf8))
+    }
+
+    func finish() { if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
