@@ -24,12 +24,12 @@ enum WindowAttention16 {
             var row = load(bias + i * 16)
             if let mask { row += load(mask + i * 16) }
             for e in 0..<16 { row = row.addingProduct(q[e] * scale, load(kt + e * 16)) }
-            let mx = row.max()
+            let mx = VectorMath.laneMax(row)
             let p = P + i * 16
             store(row - mx, p)
             for j in 0..<16 { p[j] = FastMath.exp(p[j]) }
             var ex = load(p)
-            ex *= 1 / ex.sum()
+            ex *= 1 / VectorMath.laneSum(ex)
             store(ex, p)
             var o = V16()
             for j in 0..<16 { o = o.addingProduct(p[j], load(base + j * stride + 2 * C)) }
@@ -53,7 +53,7 @@ enum WindowAttention16 {
             var g = V16()
             for e in 0..<16 { g = g.addingProduct(dOi[e], load(vt + e * 16)) }
             let p = load(P + i * 16)
-            let rowsum = (g * p).sum()
+            let rowsum = VectorMath.laneSum(g * p)
             store(p * (g - rowsum), dS + i * 16)
             let dOv = load(dOi)
             for j in 0..<16 {
