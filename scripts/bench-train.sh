@@ -1,23 +1,52 @@
 #!/usr/bin/env bash
-# Training-step benchmark, measured in one run against PyTorch eager on the same model and step
-# (../shared/bench/esvit_ref.py bench: dim 32, depths 2,2,2, heads 2,4,8, K 1024, batch 32 of
-# 2 x 64 px + 4 x 32 px crops, 2 threads). Runs each twice, alternating.
-#   scripts/bench-train.sh [PYTHON]   PYTHON: an interpreter with torch installed
+# Training speed, measured side by side in one run: `lenspipe train` on real shards (lenspipe's own
+# simulated 64 px lenses; views made by PairSampler on the producer thread, data wait included)
+# against the PyTorch eager step of the same model and batch (scripts/bench_train_torch.py: synthetic
+# crops, so PyTorch pays nothing for data). Model: dim 32, depths 2,2,2, heads 2,4,8, window 4,
+# K 1024; batch 32 images x (2 x 64 px + 4 x 32 px) crops; 2 threads each. Alternates the two ROUNDS
+# times and prints one JSON line per measurement, then a summary with the medians and their ratio.
+#   scripts/bench-train.sh [PYTHON] [ROUNDS]    PYTHON: an interpreter with torch (default python3)
+# Also prints lenspipe's peak RSS for the run (GNU time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-python3}
+rounds=${2:-3}
 swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
-baseline=../shared/bench/esvit_ref.py
-for round in 1 2; do
-  echo "lenspipe bench train (defaults, all cores), round $round:"
-  $bin bench train --steps 6
-  if $py -c "import torch" 2>/dev/null && [ -f "$baseline" ]; then
-    echo "PyTorch eager (esvit_ref.py bench, 2 threads), round $round:"
-    $py "$baseline" bench | tail -1
-  else
-    echo "baseline skipped: needs $baseline and torch in $py"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+$bin synth "$work/src" --count 1536 --size 64 --seed 7 --quiet
+$bin preprocess "$work/src" "$work/shards" --quiet >/dev/null
+ours=() theirs=()
+for round in $(seq "$rounds"); do
+  rm -rf "$work/run"
+  # 2 epochs of 48 steps; the rate is the median over the metrics lines (every 10 steps), which
+  # leaves out the k-NN evaluations at step 0 and at the end.
+  /usr/bin/time -f '%M' -o "$work/rss" $bin train "$work/shards" -o "$work/run" --epochs 2 --quiet --threads 2 >/dev/null
+  rate=$("$py" -c "
+import json, statistics, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+r = [x['images_per_s'] for x in r if 'images_per_s' in x and x.get('step', 0) > 10]
+print(round(statistics.median(r), 1))" "$work/run/metrics.jsonl")
+  rss=$(( $(cat "$work/rss") / 1024 ))
+  echo "{\"impl\":\"lenspipe train\",\"round\":$round,\"images_per_s\":$rate,\"peak_rss_mb\":$rss}"
+  ours+=("$rate")
+  if "$py" -c "import torch" 2>/dev/null; then
+    line=$("$py" scripts/bench_train_torch.py --threads 2 --steps 8)
+    echo "$line"
+    theirs+=("$("$py" -c "import json,sys; print(json.loads(sys.argv[1])['images_per_s'])" "$line")")
   fi
 done
-echo "lenspipe bench train, 1 thread:"
-$bin bench train --steps 6 --threads 1
+"$py" - "${ours[*]}" "${theirs[*]:-}" <<'PY'
+import json, statistics, sys
+ours = [float(x) for x in sys.argv[1].split()]
+theirs = [float(x) for x in sys.argv[2].split()] if len(sys.argv) > 2 and sys.argv[2] else []
+out = {"lenspipe_train_images_per_s": statistics.median(ours)}
+if theirs:
+    out["pytorch_eager_images_per_s"] = statistics.median(theirs)
+    out["ratio"] = round(out["lenspipe_train_images_per_s"] / out["pytorch_eager_images_per_s"], 2)
+else:
+    out["pytorch_eager_images_per_s"] = None
+    out["note"] = "baseline skipped: no torch in this interpreter"
+print(json.dumps(out))
+PY

@@ -1,0 +1,137 @@
+"""lenspipe's EsViT (Swin backbone + DINO view and region heads) in PyTorch, under microsoft/esvit's
+state-dict names: the model the interop test loads checkpoints into (load_checkpoint_torch.py) and the
+PyTorch side of the training-speed benchmark (scripts/bench_train_torch.py).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def rel_index(ws, table_ws):
+    idx = torch.zeros(ws * ws, ws * ws, dtype=torch.long)
+    for i in range(ws * ws):
+        for j in range(ws * ws):
+            idx[i, j] = (i // ws - j // ws + table_ws - 1) * (2 * table_ws - 1) + (i % ws - j % ws + table_ws - 1)
+    return idx
+
+
+def shift_mask(H, ws, s):
+    img = torch.zeros(H, H)
+    cnt = 0
+    for hs in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+        for wsl in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+            img[hs, wsl] = cnt
+            cnt += 1
+    lab = img.view(H // ws, ws, H // ws, ws).permute(0, 2, 1, 3).reshape(-1, ws * ws)
+    return torch.where(lab[:, None, :] != lab[:, :, None], -100.0, 0.0)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads, window):
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, window, mlp_ratio, odd):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads, window)
+        self.mlp = Mlp(dim, dim * mlp_ratio)
+        self.odd, self.window = odd, window
+
+    def forward(self, x, H):
+        B, L, C = x.shape
+        ws = min(self.window, H)
+        s = 0 if (H <= self.window or not self.odd) else self.window // 2
+        h = self.norm1(x).view(B, H, H, C)
+        if s:
+            h = torch.roll(h, (-s, -s), (1, 2))
+        w = h.view(B, H // ws, ws, H // ws, ws, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, C)
+        nh, d = self.attn.heads, C // self.attn.heads
+        qkv = self.attn.qkv(w).reshape(w.shape[0], ws * ws, 3, nh, d).permute(2, 0, 3, 1, 4)
+        a = (qkv[0] * d ** -0.5) @ qkv[1].transpose(-2, -1)
+        a = a + self.attn.relative_position_bias_table[rel_index(ws, self.window).view(-1)].view(ws * ws, ws * ws, nh).permute(2, 0, 1)
+        if s:
+            m = shift_mask(H, ws, s)
+            a = (a.view(B, -1, nh, ws * ws, ws * ws) + m[None, :, None]).view(-1, nh, ws * ws, ws * ws)
+        o = (a.softmax(-1) @ qkv[2]).transpose(1, 2).reshape(-1, ws * ws, C)
+        o = self.attn.proj(o).view(B, H // ws, H // ws, ws, ws, C).permute(0, 1, 3, 2, 4, 5).reshape(B, H, H, C)
+        if s:
+            o = torch.roll(o, (s, s), (1, 2))
+        x = x + o.reshape(B, L, C)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
+class Merge(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim, eps=1e-6)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x, H):
+        B, L, C = x.shape
+        x = x.view(B, H, H, C)
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1).view(B, -1, 4 * C)
+        return self.reduction(self.norm(x))
+
+
+class Stage(nn.Module):
+    def __init__(self, dim, depth, heads, window, mlp_ratio, down):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(dim, heads, window, mlp_ratio, i % 2 == 1) for i in range(depth)])
+        self.downsample = Merge(dim) if down else None
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, cin, dim, p):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, dim, p, p)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+
+class Head(nn.Module):
+    def __init__(self, cin, out, hidden, bottleneck):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(cin, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
+        self.last_layer = nn.utils.weight_norm(nn.Linear(bottleneck, out, bias=False))  # weight_g / weight_v, as esvit
+
+    def forward(self, x):
+        return self.last_layer(F.normalize(self.mlp(x), dim=-1))
+
+
+class EsViT(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.patch = c["patch"]
+        self.patch_embed = PatchEmbed(c["inChannels"], c["dim"], c["patch"])
+        n = len(c["depths"])
+        self.layers = nn.ModuleList([Stage(c["dim"] << i, c["depths"][i], c["heads"][i], c["window"], c["mlpRatio"], i < n - 1)
+                                     for i in range(n)])
+        f = c["dim"] << (n - 1)
+        self.norm = nn.LayerNorm(f, eps=1e-6)
+        self.head = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
+        self.head_dense = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
+
+    def forward(self, x):
+        x = self.patch_embed.norm(self.patch_embed.proj(x).flatten(2).transpose(1, 2))
+        H = int(round(x.shape[1] ** 0.5))
+        for st in self.layers:
+            for b in st.blocks:
+                x = b(x, H)
+            if st.downsample is not None:
+                x = st.downsample(x, H)
+                H //= 2
+        r = self.norm(x)
+        self.tokens = r  # [B, L, C], the region loss matches on these
+        self.pooled = r.mean(1)
+        return self.head(self.pooled), self.head_dense(r)
