@@ -63,6 +63,13 @@ public struct SwinBackbone: Sendable {
         public var tokensOut: [Float] = []
         /// Attention probabilities of every block, `[windows·B, heads, N, N]` (for attention maps and tests).
         public func attention(stage: Int, block: Int) -> [Float] { blocks[stage][block].probs }
+        /// Where `attention`'s windows sit: row `r` of the windows (`[windows·B·N]`, image-major) holds token
+        /// `permutation[r]` of the batch's `[B·side·side]` tokens; `side` is the stage's map side, `window`
+        /// its window side, `heads` its heads.
+        public func attentionLayout(stage: Int, block: Int) -> (permutation: [Int32], side: Int, window: Int, heads: Int) {
+            let b = blocks[stage][block]
+            return (b.perm, b.side, b.ws, b.heads)
+        }
     }
 
     /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`. With

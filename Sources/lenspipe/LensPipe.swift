@@ -15,7 +15,7 @@ struct LensPipe: ParsableCommand {
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png
         """,
-        subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Synth.self, Bench.self]
+        subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self]
     )
 
     /// OpenBLAS starts one spinning thread per core when the binary loads; commands that do no
