@@ -44,6 +44,13 @@ public struct SwinBackbone: Sendable {
         var fc1Slope: [Float] = [], gelu: [Float] = []
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
         var nW = 1, ws = 1, side = 1, C = 1, heads = 1, prefix = ""
+
+        /// Inference keeps only the attention probabilities (for attention maps): the rest is what
+        /// backward would read, freed as soon as the block is done (a smaller peak for the teacher).
+        func releaseForInference() {
+            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn) = ([], [], [], [], [], [], [])
+            (x1, ln2, ln2Mean, ln2Rstd, fc1Slope, gelu) = ([], [], [], [], [], [])
+        }
     }
 
     final class MergeCache {
@@ -109,6 +116,7 @@ public struct SwinBackbone: Sendable {
                 b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
                 b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
                 x = blockForward(arena, b, x, B: B, forBackward: forBackward)
+                if !forBackward { b.releaseForInference() }
                 stageBlocks.append(b)
             }
             cache.blocks.append(stageBlocks)
@@ -129,6 +137,7 @@ public struct SwinBackbone: Sendable {
                                   arena.value(m.prefix + "norm.bias"), N: rows, C: 4 * C, eps: c.layerNormEps)
                 x = [Float].uninitialized(rows * 2 * C)
                 Linear.forward(&x, m.ln, arena.value(m.prefix + "reduction.weight"), nil, N: rows, C: 4 * C, OC: 2 * C)
+                if !forBackward { (m.input, m.gathered, m.ln) = ([], [], []) }
                 cache.merges.append(m)
                 side /= 2
             }
@@ -141,6 +150,7 @@ public struct SwinBackbone: Sendable {
         cache.finalRstd = [Float].uninitialized(rows)
         LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, arena.value("norm.weight"),
                           arena.value("norm.bias"), N: rows, C: c.finalDim, eps: c.layerNormEps)
+        if !forBackward { (cache.patches, cache.embed, cache.embedLN, cache.finalInput) = ([], [], [], []) }
         return cache
     }
 
