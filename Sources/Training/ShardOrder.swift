@@ -7,8 +7,10 @@ import Synchronization
 ///
 /// Random access across shards would decompress a shard per sample, so shuffling is two-level (as
 /// MosaicML Streaming does): the shards are permuted per (seed, epoch), taken in blocks of
-/// `shardsPerBlock`, and the samples of each block shuffled. At most two blocks' shards are held
-/// decompressed (a batch can straddle a block boundary), whatever the data set's size. The order is a
+/// `shardsPerBlock`, and the samples of each block shuffled. At most `shardsPerBlock + 1` shards are
+/// held decompressed, whatever the data set's size: a block's samples come from its own shards, and
+/// at a block boundary the samples are visited in order (the old block's tail, then the new block's
+/// head), so each new shard displaces an old one that is no longer needed. The order is a
 /// pure function of (seed, epoch): the same for any thread count, and after a resume.
 public final class ShardOrder: Sendable {
     public let reader: MDSReader
@@ -69,7 +71,7 @@ public final class ShardOrder: Sendable {
         cache.withLock { c in
             c.removeAll { $0.0 == k }
             c.insert((k, shard), at: 0)
-            while c.count > 2 * shardsPerBlock { c.removeLast() }
+            while c.count > shardsPerBlock + 1 { c.removeLast() }
         }
         return shard
     }

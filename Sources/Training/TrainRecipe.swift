@@ -106,7 +106,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         batch = 32
         epochs = 100
         seed = 0
-        shardsPerBlock = 4
+        shardsPerBlock = 2
     }
 
     /// The network for images of `channels` channels.

@@ -70,6 +70,7 @@ final class KNNMonitor {
             }
             return (images, labels)
         }
+        defer { data.train.dropCache(); val.dropCache() }  // the training loop reads through its own ShardOrder
         guard let (ti, tl) = try pick(data.train, recipe.monitor.knnTrain), let (vi, vl) = try pick(val, recipe.monitor.knnVal) else { return nil }
         (trainImages, trainLabels, valImages, valLabels) = (ti, tl, vi, vl)
         classCount = max(data.classes.count, (tl + vl).max()! + 1)

@@ -110,6 +110,9 @@ public final class MDSReader: Sendable {
         }
     }
 
+    /// Releases the decompressed shards this reader keeps for sequential reads (memory).
+    public func dropCache() { cache.withLock { $0.removeAll() } }
+
     private func cachedShard(_ k: Int) throws -> MDSShard {
         if let hit = cache.withLock({ $0.first { $0.0 == k }?.1 }) { return hit }
         let shard = try loadShard(k)
