@@ -22,6 +22,7 @@ extension LensPipe {
         var output: String
         @Option(help: "teacher (DINO's choice) or student.") var network: NetworkChoice = .teacher
         @Flag(help: "L2-normalise each feature vector.") var l2 = false
+        @Flag(help: "Print what was written as JSON.") var json = false
         @Flag(help: "No progress line.") var quiet = false
         @OptionGroup var threadOptions: ThreadOptions
 
@@ -37,6 +38,15 @@ extension LensPipe {
             }
             meter.finish()
             try embedded.write(features: output, normalized: l2)
+            if json {
+                let dir = (output as NSString).deletingLastPathComponent
+                let files = ["labels.npy", "targets.npy", "ids.txt"].map { dir.isEmpty ? $0 : dir + "/" + $0 }
+                let summary: [String: Any] = ["features": output, "count": embedded.count, "dimension": embedded.dimension,
+                                              "network": network.rawValue, "l2_normalized": l2, "files": files]
+                let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
             print("wrote \(output): [\(embedded.count), \(embedded.dimension)] \(network.rawValue) features\(l2 ? " (L2-normalised)" : ""), with labels.npy, targets.npy, ids.txt")
         }
     }

@@ -13,8 +13,10 @@ import _TestSupport
         let ckpt = base + "/run/final.safetensors"
         let (train, test) = (setup.shards + "/train", setup.shards + "/val")
         for (split, dir) in [(train, base + "/ftrain"), (test, base + "/ftest")] {
-            let e = try TestSupport.lenspipe(["embed", ckpt, split, "-o", dir + "/features.npy", "--quiet"])
+            let e = try TestSupport.lenspipe(["embed", ckpt, split, "-o", dir + "/features.npy", "--quiet", "--json"])
             #expect(e.status == 0, "\(e.stderr)")
+            let written = try TestSupport.json(e.stdout)
+            #expect(written["dimension"] as? Int == 16 && (written["count"] as? Int ?? 0) > 0 && written["network"] as? String == "teacher")
         }
         let r = try TestSupport.lenspipe(["eval", ckpt, "--train", train, "--test", test, "-o", base + "/eval", "--json", "--quiet", "--k", "5"])
         #expect(r.status == 0, "\(r.stderr)")
