@@ -111,7 +111,7 @@ public struct AttentionStudy: Sendable {
                                maps: [nil, m.foreground, m.meanQueryAveraged, m.meanBrightest, m.similarity] + m.queryAveraged.map { Optional($0) }
                                    + m.brightest.map { Optional($0) })
         }
-        let title = "Last-stage attention (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network)); lens ratio = attention on the lens / lens area (1 = no preference), mean \(fmt(report.meanRatio)). Columns: the lens mask; query-averaged attention (mean of heads, then per head); the brightest token's attention; each token's cosine similarity to the pooled feature"
+        let title = "Last-stage attention (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network)); lens ratio = attention on the lens / lens area (1 = no preference), mean \(fmt(report.meanRatio))\nColumns: the lens mask; query-averaged attention (mean of heads, then per head); the brightest token's attention; each token's cosine similarity to the pooled feature"
         try AttentionSheet(title: title, columnTitles: titles, rows: sheetRows).writePNG(path: path)
     }
 }

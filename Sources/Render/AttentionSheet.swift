@@ -18,6 +18,7 @@ public struct AttentionSheet: Sendable {
         }
     }
 
+    /// One or more lines (`\n`); the first is the heading, the rest are drawn muted.
     public var title: String
     public var columnTitles: [String]
     public var rows: [Row]
@@ -43,12 +44,13 @@ public struct AttentionSheet: Sendable {
     public func writePNG(path: String) throws { try render().writePNG(path: path) }
 
     public func render(text: TextRenderer) -> RGBImage {
-        let gap = 4, titleH = text.lineHeight(size: 15) + 6, headH = text.lineHeight(size: 11) + 6
+        let titleLines = title.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let gap = 4, lineH = text.lineHeight(size: 13) + 2, titleH = titleLines.count * lineH + 6, headH = text.lineHeight(size: 11) + 6
         let columns = columnTitles.count
         let width = labelWidth + columns * (tile + gap) + gap
         let height = titleH + headH + rows.count * (tile + gap) + gap
         var out = RGBImage(width: width, height: height, fill: (255, 255, 255))
-        text.draw(title, into: &out, x: gap, y: 3, size: 15)
+        for (i, line) in titleLines.enumerated() { text.draw(line, into: &out, x: gap, y: 3 + i * lineH, size: 13, colour: i == 0 ? .ink : .muted) }
         for (c, t) in columnTitles.enumerated() {
             text.draw(t, into: &out, x: labelWidth + c * (tile + gap) + tile / 2, y: titleH, size: 11, alignment: .center)
         }
