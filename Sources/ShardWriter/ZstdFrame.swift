@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 import LensData
 
 /// One-shot zstd compression as MDS shards need it: a single frame that records its content size
@@ -69,6 +70,17 @@ public enum ZstdFrame {
         guard ZSTD_isError(n) == 0 else { throw error("decompression", n) }
         guard n == Int(size) else { throw LensDataError(path: "zstd", "frame decoded to \(n) bytes, header said \(size)") }
         return out
+    }
+
+    /// The content size the zstd frame at the start of `path` declares (nil: unreadable, not a frame,
+    /// or no size recorded). Reads only the frame header (at most 18 bytes).
+    public static func contentSize(path: String) -> UInt64? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 18), !head.isEmpty else { return nil }
+        let bytes = [UInt8](head)
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, bytes.count) }
+        return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? nil : size
     }
 
     private static func error(_ what: String, _ code: Int) -> LensDataError {

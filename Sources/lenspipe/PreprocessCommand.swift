@@ -68,7 +68,7 @@ extension LensPipe {
             if let split { _ = try SplitPlan.parse(split) }
             if let worker { _ = try Self.parseWorker(worker) }
             guard (0...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...22") }
-            guard shardMiB >= 1 && shardMiB < 4096 else { throw ValidationError("--shard-mib must be 1...4095") }
+            guard shardMiB >= 1 && shardMiB <= MDSReader.maxShardBytes >> 20 else { throw ValidationError("--shard-mib must be 1...\(MDSReader.maxShardBytes >> 20) (readers refuse larger shards)") }
             for h in (hashes ?? "").split(separator: ",") where ShardHash(rawValue: String(h)) == nil {
                 throw ValidationError("unknown hash '\(h)' (md5, sha1, sha256, sha384, sha512)")
             }
