@@ -5,7 +5,8 @@ import LensData
 /// One-shot zstd compression as MDS shards need it: a single frame that records its content size
 /// (`zstandard.decompress` in Python refuses frames without it).
 public enum ZstdFrame {
-    /// Compresses `input` at `level` (MDS default: 3) into one frame with the content size set.
+    /// Compresses `input` at `level` (MDS default: 3) into one frame with the content size and a
+    /// content checksum.
     /// - Parameter workers: 0 compresses on the calling thread; n >= 1 uses zstd's n worker threads.
     ///   zstd's output is the same for every n >= 1 (it differs from n = 0), so callers that want
     ///   thread-count-independent bytes pass n >= 1 always.
@@ -22,6 +23,9 @@ public enum ZstdFrame {
         defer { ZSTD_freeCCtx(cctx) }
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+        // A content checksum (XXH64, standard zstd: Python's zstandard and MosaicML Streaming read it)
+        // makes a flipped byte that still decodes an error, with or without --hashes.
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
         if workers > 0 {
             let r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(workers))
             guard ZSTD_isError(r) == 0 else { throw error("setting worker threads", r) }
