@@ -46,7 +46,7 @@ extension LensPipe {
                                    valueName: "i/N"))
         var worker: String?
 
-        @Option(help: "On an unreadable input: stop (default), or skip it and list it in OUT/skipped.txt.")
+        @Option(help: "On an unreadable input: stop (default), or skip it and list it in OUT/skipped.jsonl (one {\"path\", \"error\"} object per line).")
         var onError: OnError = .stop
 
         @Option(help: "zstd level 1...22 (0: uncompressed shards).")
@@ -111,7 +111,10 @@ extension LensPipe {
             }
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))
-            if !summary.skipped.isEmpty { print("skipped \(summary.skipped.count) unreadable inputs: \(out)/skipped.txt") }
+            if !summary.skipped.isEmpty {
+                let tag = config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) }
+                print("skipped \(summary.skipped.count) unreadable inputs: \(out)/\(ShardWriter.Preprocess.skippedName(worker: tag))")
+            }
         }
     }
 }

@@ -18,11 +18,17 @@ public final class FileBytes: @unchecked Sendable {
     /// Files at least this large are memory-mapped.
     public static let mapThreshold = 16 << 20
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(rawPath: Array(path.utf8), display: path)
+    }
+
+    /// Opens the file whose path is the bytes `rawPath` (names need not be UTF-8); errors name it as
+    /// `display`.
+    public init(rawPath: [UInt8], display path: String) throws {
         self.path = path
         // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is refused below.
         // The flag changes nothing for regular files.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = open(RawDirectory.cPath(rawPath), O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw LensDataError(path: path, "cannot open: \(FileBytes.errnoText())") }
         defer { close(fd) }
         var st = stat()

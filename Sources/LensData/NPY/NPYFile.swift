@@ -12,7 +12,17 @@ public enum NPYFile {
     /// pickled object array such as DeepLense's `[image, axion_mass]`, parsed without executing anything.
     /// - Parameter path: the file; errors name it.
     public static func readImage(path: String) throws -> ImageRead {
-        let file = try FileBytes(path: path)
+        try readImage(file: FileBytes(path: path))
+    }
+
+    /// As `readImage(path:)`, for a path given as raw bytes (a name that is not UTF-8); errors name
+    /// it as `display`.
+    public static func readImage(rawPath: [UInt8], display: String) throws -> ImageRead {
+        try readImage(file: FileBytes(rawPath: rawPath, display: display))
+    }
+
+    static func readImage(file: FileBytes) throws -> ImageRead {
+        let path = file.path
         let buf = file.buffer
         let header = try NPYHeader.parse(buf, path: path)
         let data = UnsafeRawBufferPointer(rebasing: buf[header.dataOffset...])

@@ -70,19 +70,23 @@ public struct Preprocess: Sendable {
     }
 
     /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
-    /// when inputs were skipped, `skipped.txt`.
+    /// when inputs were skipped, `skipped.jsonl` (a worker: `skipped.worker-III-of-NNN.jsonl`).
     public func writeReports(_ summary: Summary, description: String) throws {
+        let tag = config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) }
         if !summary.skipped.isEmpty {
-            let text = summary.skipped.map { "\($0.path)\t\($0.message)" }.joined(separator: "\n") + "\n"
-            try NPYWriter.writeAtomically(path: out + "/skipped.txt", parts: [Array(text.utf8)])
+            try NPYWriter.writeAtomically(path: out + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
         }
         let meta = metadata(summary, description: description)
-        if let w = config.worker {
-            try meta.write(to: out + "/lenspipe.worker-" + String(format: "%03d-of-%03d", w.index, w.count))
+        if let tag {
+            try meta.write(to: out + "/lenspipe." + tag)
         } else {
             try meta.write(to: out + "/lenspipe.json")
         }
     }
+
+    /// `skipped.jsonl`, or a worker's `skipped.worker-III-of-NNN.jsonl`: one JSON object per line,
+    /// `{"error": ..., "path": ...}`, so any byte of a file name survives.
+    public static func skippedName(worker tag: String?) -> String { tag.map { "skipped.\($0).jsonl" } ?? "skipped.jsonl" }
 
     public struct Summary: Sendable, Codable {
         public var images: Int

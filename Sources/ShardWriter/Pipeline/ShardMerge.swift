@@ -50,6 +50,12 @@ public enum ShardMerge {
         if !workerFiles.isEmpty, let meta = DatasetMetadata.merged(try workerFiles.map { try DatasetMetadata.read(from: root + "/" + $0) }) {
             try meta.write(to: root + "/lenspipe.json")
         }
+        // Workers' skipped lists -> skipped.jsonl (line by line: each line is one JSON object).
+        let skipped = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("skipped.worker-") && $0.hasSuffix(".jsonl") }.sorted()
+        if !skipped.isEmpty {
+            let parts = try skipped.map { Array(try FileBytes(path: root + "/" + $0).buffer) }
+            try NPYWriter.writeAtomically(path: root + "/skipped.jsonl", parts: parts)
+        }
         return merged
     }
 }
