@@ -14,7 +14,9 @@ extension LensPipe {
             (ndarray:<dtype>:C,H,W), label (int, -1 unknown), target (float64, NaN absent), id (str),
             crop (ndarray:int32:4, the box in source pixels). OUT/lenspipe.json records the settings.
             Shards are written under temporary names and renamed; index.json is written last, so a
-            killed run never leaves an index that points at missing shards. Rerun to finish.
+            killed run never leaves an index that points at missing shards. A non-empty OUT is refused
+            unless --overwrite: the run then writes beside it (.OUT.lenspipe-partial) and moves the
+            finished data set in place, so OUT never mixes two runs.
 
             Examples:
               lenspipe preprocess data/model1/train out --size 64 --normalize minmax
@@ -58,6 +60,9 @@ extension LensPipe {
         @Option(help: "Hashes recorded in index.json, comma-separated: md5, sha1, sha256, sha384, sha512.")
         var hashes: String?
 
+        @Flag(help: "Replace a non-empty OUT (the new data set is moved in place when complete); with --worker, replace this worker's part.")
+        var overwrite = false
+
         @Flag(help: "No progress output.")
         var quiet = false
 
@@ -96,14 +101,14 @@ extension LensPipe {
             config.split = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
             config.worker = try worker.map(Self.parseWorker)
             config.skipErrors = onError == .skip
+            config.overwrite = overwrite
             config.threads = threadOptions.threads
             let total = inputs.reduce(0) { $0 + $1.source.count }
             let meter = ProgressMeter("preprocess", total: config.worker.map { (total + $0.count - 1 - $0.index) / $0.count } ?? total, quiet: quiet)
             let pipeline = ShardWriter.Preprocess(config: config, inputs: inputs, classes: plan.classes, out: out)
-            let summary = try pipeline.run { done, _ in meter.update(done) }
+            let summary = try pipeline.run(description: plan.description) { done, _ in meter.update(done) }
             meter.finish()
 
-            try pipeline.writeReports(summary, description: plan.description)
             for name in summary.splits.keys.sorted() {
                 let c = summary.splits[name]!
                 let where_ = pipeline.folder(split: name)
@@ -112,8 +117,7 @@ extension LensPipe {
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))
             if !summary.skipped.isEmpty {
-                let tag = config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) }
-                print("skipped \(summary.skipped.count) unreadable inputs: \(out)/\(ShardWriter.Preprocess.skippedName(worker: tag))")
+                print("skipped \(summary.skipped.count) unreadable inputs: \(out)/\(ShardWriter.Preprocess.skippedName(worker: pipeline.workerTag))")
             }
         }
     }

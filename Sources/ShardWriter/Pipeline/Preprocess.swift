@@ -19,6 +19,8 @@ public struct Preprocess: Sendable {
         /// `(i, n)`: this run takes inputs i, i+n, i+2n, ... into part folder `part<i>`.
         public var worker: (index: Int, count: Int)?
         public var skipErrors = false
+        /// Replace a non-empty output folder (a worker: its own part) instead of refusing it.
+        public var overwrite = false
         public var threads = 1
         public var blockSize = 256
 
@@ -71,17 +73,46 @@ public struct Preprocess: Sendable {
 
     /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
     /// when inputs were skipped, `skipped.jsonl` (a worker: `skipped.worker-III-of-NNN.jsonl`).
-    public func writeReports(_ summary: Summary, description: String) throws {
-        let tag = config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) }
+    func writeReports(_ summary: Summary, description: String, root: String) throws {
+        let tag = workerTag
         if !summary.skipped.isEmpty {
-            try NPYWriter.writeAtomically(path: out + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
+            try NPYWriter.writeAtomically(path: root + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
         }
         let meta = metadata(summary, description: description)
         if let tag {
-            try meta.write(to: out + "/lenspipe." + tag)
+            try meta.write(to: root + "/lenspipe." + tag)
         } else {
-            try meta.write(to: out + "/lenspipe.json")
+            try meta.write(to: root + "/lenspipe.json")
         }
+    }
+
+    /// `worker-III-of-NNN` for a worker run.
+    public var workerTag: String? { config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) } }
+
+    var splitNames: [String] {
+        switch config.split {
+        case .none: return [""]
+        case .fractions(let parts): return parts.map(\.name)
+        case .keepSplits: return inputs.compactMap(\.split)
+        }
+    }
+
+    /// Runs the pipeline, writes `lenspipe.json` (`description` is its `source`) and the skipped
+    /// list, and puts the output in place (see `OutputFolder`: a non-empty output is refused unless
+    /// `config.overwrite`).
+    /// - Parameter progress: called with (inputs done, inputs total).
+    public func run(description: String, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+        if let w = config.worker {
+            try OutputFolder.prepareWorker(out, tag: workerTag!, part: Preprocess.partName(w.index), splits: splitNames, overwrite: config.overwrite)
+            let summary = try write(root: out, progress: progress)
+            try writeReports(summary, description: description, root: out)
+            return summary
+        }
+        let staging = try OutputFolder.prepareWholeRun(out, overwrite: config.overwrite)
+        let summary = try write(root: staging, progress: progress)
+        try writeReports(summary, description: description, root: staging)
+        try OutputFolder.commit(staging, to: out)
+        return summary
     }
 
     /// `skipped.jsonl`, or a worker's `skipped.worker-III-of-NNN.jsonl`: one JSON object per line,
@@ -117,30 +148,25 @@ public struct Preprocess: Sendable {
     }
 
     /// The folder one split's shards go to.
-    public func folder(split: String) -> String {
-        var path = split.isEmpty ? out : out + "/" + split
+    public func folder(split: String) -> String { folder(split: split, root: out) }
+
+    func folder(split: String, root: String) -> String {
+        var path = split.isEmpty ? root : root + "/" + split
         if let w = config.worker { path += "/" + Preprocess.partName(w.index) }
         return path
     }
 
     public static func partName(_ i: Int) -> String { "part" + String(format: "%03d", i) }
 
-    /// Runs the pipeline.
-    /// - Parameter progress: called with (inputs done, inputs total).
-    public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+    /// Writes the shards under `root`.
+    private func write(root: String, progress: (@Sendable (Int, Int) -> Void)?) throws -> Summary {
         let start = Date()
         let cropper = Cropper(config: config.crop)
         var writers: [String: MDSWriter] = [:]
         var layout: LensShardLayout?
         var counts: [String: SplitCount] = [:]
         var skipped: [ScanReport.Failure] = []
-        let splitNames: [String] = {
-            switch config.split {
-            case .none: return [""]
-            case .fractions(let parts): return parts.map(\.name)
-            case .keepSplits: return inputs.compactMap(\.split)
-            }
-        }()
+        let splitNames = self.splitNames
         for name in splitNames { counts[name] = SplitCount(images: 0, classes: [:]) }
 
         // The inputs this worker owns, as (input, index) pairs in a fixed order: with --worker i/n,
@@ -195,7 +221,7 @@ public struct Preprocess: Sendable {
                     if layout == nil, let image = r.image {
                         layout = LensShardLayout(channels: image.channels, height: image.height, width: image.width, storage: config.storage)
                     }
-                    let writer = try writers[r.split] ?? MDSWriter(folder: folder(split: r.split), columns: layout!.columns,
+                    let writer = try writers[r.split] ?? MDSWriter(folder: folder(split: r.split, root: root), columns: layout!.columns,
                                                                      zstdLevel: config.zstdLevel, hashes: config.hashes, sizeLimit: config.sizeLimit,
                                                                      compressionThreads: config.threads)
                     writers[r.split] = writer
@@ -211,7 +237,7 @@ public struct Preprocess: Sendable {
         // Splits that received nothing still get an empty, valid data set.
         for name in splitNames where writers[name] == nil {
             let l = layout ?? LensShardLayout(channels: 1, height: config.crop.size, width: config.crop.size, storage: config.storage)
-            writers[name] = try MDSWriter(folder: folder(split: name), columns: l.columns, zstdLevel: config.zstdLevel,
+            writers[name] = try MDSWriter(folder: folder(split: name, root: root), columns: l.columns, zstdLevel: config.zstdLevel,
                                           hashes: config.hashes, sizeLimit: config.sizeLimit)
         }
         var bytes = 0
