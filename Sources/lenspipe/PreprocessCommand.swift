@@ -60,6 +60,9 @@ extension LensPipe {
         @Option(help: "Hashes recorded in index.json, comma-separated: md5, sha1, sha256, sha384, sha512.")
         var hashes: String?
 
+        @Flag(help: "With --dtype float16: clip pixels beyond ±65504 to it (counted in the summary) instead of refusing the image.")
+        var clipFloat16 = false
+
         @Flag(help: "Replace a non-empty OUT (the new data set is moved in place when complete); with --worker, replace this worker's part.")
         var overwrite = false
 
@@ -102,6 +105,7 @@ extension LensPipe {
             config.worker = try worker.map(Self.parseWorker)
             config.skipErrors = onError == .skip
             config.overwrite = overwrite
+            config.clipFloat16 = clipFloat16
             config.threads = threadOptions.threads
             let total = inputs.reduce(0) { $0 + $1.source.count }
             let meter = ProgressMeter("preprocess", total: config.worker.map { (total + $0.count - 1 - $0.index) / $0.count } ?? total, quiet: quiet)
@@ -116,6 +120,9 @@ extension LensPipe {
             }
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))
+            if let line = summary.changes.sentence(cropSize: config.crop.size) {
+                print(line + " (per input: \(out)/\(ShardWriter.Preprocess.changedName(worker: pipeline.workerTag)))")
+            }
             if !summary.skipped.isEmpty {
                 print("skipped \(summary.skipped.count) unreadable inputs: \(out)/\(ShardWriter.Preprocess.skippedName(worker: pipeline.workerTag))")
             }

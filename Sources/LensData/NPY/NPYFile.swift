@@ -6,6 +6,9 @@ public enum NPYFile {
         public var stored: StoredArrayInfo
         /// The first numeric scalar of an object array (`[image, mass]` -> mass), if any.
         public var target: Double?
+        /// Items of an object array that were not numbers where a target would be (a string or
+        /// None mass): dropped, and counted so `preprocess` can say so.
+        public var droppedTargets = 0
     }
 
     /// Reads a file that holds one image: a plain array of shape `(H,W)`, `(C,H,W)` or `(H,W,C)`, or a
@@ -33,7 +36,7 @@ public enum NPYFile {
             }
             return ImageRead(image: try raw.image(path: path),
                              stored: StoredArrayInfo(dtype: raw.dtype.name, shape: raw.shape, fromObjectArray: true),
-                             target: payload.scalars.first)
+                             target: payload.scalars.first, droppedTargets: payload.droppedTargets)
         }
         try checkDataSize(header, available: data.count, path: path)
         let layout = try ArrayLayout.singleImage(shape: header.shape, fortranOrder: header.fortranOrder, path: path)

@@ -64,7 +64,9 @@ public struct NPYFolderSource: SampleSource {
     public func sample(at index: Int) throws -> Sample {
         let entry = entries[index]
         let read = try NPYFile.readImage(rawPath: Array(root.utf8) + [0x2F] + rawPaths[index], display: root + "/" + entry.path)
-        return Sample(id: entry.path, image: read.image, label: entry.label, target: read.target, stored: read.stored)
+        var sample = Sample(id: entry.path, image: read.image, label: entry.label, target: read.target, stored: read.stored)
+        sample.droppedTargets = read.droppedTargets
+        return sample
     }
 
     /// The entries of a folder, sorted by their UTF-8 bytes (as Python sorts names).

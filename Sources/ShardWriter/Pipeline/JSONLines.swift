@@ -17,6 +17,18 @@ public enum JSONLines {
         return out
     }
 
+    /// One `{"changes": {...}, "id": ...}` object per changed input.
+    static func encode(_ changed: [Preprocess.ChangedInput]) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out: [UInt8] = []
+        for c in changed {
+            out += Array(try encoder.encode(c))
+            out.append(0x0A)
+        }
+        return out
+    }
+
     /// Reads a `skipped.jsonl` back as (path, error) pairs.
     public static func readSkipped(_ path: String) throws -> [(path: String, error: String)] {
         let file = try FileBytes(path: path)

@@ -9,7 +9,7 @@ import LensData
 ///   output holds the old data set or the new one, never a mix; a killed run leaves only the
 ///   staging folder, which the next run removes.
 /// - A worker (`--worker i/N`) owns its part folders (`[SPLIT/]partIII`) and its
-///   `lenspipe.worker-III-of-NNN` / `skipped.worker-III-of-NNN.jsonl`; it refuses to write when any
+///   `lenspipe.worker-III-of-NNN` and its `skipped.`/`changed.worker-III-of-NNN.jsonl`; it refuses to write when any
 ///   of them exist, and with overwrite removes exactly those (and what `merge` wrote from them).
 enum OutputFolder {
     static func staging(for out: String) -> String {
@@ -59,7 +59,7 @@ enum OutputFolder {
 
     static func looksLikeOutput(_ path: String) -> Bool {
         let names = entries(path)
-        let marks = ["lenspipe.json", "index.json", "skipped.jsonl", "skipped.txt"]
+        let marks = ["lenspipe.json", "index.json", "skipped.jsonl", "changed.jsonl", "skipped.txt"]
         if names.contains(where: { marks.contains($0) || $0.hasPrefix("lenspipe.worker-") || $0.hasPrefix("shard.") }) { return true }
         return names.contains { d in
             NPYFolderSource.isDirectory(path + "/" + d) && entries(path + "/" + d).contains { $0 == "index.json" || $0.hasPrefix("part") || $0.hasPrefix("shard.") }
@@ -70,11 +70,11 @@ enum OutputFolder {
     /// else a refusal listing them.
     static func prepareWorker(_ out: String, tag: String, part: String, splits: [String], overwrite: Bool) throws {
         let fm = FileManager.default
-        var owned = ["lenspipe.\(tag)", "skipped.\(tag).jsonl"].map { out + "/" + $0 }
+        var owned = ["lenspipe.\(tag)", "skipped.\(tag).jsonl", "changed.\(tag).jsonl"].map { out + "/" + $0 }
         owned += splits.map { ($0.isEmpty ? out : out + "/" + $0) + "/" + part }
         let present = owned.filter { fm.fileExists(atPath: $0) }
         // What `merge` wrote from the parts is stale once a part is rewritten.
-        var merged = ["lenspipe.json", "skipped.jsonl", "index.json"].map { out + "/" + $0 }
+        var merged = ["lenspipe.json", "skipped.jsonl", "changed.jsonl", "index.json"].map { out + "/" + $0 }
         merged += splits.filter { !$0.isEmpty }.map { out + "/" + $0 + "/index.json" }
         let stale = merged.filter { fm.fileExists(atPath: $0) }
         guard overwrite else {
