@@ -1,10 +1,12 @@
 import CZstd
+import Foundation
 import LensData
 
 /// One-shot zstd compression as MDS shards need it: a single frame that records its content size
 /// (`zstandard.decompress` in Python refuses frames without it).
 public enum ZstdFrame {
-    /// Compresses `input` at `level` (MDS default: 3) into one frame with the content size set.
+    /// Compresses `input` at `level` (MDS default: 3) into one frame with the content size and a
+    /// content checksum.
     /// - Parameter workers: 0 compresses on the calling thread; n >= 1 uses zstd's n worker threads.
     ///   zstd's output is the same for every n >= 1 (it differs from n = 0), so callers that want
     ///   thread-count-independent bytes pass n >= 1 always.
@@ -21,6 +23,9 @@ public enum ZstdFrame {
         defer { ZSTD_freeCCtx(cctx) }
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+        // A content checksum (XXH64, standard zstd: Python's zstandard and MosaicML Streaming read it)
+        // makes a flipped byte that still decodes an error, with or without --hashes.
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
         if workers > 0 {
             let r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(workers))
             guard ZSTD_isError(r) == 0 else { throw error("setting worker threads", r) }
@@ -69,6 +74,17 @@ public enum ZstdFrame {
         guard ZSTD_isError(n) == 0 else { throw error("decompression", n) }
         guard n == Int(size) else { throw LensDataError(path: "zstd", "frame decoded to \(n) bytes, header said \(size)") }
         return out
+    }
+
+    /// The content size the zstd frame at the start of `path` declares (nil: unreadable, not a frame,
+    /// or no size recorded). Reads only the frame header (at most 18 bytes).
+    public static func contentSize(path: String) -> UInt64? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 18), !head.isEmpty else { return nil }
+        let bytes = [UInt8](head)
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, bytes.count) }
+        return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? nil : size
     }
 
     private static func error(_ what: String, _ code: Int) -> LensDataError {

@@ -65,10 +65,10 @@ extension LensPipe {
             var config = ShardWriter.Preprocess.Config(crop: cropper.config)
             config.split = .fractions([(name: "train", fraction: 0.8), (name: "val", fraction: 0.1), (name: "test", fraction: 0.1)])
             config.threads = threadOptions.threads
+            config.overwrite = true  // the demo owns OUT/shards; a rerun replaces it
             let plan = ShardWriter.Preprocess.plan(source: source)
             let pipeline = ShardWriter.Preprocess(config: config, inputs: plan.inputs, classes: plan.classes, out: out + "/shards")
-            let summary = try pipeline.run()
-            try pipeline.writeReports(summary, description: plan.description)
+            let summary = try pipeline.run(description: plan.description)
             print(String(format: "5. preprocess -> %@/shards: %d images in %.2f s, %.0f bytes per image (MDS, zstd:3)",
                          out, summary.images, summary.seconds, summary.bytesPerImage))
             let verify = ShardVerify.run(root: out + "/shards", threads: threadOptions.threads)

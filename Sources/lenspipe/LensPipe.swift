@@ -1,4 +1,5 @@
 import ArgumentParser
+import LensData
 import MiniTrain
 
 /// The `lenspipe` command: read lensing data sets, crop, make SSL views, write shards, train.
@@ -15,13 +16,14 @@ struct LensPipe: ParsableCommand {
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png
         """,
-        subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self]
+        subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self, HDF5ProbeCommand.self]
     )
 
     /// OpenBLAS starts one spinning thread per core when the binary loads; commands that do no
     /// matrix work would compete with them. Commands that train raise the count from `--threads`.
     static func main() {
         BLAS.setThreads(1)
+        HDF5Probe.installUnlessDisabled()
         main(nil)
     }
 }

@@ -14,7 +14,9 @@ extension LensPipe {
             (ndarray:<dtype>:C,H,W), label (int, -1 unknown), target (float64, NaN absent), id (str),
             crop (ndarray:int32:4, the box in source pixels). OUT/lenspipe.json records the settings.
             Shards are written under temporary names and renamed; index.json is written last, so a
-            killed run never leaves an index that points at missing shards. Rerun to finish.
+            killed run never leaves an index that points at missing shards. A non-empty OUT is refused
+            unless --overwrite: the run then writes beside it (.OUT.lenspipe-partial) and moves the
+            finished data set in place, so OUT never mixes two runs.
 
             Examples:
               lenspipe preprocess data/model1/train out --size 64 --normalize minmax
@@ -46,7 +48,7 @@ extension LensPipe {
                                    valueName: "i/N"))
         var worker: String?
 
-        @Option(help: "On an unreadable input: stop (default), or skip it and list it in OUT/skipped.txt.")
+        @Option(help: "On an unreadable input: stop (default), or skip it and list it in OUT/skipped.jsonl (one {\"path\", \"error\"} object per line).")
         var onError: OnError = .stop
 
         @Option(help: "zstd level 1...22 (0: uncompressed shards).")
@@ -58,6 +60,12 @@ extension LensPipe {
         @Option(help: "Hashes recorded in index.json, comma-separated: md5, sha1, sha256, sha384, sha512.")
         var hashes: String?
 
+        @Flag(help: "With --dtype float16: clip pixels beyond ±65504 to it (counted in the summary) instead of refusing the image.")
+        var clipFloat16 = false
+
+        @Flag(help: "Replace a non-empty OUT (the new data set is moved in place when complete); with --worker, replace this worker's part.")
+        var overwrite = false
+
         @Flag(help: "No progress output.")
         var quiet = false
 
@@ -68,7 +76,7 @@ extension LensPipe {
             if let split { _ = try SplitPlan.parse(split) }
             if let worker { _ = try Self.parseWorker(worker) }
             guard (0...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...22") }
-            guard shardMiB >= 1 && shardMiB < 4096 else { throw ValidationError("--shard-mib must be 1...4095") }
+            guard shardMiB >= 1 && shardMiB <= MDSReader.maxShardBytes >> 20 else { throw ValidationError("--shard-mib must be 1...\(MDSReader.maxShardBytes >> 20) (readers refuse larger shards)") }
             for h in (hashes ?? "").split(separator: ",") where ShardHash(rawValue: String(h)) == nil {
                 throw ValidationError("unknown hash '\(h)' (md5, sha1, sha256, sha384, sha512)")
             }
@@ -96,14 +104,15 @@ extension LensPipe {
             config.split = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
             config.worker = try worker.map(Self.parseWorker)
             config.skipErrors = onError == .skip
+            config.overwrite = overwrite
+            config.clipFloat16 = clipFloat16
             config.threads = threadOptions.threads
             let total = inputs.reduce(0) { $0 + $1.source.count }
             let meter = ProgressMeter("preprocess", total: config.worker.map { (total + $0.count - 1 - $0.index) / $0.count } ?? total, quiet: quiet)
             let pipeline = ShardWriter.Preprocess(config: config, inputs: inputs, classes: plan.classes, out: out)
-            let summary = try pipeline.run { done, _ in meter.update(done) }
+            let summary = try pipeline.run(description: plan.description) { done, _ in meter.update(done) }
             meter.finish()
 
-            try pipeline.writeReports(summary, description: plan.description)
             for name in summary.splits.keys.sorted() {
                 let c = summary.splits[name]!
                 let where_ = pipeline.folder(split: name)
@@ -111,7 +120,12 @@ extension LensPipe {
             }
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))
-            if !summary.skipped.isEmpty { print("skipped \(summary.skipped.count) unreadable inputs: \(out)/skipped.txt") }
+            if let line = summary.changes.sentence(cropSize: config.crop.size) {
+                print(line + " (per input: \(out)/\(ShardWriter.Preprocess.changedName(worker: pipeline.workerTag)))")
+            }
+            if !summary.skipped.isEmpty {
+                print("skipped \(summary.skipped.count) unreadable inputs: \(out)/\(ShardWriter.Preprocess.skippedName(worker: pipeline.workerTag))")
+            }
         }
     }
 }

@@ -225,8 +225,8 @@ import _TestSupport
         let skip = TestSupport.tempDir("pp-skip")
         try run([src, skip, "--on-error", "skip"])
         #expect(try MDSReader(folder: skip).count == 4)
-        let report = try String(contentsOfFile: skip + "/skipped.txt", encoding: .utf8)
-        #expect(report.contains("zz-broken.npy") && report.split(separator: "\n").count == 1)
+        let report = try JSONLines.readSkipped(skip + "/skipped.jsonl")
+        #expect(report.count == 1 && report[0].path == "\(src)/b/zz-broken.npy" && report[0].error.contains("too short"), "\(report)")
     }
 
     @Test func verifyFindsDefects() throws {

@@ -23,11 +23,16 @@ public enum TestSupport {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// True when the program ran past its timeout and was killed.
+        public var timedOut = false
+        /// True when the program died of a signal (a crash), not by exiting.
+        public var crashed = false
     }
 
-    /// Runs a program and captures its output.
+    /// Runs a program and captures its output; with `timeout` (seconds), a program still running then
+    /// is killed (SIGKILL) and the result says `timedOut`.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> ProcessResult {
+    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil) throws -> ProcessResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -36,6 +41,13 @@ public enum TestSupport {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let killed = Mutex2()
+        if let timeout {
+            let pid = p.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if p.isRunning { killed.value = Data([1]); kill(pid, SIGKILL) }
+            }
+        }
         // Read both pipes before waiting, so a chatty child cannot block on a full pipe.
         let errData = Mutex2()
         let t = Thread { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
@@ -44,7 +56,8 @@ public enum TestSupport {
         p.waitUntilExit()
         while errData.value == nil { usleep(1000) }
         return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
+                             stderr: String(decoding: errData.value ?? Data(), as: UTF8.self),
+                             timedOut: killed.value != nil, crashed: p.terminationReason == .uncaughtSignal)
     }
 
     private final class Mutex2: @unchecked Sendable {
@@ -92,8 +105,8 @@ public enum TestSupport {
 
     /// Runs the CLI.
     @discardableResult
-    public static func lenspipe(_ arguments: [String]) throws -> ProcessResult {
-        try run(lenspipeBinary, arguments)
+    public static func lenspipe(_ arguments: [String], timeout: Double? = nil) throws -> ProcessResult {
+        try run(lenspipeBinary, arguments, timeout: timeout)
     }
 
     /// Reads a JSON file or string into a dictionary.

@@ -11,24 +11,28 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Opens `path` read-only, or creates (truncating) it when `create` is true.
     public init(path: String, create: Bool = false) throws {
-        HDF5File.setUp
+        HDF5Errors.begin()
         self.path = path
         if create {
             id = H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default())
-            guard id >= 0 else { throw LensDataError(path: path, "cannot create HDF5 file") }
+            guard id >= 0 else { throw HDF5Errors.error(path, "cannot create HDF5 file") }
         } else {
+            try FileBytes.requireRegularFile(path)
             guard H5Fis_hdf5(path) > 0 else {
-                throw LensDataError(path: path, "not an HDF5 file (no HDF5 signature, or the file is unreadable)")
+                id = -1
+                throw HDF5Errors.error(path, "not an HDF5 file (no HDF5 signature, or the file is unreadable)")
             }
             id = H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default())
-            guard id >= 0 else { throw LensDataError(path: path, "cannot open HDF5 file (corrupt or truncated?)") }
+            guard id >= 0 else { throw HDF5Errors.error(path, "cannot open HDF5 file (corrupt or truncated?)") }
         }
     }
 
-    deinit { H5Fclose(id) }
-
-    /// Silences libhdf5's own error printing once per process; lenspipe reports errors itself.
-    private static let setUp: Void = { chdf5_silence_errors() }()
+    /// A failed open leaves `id` negative; closing it would only raise another libhdf5 error.
+    deinit {
+        guard id >= 0 else { return }
+        HDF5Errors.begin()
+        H5Fclose(id)
+    }
 
     /// Opens the dataset at `name` (e.g. `/train/images`).
     public func dataset(_ name: String) throws -> HDF5Dataset {
@@ -37,6 +41,8 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Paths of every dataset in the file, sorted, with their shapes: for "which one did you mean?".
     public func datasetPaths() -> [(path: String, shape: [Int])] {
+        HDF5Errors.begin()
+        defer { chdf5_clear_errors() }
         final class Collector { var found: [(String, [Int])] = [] }
         let collector = Collector()
         let ctx = Unmanaged.passUnretained(collector).toOpaque()
@@ -52,7 +58,7 @@ public final class HDF5File: @unchecked Sendable {
                 if rank > 0 && rank <= 32 {
                     var dims = [hsize_t](repeating: 0, count: rank)
                     H5Sget_simple_extent_dims(s, &dims, nil)
-                    shape = dims.map { Int($0) }
+                    shape = dims.map { Int(clamping: $0) }
                 }
                 H5Sclose(s)
                 H5Dclose(d)

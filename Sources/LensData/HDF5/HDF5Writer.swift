@@ -40,11 +40,12 @@ public enum HDF5Writer {
                               chunkFirstAxis: Bool, gzip: Int, body: (hid_t, hid_t) -> herr_t) throws {
         let id = try createDataset(file, name, shape: shape, type: fileType ?? memType, chunkFirstAxis: chunkFirstAxis, gzip: gzip)
         defer { H5Dclose(id) }
-        guard body(id, memType) >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "write failed") }
+        guard body(id, memType) >= 0 else { throw HDF5Errors.error("\(file.path):\(name)", "write failed") }
     }
 
     /// Creates the groups on the way and the dataset; the caller closes the returned handle.
     private static func createDataset(_ file: HDF5File, _ name: String, shape: [Int], type: hid_t, chunkFirstAxis: Bool, gzip: Int) throws -> hid_t {
+        HDF5Errors.begin()
         try ensureGroups(file, for: name)
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
@@ -58,7 +59,7 @@ public enum HDF5Writer {
             if gzip > 0 { H5Pset_deflate(props, UInt32(gzip)) }
         }
         let id = H5Dcreate2(file.id, name, type, space, chdf5_p_default(), props, chdf5_p_default())
-        guard id >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "cannot create dataset") }
+        guard id >= 0 else { throw HDF5Errors.error("\(file.path):\(name)", "cannot create dataset") }
         return id
     }
 
@@ -69,7 +70,7 @@ public enum HDF5Writer {
             path += "/" + p
             if H5Lexists(file.id, path, chdf5_p_default()) > 0 { continue }
             let g = H5Gcreate2(file.id, path, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
-            guard g >= 0 else { throw LensDataError(path: "\(file.path):\(path)", "cannot create group") }
+            guard g >= 0 else { throw HDF5Errors.error("\(file.path):\(path)", "cannot create group") }
             H5Gclose(g)
         }
     }
@@ -89,10 +90,14 @@ public final class HDF5WritableDataset {
         self.shape = shape
     }
 
-    deinit { H5Dclose(id) }
+    deinit {
+        HDF5Errors.begin()
+        H5Dclose(id)
+    }
 
     /// Writes entries `start..<start+count` from `values` (C order).
     public func write(start: Int, count: Int, values: [Float]) throws {
+        HDF5Errors.begin()
         var startV = [hsize_t](repeating: 0, count: shape.count)
         var countV = shape.map { hsize_t($0) }
         startV[0] = hsize_t(start)
@@ -104,7 +109,7 @@ public final class HDF5WritableDataset {
         let memSpace = H5Screate_simple(Int32(countV.count), countV, nil)
         defer { H5Sclose(memSpace) }
         let status = values.withUnsafeBytes { H5Dwrite(id, chdf5_native_float(), memSpace, fileSpace, chdf5_p_default(), $0.baseAddress) }
-        guard status >= 0 else { throw LensDataError(path: "\(file.path):\(name)", "write of entries \(start)..<\(start + count) failed") }
+        guard status >= 0 else { throw HDF5Errors.error("\(file.path):\(name)", "write of entries \(start)..<\(start + count) failed") }
     }
 }
 

@@ -13,6 +13,8 @@ public struct Sample: Sendable {
     /// `[H, W]`, true on the lens: the foreground `preprocess` detected on the raw image before
     /// normalisation and stored beside it (the shards' `foreground` column); nil when the source has none.
     public var foreground: [Bool]?
+    /// Non-numeric items that stood where a target would (a string or None mass in an object array).
+    public var droppedTargets = 0
 
     public init(id: String, image: LensImage, label: Int?, target: Double?, stored: StoredArrayInfo, foreground: [Bool]? = nil) {
         self.id = id

@@ -61,9 +61,24 @@ public struct ArrayLayout: Sendable, Equatable {
         }
     }
 
+    /// The most pixels one image may have (2^28, 1 GiB as Float32): more is a corrupt or hostile header.
+    public static let maxPixelsPerImage = 1 << 28
+
     private func checked(_ path: String) throws -> ArrayLayout {
         guard height > 0, width > 0, channels > 0 else {
             throw LensDataError(path: path, "shape \(shape) has an empty image axis")
+        }
+        // Every product the readers form (pixels per image, strides, the whole array) must fit.
+        var total = 1
+        for d in shape {
+            let (p, overflow) = total.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw LensDataError(path: path, "shape \(shape) overflows: its element count exceeds 2^63") }
+            total = p
+        }
+        let (plane, o1) = height.multipliedReportingOverflow(by: width)
+        let (pixels, o2) = plane.multipliedReportingOverflow(by: channels)
+        guard !o1, !o2, pixels <= Self.maxPixelsPerImage else {
+            throw LensDataError(path: path, "images of \(channels)x\(height)x\(width) pixels exceed the limit of \(Self.maxPixelsPerImage) pixels per image")
         }
         return self
     }

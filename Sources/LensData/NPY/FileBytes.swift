@@ -18,14 +18,24 @@ public final class FileBytes: @unchecked Sendable {
     /// Files at least this large are memory-mapped.
     public static let mapThreshold = 16 << 20
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(rawPath: Array(path.utf8), display: path)
+    }
+
+    /// Opens the file whose path is the bytes `rawPath` (names need not be UTF-8); errors name it as
+    /// `display`.
+    public init(rawPath: [UInt8], display path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is refused below.
+        // The flag changes nothing for regular files.
+        let fd = open(RawDirectory.cPath(rawPath), O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw LensDataError(path: path, "cannot open: \(FileBytes.errnoText())") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw LensDataError(path: path, "cannot stat: \(FileBytes.errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw LensDataError(path: path, "not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw LensDataError(path: path, "is \(FileBytes.kindName(st.st_mode)), expected a regular file")
+        }
         let size = Int(st.st_size)
         count = size
         if size == 0 {
@@ -63,4 +73,26 @@ public final class FileBytes: @unchecked Sendable {
     public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// Throws unless `path` names a regular file (after symlinks), without opening it: a FIFO named
+    /// `x.h5` must not block a library that opens it itself (libhdf5).
+    public static func requireRegularFile(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw LensDataError(path: path, "cannot open: \(errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw LensDataError(path: path, "is \(kindName(st.st_mode)), expected a regular file")
+        }
+    }
+
+    /// "a FIFO", "a folder", ... for messages.
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFDIR: return "a folder"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
+    }
 }

@@ -6,13 +6,26 @@ public enum NPYFile {
         public var stored: StoredArrayInfo
         /// The first numeric scalar of an object array (`[image, mass]` -> mass), if any.
         public var target: Double?
+        /// Items of an object array that were not numbers where a target would be (a string or
+        /// None mass): dropped, and counted so `preprocess` can say so.
+        public var droppedTargets = 0
     }
 
     /// Reads a file that holds one image: a plain array of shape `(H,W)`, `(C,H,W)` or `(H,W,C)`, or a
     /// pickled object array such as DeepLense's `[image, axion_mass]`, parsed without executing anything.
     /// - Parameter path: the file; errors name it.
     public static func readImage(path: String) throws -> ImageRead {
-        let file = try FileBytes(path: path)
+        try readImage(file: FileBytes(path: path))
+    }
+
+    /// As `readImage(path:)`, for a path given as raw bytes (a name that is not UTF-8); errors name
+    /// it as `display`.
+    public static func readImage(rawPath: [UInt8], display: String) throws -> ImageRead {
+        try readImage(file: FileBytes(rawPath: rawPath, display: display))
+    }
+
+    static func readImage(file: FileBytes) throws -> ImageRead {
+        let path = file.path
         let buf = file.buffer
         let header = try NPYHeader.parse(buf, path: path)
         let data = UnsafeRawBufferPointer(rebasing: buf[header.dataOffset...])
@@ -23,7 +36,7 @@ public enum NPYFile {
             }
             return ImageRead(image: try raw.image(path: path),
                              stored: StoredArrayInfo(dtype: raw.dtype.name, shape: raw.shape, fromObjectArray: true),
-                             target: payload.scalars.first)
+                             target: payload.scalars.first, droppedTargets: payload.droppedTargets)
         }
         try checkDataSize(header, available: data.count, path: path)
         let layout = try ArrayLayout.singleImage(shape: header.shape, fortranOrder: header.fortranOrder, path: path)

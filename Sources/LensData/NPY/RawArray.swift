@@ -27,6 +27,8 @@ public struct RawArray: Sendable {
 struct ObjectArrayPayload {
     var image: RawArray?
     var scalars: [Double] = []
+    /// Items that stood where a target would (a string, None, bytes, ...) and were not numbers.
+    var droppedTargets = 0
 
     /// Walks an unpickled value the way DeepLense loaders do (`a[0]` is the image, `a[1]` the mass):
     /// the first numeric array of rank >= 2 is the image; an object array of rank >= 2 whose items are
@@ -57,6 +59,8 @@ struct ObjectArrayPayload {
             guard seen.insert(ObjectIdentifier(a)).inserted else { return }
             if image == nil, let converted = Self.numericImage(from: a) { image = converted; return }
             for item in a.objects { visit(item, depth: depth + 1, seen: &seen) }
+        case .none, .string, .bytes:
+            droppedTargets += 1
         default:
             if let v = value.number { scalars.append(v) }
         }

@@ -11,12 +11,12 @@ public struct HDF5Source: SampleSource {
     public let targets: [Double]?
     public let names: [String]?
     public let classes: [String]
-
     public var count: Int { layout.samples }
     public var summary: String { "HDF5 dataset \(file.path):\(images.name) of \(count) images \(images.shape)" }
 
     public init(path: String, dataset: String, labels: String? = nil, targets: String? = nil, names: String? = nil,
                 classNames: [String]? = nil) throws {
+        try HDF5CrashGuard.probe?(.init(file: path, dataset: dataset, labels: labels, targets: targets, names: names))
         let file = try HDF5File(path: path)
         let images = try file.dataset(dataset)
         self.file = file
@@ -28,9 +28,6 @@ public struct HDF5Source: SampleSource {
             throw LensDataError(path: "\(path):\(dataset)", "has shape \(images.shape); expected a stack of rank 3 or 4, N first")
         }
         let layout = try ArrayLayout.stack(shape: images.shape, fortranOrder: false, path: "\(path):\(dataset)")
-        guard layout.pixelsPerImage <= HDF5Dataset.maxElementsPerRead else {
-            throw LensDataError(path: "\(path):\(dataset)", "images of shape \(images.shape.dropFirst()) are too large")
-        }
         self.layout = layout
         let n = layout.samples
         func companion(_ name: String) throws -> HDF5Dataset {

@@ -7,8 +7,11 @@ import Foundation
 public struct NPYFolderSource: SampleSource {
     public let root: String
     public let classes: [String]
-    /// Paths relative to `root`, with their labels.
+    /// Paths relative to `root`, with their labels. A name that is not UTF-8 appears with its
+    /// invalid bytes written `\xNN` (see `RawName`); `rawPaths` has the bytes to open.
     public let entries: [(path: String, label: Int?)]
+    /// `entries`' relative paths as stored (bytes), for opening.
+    public let rawPaths: [[UInt8]]
 
     public var count: Int { entries.count }
     public var summary: String {
@@ -17,46 +20,53 @@ public struct NPYFolderSource: SampleSource {
 
     public init(root: String) throws {
         self.root = root
-        let fm = FileManager.default
-        let top = try NPYFolderSource.list(root)
-        let npyHere = top.filter { $0.hasSuffix(".npy") && !NPYFolderSource.isDirectory(root + "/" + $0) }
-        let folders = top.filter { !$0.hasPrefix(".") && NPYFolderSource.isDirectory(root + "/" + $0) }
+        let rootBytes = Array(root.utf8)
+        func under(_ parts: [UInt8]...) -> [UInt8] { parts.reduce(rootBytes) { $0 + [0x2F] + $1 } }
+        let npy = Array(".npy".utf8)
+        let top = try RawDirectory.list(rootBytes, display: root)
+        let npyHere = top.filter { $0.bytes.hasSuffix(npy) && !RawDirectory.isDirectory(under($0.bytes)) }
+        let folders = top.filter { $0.bytes.first != 0x2E && RawDirectory.isDirectory(under($0.bytes)) }
         var classes: [String] = []
         var entries: [(String, Int?)] = []
+        var raw: [[UInt8]] = []
         for folder in folders {
-            let files = try NPYFolderSource.list(root + "/" + folder).filter { $0.hasSuffix(".npy") }
+            let files = try RawDirectory.list(under(folder.bytes), display: root + "/" + folder.display).filter { $0.bytes.hasSuffix(npy) }
             guard !files.isEmpty else { continue }
             let label = classes.count
-            classes.append(folder)
-            entries += files.map { ("\(folder)/\($0)", label) }
+            classes.append(folder.display)
+            entries += files.map { ("\(folder.display)/\($0.display)", label) }
+            raw += files.map { folder.bytes + [0x2F] + $0.bytes }
         }
         if !classes.isEmpty && !npyHere.isEmpty {
             throw LensDataError(path: root, "holds both .npy files and class folders (\(classes.joined(separator: ", "))); expected one or the other")
         }
         if classes.isEmpty {
-            entries = npyHere.map { ($0, nil) }
+            entries = npyHere.map { ($0.display, nil) }
+            raw = npyHere.map(\.bytes)
         }
         guard !entries.isEmpty else {
             let nested = folders.filter { f in
-                ((try? NPYFolderSource.list(root + "/" + f)) ?? []).contains { NPYFolderSource.isDirectory(root + "/" + f + "/" + $0) }
+                ((try? RawDirectory.list(under(f.bytes), display: "")) ?? []).contains { RawDirectory.isDirectory(under(f.bytes, $0.bytes)) }
             }
             if !nested.isEmpty {
-                let hint = nested.map { "\(root)/\($0)" }.joined(separator: ", ")
+                let hint = nested.map { "\(root)/\($0.display)" }.joined(separator: ", ")
                 throw LensDataError(path: root, "no .npy files in it or its class folders; it looks like a folder of splits: point at one of \(hint)")
             }
-            _ = fm
             throw LensDataError(path: root, "no .npy files found (expected root/<class>/*.npy or root/*.npy)")
         }
         self.classes = classes
         self.entries = entries.map { (path: $0.0, label: $0.1) }
+        self.rawPaths = raw
     }
 
     public func id(at index: Int) -> String { entries[index].path }
 
     public func sample(at index: Int) throws -> Sample {
         let entry = entries[index]
-        let read = try NPYFile.readImage(path: root + "/" + entry.path)
-        return Sample(id: entry.path, image: read.image, label: entry.label, target: read.target, stored: read.stored)
+        let read = try NPYFile.readImage(rawPath: Array(root.utf8) + [0x2F] + rawPaths[index], display: root + "/" + entry.path)
+        var sample = Sample(id: entry.path, image: read.image, label: entry.label, target: read.target, stored: read.stored)
+        sample.droppedTargets = read.droppedTargets
+        return sample
     }
 
     /// The entries of a folder, sorted by their UTF-8 bytes (as Python sorts names).
@@ -73,4 +83,8 @@ public struct NPYFolderSource: SampleSource {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func hasSuffix(_ suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
 }

@@ -24,8 +24,18 @@ public enum MDSEncoding: Sendable, Equatable {
             if parts.count == 1 { self = .array; return }
             guard let dt = MDSDType(name: parts[1]) else { throw MDSError("unsupported ndarray dtype '\(parts[1])'") }
             if parts.count == 2 { self = .arrayOfType(dt); return }
-            let dims = parts[2].split(separator: ",").compactMap { Int($0) }
-            guard parts.count == 3, !dims.isEmpty, dims.allSatisfy({ $0 >= 1 }) else { throw MDSError("bad ndarray encoding '\(text)'") }
+            let fields = parts.count == 3 ? parts[2].split(separator: ",", omittingEmptySubsequences: false) : []
+            let dims = fields.compactMap { Int($0) }
+            guard parts.count == 3, !dims.isEmpty, dims.count == fields.count, dims.allSatisfy({ $0 >= 1 }) else {
+                throw MDSError("bad ndarray encoding '\(text)'")
+            }
+            // A record is at most 2^32 bytes (u32 offsets): larger column sizes are corrupt.
+            var bytes = dt.size
+            for d in dims {
+                let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
+                guard !overflow, p < 1 << 32 else { throw MDSError("ndarray encoding '\(text)' declares more than 2^32 bytes per sample") }
+                bytes = p
+            }
             self = .staticArray(dt, dims)
         case "int": self = .int
         case "str": self = .str

@@ -24,49 +24,44 @@ public final class MDSReader: Sendable {
     /// `starts[k]` is the global index of shard k's first sample.
     public let starts: [Int]
     public var count: Int { (starts.last ?? 0) + (shards.last?.samples ?? 0) }
-    private let cache = Mutex<[(Int, MDSShard)]>([])
+    /// Loaded shards (or why they failed), the two most recently used; a failed shard is not retried.
+    private let cache = Mutex<[(Int, Result<MDSShard, LensDataError>)]>([])
+    /// Held while a shard is loaded, so threads that want the same shard decompress it once.
+    private let loading = Mutex<Void>(())
+
+    /// The largest raw shard accepted (256 MiB; MDS's default size_limit is 64 MiB): a 32 KB zstd
+    /// frame can decompress to a gigabyte, so the index's raw size is bounded before it is believed.
+    public static let maxShardBytes = 1 << 28
+    /// Shard loads (decompressions) so far, for tests.
+    static let shardLoads = Atomic<Int>(0)
+    /// The largest `index.json` read.
+    public static let maxIndexBytes = 64 << 20
 
     public init(folder: String) throws {
         self.folder = folder
         let path = folder + "/index.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: [UInt8]
+        do {
+            let file = try FileBytes(path: path)
+            guard file.count <= Self.maxIndexBytes else { throw LensDataError(path: path, "is \(file.count) bytes, more than the limit of \(Self.maxIndexBytes)") }
+            data = Array(file.buffer)
+        } catch let e as LensDataError where e.message.hasPrefix("cannot open") {
             throw LensDataError(path: path, "no index.json: not an MDS folder, or a run that did not finish")
         }
-        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
             throw LensDataError(path: path, "not a JSON object")
         }
         guard root["version"] as? Int == 2, let entries = root["shards"] as? [[String: Any]] else {
             throw LensDataError(path: path, "expected {\"version\": 2, \"shards\": [...]}")
         }
-        let keys: Set<String> = ["column_encodings", "column_names", "column_sizes", "compression", "format", "hashes",
-                                 "raw_data", "samples", "size_limit", "version", "zip_data"]
         var shards: [ShardInfo] = []
         var starts: [Int] = []
         var total = 0
         for (k, e) in entries.enumerated() {
-            func fail(_ m: String) -> LensDataError { LensDataError(path: path, "shard \(k): \(m)") }
-            guard Set(e.keys) == keys else { throw fail("keys must be exactly \(keys.sorted()), found \(e.keys.sorted())") }
-            guard e["format"] as? String == "mds", e["version"] as? Int == 2 else { throw fail("format must be mds, version 2") }
-            guard let names = e["column_names"] as? [String], let encs = e["column_encodings"] as? [String], names.count == encs.count,
-                  let samples = e["samples"] as? Int, samples >= 0,
-                  let raw = e["raw_data"] as? [String: Any], let rawName = raw["basename"] as? String, let rawBytes = raw["bytes"] as? Int else {
-                throw fail("column_names, column_encodings, samples or raw_data malformed")
-            }
-            let encodings: [MDSEncoding]
-            do { encodings = try encs.map { try MDSEncoding($0) } } catch { throw fail("\(error)") }
-            let zip = e["zip_data"] as? [String: Any]
-            if zip != nil, let c = e["compression"] as? String, !c.hasPrefix("zstd") {
-                throw fail("compression '\(c)' is not supported (lenspipe reads zstd and uncompressed shards)")
-            }
-            for name in [rawName, zip?["basename"] as? String].compactMap({ $0 }) where name.contains("..") || name.hasPrefix("/") {
-                throw fail("basename '\(name)' leaves the data set folder")
-            }
-            shards.append(ShardInfo(rawName: rawName, rawBytes: rawBytes, rawHashes: raw["hashes"] as? [String: String] ?? [:],
-                                    zipName: zip?["basename"] as? String, zipBytes: zip?["bytes"] as? Int,
-                                    zipHashes: zip?["hashes"] as? [String: String] ?? [:], samples: samples,
-                                    columns: MDSColumns(names: names, encodings: encodings)))
+            let info = try MDSIndexEntry.parse(e, shard: k, folder: folder, indexPath: path)
+            shards.append(info)
             starts.append(total)
-            total += samples
+            total += info.samples  // bounded: samples <= raw bytes / 4 <= 2^26 per shard
         }
         self.shards = shards
         self.starts = starts
@@ -74,6 +69,7 @@ public final class MDSReader: Sendable {
 
     /// Loads shard `k`: reads the zstd file (or the raw one), checks sizes and, when asked, hashes.
     public func loadShard(_ k: Int, checkHashes: Bool = false) throws -> MDSShard {
+        Self.shardLoads.add(1, ordering: .relaxed)
         let info = shards[k]
         var raw: [UInt8]
         if let zipName = info.zipName, FileManager.default.fileExists(atPath: folder + "/" + zipName) {
@@ -114,14 +110,22 @@ public final class MDSReader: Sendable {
     public func dropCache() { cache.withLock { $0.removeAll() } }
 
     private func cachedShard(_ k: Int) throws -> MDSShard {
-        if let hit = cache.withLock({ $0.first { $0.0 == k }?.1 }) { return hit }
-        let shard = try loadShard(k)
-        cache.withLock { c in
-            c.removeAll { $0.0 == k }
-            c.insert((k, shard), at: 0)
-            if c.count > 2 { c.removeLast() }
+        func lookup() -> Result<MDSShard, LensDataError>? { cache.withLock { $0.first { $0.0 == k }?.1 } }
+        if let hit = lookup() { return try hit.get() }
+        let result: Result<MDSShard, LensDataError> = loading.withLock { _ in
+            if let hit = lookup() { return hit }
+            let r: Result<MDSShard, LensDataError>
+            do { r = .success(try loadShard(k)) } catch let e as LensDataError { r = .failure(e) } catch {
+                r = .failure(LensDataError(path: folder + "/" + (shards[k].zipName ?? shards[k].rawName), "\(error)"))
+            }
+            cache.withLock { c in
+                c.removeAll { $0.0 == k }
+                c.insert((k, r), at: 0)
+                if c.count > 2 { c.removeLast() }
+            }
+            return r
         }
-        return shard
+        return try result.get()
     }
 
     private func readFile(_ path: String) throws -> [UInt8] {

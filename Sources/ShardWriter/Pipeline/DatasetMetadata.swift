@@ -18,6 +18,9 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
     /// Split name ("" when unsplit) -> counts.
     public var splits: [String: Counts]
     public var skipped: Int
+    /// What preprocess changed in the data (NaN/Inf pixels, padding, dropped targets, float16
+    /// clipping); nil in files written before it was recorded.
+    public var changes: Changes?
 
     public struct CropSettings: Codable, Sendable, Equatable {
         public var policy: String
@@ -32,7 +35,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, version, source, classes, storage, crop, normalization, compression, splits, skipped
+        case format, version, source, classes, storage, crop, normalization, compression, splits, skipped, changes
         case imageShape = "image_shape"
     }
 
@@ -56,8 +59,10 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         guard var out = parts.first else { return nil }
         out.splits = [:]
         out.skipped = 0
+        out.changes = parts.contains { $0.changes != nil } ? Changes() : nil
         for p in parts {
             out.skipped += p.skipped
+            if let c = p.changes { out.changes! += c }
             for (name, c) in p.splits {
                 var acc = out.splits[name] ?? Counts(images: 0, classes: [:])
                 acc.images += c.images

@@ -28,13 +28,20 @@ public struct LensShardLayout: Sendable, Equatable {
     public var height: Int
     public var width: Int
     public var storage: StorageType
+    /// For float16 storage: clip values beyond ±65504 (float16's largest finite value) instead of
+    /// refusing the image. Without it, such a pixel is an error: it would silently become ±inf.
+    public var clipFloat16 = false
 
-    public init(channels: Int, height: Int, width: Int, storage: StorageType) {
+    public init(channels: Int, height: Int, width: Int, storage: StorageType, clipFloat16: Bool = false) {
         self.channels = channels
         self.height = height
         self.width = width
         self.storage = storage
+        self.clipFloat16 = clipFloat16
     }
+
+    /// float16's largest finite value.
+    public static let float16Max: Float = 65504
 
     public var columns: MDSColumns {
         MDSColumns([
@@ -60,7 +67,17 @@ public struct LensShardLayout: Sendable, Equatable {
                 case .float32:
                     for (i, v) in px.enumerated() { dst.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
                 case .float16:
-                    for (i, v) in px.enumerated() { dst.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                    let limit = Self.float16Max
+                    for (i, v) in px.enumerated() {
+                        var x = v
+                        if abs(x) > limit, x.isFinite {
+                            guard clipFloat16 else {
+                                throw LensDataError(path: id, "pixel \(v) is beyond float16's largest finite value \(Int(limit)) and would be stored as \(v > 0 ? "+" : "-")inf (use --dtype float32, a normalisation, or --clip-float16)")
+                            }
+                            x = x > 0 ? limit : -limit
+                        }
+                        dst.storeBytes(of: Float16(x).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    }
                 case .uint16:
                     for (i, v) in px.enumerated() {
                         guard v >= 0, v <= 65535, v == v.rounded() else {

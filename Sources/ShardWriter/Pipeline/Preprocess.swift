@@ -19,6 +19,10 @@ public struct Preprocess: Sendable {
         /// `(i, n)`: this run takes inputs i, i+n, i+2n, ... into part folder `part<i>`.
         public var worker: (index: Int, count: Int)?
         public var skipErrors = false
+        /// float16 storage: clip pixels beyond ±65504 (and count them) instead of refusing the image.
+        public var clipFloat16 = false
+        /// Replace a non-empty output folder (a worker: its own part) instead of refusing it.
+        public var overwrite = false
         public var threads = 1
         public var blockSize = 256
 
@@ -66,27 +70,66 @@ public struct Preprocess: Sendable {
                                crop: .init(policy: crop.policy.rawValue, size: crop.size, k: crop.k, smoothing: crop.smoothing),
                                normalization: crop.normalization.name, compression: config.zstdLevel.map { "zstd:\($0)" },
                                splits: summary.splits.mapValues { .init(images: $0.images, classes: $0.classes) },
-                               skipped: summary.skipped.count)
+                               skipped: summary.skipped.count, changes: summary.changes)
     }
 
     /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
-    /// when inputs were skipped, `skipped.txt`.
-    public func writeReports(_ summary: Summary, description: String) throws {
+    /// when inputs were skipped, `skipped.jsonl` (a worker: `skipped.worker-III-of-NNN.jsonl`).
+    func writeReports(_ summary: Summary, description: String, root: String) throws {
+        let tag = workerTag
         if !summary.skipped.isEmpty {
-            let text = summary.skipped.map { "\($0.path)\t\($0.message)" }.joined(separator: "\n") + "\n"
-            try NPYWriter.writeAtomically(path: out + "/skipped.txt", parts: [Array(text.utf8)])
+            try NPYWriter.writeAtomically(path: root + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
+        }
+        if !summary.changed.isEmpty {
+            try NPYWriter.writeAtomically(path: root + "/" + Self.changedName(worker: tag), parts: [JSONLines.encode(summary.changed)])
         }
         let meta = metadata(summary, description: description)
-        if let w = config.worker {
-            try meta.write(to: out + "/lenspipe.worker-" + String(format: "%03d-of-%03d", w.index, w.count))
+        if let tag {
+            try meta.write(to: root + "/lenspipe." + tag)
         } else {
-            try meta.write(to: out + "/lenspipe.json")
+            try meta.write(to: root + "/lenspipe.json")
         }
     }
+
+    /// `worker-III-of-NNN` for a worker run.
+    public var workerTag: String? { config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) } }
+
+    var splitNames: [String] {
+        switch config.split {
+        case .none: return [""]
+        case .fractions(let parts): return parts.map(\.name)
+        case .keepSplits: return inputs.compactMap(\.split)
+        }
+    }
+
+    /// Runs the pipeline, writes `lenspipe.json` (`description` is its `source`) and the skipped
+    /// list, and puts the output in place (see `OutputFolder`: a non-empty output is refused unless
+    /// `config.overwrite`).
+    /// - Parameter progress: called with (inputs done, inputs total).
+    public func run(description: String, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+        if let w = config.worker {
+            try OutputFolder.prepareWorker(out, tag: workerTag!, part: Preprocess.partName(w.index), splits: splitNames, overwrite: config.overwrite)
+            let summary = try write(root: out, progress: progress)
+            try writeReports(summary, description: description, root: out)
+            return summary
+        }
+        let staging = try OutputFolder.prepareWholeRun(out, overwrite: config.overwrite)
+        let summary = try write(root: staging, progress: progress)
+        try writeReports(summary, description: description, root: staging)
+        try OutputFolder.commit(staging, to: out)
+        return summary
+    }
+
+    /// `skipped.jsonl`, or a worker's `skipped.worker-III-of-NNN.jsonl`: one JSON object per line,
+    /// `{"error": ..., "path": ...}`, so any byte of a file name survives.
+    public static func skippedName(worker tag: String?) -> String { tag.map { "skipped.\($0).jsonl" } ?? "skipped.jsonl" }
 
     public struct Summary: Sendable, Codable {
         public var images: Int
         public var skipped: [ScanReport.Failure]
+        /// What was changed in the images and targets that were written, in total and per input.
+        public var changes: Changes
+        public var changed: [ChangedInput]
         /// Split name ("" for none) -> images and per-class counts.
         public var splits: [String: SplitCount]
         public var bytesWritten: Int
@@ -94,6 +137,15 @@ public struct Preprocess: Sendable {
         public var imageShape: [Int]
         public var seconds: Double
     }
+
+    /// One input written with changes (a line of `changed.jsonl`).
+    public struct ChangedInput: Sendable, Codable {
+        public var id: String
+        public var changes: Changes
+    }
+
+    /// `changed.jsonl`, or a worker's `changed.worker-III-of-NNN.jsonl`.
+    public static func changedName(worker tag: String?) -> String { tag.map { "changed.\($0).jsonl" } ?? "changed.jsonl" }
 
     public struct SplitCount: Sendable, Codable {
         public var images: Int
@@ -113,30 +165,27 @@ public struct Preprocess: Sendable {
     }
 
     /// The folder one split's shards go to.
-    public func folder(split: String) -> String {
-        var path = split.isEmpty ? out : out + "/" + split
+    public func folder(split: String) -> String { folder(split: split, root: out) }
+
+    func folder(split: String, root: String) -> String {
+        var path = split.isEmpty ? root : root + "/" + split
         if let w = config.worker { path += "/" + Preprocess.partName(w.index) }
         return path
     }
 
     public static func partName(_ i: Int) -> String { "part" + String(format: "%03d", i) }
 
-    /// Runs the pipeline.
-    /// - Parameter progress: called with (inputs done, inputs total).
-    public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+    /// Writes the shards under `root`.
+    private func write(root: String, progress: (@Sendable (Int, Int) -> Void)?) throws -> Summary {
         let start = Date()
         let cropper = Cropper(config: config.crop)
         var writers: [String: MDSWriter] = [:]
         var layout: LensShardLayout?
         var counts: [String: SplitCount] = [:]
         var skipped: [ScanReport.Failure] = []
-        let splitNames: [String] = {
-            switch config.split {
-            case .none: return [""]
-            case .fractions(let parts): return parts.map(\.name)
-            case .keepSplits: return inputs.compactMap(\.split)
-            }
-        }()
+        var changes = Changes()
+        var changed: [ChangedInput] = []
+        let splitNames = self.splitNames
         for name in splitNames { counts[name] = SplitCount(images: 0, classes: [:]) }
 
         // The inputs this worker owns, as (input, index) pairs in a fixed order: with --worker i/n,
@@ -155,7 +204,7 @@ public struct Preprocess: Sendable {
         var done = 0
         while done < total {
             let block = Array(work[done..<min(total, done + config.blockSize)])
-            typealias Item = Result<(split: String, label: Int?, record: [UInt8], image: LensImage?), LensDataError>
+            typealias Item = Result<(split: String, label: Int?, record: [UInt8], image: LensImage?, id: String, changes: Changes), LensDataError>
             let shapeKnown = layout
             let results = ParallelRunner.map(count: block.count, chunkSize: 8, threads: config.threads) { range -> [Item] in
                 range.map { j -> Item in
@@ -172,9 +221,10 @@ public struct Preprocess: Sendable {
                         case .keepSplits: split = input.split ?? ""
                         case .fractions(let parts): split = parts[SplitPlan.assign(s.id, parts)].name
                         }
-                        let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage)
+                        let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage, clipFloat16: config.clipFloat16)
                         let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box, foreground: cropped.foreground)
-                        return .success((split, label, bytes, shapeKnown == nil ? crop : nil))
+                        let changes = Changes.of(s, record: record, crop: crop, clipping: config.clipFloat16 && config.storage == .float16)
+                        return .success((split, label, bytes, shapeKnown == nil ? crop : nil, s.id, changes))
                     } catch let e as LensDataError {
                         return .failure(e)
                     } catch {
@@ -189,9 +239,10 @@ public struct Preprocess: Sendable {
                     skipped.append(ScanReport.Failure(e))
                 case .success(let r):
                     if layout == nil, let image = r.image {
-                        layout = LensShardLayout(channels: image.channels, height: image.height, width: image.width, storage: config.storage)
+                        layout = LensShardLayout(channels: image.channels, height: image.height, width: image.width, storage: config.storage,
+                                                 clipFloat16: config.clipFloat16)
                     }
-                    let writer = try writers[r.split] ?? MDSWriter(folder: folder(split: r.split), columns: layout!.columns,
+                    let writer = try writers[r.split] ?? MDSWriter(folder: folder(split: r.split, root: root), columns: layout!.columns,
                                                                      zstdLevel: config.zstdLevel, hashes: config.hashes, sizeLimit: config.sizeLimit,
                                                                      compressionThreads: config.threads)
                     writers[r.split] = writer
@@ -199,6 +250,10 @@ public struct Preprocess: Sendable {
                     counts[r.split, default: SplitCount(images: 0, classes: [:])].images += 1
                     let cls = r.label.map { $0 < classes.count ? classes[$0] : String($0) } ?? "(unlabelled)"
                     counts[r.split]!.classes[cls, default: 0] += 1
+                    if !r.changes.isEmpty {
+                        changes += r.changes
+                        changed.append(.init(id: r.id, changes: r.changes))
+                    }
                 }
             }
             done += block.count
@@ -207,7 +262,7 @@ public struct Preprocess: Sendable {
         // Splits that received nothing still get an empty, valid data set.
         for name in splitNames where writers[name] == nil {
             let l = layout ?? LensShardLayout(channels: 1, height: config.crop.size, width: config.crop.size, storage: config.storage)
-            writers[name] = try MDSWriter(folder: folder(split: name), columns: l.columns, zstdLevel: config.zstdLevel,
+            writers[name] = try MDSWriter(folder: folder(split: name, root: root), columns: l.columns, zstdLevel: config.zstdLevel,
                                           hashes: config.hashes, sizeLimit: config.sizeLimit)
         }
         var bytes = 0
@@ -216,7 +271,7 @@ public struct Preprocess: Sendable {
             bytes += writers[name]!.writtenBytes
         }
         let images = counts.values.reduce(0) { $0 + $1.images }
-        return Summary(images: images, skipped: skipped, splits: counts, bytesWritten: bytes,
+        return Summary(images: images, skipped: skipped, changes: changes, changed: changed, splits: counts, bytesWritten: bytes,
                        bytesPerImage: images > 0 ? Double(bytes) / Double(images) : 0,
                        imageShape: layout.map { [$0.channels, $0.height, $0.width] } ?? [], seconds: Date().timeIntervalSince(start))
     }

@@ -50,6 +50,13 @@ public enum ShardMerge {
         if !workerFiles.isEmpty, let meta = DatasetMetadata.merged(try workerFiles.map { try DatasetMetadata.read(from: root + "/" + $0) }) {
             try meta.write(to: root + "/lenspipe.json")
         }
+        // Workers' per-input lists -> skipped.jsonl, changed.jsonl (each line is one JSON object).
+        for list in ["skipped", "changed"] {
+            let files = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix(list + ".worker-") && $0.hasSuffix(".jsonl") }.sorted()
+            guard !files.isEmpty else { continue }
+            let parts = try files.map { Array(try FileBytes(path: root + "/" + $0).buffer) }
+            try NPYWriter.writeAtomically(path: root + "/\(list).jsonl", parts: parts)
+        }
         return merged
     }
 }

@@ -18,8 +18,10 @@ public enum ShardVerify {
         public var defects: [String]
     }
 
-    /// Checks offsets, sizes, hashes (when recorded) and decodes every sample of every MDS folder under
-    /// `root` (the root itself and its split folders).
+    /// Checks offsets, sizes, hashes (when recorded) and zstd checksums, and decodes every sample of
+    /// every MDS folder under `root` (the root itself and its split folders); then that each index
+    /// lists every shard file once and no other, that no folder is left that no index accounts for,
+    /// and that every count matches `lenspipe.json` (when there is one).
     public static func run(root: String, threads: Int, progress: (@Sendable (Int) -> Void)? = nil) -> Report {
         let fm = FileManager.default
         var folders: [String] = []
@@ -36,11 +38,18 @@ public enum ShardVerify {
         // A root index that merges parts already covers them; don't count parts twice.
         if folders.first == root { folders = folders.filter { $0 == root || !$0.hasPrefix(root + "/part") } }
         if folders.isEmpty { defects.append("\(root): no index.json here or in its split folders") }
-        let classes = (try? DatasetMetadata.read(from: root + "/lenspipe.json"))?.classes ?? []
+        var metadata: DatasetMetadata?
+        if fm.fileExists(atPath: root + "/lenspipe.json") {
+            do { metadata = try DatasetMetadata.read(from: root + "/lenspipe.json") } catch { defects.append("\(error)") }
+        }
+        let classes = metadata?.classes ?? []
         var reports: [FolderReport] = []
+        var readers: [String: MDSReader] = [:]
         for folder in folders {
             let reader: MDSReader
             do { reader = try MDSReader(folder: folder) } catch { defects.append("\(error)"); continue }
+            readers[folder] = reader
+            defects += IndexCoverage.defects(folder: folder, reader: reader)
             struct Part: Sendable { var samples = 0; var targets = 0; var classes: [String: Int] = [:]; var bytes = 0; var defects: [String] = [] }
             let parts = ParallelRunner.map(count: reader.shards.count, chunkSize: 1, threads: threads) { range -> Part in
                 var p = Part()
@@ -78,6 +87,8 @@ public enum ShardVerify {
             if report.samples != reader.count { defects.append("\(folder): index lists \(reader.count) samples, \(report.samples) decoded") }
             reports.append(report)
         }
+        defects += IndexCoverage.unaccountedFolders(root: root, verified: folders, readers: readers)
+        if let metadata { defects += IndexCoverage.compare(metadata, root: root, reports: reports, verified: folders) }
         return Report(folders: reports, defects: defects)
     }
 }
