@@ -77,11 +77,11 @@ import _TestSupport
         let dir = try Self.folder()
         try TestSupport.pythonHelper("make_zstd_bomb.py", [dir, String(96 << 20)])
         let reader = try MDSReader(folder: dir)
-        let before = MDSReader.shardLoads.load(ordering: .relaxed)
+        let before = reader.shardLoads.load(ordering: .relaxed)
         var failures = 0
         for i in 0..<reader.shards[0].samples { do { _ = try reader.sample(at: i) } catch { failures += 1 } }
         #expect(failures == reader.shards[0].samples)
-        #expect(MDSReader.shardLoads.load(ordering: .relaxed) - before == 1)
+        #expect(reader.shardLoads.load(ordering: .relaxed) - before == 1)
     }
 
     /// Random hostile values in every index field: each index is refused with a `LensDataError`, or

@@ -32,8 +32,8 @@ public final class MDSReader: Sendable {
     /// The largest raw shard accepted (256 MiB; MDS's default size_limit is 64 MiB): a 32 KB zstd
     /// frame can decompress to a gigabyte, so the index's raw size is bounded before it is believed.
     public static let maxShardBytes = 1 << 28
-    /// Shard loads (decompressions) so far, for tests.
-    static let shardLoads = Atomic<Int>(0)
+    /// This reader's shard loads (decompressions) so far, for tests (per reader: tests run in parallel).
+    let shardLoads = Atomic<Int>(0)
     /// The largest `index.json` read.
     public static let maxIndexBytes = 64 << 20
 
@@ -69,7 +69,7 @@ public final class MDSReader: Sendable {
 
     /// Loads shard `k`: reads the zstd file (or the raw one), checks sizes and, when asked, hashes.
     public func loadShard(_ k: Int, checkHashes: Bool = false) throws -> MDSShard {
-        Self.shardLoads.add(1, ordering: .relaxed)
+        shardLoads.add(1, ordering: .relaxed)
         let info = shards[k]
         var raw: [UInt8]
         if let zipName = info.zipName, FileManager.default.fileExists(atPath: folder + "/" + zipName) {
