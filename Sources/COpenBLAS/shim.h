@@ -8,6 +8,10 @@ static inline void cminitrain_keep_freed_memory(void) {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
 }
+/// Returns the free blocks of every heap to the kernel once (after set-up, whose buffers are not
+/// needed again; the kept-memory setting above would otherwise hold them for the whole run).
+static inline void cminitrain_release_freed_memory(void) { malloc_trim(0); }
 #else
 static inline void cminitrain_keep_freed_memory(void) {}
+static inline void cminitrain_release_freed_memory(void) {}
 #endif

@@ -90,6 +90,7 @@ public final class TrainingRun {
         let metrics = try MetricsLog(path: folder.metrics, keepThrough: options.resume ? trainer.step : nil)
         defer { metrics.close() }
         let monitor = try KNNMonitor(data: data, recipe: recipe)
+        KernelThreads.releaseFreedMemory()  // the timing trainer's and the monitor's set-up buffers
         var collapse = CollapseMonitor(outDim: recipe.model.outDim, entropyShare: recipe.monitor.collapseEntropyShare,
                                        minFeatureStd: recipe.monitor.minFeatureStd, patience: recipe.monitor.collapsePatience)
 

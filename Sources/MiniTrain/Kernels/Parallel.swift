@@ -11,6 +11,12 @@ public enum KernelThreads {
         cminitrain_keep_freed_memory()
     }
 
+    /// Gives the heap's free blocks back to the kernel once (after a set-up phase whose buffers the
+    /// steady state does not reuse, e.g. `train --minutes`' timing steps on a scratch trainer).
+    public static func releaseFreedMemory() {
+        cminitrain_release_freed_memory()
+    }
+
     /// Threads for the kernels in the current task: `KernelThreads.$count.withValue(n) { ... }`
     /// (task-local, so concurrent callers, tests among them, do not change each other's setting).
     @TaskLocal public static var count = 1
