@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Preprocessing benchmark, measured in one run against numpy + MosaicML MDSWriter
-# (../shared/bench/py_preprocess.py: crop SIZE around the thresholded flux centroid, min-max, zstd:3)
+# (scripts/bench_preprocess_py.py: crop SIZE around the thresholded flux centroid, min-max, zstd:3)
 # on the same 10,000-file Model I-like tree (150x150 int64, a third pickled [image, mass]).
 #   scripts/bench-preprocess.sh [COUNT] [PYTHON]   PYTHON: an interpreter with mosaicml-streaming installed
 set -euo pipefail
@@ -16,11 +16,11 @@ for t in 1 2; do
   echo "lenspipe preprocess, $t thread(s):"
   $bin preprocess "$tree" "bench-out/pp-$t" --overwrite --size 64 --crop fixed --normalize minmax --threads "$t" --quiet | tail -1
 done
-baseline=../shared/bench/py_preprocess.py
-if $py -c "import streaming" 2>/dev/null && [ -f "$baseline" ]; then
+baseline=scripts/bench_preprocess_py.py
+if $py -c "import streaming" 2>/dev/null; then
   rm -rf bench-out/pp-py
   echo "numpy + MDSWriter (1 process):"
   $py "$baseline" "$tree" bench-out/pp-py 64
 else
-  echo "baseline skipped: needs $baseline and mosaicml-streaming in $py"
+  echo "baseline skipped: needs mosaicml-streaming in $py (pip install mosaicml-streaming)"
 fi
