@@ -1,7 +1,8 @@
 import Foundation
 
 /// One EsViT training state: student and teacher networks, AdamW moments, centres, step count; and the
-/// training step of §3.3 of the notes.
+/// training step (teacher forward on the global crops, student forward and backward on all crops,
+/// per-tensor clip, AdamW, EMA into the teacher, centre update).
 public final class EsViTTrainer: @unchecked Sendable {
     // @unchecked Sendable: one step at a time mutates the arenas; callers do not share a trainer across
     // concurrent steps.

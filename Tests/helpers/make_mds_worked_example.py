@@ -1,7 +1,7 @@
-"""Writes the worked example of the MDS format notes (section 1.5) exactly as streaming.MDSWriter does,
+"""Writes a two-sample MDS worked example (format: docs/shards.md) exactly as streaming.MDSWriter does,
 with numpy + zstandard only: columns {'image': 'ndarray:float32:2,2', 'label': 'int', 'dyn': 'ndarray'},
-two samples, no compression, no hashes, size_limit null: then the offsets are the ones the notes give
-(239, 282, 916), which this checks. With --zstd: compression zstd:3 and sha1 hashes (other offsets).
+two samples, no compression, no hashes, size_limit null: then the offsets are the ones MDSWriter
+computes (239, 282, 916), which this checks. With --zstd: compression zstd:3 and sha1 hashes (other offsets).
 
 python3 make_mds_worked_example.py OUT_DIR [--zstd]
 """

@@ -1,4 +1,4 @@
-"""An independent MDS reader (numpy + zstandard only, following the MDS format notes), used to check
+"""An independent MDS reader (numpy + zstandard only, following the format as docs/shards.md describes it), used to check
 lenspipe's shards from outside Swift.
 
 python3 read_mds.py MDS_DIR [--compare SOURCE_TREE] [--hashes]

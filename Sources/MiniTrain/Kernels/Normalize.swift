@@ -41,7 +41,8 @@ public enum WeightNorm {
         }
     }
 
-    /// From `dweight [K, D]`, accumulates `dv` and (unless nil: g frozen) `dg` (§4.4 of the notes).
+    /// From `dweight [K, D]`, accumulates `dv` and (unless nil: g frozen) `dg`: per row,
+    /// with `v̂ = v / ‖v‖` and `w = g v̂`, `dv += (g / ‖v‖)(dw − v̂ (v̂ · dw))` and `dg += v̂ · dw`.
     public static func backward(dv: UnsafeMutablePointer<Float>, dg: UnsafeMutablePointer<Float>?, dweight: UnsafePointer<Float>,
                                 g: UnsafePointer<Float>, v: UnsafePointer<Float>, vnorm: UnsafePointer<Float>, K: Int, D: Int) {
         for k in 0..<K {
