@@ -101,10 +101,10 @@ extension LensPipe {
             options.network = network.rawValue
             options.size = size
             options.threads = threadOptions.threads
-            let line = FineTuneProgressLine(quiet: quiet)
+            let line = StepProgressLine(quiet: quiet)
             let report: FineTuneReport
             do {
-                report = try FineTuneRun(options: options, log: { line.log($0) }, progress: { line.update($0) }).run()
+                report = try FineTuneRun(options: options, log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) }).run()
             } catch let e as FineTuneError {
                 line.finish()
                 throw ValidationError(e.description)
@@ -139,34 +139,11 @@ enum TaskChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
     case classify, regress
 }
 
-/// Fine-tuning progress on stderr, as `train`'s: a live line on a terminal, a plain line every 10 s in logs.
-final class FineTuneProgressLine: Sendable {
-    private let quiet: Bool
-    private let isTerminal = isatty(2) != 0
-    private let last = Mutex<Double>(-1e9)
-    private let start = Date()
-
-    init(quiet: Bool) { self.quiet = quiet }
-
-    func update(_ p: FineTuneProgress) {
-        guard !quiet else { return }
-        let now = Date().timeIntervalSince(start)
-        let due = last.withLock { t -> Bool in
-            guard now - t >= (isTerminal ? 0.25 : 10) || p.step == p.totalSteps else { return false }
-            t = now
-            return true
-        }
-        guard due else { return }
-        let best = p.best.map { String(format: " best val %.4f @ %d", $0.value, $0.step) } ?? ""
-        let text = String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e%@ %.1f img/s ETA %@", p.step, p.totalSteps, p.epoch, p.loss, p.lr,
-                          best, p.imagesPerSecond, TrainProgressLine.duration(p.etaSeconds))
-        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[K" + text : text + "\n").utf8))
+extension FineTuneProgress {
+    /// The progress line's text.
+    var line: String {
+        let bestText = best.map { String(format: " best val %.4f @ %d", $0.value, $0.step) } ?? ""
+        return String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e%@ %.1f img/s ETA %@", step, totalSteps, epoch, loss, lr,
+                      bestText, imagesPerSecond, StepProgressLine.duration(etaSeconds))
     }
-
-    func log(_ message: String) {
-        guard !quiet else { return }
-        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + message + "\n").utf8))
-    }
-
-    func finish() { if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 }

@@ -98,10 +98,11 @@ extension LensPipe {
                 print(String(decoding: try recipe.json(), as: UTF8.self))
                 return
             }
-            let line = TrainProgressLine(quiet: quiet)
+            let line = StepProgressLine(quiet: quiet)
             let run = TrainingRun(options: TrainOptions(shards: shards!, run: out!, recipe: recipe, minutes: minutes, epochs: epochs,
                                                         resume: resume, threads: threadOptions.threads),
-                                  log: { line.log($0) }, progress: { line.update($0) })
+                                  log: { line.log($0, evenIfQuiet: $0.contains("collapse")) },
+                                  progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) })
             let summary: TrainSummary
             do { summary = try run.run() } catch let e as TrainError { line.finish(); throw ValidationError(e.description) }
             line.finish()
@@ -134,43 +135,10 @@ struct IntList: ExpressibleByArgument, Sendable {
     }
 }
 
-/// Training progress on stderr: a live line on a terminal, a plain line every 10 s in logs; messages
-/// (collapse warnings, k-NN) on their own lines.
-final class TrainProgressLine: Sendable {
-    private let quiet: Bool
-    private let isTerminal = isatty(2) != 0
-    private let last = Mutex<Double>(-1e9)
-    private let start = Date()
-
-    init(quiet: Bool) { self.quiet = quiet }
-
-    func update(_ p: TrainProgress) {
-        guard !quiet else { return }
-        let now = Date().timeIntervalSince(start)
-        let due = last.withLock { t -> Bool in
-            guard now - t >= (isTerminal ? 0.25 : 10) || p.step == p.totalSteps else { return false }
-            t = now
-            return true
-        }
-        guard due else { return }
-        let text = String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e %.1f img/s data wait %.0f%% ETA %@", p.step, p.totalSteps, p.epoch,
-                          p.loss, p.lr, p.imagesPerSecond, 100 * p.dataWaitShare, Self.duration(p.etaSeconds))
-        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[K" + text : text + "\n").utf8))
-    }
-
-    func log(_ message: String) {
-        guard !quiet || message.contains("collapse") else { return }
-        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + message + "\n").utf8))
-    }
-
-    func finish() { if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
-
-    /// `4m12s`, `1h03m`.
-    static func duration(_ s: Double) -> String {
-        guard s.isFinite else { return "?" }
-        let t = Int(s.rounded())
-        if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
-        if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
-        return "\(t)s"
+extension TrainProgress {
+    /// The progress line's text.
+    var line: String {
+        String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e %.1f img/s data wait %.0f%% ETA %@", step, totalSteps, epoch,
+               loss, lr, imagesPerSecond, 100 * dataWaitShare, StepProgressLine.duration(etaSeconds))
     }
 }
