@@ -189,7 +189,7 @@ public struct SwinBackbone: Sendable {
             b.fc1Slope = [Float].uninitialized(rows * hid)
             GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
         } else {
-            GELU.forwardFast(&b.gelu, fc1, count: rows * hid)
+            GELU.forward(&b.gelu, fc1, count: rows * hid)
         }
         var out = [Float].uninitialized(rows * C)
         Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)

@@ -66,18 +66,25 @@ import LensData
         })
     }
 
+    /// The training pair (forward with slopes, backward by slopes), and inference's values equal to it.
     @Test func gelu() {
         var rng = Philox4x64(seed: 3, stream: 0)
         let inputs = [Self.random(40, &rng, scale: 2)]
         Self.check(inputs, Self.random(40, &rng), forward: { x in
-            var y = [Float](repeating: 0, count: 40)
-            GELU.forward(&y, x[0], count: 40)
+            var y = [Float](repeating: 0, count: 40), s = [Float](repeating: 0, count: 40)
+            GELU.forward(&y, slope: &s, x[0], count: 40)
             return y
         }, backward: { x, g in
-            var dx = [Float](repeating: 0, count: 40)
-            GELU.backward(dinp: &dx, dout: g, inp: x[0], count: 40)
+            var y = [Float](repeating: 0, count: 40), s = [Float](repeating: 0, count: 40), dx = [Float](repeating: 0, count: 40)
+            GELU.forward(&y, slope: &s, x[0], count: 40)
+            GELU.backward(dinp: &dx, dout: g, slope: s, count: 40)
             return [dx]
         })
+        var values = [Float](repeating: 0, count: 40), withSlopes = [Float](repeating: 0, count: 40), s = [Float](repeating: 0, count: 40)
+        GELU.forward(&values, inputs[0], count: 40)
+        GELU.forward(&withSlopes, slope: &s, inputs[0], count: 40)
+        #expect(values == withSlopes)
+        for (x, y) in zip(inputs[0], values) { #expect(abs(y - 0.5 * x * (1 + erff(x * 0.70710678))) < 3e-6) }
     }
 
     @Test func softTargetCrossEntropy() {

@@ -1,18 +1,11 @@
 import Foundation
 import RealModule
 
-/// Exact GELU: `y = x Φ(x) = ½ x (1 + erf(x / √2))`.
+/// GELU, `y = x Φ(x) = ½ x (1 + erf(x / √2))`, by `FastMath.gelu` (within 3e-6 of the exact value,
+/// vectorised): the same function in training (with slopes) and inference (without).
 public enum GELU {
+    /// Inference: values only.
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
-        nonisolated(unsafe) let (o, x) = (out, inp)
-        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
-            for i in r { o[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678)) }
-        }
-    }
-
-    /// Forward by `FastMath.gelu` (within 3e-6 of the exact value, vectorised), without the slope:
-    /// inference.
-    public static func forwardFast(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         nonisolated(unsafe) let (o, xs) = (out, inp)
         KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
             for i in r { o[i] = FastMath.gelu(xs[i]).value }
@@ -37,19 +30,6 @@ public enum GELU {
         nonisolated(unsafe) let (d, g, sl) = (dinp, dout, slope)
         KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
             for i in r { d[i] += g[i] * sl[i] }
-        }
-    }
-
-    /// Accumulates `dinp += dout · (Φ(x) + x φ(x))`.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
-        nonisolated(unsafe) let (d, g, xs) = (dinp, dout, inp)
-        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
-            for i in r {
-                let x = xs[i]
-                let cdf = 0.5 * (1 + erff(x * 0.70710678))
-                let pdf = expf(-0.5 * x * x) * 0.39894228
-                d[i] += g[i] * (cdf + x * pdf)
-            }
         }
     }
 }
