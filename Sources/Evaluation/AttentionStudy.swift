@@ -64,7 +64,7 @@ public struct AttentionStudy: Sendable {
             ids.append(s.id)
             labels.append(s.label.flatMap { $0 < source.classes.count ? source.classes[$0] : String($0) })
         }
-        guard !images.isEmpty else { throw RenderError("\(input): no images") }
+        guard !images.isEmpty else { throw LensDataError(path: input, "no images") }
         return (images, masks, ids, labels)
     }
 
@@ -74,7 +74,7 @@ public struct AttentionStudy: Sendable {
         let size = try FrozenEvaluation.globalSize(checkpoint: checkpoint)
         let (images, masks, ids, labels) = try readImages(input, count: count, size: size)
         if let c = images.first?.channels, c != trainer.network.config.inChannels {
-            throw RenderError("\(input): images have \(c) channels, the checkpoint's network takes \(trainer.network.config.inChannels)")
+            throw LensDataError(path: input, "images have \(c) channels, the checkpoint's network takes \(trainer.network.config.inChannels)")
         }
         let arena = choice == "student" ? trainer.student : trainer.teacher
         let maps = AttentionMaps.compute(images: images, masks: masks, network: trainer.network, arena: arena, size: size)
