@@ -1,7 +1,10 @@
 /// The EsViT objective: for every (teacher global crop a, student crop v ≠ a), `viewWeight` × the DINO
 /// view loss plus `regionWeight` × the region loss (each student token matched to the teacher token of
 /// crop a with the highest cosine similarity of backbone features), averaged over the pairs. EsViT
-/// weighs both 0.5.
+/// weighs both 0.5. With `maskedWeight > 0` and a token mask, a masked-token (iBOT-style) term is
+/// added: at every blanked token of a student global crop (`TokenMask`), the cross-entropy between the
+/// teacher's region target for the same token of the unmasked crop and the student's region output,
+/// averaged over the masked tokens.
 import Foundation
 import RealModule
 
@@ -14,22 +17,26 @@ public struct EsViTLoss: Sendable {
     public var studentTemp: Float = 0.1
     public var viewWeight: Float = 0.5
     public var regionWeight: Float = 0.5
+    public var maskedWeight: Float = 0
 
-    public init(teacherTemp: Float = 0.04, studentTemp: Float = 0.1, viewWeight: Float = 0.5, regionWeight: Float = 0.5) {
+    public init(teacherTemp: Float = 0.04, studentTemp: Float = 0.1, viewWeight: Float = 0.5, regionWeight: Float = 0.5, maskedWeight: Float = 0) {
         self.teacherTemp = teacherTemp
         self.studentTemp = studentTemp
         self.viewWeight = viewWeight
         self.regionWeight = regionWeight
+        self.maskedWeight = maskedWeight
     }
 
     /// The loss value, the gradients of the student's view and region logits per resolution group,
     /// and the teacher means that update the centres.
     public struct Result {
-        /// `viewWeight × viewLoss + regionWeight × regionLoss`.
+        /// `viewWeight × viewLoss + regionWeight × regionLoss + maskedWeight × maskedLoss`.
         public var loss: Double
         /// The view (pooled, DINO) and region cross-entropies, each averaged over its pairs and tokens.
         public var viewLoss: Double
         public var regionLoss: Double
+        /// The masked-token cross-entropy averaged over the masked tokens (0 without a mask).
+        public var maskedLoss: Double = 0
         /// Teacher targets of each head, in nats: the mean entropy of the per-sample distributions
         /// (log K when every target is uniform) and the entropy of their batch mean (near 0 when every
         /// sample gets the same sharp target). Both near log K, or both near 0, is a collapse.
@@ -47,8 +54,10 @@ public struct EsViTLoss: Sendable {
     ///   - student: outputs per resolution group: `[0]` the 2 global crops, `[1]` (optional) the local crops.
     ///   - teacher: the teacher's output on the 2 global crops.
     ///   - images: B, images per crop.
+    ///   - tokenMask: `[2, B, Ng]` (crop-major, like the global crops): which final-stage tokens of each
+    ///     student global crop were blanked. Nil, or `maskedWeight == 0`: no masked-token term.
     public func compute(student: [EsViTNetwork.Output], teacher: EsViTNetwork.Output, images B: Int, localCrops: Int,
-                        center: [Float], centerGrid: [Float], config: EsViTConfig) -> Result {
+                        center: [Float], centerGrid: [Float], config: EsViTConfig, tokenMask: [Bool]? = nil) -> Result {
         let K = config.outDim, C = config.finalDim
         let V = 2 + localCrops
         let pairs = 2 * V - 2
@@ -75,10 +84,13 @@ public struct EsViTLoss: Sendable {
         defer { for buffer in viewBuffers + regionBuffers { buffer.deallocate() } }
         nonisolated(unsafe) let (dv, dr) = (viewBuffers.map { $0.baseAddress! }, regionBuffers.map { $0.baseAddress! })
         // Per image: view and region cross-entropies (unweighted sums), in separate halves.
-        let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: 2 * B)
-        lossBox.initialize(repeating: 0, count: 2 * B)
+        let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: 3 * B)
+        lossBox.initialize(repeating: 0, count: 3 * B)
         defer { lossBox.deallocate() }
         nonisolated(unsafe) let losses = lossBox
+        let mask = maskedWeight > 0 ? tokenMask : nil
+        if let mask { precondition(mask.count == 2 * B * Ng, "tokenMask must be [2, B, Ng]") }
+        let maskedCount = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
         KernelThreads.forEach(B) { images in
             var target = [Float](repeating: 0, count: K)
             for b in images {
@@ -116,19 +128,38 @@ public struct EsViTLoss: Sendable {
                         }
                     }
                 }
+                // Masked tokens: the same token of the same (unmasked) crop is the target.
+                var lm = 0.0
+                if let mask, maskedCount > 0 {
+                    let scale = 1 / Float(maskedCount)
+                    for v in 0..<2 {
+                        for i in 0..<Ng where mask[(v * B + b) * Ng + i] {
+                            let tok = (v * B + b) * Ng + i
+                            lm += student[0].region.logits.withUnsafeBufferPointer { s in
+                                Q.withUnsafeBufferPointer { qq in
+                                    SoftCrossEntropy.forwardBackward(dstudent: dr[0] + tok * K, student: s.baseAddress! + tok * K,
+                                                                     target: qq.baseAddress! + tok * K, temperature: studentTemp,
+                                                                     weight: maskedWeight * scale, N: 1, K: K)
+                                }
+                            } / Double(maskedWeight)
+                        }
+                    }
+                }
                 losses[b] = lv
                 losses[B + b] = lr
+                losses[2 * B + b] = lm
             }
         }
         let viewLoss = (0..<B).reduce(0.0) { $0 + lossBox[$1] }
         let regionLoss = (0..<B).reduce(0.0) { $0 + lossBox[B + $1] }
-        let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss
+        let maskedLoss = (0..<B).reduce(0.0) { $0 + lossBox[2 * B + $1] }
+        let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss + Double(maskedWeight) * maskedLoss
         let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
         let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
         let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
         let (hv, hvMean) = Self.entropies(q, rows: 2 * B, K: K)
         let (hr, hrMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
-        return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, teacherViewEntropy: hv, teacherViewMeanEntropy: hvMean,
+        return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, maskedLoss: maskedLoss, teacherViewEntropy: hv, teacherViewMeanEntropy: hvMean,
                       teacherRegionEntropy: hr, teacherRegionMeanEntropy: hrMean,
                       dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean)
     }

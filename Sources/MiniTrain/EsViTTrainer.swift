@@ -22,11 +22,13 @@ public final class EsViTTrainer: @unchecked Sendable {
         /// Weights of the view (pooled) and region losses; 0 turns a head's gradient off.
         public var viewWeight: Float = 0.5
         public var regionWeight: Float = 0.5
+        /// Weight of the masked-token term (`EsViTLoss`); it needs a token mask passed to `train`.
+        public var maskedWeight: Float = 0
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case lr, weightDecay, beta1, beta2, eps, clip, emaMomentum, centerMomentum, teacherTemp, studentTemp, freezeLastLayer
-            case viewWeight, regionWeight
+            case viewWeight, regionWeight, maskedWeight
         }
 
         /// Every field is optional (checkpoints written before a field existed keep loading).
@@ -47,6 +49,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             freezeLastLayer = try get(.freezeLastLayer, d.freezeLastLayer)
             viewWeight = try get(.viewWeight, d.viewWeight)
             regionWeight = try get(.regionWeight, d.regionWeight)
+            maskedWeight = try get(.maskedWeight, d.maskedWeight)
         }
     }
 
@@ -79,6 +82,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         public var loss: Double
         public var viewLoss: Double
         public var regionLoss: Double
+        public var maskedLoss: Double
         public var teacherViewEntropy: Double
         public var teacherViewMeanEntropy: Double
         public var teacherRegionEntropy: Double
@@ -88,33 +92,48 @@ public final class EsViTTrainer: @unchecked Sendable {
     }
 
     /// One full step on a batch: `globals` are the 2 global crops `[2, B, Cin, S, S]` (crop-major),
-    /// `locals` the local crops `[L, B, Cin, s, s]`.
-    public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int) -> StepResult {
-        let (loss, outputs, pooled) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B)
+    /// `locals` the local crops `[L, B, Cin, s, s]`. `tokenMask` (`[2, B, Ng]`, Ng the final-stage
+    /// tokens of a global crop) blanks those tokens' pixels in the student's global crops (`TokenMask`)
+    /// for the masked-token term; the teacher always sees the crops whole.
+    public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
+                      tokenMask: [Bool]? = nil) -> StepResult {
+        let (loss, outputs, pooled) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
+                                                               tokenMask: tokenMask)
         update()
         updateCenters(outputs)
-        return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss,
+        return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss, maskedLoss: outputs.maskedLoss,
                           teacherViewEntropy: outputs.teacherViewEntropy, teacherViewMeanEntropy: outputs.teacherViewMeanEntropy,
                           teacherRegionEntropy: outputs.teacherRegionEntropy, teacherRegionMeanEntropy: outputs.teacherRegionMeanEntropy,
                           teacherPooled: pooled)
     }
 
     /// Forward, loss and backward: leaves the gradients in `student.grads`.
-    public func lossAndGradients(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int)
-        -> (Double, EsViTLoss.Result) {
-        let (loss, result, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B)
+    public func lossAndGradients(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
+                                 tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result) {
+        let (loss, result, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
+                                                         tokenMask: tokenMask)
         return (loss, result)
     }
 
+    /// The side of the final-stage token grid of an `S x S` crop (what a token mask is laid out on).
+    public func tokenGrid(size S: Int) -> Int { (S / config.patch) >> (config.stages - 1) }
+
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
-    func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int)
-        -> (Double, EsViTLoss.Result, [Float]) {
+    func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
+                                  tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result, [Float]) {
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false)
-        var groups = [network.forward(student, images: globals, batch: 2 * B, size: S)]
+        let mask = hyper.maskedWeight > 0 ? tokenMask : nil
+        var studentGlobals = globals
+        if let mask {
+            let g = tokenGrid(size: S)
+            TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
+        }
+        var groups = [network.forward(student, images: studentGlobals, batch: 2 * B, size: S)]
         if L > 0 { groups.append(network.forward(student, images: locals, batch: L * B, size: s)) }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
-                               viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight)
-            .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config)
+                               viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
+            .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
+                     tokenMask: mask)
         student.zeroGrads()
         for (g, out) in groups.enumerated() { network.backward(student, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
         return (result.loss, result, t.pooled)

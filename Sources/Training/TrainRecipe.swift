@@ -72,6 +72,13 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         public var view: Float = 0.5
         /// Weight of the region (token, EsViT) loss.
         public var region: Float = 0.5
+        /// Weight of the masked-token (iBOT-style) term: the student sees its global crops with some
+        /// final-stage token cells blanked and predicts the teacher's region target there (0: off).
+        public var masked: Float = 0
+        /// Share of the student's global crops that are masked, and the range of the share of tokens
+        /// a masked crop blanks (iBOT: half the crops, 0.1-0.5 of the tokens).
+        public var maskShare: Double = 0.5
+        public var maskRatio: [Double] = [0.1, 0.5]
         public init() {}
     }
 
@@ -133,7 +140,11 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         try check(teacher.temperature > 0 && teacher.warmupTemperature > 0 && teacher.studentTemperature > 0, "temperatures must be positive")
         try check((0...1).contains(teacher.momentum) && (0...1).contains(teacher.momentumEnd) && (0...1).contains(teacher.centerMomentum),
                   "teacher momenta must be within [0, 1]")
-        try check(loss.view >= 0 && loss.region >= 0 && loss.view + loss.region > 0, "loss weights must be >= 0, not both 0")
+        try check(loss.view >= 0 && loss.region >= 0 && loss.masked >= 0 && loss.view + loss.region + loss.masked > 0,
+                  "loss weights must be >= 0, not all 0")
+        try check((0...1).contains(loss.maskShare), "loss.maskShare must be within [0, 1]")
+        try check(loss.maskRatio.count == 2 && loss.maskRatio[0] >= 0 && loss.maskRatio[0] <= loss.maskRatio[1] && loss.maskRatio[1] <= 1,
+                  "loss.maskRatio must be [low, high] within [0, 1]")
         try check(monitor.metricsEvery >= 1 && monitor.checkpointEvery >= 1 && monitor.knnEvery >= 0, "monitor intervals must be positive")
         try check(model.depths.count == model.heads.count && !model.depths.isEmpty, "model.depths and model.heads need the same number of stages")
         try check(model.dim >= 2 && model.outDim >= 2 && model.hidden >= 1 && model.bottleneck >= 1 && model.patch >= 1 && model.window >= 1,

@@ -120,7 +120,8 @@ public final class TrainingRun {
             waitedSinceLine += wait
             let v = schedule.values(at: step)
             trainer.hyper = hyper(recipe, v)
-            let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B)
+            let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
+                                  tokenMask: tokenMask(recipe, step: step, images: B, size: S, trainer: trainer))
             guard r.loss.isFinite, Self.allFinite(trainer.student) else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
@@ -145,7 +146,7 @@ public final class TrainingRun {
                 let warnings = collapse.observe(viewEntropy: r.teacherViewEntropy, viewMeanEntropy: r.teacherViewMeanEntropy,
                                                 regionEntropy: r.teacherRegionEntropy, regionMeanEntropy: r.teacherRegionMeanEntropy,
                                                 featureStd: record["feature_std"] as? Double ?? 0, viewActive: recipe.loss.view > 0,
-                                                regionActive: recipe.loss.region > 0)
+                                                regionActive: recipe.loss.region > 0 || recipe.loss.masked > 0)
                 for w in warnings { log("step \(done): " + w) }
                 if !collapse.fired.isEmpty { record["collapse"] = collapse.fired.sorted() }
                 metrics.append(record)
@@ -197,7 +198,15 @@ public final class TrainingRun {
         h.studentTemp = recipe.teacher.studentTemperature
         h.viewWeight = recipe.loss.view
         h.regionWeight = recipe.loss.region
+        h.maskedWeight = recipe.loss.masked
         return h
+    }
+
+    /// The step's token mask for the masked-token term (nil when the recipe does not use it).
+    func tokenMask(_ recipe: TrainRecipe, step: Int, images B: Int, size S: Int, trainer: EsViTTrainer) -> [Bool]? {
+        guard recipe.loss.masked > 0 else { return nil }
+        return TokenMaskDraw.draw(seed: recipe.seed, step: step, rows: 2 * B, grid: trainer.tokenGrid(size: S),
+                                  share: recipe.loss.maskShare, ratio: recipe.loss.maskRatio)
     }
 
     static func allFinite(_ arena: ParameterArena) -> Bool {
@@ -210,7 +219,7 @@ public final class TrainingRun {
     static func record(step: Int, epoch: Double, _ r: EsViTTrainer.StepResult, _ v: TrainSchedule.Values, outDim K: Int, featureDim D: Int) -> [String: Any] {
         let stats = FeatureStatistics(features: r.teacherPooled, dimension: D)
         return [
-            "step": step, "epoch": epoch, "loss": r.loss, "view_loss": r.viewLoss, "region_loss": r.regionLoss,
+            "step": step, "epoch": epoch, "loss": r.loss, "view_loss": r.viewLoss, "region_loss": r.regionLoss, "masked_loss": r.maskedLoss,
             "lr": Double(v.lr), "weight_decay": Double(v.weightDecay), "momentum": Double(v.momentum),
             "teacher_temperature": Double(v.teacherTemperature), "last_layer_frozen": v.freezeLastLayer,
             "teacher_entropy_view": r.teacherViewEntropy, "teacher_entropy_view_mean": r.teacherViewMeanEntropy,
@@ -238,7 +247,7 @@ public final class TrainingRun {
         for _ in 0..<3 {
             let t = Date()
             _ = probe.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: recipe.views.local.count,
-                            localSize: recipe.views.local.size, images: B)
+                            localSize: recipe.views.local.size, images: B, tokenMask: tokenMask(recipe, step: 0, images: B, size: S, trainer: probe))
             times.append(Date().timeIntervalSince(t))
         }
         let step = times.dropFirst().sorted()[times.count / 2 - 1] + viewSeconds

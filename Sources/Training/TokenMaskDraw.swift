@@ -1,0 +1,29 @@
+import LensData
+
+/// Which final-stage tokens of each student global crop are blanked at a step, for the masked-token
+/// term (`recipe.loss.masked`, MiniTrain's `TokenMask`). As in iBOT, a share of the crops is masked,
+/// each with a ratio drawn uniformly from a range. The mask is a pure function of (seed, step), so a
+/// resumed run blanks the same tokens as an uninterrupted one.
+public enum TokenMaskDraw {
+    /// `[rows, grid x grid]` flags, row-major tokens per crop row.
+    /// - Parameters:
+    ///   - share: probability that a crop row is masked at all.
+    ///   - ratio: `[low, high]`, the share of its tokens a masked row blanks (at least one token).
+    public static func draw(seed: UInt64, step: Int, rows: Int, grid g: Int, share: Double, ratio: [Double]) -> [Bool] {
+        let T = g * g
+        var rng = Philox4x64(seed: seed, stream: 0x4D41534B, UInt64(step))
+        var mask = [Bool](repeating: false, count: rows * T)
+        var order = [Int](0..<T)
+        for r in 0..<rows {
+            // Always the same number of draws per row, whether it is masked or not.
+            let masked = Double.random(in: 0..<1, using: &rng) < share
+            let fraction = ratio[0] + (ratio[1] - ratio[0]) * Double.random(in: 0..<1, using: &rng)
+            for i in 0..<T { order[i] = i }
+            for i in 0..<(T - 1) { order.swapAt(i, Int.random(in: i..<T, using: &rng)) }
+            guard masked else { continue }
+            let n = min(T, max(1, Int((fraction * Double(T)).rounded())))
+            for i in 0..<n { mask[r * T + order[i]] = true }
+        }
+        return mask
+    }
+}
