@@ -55,7 +55,7 @@ def run(args):
     eval_dir = os.path.join(folder, "eval-" + args.score)
     eval_cmd = [args.lenspipe, "eval", os.path.join(folder, "final.safetensors"),
                 "--train", os.path.join(args.data, "train"), "--test", score_split, "-o", eval_dir,
-                "--quiet", "--threads", str(args.threads)]
+                "--quiet", "--threads", str(args.threads)] + (["--no-baselines"] if args.no_baselines else [])
     record["commands"] = [" ".join(train_cmd), " ".join(eval_cmd)]
     try:
         t0 = time.time()
@@ -89,8 +89,8 @@ def run(args):
     if os.path.exists(report_path):
         with open(report_path) as f:
             report = json.load(f)
-        record["eval"] = {row["features"]: {"knn_acc": round(row["knnAccuracy"], 4), "knn_auc": round(row["knnMacroAUC"], 4),
-                                            "probe_acc": round(row["probeAccuracy"], 4), "probe_auc": round(row["probeMacroAUC"], 4)}
+        record["eval"] = {row["features"]: {"knn_acc": round(row["knn_accuracy"], 4), "knn_auc": round(row["knn_macro_auc"], 4),
+                                            "probe_acc": round(row["probe_accuracy"], 4), "probe_auc": round(row["probe_macro_auc"], 4)}
                           for row in report["rows"]}
     with open(os.path.join(args.runs, "results.jsonl"), "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -105,9 +105,14 @@ def table(args):
     rows = read_jsonl(args.results)
     print("| run | recipe diff | min | steps | scored on | k-NN acc / AUC | probe acc / macro AUC | random init k-NN / probe AUC | raw pixels k-NN / probe AUC | entropy / log K (view, region) | feature std | collapse warning |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    baselines = {}
     for r in rows:
         ev = r.get("eval", {})
         trained = next((v for k, v in ev.items() if k not in ("random init", "raw pixels")), {})
+        # Runs evaluated without baselines take those of an earlier run on the same data and model shape.
+        if "random init" in ev:
+            baselines[(r["data"], r["scored_on"], json.dumps(r["recipe"].get("model", {})))] = ev
+        ev = baselines.get((r["data"], r["scored_on"], json.dumps(r["recipe"].get("model", {}))), ev)
         rnd, raw = ev.get("random init", {}), ev.get("raw pixels", {})
         diff = json.dumps(r["recipe"], separators=(",", ":")) if r["recipe"] else "defaults"
         if r.get("error"):
@@ -132,6 +137,7 @@ def main():
     r.add_argument("--score", default="val", help="the split of DATA to score on (val while choosing)")
     r.add_argument("--test-split", default="", help="score on this split folder instead (the final test, once)")
     r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--no-baselines", action="store_true", help="skip eval's random-init and raw-pixel rows (they depend only on the data and the model shape)")
     r.add_argument("--reuse", action="store_true", help="evaluate an existing run folder again")
     r.add_argument("--lenspipe", default=os.environ.get("LENSPIPE", ".build/release/lenspipe"))
     t = sub.add_parser("table", help="print the markdown table of a results file")

@@ -30,6 +30,25 @@ import _TestSupport
         r.views.global[0].size = 60  // 60 / patch 4 = 15: no 4x4 windows
         r.views.global[1].size = 60
         #expect(throws: RecipeError.self) { try r.validate() }
+        r = TrainRecipe()
+        r.loss.maskRatio = [0.5, 0.1]
+        do { try r.validate(); Issue.record("no error") } catch { #expect("\(error)".contains("loss.maskRatio")) }
+        r = TrainRecipe()
+        (r.loss.view, r.loss.region, r.loss.masked) = (0, 0, 1)  // the masked-token term alone is a valid objective
+        try r.validate()
+    }
+
+    /// The masked-token draw: a pure function of (seed, step), the asked share of rows, each masked row
+    /// blanking a share of its tokens within the range.
+    @Test func tokenMasksAreSeededAndWithinTheirRanges() {
+        let a = TokenMaskDraw.draw(seed: 4, step: 17, rows: 400, grid: 4, share: 0.5, ratio: [0.25, 0.5])
+        #expect(a == TokenMaskDraw.draw(seed: 4, step: 17, rows: 400, grid: 4, share: 0.5, ratio: [0.25, 0.5]))
+        #expect(a != TokenMaskDraw.draw(seed: 4, step: 18, rows: 400, grid: 4, share: 0.5, ratio: [0.25, 0.5]))
+        let perRow = (0..<400).map { r in (0..<16).filter { a[r * 16 + $0] }.count }
+        let masked = perRow.filter { $0 > 0 }
+        #expect(masked.allSatisfy { (4...8).contains($0) })
+        #expect(abs(Double(masked.count) / 400 - 0.5) < 0.1)
+        #expect(TokenMaskDraw.draw(seed: 4, step: 1, rows: 10, grid: 4, share: 0, ratio: [0.1, 0.5]).allSatisfy { !$0 })
     }
 }
 
