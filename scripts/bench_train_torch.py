@@ -1,4 +1,4 @@
-"""PyTorch eager baseline for `lenspipe train`'s speed: the same EsViT (Tests/helpers/esvit_torch.py),
+"""PyTorch eager baseline for `lenspipe train`'s speed: the same EsViT (examples/pytorch/esvit_model.py),
 the same batch (B images x 2 global crops of 64 px + 4 local crops of 32 px, synthetic), the same step
 (teacher forward without grad, student forward on both resolutions, view + region loss with the
 argmax-cosine token matching, AdamW, EMA teacher), on the given threads.
@@ -10,8 +10,8 @@ import argparse, json, os, sys, time, warnings
 warnings.filterwarnings("ignore")
 import torch
 import torch.nn.functional as F
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "helpers"))
-from esvit_torch import EsViT  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "pytorch"))
+from esvit_model import EsViT  # noqa: E402
 
 
 def esvit_loss(student, teacher, center, center_grid, tt=0.04, ts=0.1):

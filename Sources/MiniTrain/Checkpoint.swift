@@ -2,7 +2,8 @@ import Foundation
 import LensData
 
 /// Checkpoints as safetensors files: `student.<name>` and `teacher.<name>` under microsoft/esvit's
-/// state-dict names (a PyTorch user strips the prefix and calls `load_state_dict`), AdamW moments as
+/// state-dict names (a PyTorch user strips the prefix and calls `load_state_dict(strict=True)`; each
+/// block's `attn.relative_position_index` buffer is written too, as esvit registers it), AdamW moments as
 /// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`;
 /// the model configuration and hyper-parameters in the metadata. Loading restores the trainer bit for bit.
 public enum Checkpoint {
@@ -36,6 +37,22 @@ public enum Checkpoint {
             entries.append(("teacher." + tensor.name, "F32", tensor.shape, f32(t.teacher.values + tensor.offset, tensor.count)))
             entries.append(("optimizer.m." + tensor.name, "F32", tensor.shape, f32(t.student.m + tensor.offset, tensor.count)))
             entries.append(("optimizer.v." + tensor.name, "F32", tensor.shape, f32(t.student.v + tensor.offset, tensor.count)))
+        }
+        // microsoft/esvit keeps each block's relative position index as a persistent buffer, so
+        // `load_state_dict(strict=True)` expects it: written for a full window (`window` x `window`
+        // tokens, the table lenspipe keeps), read by nobody here.
+        let w = t.config.window, index = WindowAttention.relativeIndex(ws: w, tableWindow: w)
+        let indexBytes = index.withUnsafeBufferPointer { src in
+            var out = [UInt8](repeating: 0, count: 8 * src.count)
+            out.withUnsafeMutableBytes { d in for i in src.indices { d.storeBytes(of: Int64(src[i]).littleEndian, toByteOffset: 8 * i, as: Int64.self) } }
+            return out
+        }
+        for i in 0..<t.config.stages {
+            for j in 0..<t.config.depths[i] {
+                for prefix in ["student.", "teacher."] {
+                    entries.append((prefix + "layers.\(i).blocks.\(j).attn.relative_position_index", "I64", [w * w, w * w], indexBytes))
+                }
+            }
         }
         entries.append(("center", "F32", [1, t.center.count], t.center.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
         entries.append(("center_grid", "F32", [1, t.centerGrid.count], t.centerGrid.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))

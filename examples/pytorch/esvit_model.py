@@ -1,7 +1,19 @@
-"""lenspipe's EsViT (Swin backbone + DINO view and region heads) in PyTorch, under microsoft/esvit's
-state-dict names: the model the interop test loads checkpoints into (load_checkpoint_torch.py) and the
-PyTorch side of the training-speed benchmark (scripts/bench_train_torch.py).
+"""lenspipe's EsViT (Swin backbone + DINO view and region heads) in plain PyTorch, under microsoft/esvit's
+state-dict names (buffers included), so a lenspipe checkpoint loads with `strict=True`:
+
+    from esvit_model import load_checkpoint
+    model, config, meta = load_checkpoint("run/final.safetensors")   # the EMA teacher, eval mode
+    view_logits, region_logits = model(images)                       # images [B, C, S, S] float32
+    features = model.pooled                                          # [B, D]: what `lenspipe eval` scores
+
+Only torch and numpy are needed (the safetensors file is parsed here). Used by probe_ddp.py (this
+folder), by the interop test (Tests/helpers/load_checkpoint_torch.py) and by the training-speed baseline
+(scripts/bench_train_torch.py). load_into_esvit.py loads the same file into microsoft/esvit's own classes.
 """
+import json
+import struct
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -31,6 +43,8 @@ class Attention(nn.Module):
         super().__init__()
         self.heads, self.window = heads, window
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        # A persistent buffer, as in microsoft/esvit (strict loading expects it in the state dict).
+        self.register_buffer("relative_position_index", rel_index(window, window))
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
@@ -60,7 +74,8 @@ class Block(nn.Module):
         nh, d = self.attn.heads, C // self.attn.heads
         qkv = self.attn.qkv(w).reshape(w.shape[0], ws * ws, 3, nh, d).permute(2, 0, 3, 1, 4)
         a = (qkv[0] * d ** -0.5) @ qkv[1].transpose(-2, -1)
-        a = a + self.attn.relative_position_bias_table[rel_index(ws, self.window).view(-1)].view(ws * ws, ws * ws, nh).permute(2, 0, 1)
+        index = self.attn.relative_position_index if ws == self.window else rel_index(ws, self.window)
+        a = a + self.attn.relative_position_bias_table[index.view(-1)].view(ws * ws, ws * ws, nh).permute(2, 0, 1)
         if s:
             m = shift_mask(H, ws, s)
             a = (a.view(B, -1, nh, ws * ws, ws * ws) + m[None, :, None]).view(-1, nh, ws * ws, ws * ws)
@@ -135,3 +150,28 @@ class EsViT(nn.Module):
         self.tokens = r  # [B, L, C], the region loss matches on these
         self.pooled = r.mean(1)
         return self.head(self.pooled), self.head_dense(r)
+
+
+def read_safetensors(path):
+    """{name: numpy array} and the `__metadata__` strings of a safetensors file (F32 and I64 tensors)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    tensors = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtypes[v["dtype"]]).reshape(v["shape"])
+               for k, v in header.items()}
+    return tensors, meta
+
+
+def load_checkpoint(path, network="teacher"):
+    """The `teacher` (or `student`) network of a lenspipe checkpoint, loaded strictly, in eval mode."""
+    tensors, meta = read_safetensors(path)
+    config = json.loads(meta["config"])
+    model = EsViT(config)
+    prefix = network + "."
+    state = {k[len(prefix):]: torch.from_numpy(v.copy()) for k, v in tensors.items() if k.startswith(prefix)}
+    model.load_state_dict(state, strict=True)
+    return model.eval(), config, meta
