@@ -59,11 +59,13 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "Training", "FeatureMetrics", "Render"]),
         // 9. Fine-tuning with labels: backbone + linear head (classification or regression), model selection on val, test report.
         .target(name: "FineTune", dependencies: ["LensData", "ShardWriter", "PairSampler", "MiniTrain", "FeatureMetrics", "Render", "Evaluation"]),
+        // 10. The whole job on simulated lenses, ending in a self-contained HTML report (lenspipe demo).
+        .target(name: "Demo", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation"]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
-            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune",
+            "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune", "Demo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -78,6 +80,6 @@ let package = Package(
         .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
-        .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "_TestSupport"]),
+        .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "Demo", "Render", "_TestSupport"]),
     ]
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: lenspipe simulates DeepLense-like lenses and runs the
-# pipeline on them (today: synthesize, inspect, contact sheet). Output in ./lenspipe-demo.
+# The main job on lenspipe's own simulated lenses: synthesize, inspect, crop, shards, views, train
+# (default recipe), eval against random-init and raw-pixel baselines, attention maps, and a report:
+# ./lenspipe-demo/report.html (self-contained; open it in a browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product lenspipe
-.build/release/lenspipe demo --out lenspipe-demo "$@"
+.build/release/lenspipe demo -o lenspipe-demo "$@"

@@ -57,9 +57,9 @@ extension LensPipe {
                 for f in result.failures.prefix(20) { print("error:  \(f.path): \(f.message)") }
             }
             if let png {
-                let step = max(1, source.count / max(1, rows))
-                let picked = stride(from: 0, to: source.count, by: step).prefix(rows).compactMap { try? source.sample(at: $0) }
-                let sheet = CropSheet.make(picked.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r) })
+                let picked = CropSheet.worstFirst(result.records, count: rows).compactMap { try? source.sample(at: result.indices[$0]) }
+                let sheet = try CropSheet.make(picked.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r, s.id) },
+                                               title: "Crops of \(sourceOptions.source) (\(cropper.config.policy), \(cropper.config.size) px)")
                 try sheet.writePNG(path: png)
                 if !json { print("crop sheet: \(png)") }
             }

@@ -47,7 +47,7 @@ extension LensPipe {
                 print(InspectText.render(report))
             }
             if let png {
-                let (sheet, rows) = ContactSheet.make(source: source, perClass: perClass)
+                let (sheet, rows) = try ContactSheet.make(source: source, perClass: perClass, title: "Contact sheet: \(sourceOptions.source)")
                 try sheet.writePNG(path: png)
                 if !json { print("contact sheet: \(png) (rows: \(rows.joined(separator: ", ")))") }
             }

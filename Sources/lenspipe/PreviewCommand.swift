@@ -57,7 +57,8 @@ extension LensPipe {
             let sampler = PairSampler(recipe: recipe, seed: seed, stretch: (source as? MDSSource)?.normalization ?? .none)
             let batch = sampler.makeBatch(images: images, samples: indices, epoch: epoch, threads: threadOptions.threads,
                                           maps: samples.map { sampler.foregroundMap($0) }, recordRejected: showRejected)
-            try ViewGrid.make(images: images, batch: batch, showRejected: showRejected).writePNG(path: output)
+            try ViewGrid.make(images: images, ids: samples.map(\.id), batch: batch, showRejected: showRejected,
+                              title: "Views of \(sourceOptions.source) (epoch \(epoch), seed \(seed))").writePNG(path: output)
             if let dir = saveViews { try ViewExport.write(batch, ids: indices.map { source.id(at: $0) }, to: dir) }
             let stats = batch.stats
             print("wrote \(output): \(images.count) images x \(recipe.viewCount) views")
