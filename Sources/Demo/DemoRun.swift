@@ -63,7 +63,7 @@ public struct DemoRun {
             try SynthWriter.write(config: SynthConfig(size: o.imageSize, seed: o.seed, lensOffset: Double(o.imageSize) / 10), count: o.count,
                                   format: .tree, to: data, threads: o.threads)
         }
-        report.add(.init(title: "Simulate lenses", command: "lenspipe synth \(data) --count \(o.count) --size \(o.imageSize) --seed \(o.seed)",
+        report.add(.init(title: "Simulate lenses", command: "lenspipe synth \(data) --count \(o.count) --size \(o.imageSize) --seed \(o.seed) --lens-offset \(o.imageSize / 10)",
                          numbers: [("images", "\(o.count)"), ("seconds", String(format: "%.1f", synthSeconds))],
                          text: "A DeepLense-like class-folder tree (axion, cdm, no_sub), lenses up to \(o.imageSize / 10) px off centre; axion files are pickled object arrays [image, mass] as the real releases ship them."))
         log(String(format: "1. synthesized %d lenses into %@ (%.1f s)", o.count, data, synthSeconds))
@@ -125,7 +125,7 @@ public struct DemoRun {
         try ViewGrid.make(images: samples.map(\.image), ids: samples.map(\.id), batch: batch, showRejected: true,
                           title: "Training views of the first \(picks.count) training crops (default recipe)").writePNG(path: out + "/views.png")
         let stats = batch.stats
-        report.add(.init(title: "SSL views", command: "lenspipe preview \(shards)/train -o \(out)/views.png --show-rejected",
+        report.add(.init(title: "SSL views", command: "lenspipe preview \(shards)/train -o \(out)/views.png --pairs \(picks.count) --show-rejected --seed \(o.seed)",
                          numbers: [("views per image", "\(recipe.views.viewCount)"), ("acceptance", String(format: "%.2f", stats.acceptance)),
                                    ("fallbacks", "\(stats.global.fallbacks + stats.local.fallbacks)"), ("images without lens mask", "\(stats.imagesWithoutForeground)")],
                          figures: [("views.png", "Each training crop with its view boxes, then the views the trainer sees; red boxes are candidates rejected for holding too little of the lens.")],
