@@ -101,9 +101,17 @@ import _TestSupport
         _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
         for (arena, prefix) in [(t.student, "step.student."), (t.teacher, "step.teacher.")] {
             for tensor in arena.tensors {
-                let gold = try Self.load(prefix + tensor.name).values
-                Self.expectClose(Array(UnsafeBufferPointer(start: arena.values + tensor.offset, count: tensor.count)), gold, prefix + tensor.name,
-                                 abs: 1e-5, rel: 1e-4)
+                var gold = try Self.load(prefix + tensor.name).values
+                var ours = Array(UnsafeBufferPointer(start: arena.values + tensor.offset, count: tensor.count))
+                if tensor.name.hasSuffix("attn.qkv.bias") {
+                    // The key bias shifts every logit of a query's row equally, so softmax ignores it: its
+                    // gradient is exactly zero, and Adam's first step turns float32 rounding of that zero
+                    // (g / (|g| + eps)) into updates of up to lr. Compare the query and value biases only.
+                    let C = tensor.count / 3
+                    gold.removeSubrange(C..<(2 * C))
+                    ours.removeSubrange(C..<(2 * C))
+                }
+                Self.expectClose(ours, gold, prefix + tensor.name, abs: 1e-5, rel: 1e-4)
             }
         }
         Self.expectClose(t.center, try Self.load("step.center").values, "center")

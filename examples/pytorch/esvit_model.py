@@ -79,7 +79,9 @@ class Block(nn.Module):
         if s:
             m = shift_mask(H, ws, s)
             a = (a.view(B, -1, nh, ws * ws, ws * ws) + m[None, :, None]).view(-1, nh, ws * ws, ws * ws)
-        o = (a.softmax(-1) @ qkv[2]).transpose(1, 2).reshape(-1, ws * ws, C)
+        a = a.softmax(-1)
+        self.attn_probs = a  # [B*nW, heads, N, N], windows by image, window row, window column
+        o = (a @ qkv[2]).transpose(1, 2).reshape(-1, ws * ws, C)
         o = self.attn.proj(o).view(B, H // ws, H // ws, ws, ws, C).permute(0, 1, 3, 2, 4, 5).reshape(B, H, H, C)
         if s:
             o = torch.roll(o, (s, s), (1, 2))
