@@ -38,8 +38,11 @@ extension LensPipe {
         @Option(help: "Stored pixel type: float32, float16, or uint16 (integer counts in 0...65535 only).")
         var dtype: LensShardLayout.StorageType = .float32
 
-        @Option(help: "Deterministic splits by a hash of each sample id, e.g. train=0.8,val=0.1,test=0.1.")
+        @Option(help: "Deterministic splits, e.g. train=0.8,val=0.1,test=0.1: stratified by label when every sample's label is known (class folders, a labels array), else by a hash of each sample id.")
         var split: String?
+
+        @Option(help: "Seed of the --split draw (another seed, another division; 0 is the default).")
+        var seed: UInt64 = 0
 
         @Flag(help: "Map the source's own split folders (SOURCE/train, SOURCE/test, ...) to OUT/train, OUT/test, ...")
         var keepSplits = false
@@ -102,6 +105,7 @@ extension LensPipe {
             config.hashes = (hashes ?? "").split(separator: ",").compactMap { ShardHash(rawValue: String($0)) }
             config.sizeLimit = shardMiB << 20
             config.split = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
+            config.splitSeed = seed
             config.worker = try worker.map(Self.parseWorker)
             config.skipErrors = onError == .skip
             config.overwrite = overwrite
@@ -117,6 +121,9 @@ extension LensPipe {
                 let c = summary.splits[name]!
                 let where_ = pipeline.folder(split: name)
                 print("\(where_): \(c.images) images" + (c.classes.isEmpty ? "" : " (" + c.classes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+            }
+            if let method = pipeline.splitMethod, method != "folders" {
+                print(method == "stratified" ? "splits: stratified by label (seed \(seed))" : "splits: by a hash of each sample id (seed \(seed); labels not known up front)")
             }
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))

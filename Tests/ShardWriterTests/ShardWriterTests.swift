@@ -146,25 +146,68 @@ import _TestSupport
         return out
     }
 
-    @Test func splitsAreDeterministicByIDAndKeepSplitsMapsFolders() throws {
+    /// Ids and labels of a split folder.
+    static func members(_ folder: String) throws -> [(id: String, label: Int)] {
+        let reader = try MDSReader(folder: folder)
+        return try (0..<reader.count).map { let s = try ShardSample(try reader.sample(at: $0), index: $0); return (s.id, s.label ?? -1) }
+    }
+
+    @Test func labelledSplitsAreStratifiedAndSeeded() throws {
         let out = TestSupport.tempDir("pp-split")
         try run([model1, out, "--split", "train=0.5,val=0.25,test=0.25"])
         var seen = Set<String>()
-        var total = 0
-        for split in ["train", "val", "test"] {
-            let reader = try MDSReader(folder: "\(out)/\(split)")
-            total += reader.count
-            for i in 0..<reader.count {
-                let s = try ShardSample(try reader.sample(at: i), index: i)
-                #expect(SplitPlan.assign(s.id, [("train", 0.5), ("val", 0.25), ("test", 0.25)]) == ["train", "val", "test"].firstIndex(of: split))
-                seen.insert(s.id)
+        for (split, perClass) in [("train", 6), ("val", 3), ("test", 3)] {
+            let m = try Self.members("\(out)/\(split)")
+            // 12 images per class, divided exactly 6 / 3 / 3 in every class.
+            for label in 0..<3 { #expect(m.filter { $0.label == label }.count == perClass, "\(split) class \(label)") }
+            seen.formUnion(m.map(\.id))
+        }
+        #expect(seen.count == 36)
+        let meta = try DatasetMetadata.read(from: out + "/lenspipe.json")
+        #expect(meta.splitMethod == "stratified" && meta.splitSeed == 0)
+        // Another seed draws other members with the same counts; the same seed draws the same ones.
+        let other = TestSupport.tempDir("pp-split-7"), again = TestSupport.tempDir("pp-split-0")
+        try run([model1, other, "--split", "train=0.5,val=0.25,test=0.25", "--seed", "7"])
+        try run([model1, again, "--split", "train=0.5,val=0.25,test=0.25"])
+        let train0 = Set(try Self.members(out + "/train").map(\.id)), train7 = try Self.members(other + "/train")
+        #expect(Set(train7.map(\.id)) != train0)
+        for label in 0..<3 { #expect(train7.filter { $0.label == label }.count == 6) }
+        #expect(Set(try Self.members(again + "/train").map(\.id)) == train0)
+        // Workers draw the same division as one run.
+        let parts = TestSupport.tempDir("pp-split-parts")
+        for w in ["0/2", "1/2"] { try run([model1, parts, "--split", "train=0.5,val=0.25,test=0.25", "--worker", w]) }
+        #expect(try TestSupport.lenspipe(["merge", parts]).status == 0)
+        #expect(Set(try Self.members(parts + "/train").map(\.id)) == train0)
+    }
+
+    @Test func unlabelledSplitsHashTheIDWithTheSeed() throws {
+        let flat = TestSupport.tempDir("pp-flat")
+        for c in ["axion", "cdm", "no_sub"] {
+            for f in try FileManager.default.contentsOfDirectory(atPath: model1 + "/" + c) {
+                try FileManager.default.copyItem(atPath: model1 + "/" + c + "/" + f, toPath: flat + "/" + f)
             }
         }
-        #expect(total == 36 && seen.count == 36)
+        let parts: [(name: String, fraction: Double)] = [("train", 0.5), ("val", 0.25), ("test", 0.25)]
+        for seed: UInt64 in [0, 3] {
+            let out = TestSupport.tempDir("pp-hash")
+            try run([flat, out, "--split", "train=0.5,val=0.25,test=0.25", "--seed", "\(seed)"])
+            var total = 0
+            for (k, split) in ["train", "val", "test"].enumerated() {
+                let m = (try? Self.members("\(out)/\(split)")) ?? []
+                total += m.count
+                for s in m { #expect(SplitPlan.assign(s.id, parts, seed: seed) == k) }
+            }
+            #expect(total == 36)
+            #expect(try DatasetMetadata.read(from: out + "/lenspipe.json").splitMethod == "hash")
+        }
+    }
+
+    @Test func keepSplitsMapsFolders() throws {
         let kept = TestSupport.tempDir("pp-keep")
         try run([TestSupport.fixture("deeplense-mini/model1"), kept, "--keep-splits", "--crop", "none", "--normalize", "none"])
         #expect(try MDSReader(folder: kept + "/train").count == 36)
         #expect(try MDSReader(folder: kept + "/test").count == 12)
+        #expect(try DatasetMetadata.read(from: kept + "/lenspipe.json").splitMethod == "folders")
         let v = try TestSupport.lenspipe(["verify", kept])
         #expect(v.status == 0, "\(v.stdout)")
         #expect(v.stdout.contains("/test: 1 shards, 12 samples (axion 4, cdm 4, no_sub 4), 4 with targets"))

@@ -58,6 +58,8 @@ public struct HDF5Source: SampleSource {
         return "\(file):\(images.name)[\(index)]"
     }
 
+    public func label(at index: Int) -> Int? { labels.flatMap { $0[index] >= 0 ? $0[index] : nil } }
+
     public func sample(at index: Int) throws -> Sample {
         let values = try images.readFloats(start: index, count: 1)
         var image = LensImage(channels: layout.channels, height: layout.height, width: layout.width)

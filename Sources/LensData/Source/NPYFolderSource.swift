@@ -61,6 +61,8 @@ public struct NPYFolderSource: SampleSource {
 
     public func id(at index: Int) -> String { entries[index].path }
 
+    public func label(at index: Int) -> Int? { entries[index].label }
+
     public func sample(at index: Int) throws -> Sample {
         let entry = entries[index]
         let read = try NPYFile.readImage(rawPath: Array(root.utf8) + [0x2F] + rawPaths[index], display: root + "/" + entry.path)

@@ -40,6 +40,8 @@ public struct NPYStackSource: SampleSource {
 
     public func id(at index: Int) -> String { "\(name)[\(index)]" }
 
+    public func label(at index: Int) -> Int? { labels.flatMap { $0[index] >= 0 ? $0[index] : nil } }
+
     public func sample(at index: Int) throws -> Sample {
         let label = labels.flatMap { $0[index] >= 0 ? $0[index] : nil }
         let target = targets.flatMap { $0[index].isNaN ? nil : $0[index] }

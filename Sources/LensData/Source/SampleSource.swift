@@ -15,4 +15,11 @@ public protocol SampleSource: Sendable {
     /// Reads sample `index`.
     /// - Throws: `LensDataError` naming the file and the problem.
     func sample(at index: Int) throws -> Sample
+    /// The label of sample `index` when the source knows it without reading the sample (a class
+    /// folder, a labels array); nil otherwise. Stratified splits use it.
+    func label(at index: Int) -> Int?
+}
+
+extension SampleSource {
+    public func label(at index: Int) -> Int? { nil }
 }

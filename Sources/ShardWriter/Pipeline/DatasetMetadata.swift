@@ -21,6 +21,10 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
     /// What preprocess changed in the data (NaN/Inf pixels, padding, dropped targets, float16
     /// clipping); nil in files written before it was recorded.
     public var changes: Changes?
+    /// How samples were divided: `stratified` (by label, seeded), `hash` (of the id, seeded), or
+    /// `folders` (the source's own split folders); nil when unsplit or in files written before it was recorded.
+    public var splitMethod: String?
+    public var splitSeed: UInt64?
 
     public struct CropSettings: Codable, Sendable, Equatable {
         public var policy: String
@@ -36,7 +40,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, source, classes, storage, crop, normalization, compression, splits, skipped, changes
-        case imageShape = "image_shape"
+        case imageShape = "image_shape", splitMethod = "split_method", splitSeed = "split_seed"
     }
 
     public var images: Int { splits.values.reduce(0) { $0 + $1.images } }

@@ -24,6 +24,8 @@ public struct Preprocess: Sendable {
         /// Replace a non-empty output folder (a worker: its own part) instead of refusing it.
         public var overwrite = false
         public var threads = 1
+        /// Seed of the `.fractions` assignment (0: the historical hash of the id).
+        public var splitSeed: UInt64 = 0
         public var blockSize = 256
 
         public init(crop: CropConfig) { self.crop = crop }
@@ -70,7 +72,8 @@ public struct Preprocess: Sendable {
                                crop: .init(policy: crop.policy.rawValue, size: crop.size, k: crop.k, smoothing: crop.smoothing),
                                normalization: crop.normalization.name, compression: config.zstdLevel.map { "zstd:\($0)" },
                                splits: summary.splits.mapValues { .init(images: $0.images, classes: $0.classes) },
-                               skipped: summary.skipped.count, changes: summary.changes)
+                               skipped: summary.skipped.count, changes: summary.changes, splitMethod: splitMethod,
+                               splitSeed: { if case .fractions = config.split { return config.splitSeed }; return nil }())
     }
 
     /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
@@ -93,6 +96,36 @@ public struct Preprocess: Sendable {
 
     /// `worker-III-of-NNN` for a worker run.
     public var workerTag: String? { config.worker.map { String(format: "worker-%03d-of-%03d", $0.index, $0.count) } }
+
+    /// With `.fractions` and a label known up front for every sample of every input: the stratified
+    /// split index per (input, sample), the same for every worker. Nil otherwise (hash of the id).
+    func stratifiedSplits() -> [[Int]]? {
+        guard case .fractions(let parts) = config.split else { return nil }
+        var ids: [String] = [], labels: [Int] = []
+        for input in inputs {
+            for i in 0..<input.source.count {
+                guard let l = input.source.label(at: i) else { return nil }
+                ids.append(input.source.id(at: i))
+                labels.append(input.labelMap[l])
+            }
+        }
+        let flat = SplitPlan.stratified(ids: ids, labels: labels, parts: parts, seed: config.splitSeed)
+        var out: [[Int]] = [], start = 0
+        for input in inputs {
+            out.append(Array(flat[start..<(start + input.source.count)]))
+            start += input.source.count
+        }
+        return out
+    }
+
+    /// `stratified`, `hash`, `folders`, or nil when unsplit.
+    public var splitMethod: String? {
+        switch config.split {
+        case .none: return nil
+        case .keepSplits: return "folders"
+        case .fractions: return stratifiedSplits() != nil ? "stratified" : "hash"
+        }
+    }
 
     var splitNames: [String] {
         switch config.split {
@@ -200,6 +233,7 @@ public struct Preprocess: Sendable {
             }
         }
         let total = work.count
+        let stratified = stratifiedSplits()
 
         var done = 0
         while done < total {
@@ -219,7 +253,7 @@ public struct Preprocess: Sendable {
                         switch config.split {
                         case .none: split = ""
                         case .keepSplits: split = input.split ?? ""
-                        case .fractions(let parts): split = parts[SplitPlan.assign(s.id, parts)].name
+                        case .fractions(let parts): split = parts[stratified?[k][i] ?? SplitPlan.assign(s.id, parts, seed: config.splitSeed)].name
                         }
                         let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage, clipFloat16: config.clipFloat16)
                         let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box, foreground: cropped.foreground)
