@@ -26,6 +26,8 @@ public struct DemoRun {
         public var imageSize = 150
         public var seed: UInt64 = 0
         public var trainMinutes = 4.0
+        /// Train for this many epochs instead of `trainMinutes` (a run whose length does not depend on the machine).
+        public var trainEpochs: Double?
         public var threads = 2
         public init() {}
     }
@@ -136,9 +138,10 @@ public struct DemoRun {
         let run = out + "/run"
         try? FileManager.default.removeItem(atPath: run)  // a rerun trains afresh
         let progress = self.progress
-        let trained = try TrainingRun(options: TrainOptions(shards: shards, run: run, recipe: recipe, minutes: o.trainMinutes, threads: o.threads),
+        let trained = try TrainingRun(options: TrainOptions(shards: shards, run: run, recipe: recipe, minutes: o.trainEpochs == nil ? o.trainMinutes : nil,
+                                                                 epochs: o.trainEpochs, threads: o.threads),
                                       log: log, progress: { p in progress(p.step, p.totalSteps, String(format: "train: step %d/%d, loss %.3f", p.step, p.totalSteps, p.loss)) }).run()
-        report.add(.init(title: "Pre-train (EsViT, default recipe)", command: "lenspipe train \(shards) -o \(run) --minutes \(o.trainMinutes)",
+        report.add(.init(title: "Pre-train (EsViT, default recipe)", command: "lenspipe train \(shards) -o \(run) " + (o.trainEpochs.map { "--epochs \($0)" } ?? "--minutes \(o.trainMinutes)"),
                          numbers: [("steps", "\(trained.stepsRun)"), ("seconds", String(format: "%.0f", trained.seconds)),
                                    ("images/s", String(format: "%.1f", trained.imagesPerSecond)),
                                    ("k-NN on val (monitor)", trained.knnAccuracy.map { String(format: "%.3f", $0) } ?? "-"),

@@ -103,9 +103,19 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// The views `lenspipe train` uses unless a recipe says otherwise: "lens-safe" crops, chosen in the
+    /// recipe study (docs/science.md, run c01-lenssafe-clean) for the best linear probe: global views
+    /// from 80-100% of the stamp (the ring keeps its scale), local views from 20-40% (a piece of arc,
+    /// rarely sky), no blur and no added noise (both wash out the faint substructure the classes differ
+    /// by). Flips, rotations and the brightness/contrast jitter stay as in `ViewSpec`.
+    public static let defaultViews = ViewRecipe(
+        global: [ViewSpec(size: 64, scale: [0.8, 1], blur: 0, gaussianNoise: 0, minFluxShare: 0.1),
+                 ViewSpec(size: 64, scale: [0.8, 1], blur: 0, gaussianNoise: 0, minFluxShare: 0.1)],
+        local: ViewSpec(count: 4, size: 32, scale: [0.2, 0.4], blur: 0, gaussianNoise: 0, minFluxShare: 0.1))
+
     public init() {
         model = EsViTConfig()
-        views = ViewRecipe()
+        views = TrainRecipe.defaultViews
         optimizer = Optimizer()
         teacher = Teacher()
         loss = Loss()

@@ -29,6 +29,9 @@ extension LensPipe {
         @Option(help: "Minutes of pre-training (the schedules fit the budget).")
         var trainMinutes = 4.0
 
+        @Option(help: "Train for this many epochs instead of --train-minutes (the same run on any machine).")
+        var trainEpochs: Double?
+
         @Option(help: "Random seed.")
         var seed: UInt64 = 0
 
@@ -38,6 +41,7 @@ extension LensPipe {
             guard imageSize == 64 || imageSize == 150 else { throw ValidationError("--image-size must be 64 or 150") }
             guard count >= 30 else { throw ValidationError("--count must be at least 30 (the test split needs images of every class)") }
             guard trainMinutes > 0 else { throw ValidationError("--train-minutes must be positive") }
+            if let e = trainEpochs, !(e > 0) { throw ValidationError("--train-epochs must be positive") }
         }
 
         func run() throws {
@@ -47,6 +51,7 @@ extension LensPipe {
             options.imageSize = imageSize
             options.seed = seed
             options.trainMinutes = trainMinutes
+            options.trainEpochs = trainEpochs
             options.threads = threadOptions.threads
             let line = StepProgressLine(quiet: false)
             do {

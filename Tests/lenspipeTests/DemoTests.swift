@@ -7,7 +7,7 @@ import _TestSupport
 @Suite struct DemoTests {
     @Test func demoWritesASelfContainedReport() throws {
         let out = TestSupport.tempDir("demo") + "/demo"
-        let r = try TestSupport.lenspipe(["demo", "-o", out, "--count", "150", "--image-size", "64", "--train-minutes", "2"], timeout: 900)
+        let r = try TestSupport.lenspipe(["demo", "-o", out, "--count", "150", "--image-size", "64", "--train-epochs", "0.5"], timeout: 900)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("report: \(out)/report.html"))
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
