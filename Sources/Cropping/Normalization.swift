@@ -34,6 +34,14 @@ public enum Normalization: Sendable, Equatable, Codable {
     /// True for the names that need data-set statistics from a calibration pass.
     public static func needsDatasetStats(_ name: String) -> Bool { name.hasSuffix("-dataset") }
 
+    /// The data-set statistics a `-dataset` variant carries (nil for the others).
+    public var datasetStats: DatasetStats? {
+        switch self {
+        case .minmax(let s), .zscore(let s): return s
+        case .none, .asinh, .log1p: return nil
+        }
+    }
+
     /// The normalisation called `name` (one of `names`); `-dataset` variants take `stats`. Nil for an
     /// unknown name.
     public init?(name: String, stats: DatasetStats? = nil) {

@@ -43,7 +43,8 @@ extension LensPipe {
 
         func run() throws {
             let source = try MDSSource.open(sourceOptions.spec)
-            let config = try cropOptions.resolve(source: source, threads: threadOptions.threads, quiet: quiet || json)
+            let (config, calibration) = cropOptions.resolve(source: source, threads: threadOptions.threads)
+            if let calibration, !(quiet || json) { print(CropText.calibration(calibration, config: config, auto: cropOptions.size == .auto, on: source.summary)) }
             let cropper = Cropper(config: config)
             let meter = ProgressMeter("crop", total: source.count, quiet: quiet || source.count < 2000)
             let result = CropRun.run(source: source, cropper: cropper, threads: threadOptions.threads) { meter.update($0) }
@@ -68,52 +69,28 @@ extension LensPipe {
     }
 }
 
-/// The options that configure cropping; shared by `crop` and, later, `preprocess`.
-struct CropOptions: ParsableArguments {
-    @Option(help: "Output side in pixels, or 'auto' (smallest window holding the foreground of 99% of a sample).")
-    var size: String = "64"
-
-    @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed, bbox, center or none.")
-    var policy: CropConfig.Policy = .fixed
-
-    @Option(help: "none, minmax, minmax-dataset, zscore, zscore-dataset, asinh or log1p.")
-    var normalize: String = "none"
-
-    @Option(help: "Foreground threshold in noise sigmas above the background.")
-    var k: Float = 3
-
-    @Option(help: "Gaussian smoothing sigma (pixels) before thresholding; 0 turns it off.")
-    var smoothing: Float = 1
-
-    func validate() throws {
-        if size != "auto" { guard let s = Int(size), s >= 4, s <= 4096 else { throw ValidationError("--size must be 4...4096 or 'auto'") } }
-        guard Normalization.names.contains(normalize) else {
-            throw ValidationError("--normalize must be one of " + Normalization.names.joined(separator: ", "))
-        }
-        guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") }
-        guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") }
-    }
-
-    /// The crop configuration, after a calibration pass when `auto` or data-set statistics need one.
-    func resolve(source: any SampleSource, threads: Int, quiet: Bool) throws -> CropConfig {
-        var config = CropConfig(policy: policy, size: Int(size) ?? 64, k: k, smoothing: smoothing)
-        let needsCalibration = size == "auto" || Normalization.needsDatasetStats(normalize)
-        var calibration: CropCalibration?
-        if needsCalibration {
-            calibration = CropCalibration.run(source: source, config: config, threads: threads)
-            if size == "auto", let c = calibration {
-                config.size = c.autoSize
-                if !quiet { print("size auto: \(c.autoSize) px holds the whole foreground of 99% of \(c.sampled) sampled images") }
-            }
-        }
-        config.normalization = Normalization(name: normalize, stats: calibration?.stats) ?? .none
-        return config
-    }
-}
-
 extension CropConfig.Policy: ExpressibleByArgument {}
 
 enum CropText {
+    /// One line on what the calibration pass measured and on which images.
+    static func calibration(_ c: CropCalibration, config: CropConfig, auto: Bool, on: String) -> String {
+        var parts: [String] = []
+        if auto { parts.append("size auto: \(c.autoSize) px holds the whole foreground of 99% of the sample") }
+        if let s = config.normalization.datasetStats {
+            parts.append(String(format: "%@ statistics: low %.4g, high %.4g, background %.4g, sigma %.4g", config.normalization.name, s.low, s.high, s.background, s.sigma))
+        }
+        return "calibrated on \(c.sampled) images of \(on): " + parts.joined(separator: "; ")
+    }
+
+    /// A warning when the crops cut lenses: the median image keeps under 98% of its foreground flux,
+    /// or one in twenty keeps under 90%.
+    static func cutWarning(_ s: CropSummary) -> String? {
+        guard s.policy == "fixed" || s.policy == "center", s.images > 0 else { return nil }
+        let k = s.keptFluxShare
+        guard k.median < 0.98 || k.p05 < 0.9 else { return nil }
+        return String(format: "warning: the %d px window cuts lenses (median kept flux %.3f, 5th percentile %.3f); --size auto measures the window that holds 99%% of the foregrounds (lenspipe crop SOURCE --size auto shows it)", s.size, k.median, k.p05)
+    }
+
     static func render(_ s: CropSummary) -> String {
         let k = s.keptFluxShare
         var lines = ["images:     \(s.images) cropped (\(s.policy), \(s.size) px, normalisation \(s.normalization))",

@@ -16,6 +16,7 @@ struct LensPipe: ParsableCommand {
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png
         """,
+        version: LensPipeVersion.current,
         subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self, HDF5ProbeCommand.self]
     )
 

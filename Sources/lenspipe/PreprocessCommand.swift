@@ -24,7 +24,18 @@ extension LensPipe {
               lenspipe preprocess data/model1/train out --split train=0.8,val=0.1,test=0.1
               lenspipe preprocess data out --worker 0/4   (then 1/4 ... 3/4, then: lenspipe merge out)
 
-            PyTorch: streaming.StreamingDataset(local="out/train", remote=None) reads the same folder.
+            Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train,
+            OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
+            streaming.StreamingDataset(local="OUT/train", remote=None) (or local="OUT" when unsplit);
+            preprocess prints the exact folders when it finishes.
+
+            Calibration: --size auto and the -dataset normalisations measure the training images only
+            (the train split folder, or the train part of --split), never val or test.
+            OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what
+            they were measured on, the crop summary, the tool version and the command line;
+            --like OUT re-applies them to new data without measuring anything:
+              lenspipe preprocess data/model2/train out --split train=0.85,val=0.15 --size auto --normalize zscore-dataset
+              lenspipe preprocess data/model2/test out-test --like out
             """)
 
         @OptionGroup var sourceOptions: SourceOptions
@@ -35,8 +46,12 @@ extension LensPipe {
         @OptionGroup var cropOptions: CropOptions
         @OptionGroup var threadOptions: ThreadOptions
 
-        @Option(help: "Stored pixel type: float32, float16, or uint16 (integer counts in 0...65535 only).")
-        var dtype: LensShardLayout.StorageType = .float32
+        @Option(help: "Stored pixel type: float32 (default), float16, or uint16 (integer counts in 0...65535 only).")
+        var dtype: LensShardLayout.StorageType?
+
+        @Option(help: ArgumentHelp("Crop, normalise and store exactly as the data set in OUT was (its lenspipe.json: window, policy, detection, normalisation statistics, dtype) instead of measuring anything on this data: a new test set, real observations.",
+                                   valueName: "OUT"))
+        var like: String?
 
         @Option(help: "Deterministic splits, e.g. train=0.8,val=0.1,test=0.1: stratified by label when every sample's label is known (class folders, a labels array), else by a hash of each sample id.")
         var split: String?
@@ -78,6 +93,9 @@ extension LensPipe {
             if split != nil && keepSplits { throw ValidationError("use either --split or --keep-splits, not both") }
             if let split { _ = try SplitPlan.parse(split) }
             if let worker { _ = try Self.parseWorker(worker) }
+            if like != nil, !cropOptions.given.isEmpty {
+                throw ValidationError("--like takes the crop settings from the reference data set; drop \(cropOptions.given.joined(separator: ", "))")
+            }
             guard (0...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...22") }
             guard shardMiB >= 1 && shardMiB <= MDSReader.maxShardBytes >> 20 else { throw ValidationError("--shard-mib must be 1...\(MDSReader.maxShardBytes >> 20) (readers refuse larger shards)") }
             for h in (hashes ?? "").split(separator: ",") where ShardHash(rawValue: String(h)) == nil {
@@ -97,14 +115,35 @@ extension LensPipe {
             let plan = keepSplits ? try ShardWriter.Preprocess.plan(splitFoldersUnder: sourceOptions.source)
                                   : ShardWriter.Preprocess.plan(source: try sourceOptions.spec.open())
             let inputs = plan.inputs
-            let calibrationSource = inputs[0].source
-            let crop = try cropOptions.resolve(source: calibrationSource, threads: threadOptions.threads, quiet: quiet)
-            var config = ShardWriter.Preprocess.Config(crop: crop)
-            config.storage = dtype
+            let splitPlan: SplitPlan = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
+            var config: ShardWriter.Preprocess.Config
+            if let like {
+                let path = like.hasSuffix(".json") ? like : like + "/lenspipe.json"
+                let reference = try DatasetMetadata.read(from: path)
+                config = .init(crop: try reference.cropConfig(path: path))
+                guard let storage = LensShardLayout.StorageType(rawValue: reference.storage) else {
+                    throw LensDataError(path: path, "unknown storage '\(reference.storage)'")
+                }
+                config.storage = dtype ?? storage
+                config.calibration = .init(on: "nothing: the settings of \(path)", sampled: 0, like: path)
+                if !quiet { print("settings of \(path): \(config.crop.policy) \(config.crop.size) px, normalisation \(config.crop.normalization.name), \(config.storage.rawValue)") }
+            } else if cropOptions.needsCalibration {
+                let (source, description) = try ShardWriter.Preprocess.calibrationSource(plan: plan, split: splitPlan, seed: seed)
+                let (crop, calibration) = cropOptions.resolve(source: source, threads: threadOptions.threads)
+                config = .init(crop: crop)
+                if let c = calibration {
+                    config.calibration = .init(on: description, sampled: c.sampled, autoSize: cropOptions.size == .auto ? c.autoSize : nil)
+                    if !quiet { print(CropText.calibration(c, config: crop, auto: cropOptions.size == .auto, on: description)) }
+                }
+            } else {
+                config = .init(crop: cropOptions.resolve(source: inputs[0].source, threads: threadOptions.threads).config)
+            }
+            config.command = CommandLine.arguments
+            config.storage = dtype ?? config.storage
             config.zstdLevel = zstdLevel == 0 ? nil : zstdLevel
             config.hashes = (hashes ?? "").split(separator: ",").compactMap { ShardHash(rawValue: String($0)) }
             config.sizeLimit = shardMiB << 20
-            config.split = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
+            config.split = splitPlan
             config.splitSeed = seed
             config.worker = try worker.map(Self.parseWorker)
             config.skipErrors = onError == .skip
@@ -120,13 +159,15 @@ extension LensPipe {
             for name in summary.splits.keys.sorted() {
                 let c = summary.splits[name]!
                 let where_ = pipeline.folder(split: name)
-                print("\(where_): \(c.images) images" + (c.classes.isEmpty ? "" : " (" + c.classes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+                print("\(where_)/: \(c.images) images" + (c.classes.isEmpty ? "" : " (" + c.classes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
             }
             if let method = pipeline.splitMethod, method != "folders" {
                 print(method == "stratified" ? "splits: stratified by label (seed \(seed))" : "splits: by a hash of each sample id (seed \(seed); labels not known up front)")
             }
             print(String(format: "%d images %@ in %.2f s (%.0f images/s), %.0f bytes per image on disk", summary.images,
                          summary.imageShape.description, summary.seconds, Double(summary.images) / max(summary.seconds, 1e-9), summary.bytesPerImage))
+            print(CropText.render(summary.crop))
+            if let warning = CropText.cutWarning(summary.crop) { print(warning) }
             if let line = summary.changes.sentence(cropSize: config.crop.size) {
                 print(line + " (per input: \(out)/\(ShardWriter.Preprocess.changedName(worker: pipeline.workerTag)))")
             }

@@ -27,6 +27,10 @@ public struct Preprocess: Sendable {
         /// Seed of the `.fractions` assignment (0: the historical hash of the id).
         public var splitSeed: UInt64 = 0
         public var blockSize = 256
+        /// What the crop settings were calibrated on (`calibrationSource`), for `lenspipe.json`.
+        public var calibration: DatasetMetadata.Calibration?
+        /// The command line, for `lenspipe.json`.
+        public var command: [String] = []
 
         public init(crop: CropConfig) { self.crop = crop }
     }
@@ -69,11 +73,13 @@ public struct Preprocess: Sendable {
     public func metadata(_ summary: Summary, description: String) -> DatasetMetadata {
         let crop = config.crop
         return DatasetMetadata(source: description, classes: classes, imageShape: summary.imageShape, storage: config.storage.rawValue,
-                               crop: .init(policy: crop.policy.rawValue, size: crop.size, k: crop.k, smoothing: crop.smoothing),
+                               crop: .init(crop),
                                normalization: crop.normalization.name, compression: config.zstdLevel.map { "zstd:\($0)" },
                                splits: summary.splits.mapValues { .init(images: $0.images, classes: $0.classes) },
                                skipped: summary.skipped.count, changes: summary.changes, splitMethod: splitMethod,
-                               splitSeed: { if case .fractions = config.split { return config.splitSeed }; return nil }())
+                               splitSeed: { if case .fractions = config.split { return config.splitSeed }; return nil }(),
+                               calibration: config.calibration, cropSummary: summary.crop,
+                               tool: .init(command: config.command))
     }
 
     /// Writes `lenspipe.json` (or, for a worker, `lenspipe.worker-III-of-NNN` for `merge` to join) and,
@@ -99,8 +105,10 @@ public struct Preprocess: Sendable {
 
     /// With `.fractions` and a label known up front for every sample of every input: the stratified
     /// split index per (input, sample), the same for every worker. Nil otherwise (hash of the id).
-    func stratifiedSplits() -> [[Int]]? {
-        guard case .fractions(let parts) = config.split else { return nil }
+    func stratifiedSplits() -> [[Int]]? { Self.stratifiedSplits(inputs: inputs, split: config.split, seed: config.splitSeed) }
+
+    static func stratifiedSplits(inputs: [Input], split: SplitPlan, seed: UInt64) -> [[Int]]? {
+        guard case .fractions(let parts) = split else { return nil }
         var ids: [String] = [], labels: [Int] = []
         for input in inputs {
             for i in 0..<input.source.count {
@@ -109,13 +117,43 @@ public struct Preprocess: Sendable {
                 labels.append(input.labelMap[l])
             }
         }
-        let flat = SplitPlan.stratified(ids: ids, labels: labels, parts: parts, seed: config.splitSeed)
+        let flat = SplitPlan.stratified(ids: ids, labels: labels, parts: parts, seed: seed)
         var out: [[Int]] = [], start = 0
         for input in inputs {
             out.append(Array(flat[start..<(start + input.source.count)]))
             start += input.source.count
         }
         return out
+    }
+
+    /// The images the crop calibration (`--size auto`, `-dataset` statistics) may look at: the
+    /// training data only, so nothing of the validation or test data leaks into preprocessing.
+    /// - `.keepSplits`: the split folder named `train` (an error when there is none);
+    /// - `.fractions`: the samples the split assigns to `train` (or, without a split of that name, to
+    ///   the first one listed), decided exactly as the run will decide them;
+    /// - unsplit: the whole source (it is all training data as far as lenspipe knows).
+    /// - Returns: the source and a description for messages and `lenspipe.json`.
+    public static func calibrationSource(plan: Plan, split: SplitPlan, seed: UInt64) throws -> (source: any SampleSource, description: String) {
+        switch split {
+        case .none:
+            return (plan.inputs[0].source, plan.inputs[0].source.summary)
+        case .keepSplits:
+            guard let train = plan.inputs.first(where: { $0.split == "train" }) else {
+                let names = plan.inputs.compactMap(\.split).joined(separator: ", ")
+                throw ShardPipelineError("--size auto and -dataset normalisations calibrate on the train split, and \(plan.description) has none (splits: \(names)); preprocess the training data first and apply its settings to the rest with --like")
+            }
+            return (train.source, "split train (\(train.source.summary))")
+        case .fractions(let parts):
+            let target = parts.firstIndex { $0.name == "train" } ?? 0
+            let stratified = stratifiedSplits(inputs: plan.inputs, split: split, seed: seed)
+            let input = plan.inputs[0].source
+            let indices = (0..<input.count).filter { i in
+                (stratified?[0][i] ?? SplitPlan.assign(input.id(at: i), parts, seed: seed)) == target
+            }
+            let name = parts[target].name
+            return (SubsetSource(input, indices: indices, summary: "the \(name) part of \(input.summary)"),
+                    "the \(name) part of --split (\(indices.count) of \(input.count) images)")
+        }
     }
 
     /// `stratified`, `hash`, `folders`, or nil when unsplit.
@@ -169,6 +207,8 @@ public struct Preprocess: Sendable {
         public var bytesPerImage: Double
         public var imageShape: [Int]
         public var seconds: Double
+        /// Kept flux and flags over the written images.
+        public var crop: CropSummary
     }
 
     /// One input written with changes (a line of `changed.jsonl`).
@@ -218,6 +258,7 @@ public struct Preprocess: Sendable {
         var skipped: [ScanReport.Failure] = []
         var changes = Changes()
         var changed: [ChangedInput] = []
+        var records: [CropRecord] = []
         let splitNames = self.splitNames
         for name in splitNames { counts[name] = SplitCount(images: 0, classes: [:]) }
 
@@ -238,7 +279,7 @@ public struct Preprocess: Sendable {
         var done = 0
         while done < total {
             let block = Array(work[done..<min(total, done + config.blockSize)])
-            typealias Item = Result<(split: String, label: Int?, record: [UInt8], image: LensImage?, id: String, changes: Changes), LensDataError>
+            typealias Item = Result<(split: String, label: Int?, record: [UInt8], image: LensImage?, id: String, changes: Changes, crop: CropRecord), LensDataError>
             let shapeKnown = layout
             let results = ParallelRunner.map(count: block.count, chunkSize: 8, threads: config.threads) { range -> [Item] in
                 range.map { j -> Item in
@@ -258,7 +299,7 @@ public struct Preprocess: Sendable {
                         let l = shapeKnown ?? LensShardLayout(channels: crop.channels, height: crop.height, width: crop.width, storage: config.storage, clipFloat16: config.clipFloat16)
                         let bytes = try l.record(id: s.id, image: crop, label: label, target: s.target, crop: record.box, foreground: cropped.foreground)
                         let changes = Changes.of(s, record: record, crop: crop, clipping: config.clipFloat16 && config.storage == .float16)
-                        return .success((split, label, bytes, shapeKnown == nil ? crop : nil, s.id, changes))
+                        return .success((split, label, bytes, shapeKnown == nil ? crop : nil, s.id, changes, record))
                     } catch let e as LensDataError {
                         return .failure(e)
                     } catch {
@@ -281,6 +322,7 @@ public struct Preprocess: Sendable {
                                                                      compressionThreads: config.threads)
                     writers[r.split] = writer
                     try writer.append(record: r.record)
+                    records.append(r.crop)
                     counts[r.split, default: SplitCount(images: 0, classes: [:])].images += 1
                     let cls = r.label.map { $0 < classes.count ? classes[$0] : String($0) } ?? "(unlabelled)"
                     counts[r.split]!.classes[cls, default: 0] += 1
@@ -307,6 +349,7 @@ public struct Preprocess: Sendable {
         let images = counts.values.reduce(0) { $0 + $1.images }
         return Summary(images: images, skipped: skipped, changes: changes, changed: changed, splits: counts, bytesWritten: bytes,
                        bytesPerImage: images > 0 ? Double(bytes) / Double(images) : 0,
-                       imageShape: layout.map { [$0.channels, $0.height, $0.width] } ?? [], seconds: Date().timeIntervalSince(start))
+                       imageShape: layout.map { [$0.channels, $0.height, $0.width] } ?? [], seconds: Date().timeIntervalSince(start),
+                       crop: CropSummary(records: records, config: config.crop))
     }
 }

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Cropping
+import LensData
+
+/// The crop window: a side in pixels, or `auto` (measured on the data by a calibration pass).
+enum CropSize: ExpressibleByArgument, Equatable, CustomStringConvertible {
+    case pixels(Int)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let s = Int(argument), (4...4096).contains(s) else { return nil }
+        self = .pixels(s)
+    }
+
+    var description: String { if case .pixels(let s) = self { return String(s) }; return "auto" }
+    var defaultValueDescription: String { description }
+    static var allValueStrings: [String] { [] }
+}
+
+/// A normalisation by name (`Normalization.names`); the `-dataset` variants get their statistics
+/// from a calibration pass.
+struct NormalizationName: ExpressibleByArgument, Equatable, CustomStringConvertible {
+    let name: String
+    init?(argument: String) {
+        guard Normalization.names.contains(argument) else { return nil }
+        name = argument
+    }
+    static let none = NormalizationName(argument: "none")!
+    var description: String { name }
+    var needsDatasetStats: Bool { Normalization.needsDatasetStats(name) }
+    static var allValueStrings: [String] { Normalization.names }
+}
+
+/// The options that configure cropping; shared by `crop`, `preprocess` and `bench crop`. Each is nil
+/// when not given, so `preprocess --like` can tell a setting asked for from a default.
+struct CropOptions: ParsableArguments {
+    static let defaultSize = CropSize.pixels(64)
+
+    @Option(help: ArgumentHelp("Crop window side in pixels (default 64), or 'auto': the smallest window holding the whole foreground of 99% of a sample of the training images.",
+                               valueName: "px|auto"))
+    var size: CropSize?
+
+    @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed (default), bbox, center or none.")
+    var policy: CropConfig.Policy?
+
+    @Option(help: ArgumentHelp("Pixel normalisation (default none): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images.",
+                               valueName: "name"))
+    var normalize: NormalizationName?
+
+    @Option(help: "Foreground threshold in noise sigmas above the background (default 3).")
+    var k: Float?
+
+    @Option(help: "Gaussian smoothing sigma (pixels) before thresholding (default 1; 0 turns it off).")
+    var smoothing: Float?
+
+    /// The options given on the command line (for `--like`, which refuses them).
+    var given: [String] {
+        [size.map { _ in "--size" }, policy.map { _ in "--crop" }, normalize.map { _ in "--normalize" },
+         k.map { _ in "--k" }, smoothing.map { _ in "--smoothing" }].compactMap { $0 }
+    }
+
+    func validate() throws {
+        if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
+        if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
+    }
+
+    var needsCalibration: Bool { size == .auto || (normalize?.needsDatasetStats ?? false) }
+
+    /// The crop configuration, after a calibration pass over `source` when `auto` or data-set
+    /// statistics need one (then also the calibration itself).
+    func resolve(source: any SampleSource, threads: Int) -> (config: CropConfig, calibration: CropCalibration?) {
+        var size = 64
+        if case .pixels(let s) = self.size ?? Self.defaultSize { size = s }
+        var config = CropConfig(policy: policy ?? .fixed, size: size, k: k ?? 3, smoothing: smoothing ?? 1)
+        let normalize = self.normalize ?? .none
+        var calibration: CropCalibration?
+        if needsCalibration {
+            let c = CropCalibration.run(source: source, config: config, threads: threads)
+            if self.size == .auto { config.size = c.autoSize }
+            calibration = c
+        }
+        config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
+        return (config, calibration)
+    }
+}

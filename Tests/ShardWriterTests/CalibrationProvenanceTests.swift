@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Cropping
+import LensData
+@testable import ShardWriter
+import _TestSupport
+
+/// Issue 13: calibration sees training images only, lenspipe.json records every setting (with the
+/// tool and command), and `--like` re-applies them to new data.
+@Suite struct CalibrationProvenanceTests {
+    let root = TestSupport.fixture("deeplense-mini/model1")
+    var train: String { root + "/train" }
+
+    func preprocess(_ args: [String]) throws -> TestSupport.ProcessResult {
+        let r = try TestSupport.lenspipe(["preprocess"] + args)
+        #expect(r.status == 0, "\(r.stderr)")
+        return r
+    }
+
+    /// With the source's own split folders, calibration reads `train` (36 images), not `test` (12),
+    /// which comes first in name order.
+    @Test func keepSplitsCalibratesOnTrain() throws {
+        let plan = try ShardWriter.Preprocess.plan(splitFoldersUnder: root)
+        #expect(plan.inputs.map(\.split) == ["test", "train"])
+        let (source, description) = try ShardWriter.Preprocess.calibrationSource(plan: plan, split: .keepSplits, seed: 0)
+        #expect(source.count == 36 && description.hasPrefix("split train"))
+
+        let out = TestSupport.tempDir("calib-keep")
+        let r = try preprocess([root, out, "--keep-splits", "--size", "auto", "--normalize", "zscore-dataset"])
+        #expect(r.stdout.contains("calibrated on 36 images of split train"), "\(r.stdout)")
+        let meta = try DatasetMetadata.read(from: out + "/lenspipe.json")
+        #expect(meta.calibration?.sampled == 36 && meta.calibration?.on.hasPrefix("split train") == true)
+        #expect(meta.calibration?.autoSize == meta.crop.size)
+        let expected = CropCalibration.run(source: try NPYFolderSource(root: train), config: CropConfig(size: 64), threads: 1)
+        #expect(meta.crop.normalizationStats == expected.stats)
+        #expect(meta.crop.size == expected.autoSize)
+    }
+
+    /// A split root without a train folder cannot be calibrated without leaking: a clear error.
+    @Test func keepSplitsWithoutTrainIsRefused() throws {
+        let only = TestSupport.tempDir("calib-no-train")
+        try FileManager.default.createSymbolicLink(atPath: only + "/test", withDestinationPath: root + "/test")
+        let r = try TestSupport.lenspipe(["preprocess", only, TestSupport.tempDir("calib-no-train-out"), "--keep-splits", "--size", "auto"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("calibrate on the train split") && r.stderr.contains("--like"), "\(r.stderr)")
+    }
+
+    /// With --split, calibration sees exactly the samples the run writes to train.
+    @Test func fractionsCalibrateOnTheTrainPart() throws {
+        let out = TestSupport.tempDir("calib-split")
+        _ = try preprocess([train, out, "--split", "val=0.5,train=0.5", "--normalize", "minmax-dataset", "--quiet"])
+        let meta = try DatasetMetadata.read(from: out + "/lenspipe.json")
+        let reader = try MDSReader(folder: out + "/train")
+        let ids = Set(try (0..<reader.count).map { try ShardSample(try reader.sample(at: $0), index: $0).id })
+        #expect(ids.count == 18 && meta.calibration?.sampled == 18)
+        #expect(meta.calibration?.on == "the train part of --split (18 of 36 images)")
+        let source = try NPYFolderSource(root: train)
+        let trainPart = SubsetSource(source, indices: (0..<source.count).filter { ids.contains(source.id(at: $0)) }, summary: "train part")
+        let expected = CropCalibration.run(source: trainPart, config: CropConfig(size: 64), threads: 1)
+        #expect(meta.crop.normalizationStats == expected.stats)
+        let whole = CropCalibration.run(source: source, config: CropConfig(size: 64), threads: 1)
+        #expect(whole.stats != expected.stats, "the fixture should tell the two apart")
+    }
+
+    /// lenspipe.json: the full crop record, the crop summary, the tool version and command line.
+    @Test func metadataRecordsProvenanceAndCropSummary() throws {
+        let out = TestSupport.tempDir("calib-prov")
+        let r = try preprocess([train, out, "--size", "48"])
+        #expect(r.stdout.contains("kept flux:"), "\(r.stdout)")
+        #expect(r.stdout.contains("warning: the 48 px window cuts lenses"), "\(r.stdout)")
+        let meta = try DatasetMetadata.read(from: out + "/lenspipe.json")
+        #expect(meta.tool?.version == LensPipeVersion.current)
+        #expect(meta.tool?.command.suffix(4) == [train, out, "--size", "48"])
+        #expect(meta.cropSummary?.images == 36 && meta.cropSummary?.size == 48)
+        #expect(meta.calibration == nil)
+        #expect(try meta.cropConfig(path: "x") == CropConfig(size: 48))
+        let v = try TestSupport.lenspipe(["--version"])
+        #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == LensPipeVersion.current)
+    }
+
+    /// --like OUT crops and normalises new data exactly as OUT was, measuring nothing on it.
+    @Test func likeReappliesTheSettings() throws {
+        let reference = TestSupport.tempDir("like-ref"), applied = TestSupport.tempDir("like-test")
+        _ = try preprocess([train, reference, "--size", "auto", "--normalize", "zscore-dataset", "--dtype", "float16", "--quiet"])
+        let r = try preprocess([root + "/test", applied, "--like", reference])
+        #expect(r.stdout.contains("settings of \(reference)/lenspipe.json"), "\(r.stdout)")
+        let ref = try DatasetMetadata.read(from: reference + "/lenspipe.json"), new = try DatasetMetadata.read(from: applied + "/lenspipe.json")
+        #expect(new.crop == ref.crop && new.normalization == "zscore-dataset" && new.storage == "float16")
+        #expect(new.calibration?.like == reference + "/lenspipe.json" && new.calibration?.sampled == 0)
+        // The stored pixels are those of the reference's cropper, not of a re-calibrated one.
+        let cropper = Cropper(config: try ref.cropConfig(path: "ref"))
+        let source = try NPYFolderSource(root: root + "/test")
+        let stored = try LensShardLayout.image(from: try MDSReader(folder: applied).sample(at: 0)["image"])
+        let expected = cropper.crop(try source.sample(at: 0).image).0
+        #expect(stored.shape == expected.shape)
+        let worst = zip(stored.pixels, expected.pixels).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+        #expect(worst < 1e-3, "float16 storage of the reference's crop")
+        // Crop options beside --like are refused.
+        let clash = try TestSupport.lenspipe(["preprocess", root + "/test", TestSupport.tempDir("like-clash"), "--like", reference, "--size", "64"])
+        #expect(clash.status != 0 && clash.stderr.contains("drop --size"), "\(clash.stderr)")
+    }
+}
