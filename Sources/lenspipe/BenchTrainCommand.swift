@@ -24,10 +24,14 @@ extension LensPipe.Bench {
         @Option(help: "Head output dimension K.") var outDim = 1024
         @Option(help: "Images per batch.") var batch = 32
         @Option(help: "Global crop side.") var globalSize = 64
-        @Option(help: "Local crops per image.") var localCrops = 4
+        @Option(help: "Local views per image.") var localViews = 4
+        @Option(name: .customLong("local-crops"), help: .hidden) var legacyLocalCrops: Int?
+        var localCrops: Int { legacyLocalCrops ?? localViews }
         @Option(help: "Local crop side.") var localSize = 32
         @Option(help: "Timed steps (after one warm-up step).") var steps = 5
-        @Option(help: ArgumentHelp("Write the checkpoint reached at the end (safetensors).", valueName: "path")) var save: String?
+        @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the checkpoint reached at the end (safetensors).", valueName: "ckpt.safetensors")) var output: String?
+        @Option(name: .customLong("save"), help: .hidden) var legacySave: String?
+        var save: String? { output ?? legacySave }
         @Flag(help: "Print JSON only.") var json = false
         @OptionGroup var threadOptions: ThreadOptions
 

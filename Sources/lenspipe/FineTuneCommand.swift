@@ -40,9 +40,12 @@ extension LensPipe {
         @Option(help: "Share of the train split used: a seeded, label-stratified subset (e.g. 0.01, 0.1, 1).") var labelFraction = 1.0
         @Option(help: "Wall-clock budget in minutes: the step count is fitted to it.") var minutes: Double?
         @Option(help: "Passes over the (sub-sampled) train split (instead of --minutes; default 10).") var epochs: Double?
-        @Option(name: [.customShort("o"), .customLong("out")],
+        @Option(name: [.customShort("o"), .customLong("output")],
                 help: ArgumentHelp("The output folder (default: finetune-TASK[-scratch][-fF] beside the checkpoint).", valueName: "dir"))
-        var out: String?
+        var output: String?
+        @Option(name: .customLong("out"), help: .hidden) var legacyOut: String?
+        /// `-o/--output` (the CLI's convention), or the old spelling `--out`.
+        var out: String? { output ?? legacyOut }
         @Flag(help: "Train the same network from random init for the same budget (the baseline).") var fromScratch = false
         @Option(help: "The checkpoint's teacher (DINO's choice) or student weights.") var network: NetworkChoice = .teacher
 

@@ -30,8 +30,11 @@ extension LensPipe {
         @Argument(help: ArgumentHelp("A lenspipe output (with train/ and val/) or an MDS folder.", valueName: "shards"))
         var shards: String?
 
-        @Option(name: [.customShort("o"), .customLong("out")], help: ArgumentHelp("The run folder.", valueName: "run"))
-        var out: String?
+        @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The run folder.", valueName: "run"))
+        var output: String?
+        @Option(name: .customLong("out"), help: .hidden) var legacyOut: String?
+        /// `-o/--output` (the CLI's convention), or the old spelling `--out`.
+        var out: String? { output ?? legacyOut }
 
         @Option(help: "Wall-clock budget in minutes: the step count is fitted to it.")
         var minutes: Double?
@@ -42,7 +45,7 @@ extension LensPipe {
         @Option(help: ArgumentHelp("A training recipe (JSON); unlisted fields keep their defaults.", valueName: "recipe.json"))
         var recipe: String?
 
-        @Flag(help: "Continue the run in --out from its last checkpoint.")
+        @Flag(help: "Continue the run in --output from its last checkpoint.")
         var resume = false
 
         @Flag(help: "Print the resolved recipe (defaults, then --recipe, then the flags) as JSON and exit.")
@@ -65,7 +68,7 @@ extension LensPipe {
         func validate() throws {
             if printRecipe { return }
             guard shards != nil else { throw ValidationError("missing SHARDS (a lenspipe output or an MDS folder)") }
-            guard out != nil else { throw ValidationError("missing --out RUN (the run folder)") }
+            guard out != nil else { throw ValidationError("missing -o/--output RUN (the run folder)") }
             if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
             if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
             if let e = epochs, !(e > 0) { throw ValidationError("--epochs must be positive") }
