@@ -15,6 +15,10 @@ struct LensPipe: ParsableCommand {
 
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png
+
+        Conventions: -o/--output names what a command writes; --json prints the result as JSON;
+        --quiet drops the progress line; --seed seeds every random draw; --threads sets the worker
+        threads (default: all cores); --size is a crop window, --image-size an image side.
         """,
         version: LensPipeVersion.current,
         subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self, HDF5ProbeCommand.self]
