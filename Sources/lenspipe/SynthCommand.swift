@@ -16,6 +16,12 @@ extension LensPipe {
               tree   OUT/<class>/<class>_sim_NNNNNN.npy (axion files are object arrays [image, mass])
               stack  OUT/images.npy (N,1,H,W) float32 + labels.npy + masses.npy + classes.txt
               hdf5   OUT/lenses.h5 with /images (N,1,H,W) float32 gzip, /labels, /mass, /names
+
+            Reading them back:
+              lenspipe inspect OUT                      (tree)
+              lenspipe inspect OUT/images.npy --labels OUT/labels.npy --targets OUT/masses.npy
+                                                        (stack; class names from OUT/classes.txt)
+              lenspipe inspect OUT/lenses.h5:/images --labels /labels --targets /mass --names /names --classes axion,cdm,no_sub
             """)
 
         @Argument(help: "Output folder.")

@@ -6,7 +6,7 @@ extension LensPipe {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-read every shard of a preprocessed data set: offsets, sizes, hashes, every sample.",
-            discussion: "Prints counts per split and class; exits 1 on any defect, naming the file.")
+            discussion: "Prints counts per split and class (class names from lenspipe.json: OUT's, or the parent's for one split folder; numbers when none is found); exits 1 on any defect, naming the file.")
 
         @Argument(help: "The preprocess output folder (or one MDS folder).")
         var out: String

@@ -70,6 +70,17 @@ import _TestSupport
         #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
 
+    @Test func synthStackReadsBackWithItsClassNames() throws {
+        let dir = TestSupport.tempDir("cli-synth-stack")
+        let s = try TestSupport.lenspipe(["synth", dir, "--count", "9", "--size", "64", "--format", "stack", "--quiet", "--threads", "2"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let r = try TestSupport.lenspipe(["inspect", "\(dir)/images.npy", "--labels", "\(dir)/labels.npy", "--targets", "\(dir)/masses.npy", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["classes"] as? [String: Int] == ["axion": 3, "cdm": 3, "no_sub": 3])
+        #expect(j["targets"] as? Int == 3)
+    }
+
     @Test func helpTeaches() throws {
         let r = try TestSupport.lenspipe(["--help"])
         for word in ["inspect", "synth", "demo", "bench", "FILE.h5:/group/dataset"] { #expect(r.stdout.contains(word), "\(word)") }

@@ -36,9 +36,12 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public var objectArrays: Int
     /// Every sample that could not be read, with the reason.
     public var errors: [Failure]
+    /// For a folder of split folders, each split's own report by split name (the fields above are
+    /// then the totals); nil for a single source, and then absent from the JSON.
+    public var splits: [String: ScanReport]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case source, images, classes, shapes, dtypes, targets, min, max, errors
+        case source, images, classes, shapes, dtypes, targets, min, max, errors, splits
         case nonfinitePixels = "nonfinite_pixels"
         case objectArrays = "object_arrays"
     }
@@ -109,6 +112,51 @@ public enum SourceScan {
                           shapes: merged.shapes.sorted { $0.lexicographicallyPrecedes($1) }, dtypes: merged.dtypes.sorted(),
                           targets: merged.targets, min: finite ? Double(merged.lo) : nil, max: finite ? Double(merged.hi) : nil,
                           nonfinitePixels: merged.nonfinite, objectArrays: merged.objects, errors: merged.errors)
+    }
+}
+
+extension SourceScan {
+    /// Scans each split of a folder of splits in turn and reports them with their totals: counts
+    /// and errors summed, classes summed by name, shapes and dtypes joined, the value range widened.
+    /// - Parameters:
+    ///   - source: what the splits came from, for the report's `source`.
+    ///   - progress: called with the number of samples done so far over all splits.
+    public static func run(splits: [(name: String, source: any SampleSource)], source: String, threads: Int,
+                           progress: (@Sendable (Int) -> Void)? = nil) -> ScanReport {
+        var reports: [String: ScanReport] = [:]
+        var done = 0
+        for split in splits {
+            let offset = done
+            reports[split.name] = run(split.source, threads: threads) { progress?(offset + $0) }
+            done += split.source.count
+        }
+        var total = ScanReport.total(of: splits.compactMap { reports[$0.name] }, source: source)
+        total.splits = reports
+        return total
+    }
+}
+
+extension ScanReport {
+    /// The sum of several reports (their `splits` left out).
+    public static func total(of reports: [ScanReport], source: String) -> ScanReport {
+        var t = ScanReport(source: source, images: 0, classes: [:], shapes: [], dtypes: [], targets: 0, min: nil, max: nil,
+                           nonfinitePixels: 0, objectArrays: 0, errors: [])
+        var shapes = Set<[Int]>(), dtypes = Set<String>()
+        for r in reports {
+            t.images += r.images
+            t.classes.merge(r.classes, uniquingKeysWith: +)
+            shapes.formUnion(r.shapes)
+            dtypes.formUnion(r.dtypes)
+            t.targets += r.targets
+            if let lo = r.min { t.min = Swift.min(t.min ?? lo, lo) }
+            if let hi = r.max { t.max = Swift.max(t.max ?? hi, hi) }
+            t.nonfinitePixels += r.nonfinitePixels
+            t.objectArrays += r.objectArrays
+            t.errors += r.errors
+        }
+        t.shapes = shapes.sorted { $0.lexicographicallyPrecedes($1) }
+        t.dtypes = dtypes.sorted()
+        return t
     }
 }
 

@@ -45,18 +45,43 @@ public struct NPYFolderSource: SampleSource {
             raw = npyHere.map(\.bytes)
         }
         guard !entries.isEmpty else {
-            let nested = folders.filter { f in
-                ((try? RawDirectory.list(under(f.bytes), display: "")) ?? []).contains { RawDirectory.isDirectory(under(f.bytes, $0.bytes)) }
+            if top.contains(where: { $0.bytes == Array("index.json".utf8) }) {
+                throw LensDataError(path: root, "holds MDS shards (index.json, a lenspipe preprocess output), not .npy files")
             }
-            if !nested.isEmpty {
-                let hint = nested.map { "\(root)/\($0.display)" }.joined(separator: ", ")
-                throw LensDataError(path: root, "no .npy files in it or its class folders; it looks like a folder of splits: point at one of \(hint)")
+            let shards = folders.filter { RawDirectory.isFile(under($0.bytes, Array("index.json".utf8))) }
+            if !shards.isEmpty {
+                throw LensDataError(path: root, "is a lenspipe output with splits \(shards.map(\.display).joined(separator: ", ")) (MDS shards), not a folder of .npy files")
+            }
+            let splits = Self.splitFolders(under: root)
+            if !splits.isEmpty {
+                throw LensDataError(path: root, "is a folder of splits \(splits.joined(separator: ", ")) (class folders in each): pass one of "
+                                    + splits.map { "\(root)/\($0)" }.joined(separator: ", ") + " (preprocess --keep-splits takes the whole folder)")
             }
             throw LensDataError(path: root, "no .npy files found (expected root/<class>/*.npy or root/*.npy)")
         }
         self.classes = classes
         self.entries = entries.map { (path: $0.0, label: $0.1) }
         self.rawPaths = raw
+    }
+
+    /// The split folders of `root` when it is a folder of splits (`root/train/<class>/*.npy`,
+    /// `root/test/...`): its subfolders (not hidden) that hold class folders with `.npy` files, sorted.
+    /// Empty when `root` holds `.npy` files itself or none of its folders holds class folders.
+    public static func splitFolders(under root: String) -> [String] {
+        let rootBytes = Array(root.utf8)
+        func under(_ parts: [UInt8]...) -> [UInt8] { parts.reduce(rootBytes) { $0 + [0x2F] + $1 } }
+        let npy = Array(".npy".utf8)
+        guard let top = try? RawDirectory.list(rootBytes, display: root) else { return [] }
+        let folders = top.filter { $0.bytes.first != 0x2E && RawDirectory.isDirectory(under($0.bytes)) }
+        if top.contains(where: { $0.bytes.hasSuffix(npy) && !RawDirectory.isDirectory(under($0.bytes)) }) { return [] }
+        return folders.filter { split in
+            let inner = (try? RawDirectory.list(under(split.bytes), display: "")) ?? []
+            if inner.contains(where: { $0.bytes.hasSuffix(npy) && !RawDirectory.isDirectory(under(split.bytes, $0.bytes)) }) { return false }
+            return inner.contains { c in
+                c.bytes.first != 0x2E && RawDirectory.isDirectory(under(split.bytes, c.bytes))
+                    && ((try? RawDirectory.list(under(split.bytes, c.bytes), display: "")) ?? []).contains { $0.bytes.hasSuffix(npy) }
+            }
+        }.map(\.display)
     }
 
     public func id(at index: Int) -> String { entries[index].path }

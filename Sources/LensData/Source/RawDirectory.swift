@@ -60,6 +60,12 @@ enum RawDirectory {
         return stat(cPath(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// True when the raw path names a regular file (after symlinks).
+    static func isFile(_ path: [UInt8]) -> Bool {
+        var st = stat()
+        return stat(cPath(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// NUL-terminated path bytes for libc.
     static func cPath(_ path: [UInt8]) -> [CChar] { path.map { CChar(bitPattern: $0) } + [0] }
 }

@@ -33,8 +33,28 @@ public struct MDSSource: SampleSource {
     }
 
     /// Opens `location` as MDS shards when it holds an `index.json`, else through `SourceSpec`.
+    /// - Throws: for a preprocess output root (split folders with shards), an error naming the
+    ///   folders to pass instead; for anything else, `SourceSpec.open`'s errors.
     public static func open(_ spec: SourceSpec) throws -> any SampleSource {
-        if FileManager.default.fileExists(atPath: spec.location + "/index.json") { return try MDSSource(folder: spec.location) }
+        let location = spec.location
+        if FileManager.default.fileExists(atPath: location + "/index.json") { return try MDSSource(folder: location) }
+        if spec.hdf5Parts == nil {
+            let splits = splitFolders(under: location)
+            if !splits.isEmpty {
+                throw LensDataError(path: location, "is a lenspipe output with splits \(splits.joined(separator: ", ")): pass one of "
+                                    + splits.map { "\(location)/\($0)" }.joined(separator: ", "))
+            }
+        }
         return try spec.open()
+    }
+
+    /// The split folders of a preprocess output root: its subfolders (not hidden) that hold an
+    /// `index.json`, sorted. Empty when `root` is not a folder or has none.
+    public static func splitFolders(under root: String) -> [String] {
+        guard NPYFolderSource.isDirectory(root), !FileManager.default.fileExists(atPath: root + "/index.json") else { return [] }
+        return ((try? NPYFolderSource.list(root)) ?? []).filter { name in
+            !name.hasPrefix(".") && NPYFolderSource.isDirectory(root + "/" + name)
+                && FileManager.default.fileExists(atPath: root + "/" + name + "/index.json")
+        }
     }
 }

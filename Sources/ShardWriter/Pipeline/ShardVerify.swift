@@ -42,7 +42,7 @@ public enum ShardVerify {
         if fm.fileExists(atPath: root + "/lenspipe.json") {
             do { metadata = try DatasetMetadata.read(from: root + "/lenspipe.json") } catch { defects.append("\(error)") }
         }
-        let classes = metadata?.classes ?? []
+        let classes = metadata?.classes ?? classNames(near: root)
         var reports: [FolderReport] = []
         var readers: [String: MDSReader] = [:]
         for folder in folders {
@@ -90,5 +90,18 @@ public enum ShardVerify {
         defects += IndexCoverage.unaccountedFolders(root: root, verified: folders, readers: readers)
         if let metadata { defects += IndexCoverage.compare(metadata, root: root, reports: reports, verified: folders) }
         return Report(folders: reports, defects: defects)
+    }
+
+    /// Class names for a root without its own `lenspipe.json`: one MDS folder's parent's (a split of a
+    /// preprocess output), else a worker's `lenspipe.worker-III-of-NNN` (parts not merged yet); empty
+    /// when none is found (labels are then shown as numbers).
+    static func classNames(near root: String) -> [String] {
+        let fm = FileManager.default
+        let parent = (root as NSString).deletingLastPathComponent
+        if fm.fileExists(atPath: root + "/index.json"), let m = try? DatasetMetadata.read(from: (parent.isEmpty ? "." : parent) + "/lenspipe.json") {
+            return m.classes
+        }
+        let workers = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("lenspipe.worker-") }.sorted()
+        return workers.lazy.compactMap { try? DatasetMetadata.read(from: root + "/" + $0) }.first?.classes ?? []
     }
 }

@@ -18,7 +18,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Per-image names in the HDF5 file (fixed-length strings), used as sample ids.", valueName: "dataset"))
     var names: String?
 
-    @Option(help: ArgumentHelp("Class names for integer labels, comma-separated, in label order (e.g. axion,cdm,no_sub).",
+    @Option(help: ArgumentHelp("Class names for integer labels, comma-separated, in label order (e.g. axion,cdm,no_sub). A stack's default: classes.txt beside its --labels file (one name per line, as synth writes), if there is one.",
                                valueName: "names"))
     var classes: String?
 
