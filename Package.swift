@@ -37,9 +37,12 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"]), .brew(["freetype"])]),
+        .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio", providers: [.apt(["libcfitsio-dev"]), .brew(["cfitsio"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
 
-        // 1. Read: the image type, NPY / pickle / HDF5 readers, sources, counter-based randomness.
-        .target(name: "LensData", dependencies: ["CHDF5", .product(name: "RealModule", package: "swift-numerics")]),
+        // 1. Read: the image type, NPY / pickle / HDF5 / FITS (cfitsio) / .npz (zip, zlib) readers, sources,
+        //    counter-based randomness.
+        .target(name: "LensData", dependencies: ["CHDF5", "CFITSIO", "CZlib", .product(name: "RealModule", package: "swift-numerics")]),
         // 1'. Synthesize DeepLense-like lenses (the embedded default data set).
         .target(name: "LensSynth", dependencies: ["LensData"]),
         // 2. Crop around the foreground and normalise.

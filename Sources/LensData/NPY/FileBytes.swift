@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The bytes of a file, read whole (small files) or memory-mapped (large ones).
+/// The bytes of a file, read whole (small files) or memory-mapped (large ones), or bytes decoded
+/// from a file in memory (an inflated `.npz` member, a gunzipped FITS file).
 ///
 /// Per-image NPY files are ~20-200 kB: one `read` into a buffer beats `mmap` and its page faults.
 /// Stacks can be gigabytes: they are mapped, so only the pages of the images asked for are read.
@@ -13,7 +14,10 @@ public final class FileBytes: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeRawPointer?
-    private let mapped: Bool
+    private let release: Release
+
+    /// How `deinit` gives the storage back.
+    private enum Release { case none, unmap, deallocate, free }
 
     /// Files at least this large are memory-mapped.
     public static let mapThreshold = 16 << 20
@@ -40,13 +44,13 @@ public final class FileBytes: @unchecked Sendable {
         count = size
         if size == 0 {
             base = nil
-            mapped = false
+            release = .none
         } else if size >= FileBytes.mapThreshold {
             guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
                 throw LensDataError(path: path, "cannot map \(size) bytes: \(FileBytes.errnoText())")
             }
             base = UnsafeRawPointer(p)
-            mapped = true
+            release = .unmap
         } else {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
             var done = 0
@@ -60,13 +64,28 @@ public final class FileBytes: @unchecked Sendable {
                 done += n
             }
             base = UnsafeRawPointer(buffer)
-            mapped = false
+            release = .deallocate
         }
+    }
+
+    /// Bytes decoded in memory, named `path` in errors. Takes ownership of `buffer`, which was
+    /// allocated with `malloc`/`realloc` (zlib's output grows by `realloc`); nil only when `count` is 0.
+    init(path: String, adoptingMalloced buffer: UnsafeMutableRawPointer?, count: Int) {
+        precondition(buffer != nil || count == 0, "a non-empty buffer needs storage")
+        self.path = path
+        self.count = count
+        base = buffer.map { UnsafeRawPointer($0) }
+        release = buffer == nil ? .none : .free
     }
 
     deinit {
         guard let base else { return }
-        if mapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { base.deallocate() }
+        switch release {
+        case .none: break
+        case .unmap: munmap(UnsafeMutableRawPointer(mutating: base), count)
+        case .deallocate: base.deallocate()
+        case .free: free(UnsafeMutableRawPointer(mutating: base))
+        }
     }
 
     /// The whole file.
@@ -94,5 +113,31 @@ public final class FileBytes: @unchecked Sendable {
         case S_IFSOCK: return "a socket"
         default: return "not a regular file"
         }
+    }
+}
+
+/// A run of bytes inside a `FileBytes` (a stored `.npz` member inside its archive), which it keeps
+/// alive: the buffer is valid for as long as the slice exists.
+public struct ByteSlice: Sendable {
+    public let storage: FileBytes
+    public let range: Range<Int>
+
+    /// The whole of `storage`.
+    public init(_ storage: FileBytes) { self.init(storage, range: 0..<storage.count) }
+
+    /// - Precondition: `range` lies within `storage`.
+    public init(_ storage: FileBytes, range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "slice \(range) outside \(storage.count) bytes")
+        self.storage = storage
+        self.range = range
+    }
+
+    public var count: Int { range.count }
+    public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage.buffer[range]) }
+
+    /// Calls `body` with the bytes, keeping their storage alive until it returns (a slice that is
+    /// the only owner of inflated bytes could otherwise be released right after `buffer` is read).
+    public func withBuffer<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try withExtendedLifetime(storage) { try body(buffer) }
     }
 }

@@ -25,8 +25,12 @@ public enum NPYFile {
     }
 
     static func readImage(file: FileBytes) throws -> ImageRead {
-        let path = file.path
-        let buf = file.buffer
+        try readImage(buffer: file.buffer, path: file.path)
+    }
+
+    /// As `readImage(path:)`, for NPY bytes already in memory (a member of an `.npz` archive);
+    /// errors name `path` (`data.npz:img_3`) and byte offsets within `buf`.
+    public static func readImage(buffer buf: UnsafeRawBufferPointer, path: String) throws -> ImageRead {
         let header = try NPYHeader.parse(buf, path: path)
         let data = UnsafeRawBufferPointer(rebasing: buf[header.dataOffset...])
         if header.dtype.kind == .object {
@@ -48,12 +52,17 @@ public enum NPYFile {
     /// Reads a 1-D (or `(N, 1)`) numeric array, e.g. labels or masses, as doubles.
     public static func readNumbers(path: String) throws -> [Double] {
         let file = try FileBytes(path: path)
-        let header = try NPYHeader.parse(file.buffer, path: path)
+        return try readNumbers(buffer: file.buffer, path: path)
+    }
+
+    /// As `readNumbers(path:)`, for NPY bytes already in memory (an `.npz` member).
+    public static func readNumbers(buffer: UnsafeRawBufferPointer, path: String) throws -> [Double] {
+        let header = try NPYHeader.parse(buffer, path: path)
         guard header.dtype.kind != .object else { throw LensDataError(path: path, "expected a numeric array, found dtype object") }
         guard header.shape.count == 1 || (header.shape.count == 2 && header.shape[1] == 1) else {
             throw LensDataError(path: path, "expected shape (N,) or (N, 1) for labels or targets, found \(header.shape)")
         }
-        let data = UnsafeRawBufferPointer(rebasing: file.buffer[header.dataOffset...])
+        let data = UnsafeRawBufferPointer(rebasing: buffer[header.dataOffset...])
         try checkDataSize(header, available: data.count, path: path)
         let size = header.dtype.itemSize
         return (0..<header.elementCount).map { i in

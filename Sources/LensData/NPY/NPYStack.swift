@@ -6,16 +6,22 @@ public final class NPYStack: Sendable {
     public let path: String
     public let header: NPYHeader
     public let layout: ArrayLayout
-    private let file: FileBytes
+    /// The NPY bytes: the whole file, or a member inside an `.npz` archive.
+    private let bytes: ByteSlice
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(bytes: ByteSlice(FileBytes(path: path)), path: path)
+    }
+
+    /// A stack whose NPY bytes are already in memory (an `.npz` member); errors name `path`.
+    public init(bytes: ByteSlice, path: String) throws {
         self.path = path
-        file = try FileBytes(path: path)
-        header = try NPYHeader.parse(file.buffer, path: path)
+        self.bytes = bytes
+        header = try NPYHeader.parse(bytes.buffer, path: path)
         guard header.dtype.kind != .object else {
             throw LensDataError(path: path, "a stack must be a numeric array; this file is a pickled object array")
         }
-        try NPYFile.checkDataSize(header, available: file.count - header.dataOffset, path: path)
+        try NPYFile.checkDataSize(header, available: bytes.count - header.dataOffset, path: path)
         layout = try ArrayLayout.stack(shape: header.shape, fortranOrder: header.fortranOrder, path: path)
     }
 
@@ -25,7 +31,7 @@ public final class NPYStack: Sendable {
     public func image(at index: Int) -> LensImage {
         precondition(index >= 0 && index < count, "stack index \(index) out of range 0..<\(count)")
         var image = LensImage(channels: layout.channels, height: layout.height, width: layout.width)
-        let data = UnsafeRawBufferPointer(rebasing: file.buffer[header.dataOffset...])
+        let data = UnsafeRawBufferPointer(rebasing: bytes.buffer[header.dataOffset...])
         image.pixels.withUnsafeMutableBufferPointer { layout.decode(sample: index, dtype: header.dtype, raw: data, into: $0) }
         return image
     }

@@ -39,10 +39,7 @@ public struct HDF5Source: SampleSource {
         }
         var labelValues: [Int]? = nil
         if let labels {
-            labelValues = try companion(labels).readDoubles().map { v in
-                guard v.isFinite, v >= -1, v == v.rounded(), v < 1e6 else { throw LensDataError(path: "\(path):\(labels)", "label \(v) is not a class index") }
-                return Int(v)
-            }
+            labelValues = try StackCompanions.classIndices(companion(labels).readDoubles(), path: "\(path):\(labels)")
         }
         let targetValues = try targets.map { try companion($0).readDoubles() }
         let nameValues = try names.map { try companion($0).readFixedStrings() }

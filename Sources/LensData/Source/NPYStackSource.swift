@@ -21,24 +21,7 @@ public struct NPYStackSource: SampleSource {
     public init(path: String, labelsPath: String? = nil, targetsPath: String? = nil, classNames: [String]? = nil) throws {
         stack = try NPYStack(path: path)
         name = String(path.split(separator: "/").last ?? Substring(path))
-        let n = stack.count
-        if let labelsPath {
-            let values = try NPYFile.readNumbers(path: labelsPath)
-            guard values.count == n else { throw LensDataError(path: labelsPath, "has \(values.count) labels for \(n) images in \(path)") }
-            labels = try values.map { v in
-                guard v.isFinite, v >= -1, v == v.rounded(), v < 1e6 else { throw LensDataError(path: labelsPath, "label \(v) is not a class index") }
-                return Int(v)
-            }
-        } else {
-            labels = nil
-        }
-        if let targetsPath {
-            let values = try NPYFile.readNumbers(path: targetsPath)
-            guard values.count == n else { throw LensDataError(path: targetsPath, "has \(values.count) targets for \(n) images in \(path)") }
-            targets = values
-        } else {
-            targets = nil
-        }
+        (labels, targets) = try StackCompanions.npyFiles(labels: labelsPath, targets: targetsPath, count: stack.count, images: path)
         if classNames == nil, let labelsPath, let file = try ClassNames.file(besideLabels: labelsPath) {
             classes = try ClassNames.resolve(file.names, labels: labels, path: file.path)
         } else {
@@ -48,13 +31,11 @@ public struct NPYStackSource: SampleSource {
 
     public func id(at index: Int) -> String { "\(name)[\(index)]" }
 
-    public func label(at index: Int) -> Int? { labels.flatMap { $0[index] >= 0 ? $0[index] : nil } }
+    public func label(at index: Int) -> Int? { StackCompanions.label(labels, index) }
 
     public func sample(at index: Int) throws -> Sample {
-        let label = labels.flatMap { $0[index] >= 0 ? $0[index] : nil }
-        let target = targets.flatMap { $0[index].isNaN ? nil : $0[index] }
-        return Sample(id: id(at: index), image: stack.image(at: index), label: label, target: target,
-                      stored: StoredArrayInfo(dtype: stack.header.dtype.name, shape: Array(stack.header.shape.dropFirst(stack.layout.sampleAxis == nil ? 0 : 1))))
+        Sample(id: id(at: index), image: stack.image(at: index), label: label(at: index), target: StackCompanions.target(targets, index),
+               stored: StoredArrayInfo(dtype: stack.header.dtype.name, shape: Array(stack.header.shape.dropFirst(stack.layout.sampleAxis == nil ? 0 : 1))))
     }
 }
 

@@ -2,6 +2,8 @@
 ///
 /// - a folder: class folders `root/<class>/*.npy`, or a flat folder of `.npy` files;
 /// - `stack.npy` (with `labels`/`targets` naming `.npy` files of length N);
+/// - `archive.npz`: a stack under the key `x` (or `images`) with labels `y` (or `labels`) and
+///   `targets`, or one image per key (`labels`/`targets` name keys in the archive; see `NPZSource`);
 /// - `file.h5:/group/dataset` (with `labels`/`targets`/`names` naming datasets in the same file).
 public struct SourceSpec: Sendable, Equatable {
     public var location: String
@@ -50,9 +52,12 @@ public struct SourceSpec: Sendable, Equatable {
             }
             return try NPYFolderSource(root: location)
         }
+        if location.hasSuffix(".npz") {
+            return try NPZSource(path: location, labels: labels, targets: targets, classNames: classNames)
+        }
         if location.hasSuffix(".npy") {
             return try NPYStackSource(path: location, labelsPath: labels, targetsPath: targets, classNames: classNames)
         }
-        throw LensDataError(path: location, "not a folder, an .npy stack or an HDF5 file (expected DIR, FILE.npy or FILE.h5:/dataset)")
+        throw LensDataError(path: location, "not a folder, an .npy stack, an .npz archive or an HDF5 file (expected DIR, FILE.npy, FILE.npz or FILE.h5:/dataset)")
     }
 }
