@@ -16,9 +16,10 @@ struct LensPipe: ParsableCommand {
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png
 
-        Conventions: -o/--output names what a command writes; --json prints the result as JSON;
-        --quiet drops the progress line; --seed seeds every random draw; --threads sets the worker
-        threads (default: all cores); --size is a crop window, --image-size an image side.
+        Conventions: --json prints the result as JSON; --quiet drops the progress line; --seed
+        seeds the random draws; --threads sets the worker threads (default: all cores); train,
+        eval, finetune, embed, attention, preview, demo and bench train name what they write with
+        -o/--output (inspect and crop still use --png; preprocess and synth take OUT as an argument).
         """,
         version: LensPipeVersion.current,
         subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self, HDF5ProbeCommand.self]

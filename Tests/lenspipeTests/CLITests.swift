@@ -121,11 +121,13 @@ import _TestSupport
         #expect(bad.stderr.contains("invalid for '--normalize") && bad.stderr.contains("zscore-dataset"), "\(bad.stderr)")
     }
 
+    /// One step of a tiny model: `bench train` with these arguments runs in about a second.
+    static let tinyBenchTrain = ["bench", "train", "--dim", "16", "--depths", "2,2", "--heads", "2,4", "--out-dim", "64", "--batch", "2",
+                                 "--global-size", "32", "--local-size", "16", "--steps", "1", "--threads", "1", "--json"]
+
     @Test func benchTrainRunsAStepAndSavesACheckpoint() throws {
         let dir = TestSupport.tempDir("bench-train")
-        let r = try TestSupport.lenspipe(["bench", "train", "--dim", "16", "--depths", "2,2", "--heads", "2,4", "--out-dim", "64", "--batch", "2",
-                                          "--global-size", "32", "--local-size", "16", "--local-views", "2", "--steps", "1", "--threads", "1",
-                                          "-o", dir + "/m.safetensors", "--json"])
+        let r = try TestSupport.lenspipe(Self.tinyBenchTrain + ["--local-views", "2", "-o", dir + "/m.safetensors"])
         #expect(r.status == 0, "\(r.stderr)")
         let j = try TestSupport.json(r.stdout)
         for key in ["images_per_s", "step_seconds", "peak_rss_mb"] { #expect(j[key] is Double, "\(key)") }
@@ -139,9 +141,7 @@ import _TestSupport
     /// shows the CLI's conventions (`-o/--output`, `--local-views`).
     @Test func oldOptionSpellingsAreHiddenAliases() throws {
         let dir = TestSupport.tempDir("cli-aliases")
-        let r = try TestSupport.lenspipe(["bench", "train", "--dim", "16", "--depths", "2,2", "--heads", "2,4", "--out-dim", "64", "--batch", "2",
-                                          "--global-size", "32", "--local-size", "16", "--local-crops", "1", "--steps", "1", "--threads", "1",
-                                          "--save", dir + "/old.safetensors", "--json"])
+        let r = try TestSupport.lenspipe(Self.tinyBenchTrain + ["--local-crops", "1", "--save", dir + "/old.safetensors"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/old.safetensors"))
         for (command, old) in [(["bench", "train"], "--save"), (["bench", "train"], "--local-crops"), (["train"], "--out "), (["finetune"], "--out ")] {
