@@ -38,6 +38,12 @@ import _TestSupport
         #expect(try SourceSpec(d + "/stack.npy").open() is NPYStackSource)
         let cube = try #require(try SourceSpec(d + "/mef.fits", labels: d + "/labels.npy").open() as? FITSSource)
         #expect(cube.count == 3 && cube.hdu.number == 0 && cube.label(at: 2) == 1)
+        #expect(cube.classes == ["0", "1"])
+        // classes.txt beside the labels names the classes, as for an .npy stack.
+        try FileManager.default.createDirectory(atPath: d + "/named", withIntermediateDirectories: true)
+        try NPYWriter.write(path: d + "/named/labels.npy", shape: [3], int64: [0, 1, 1])
+        try "lens\nnone\n".write(toFile: d + "/named/classes.txt", atomically: true, encoding: .utf8)
+        #expect(try SourceSpec(d + "/mef.fits", labels: d + "/named/labels.npy").open().classes == ["lens", "none"])
         let ext = try #require(try SourceSpec(d + "/mef.fits[1]").open() as? FITSSource)
         #expect(ext.count == 1 && ext.hdu.extname == "SCI" && ext.id(at: 0) == "mef.fits[1][0]")
         let named = try #require(try SourceSpec(d + "/mef.fits[SCI]").open() as? FITSSource)
@@ -46,6 +52,20 @@ import _TestSupport
         #expect(npz.count == 3 && npz.stackKey == "x" && npz.classes == ["0", "1"])
         let h5 = try SourceSpec(d + "/data.h5:/images").open()
         #expect(h5 is HDF5Source && h5.count == 2)
+    }
+
+    @Test func aFolderOfFITSSplitsIsNamedAsSuch() throws {
+        let root = Self.dir + "/fits_splits"
+        let image = HostileFITSTests.file(bitpix: "-32", axes: ["5", "4"], dataBytes: 80)
+        for split in ["train", "test"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(split)/lens", withIntermediateDirectories: true)
+            HostileFiles.write(image, in: "\(root)/\(split)/lens", name: "a.fits")
+        }
+        #expect(FolderSource.splitFolders(under: root) == ["test", "train"])
+        #expect(FolderSource.splitFolders(under: root + "/train").isEmpty)
+        #expect { try SourceSpec(root).open() } throws: { error in
+            (error as! LensDataError).message.hasPrefix("is a folder of splits test, train (class folders in each)")
+        }
     }
 
     @Test func fitsLocationsAreRecognised() {

@@ -24,7 +24,8 @@ public struct FITSSource: SampleSource {
     ///   - hdu: the HDU to read; nil for the first that holds a 2-D or 3-D image.
     ///   - labelsPath: optional `.npy` of integer class indices, shape `(N,)` or `(N, 1)`.
     ///   - targetsPath: optional `.npy` of regression targets, shape `(N,)` or `(N, 1)`.
-    ///   - classNames: names for label indices; defaults to `"0"`, `"1"`, ...
+    ///   - classNames: names for label indices; defaults, as for an `.npy` stack, to the lines of
+    ///     `classes.txt` beside the labels file when there is one, else `"0"`, `"1"`, ...
     public init(path: String, hdu selector: FITSHDUSelector? = nil, labelsPath: String? = nil, targetsPath: String? = nil,
                 classNames: [String]? = nil) throws {
         file = try FITSFile(path: path)
@@ -33,7 +34,11 @@ public struct FITSSource: SampleSource {
         layout = try ArrayLayout.stack(shape: hdu.imageShape!, fortranOrder: false, path: path)
         name = "\(path.split(separator: "/").last ?? Substring(path))[\(ext)]"
         (labels, targets) = try StackCompanions.npyFiles(labels: labelsPath, targets: targetsPath, count: layout.samples, images: "\(path)[\(ext)]")
-        classes = try ClassNames.resolve(classNames, labels: labels, path: labelsPath ?? path)
+        if classNames == nil, let labelsPath, let file = try ClassNames.file(besideLabels: labelsPath) {
+            classes = try ClassNames.resolve(file.names, labels: labels, path: file.path)
+        } else {
+            classes = try ClassNames.resolve(classNames, labels: labels, path: labelsPath ?? path)
+        }
     }
 
     public func id(at index: Int) -> String { "\(name)[\(index)]" }
