@@ -10,8 +10,9 @@ struct LensPipe: ParsableCommand {
         abstract: "Self-supervised learning on strong-lensing images, from raw files to a trained encoder.",
         discussion: """
         Data flows one way: source -> crop -> views -> shards -> trainer -> evaluation.
-        A SOURCE is a folder of class folders (root/<class>/*.npy), a flat folder of .npy files,
-        an .npy stack (N,H,W) / (N,1,H,W) / (N,H,W,C), or an HDF5 dataset FILE.h5:/group/dataset.
+        A SOURCE is a folder of class folders (root/<class>/*.npy or *.fits), a flat folder of .npy
+        or FITS files, an .npy stack (N,H,W) / (N,1,H,W) / (N,H,W,C), a FITS image or cube
+        FILE.fits[ext], an .npz archive, or an HDF5 dataset FILE.h5:/group/dataset.
 
         Start with:  lenspipe demo            (synthesizes lenses and inspects them)
                      lenspipe inspect DATA --png sheet.png

@@ -1,7 +1,10 @@
 /// How a user names a data set on the command line, and how lenspipe opens it.
 ///
-/// - a folder: class folders `root/<class>/*.npy`, or a flat folder of `.npy` files;
+/// - a folder: class folders `root/<class>/*.npy`, or a flat folder of `.npy` files; the same with
+///   FITS files (`*.fits`, `.fit`, `.fts`, optionally `.gz`; see `FolderSource`);
 /// - `stack.npy` (with `labels`/`targets` naming `.npy` files of length N);
+/// - `image.fits`, `cube.fits[2]`, `cube.fits[SCI]`: one FITS image HDU, a 2-D image or a 3-D cube
+///   of N images (with `labels`/`targets` naming `.npy` files of length N; see `FITSSource`);
 /// - `archive.npz`: a stack under the key `x` (or `images`) with labels `y` (or `labels`) and
 ///   `targets`, or one image per key (`labels`/`targets` name keys in the archive; see `NPZSource`);
 /// - `file.h5:/group/dataset` (with `labels`/`targets`/`names` naming datasets in the same file).
@@ -46,11 +49,14 @@ public struct SourceSpec: Sendable, Equatable {
             }
             return try HDF5Source(path: file, dataset: dataset, labels: labels, targets: targets, names: names, classNames: classNames)
         }
-        if NPYFolderSource.isDirectory(location) {
+        if FolderSource.isDirectory(location) {
             if labels != nil || targets != nil {
-                throw LensDataError(path: location, "--labels and --targets apply to stacks and HDF5; folder labels come from class folder names")
+                throw LensDataError(path: location, "--labels and --targets apply to stacks, FITS cubes, .npz and HDF5; folder labels come from class folder names")
             }
-            return try NPYFolderSource(root: location)
+            return try FolderSource(root: location)
+        }
+        if let (file, hdu) = FITSLocation.parse(location) {
+            return try FITSSource(path: file, hdu: hdu, labelsPath: labels, targetsPath: targets, classNames: classNames)
         }
         if location.hasSuffix(".npz") {
             return try NPZSource(path: location, labels: labels, targets: targets, classNames: classNames)
@@ -58,6 +64,6 @@ public struct SourceSpec: Sendable, Equatable {
         if location.hasSuffix(".npy") {
             return try NPYStackSource(path: location, labelsPath: labels, targetsPath: targets, classNames: classNames)
         }
-        throw LensDataError(path: location, "not a folder, an .npy stack, an .npz archive or an HDF5 file (expected DIR, FILE.npy, FILE.npz or FILE.h5:/dataset)")
+        throw LensDataError(path: location, "not a folder, an .npy stack, a FITS file, an .npz archive or an HDF5 file (expected DIR, FILE.npy, FILE.fits[ext], FILE.npz or FILE.h5:/dataset)")
     }
 }

@@ -3,15 +3,15 @@ import LensData
 
 /// How to name a data set; shared by every command that reads one.
 struct SourceOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The data set: DIR (class folders or flat .npy files), FILE.npy (a stack), FILE.h5:/group/dataset, or (inspect, crop, preview) a preprocessed MDS folder.",
+    @Argument(help: ArgumentHelp("The data set: DIR (class folders or flat .npy or FITS files), FILE.npy (a stack), FILE.fits or FILE.fits[ext] (an image or cube HDU), FILE.npz, FILE.h5:/group/dataset, or (inspect, crop, preview) a preprocessed MDS folder.",
                                  valueName: "source"))
     var source: String
 
-    @Option(help: ArgumentHelp("Labels for a stack or HDF5 source: an .npy file, or a dataset in the same HDF5 file (e.g. /train/labels).",
+    @Option(help: ArgumentHelp("Labels for a stack, FITS cube, .npz or HDF5 source: an .npy file (stack, FITS), a key in the .npz, or a dataset in the same HDF5 file (e.g. /train/labels).",
                                valueName: "path"))
     var labels: String?
 
-    @Option(help: ArgumentHelp("Regression targets (e.g. axion masses): an .npy file, or an HDF5 dataset (e.g. /train/mass).",
+    @Option(help: ArgumentHelp("Regression targets (e.g. axion masses): an .npy file (stack, FITS), a key in the .npz, or an HDF5 dataset (e.g. /train/mass).",
                                valueName: "path"))
     var targets: String?
 
