@@ -83,7 +83,7 @@ extension LensPipe.Bench {
         @Option(help: "Window side.")
         var size = 64
 
-        @Option(help: "Normalisation: none, minmax, zscore, asinh or log1p.")
+        @Option(help: "Normalisation: none, minmax, minmax-dataset, zscore, zscore-dataset, asinh or log1p (the -dataset ones after an untimed calibration pass).")
         var normalize = "asinh"
 
         @Option(help: "Passes; the best is reported.")
@@ -92,8 +92,8 @@ extension LensPipe.Bench {
         @OptionGroup var threadOptions: ThreadOptions
 
         func validate() throws {
-            guard Normalization(name: normalize) != nil, !Normalization.needsDatasetStats(normalize) else {
-                throw ValidationError("--normalize must be one of none, minmax, zscore, asinh, log1p")
+            guard Normalization.names.contains(normalize) else {
+                throw ValidationError("--normalize must be one of " + Normalization.names.joined(separator: ", "))
             }
         }
 
@@ -108,7 +108,9 @@ extension LensPipe.Bench {
                     r.map { i in LensImage(channels: 1, height: 150, width: 150, pixels: sim.render(index: i).pixels.map(Float.init)) }
                 }.flatMap { $0 }
             }
-            let cropper = Cropper(config: CropConfig(policy: .fixed, size: size, normalization: Normalization(name: normalize)!))
+            var config = CropConfig(policy: .fixed, size: size)
+            config.normalization = CropCalibration.normalization(named: normalize, images: images, config: config, threads: threadOptions.threads)!
+            let cropper = Cropper(config: config)
             var best = Double.infinity
             var empty = 0
             for _ in 0..<max(1, repeats) {

@@ -115,6 +115,22 @@ import _TestSupport
         }
     }
 
+    @Test(arguments: ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "log1p"])
+    func benchCropTakesEveryNormalisation(_ name: String) throws {
+        let r = try TestSupport.lenspipe(["bench", "crop", "--count", "16", "--repeats", "1", "--threads", "1", "--normalize", name])
+        #expect(r.status == 0, "\(name): \(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["normalize"] as? String == name)
+        #expect(j["images"] as? Int == 16)
+        #expect((j["crops_per_s"] as? Double ?? 0) > 0)
+    }
+
+    @Test func benchCropRefusesAnUnknownNormalisationListingEveryName() throws {
+        let r = try TestSupport.lenspipe(["bench", "crop", "--normalize", "bogus"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--normalize must be one of none, minmax, minmax-dataset, zscore, zscore-dataset, asinh, log1p"), "\(r.stderr)")
+    }
+
     @Test func cropReportsKeptFluxFlagsAndDrawsASheet() throws {
         let dir = TestSupport.tempDir("cli-crop")
         let r = try TestSupport.lenspipe(["crop", model1, "--size", "auto", "--normalize", "asinh", "--json", "--png", "\(dir)/crops.png", "--rows", "3"])
