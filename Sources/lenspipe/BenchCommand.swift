@@ -139,7 +139,10 @@ extension LensPipe.Bench {
             Images are loaded and their foreground maps computed first (once per image, as a trainer
             does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
             lenses up to 8 px off centre are simulated. scripts/bench-augment.sh runs it beside an
-            albumentations chain with the same crop sizes, D4, blur and noise.
+            albumentations chain with the same crop sizes, D4, blur and noise. would_reject counts the
+            views whose crop fails the rejection test (too little lens flux or foreground, as sky-only
+            views do): with --no-rejection, the views rejection would have redrawn; with it, only
+            fallbacks can. would_reject_share is over the views of images with a foreground.
             """)
 
         @Argument(help: "A source (default: simulated 64x64 images).")
@@ -191,7 +194,8 @@ extension LensPipe.Bench {
                 "images": images.count, "threads": threadOptions.threads, "seconds": best,
                 "images_per_s": n / best, "views_per_s": n * Double(recipe.viewCount) / best,
                 "images_per_s_per_core": n / best / Double(threadOptions.threads),
-                "acceptance": stats?.acceptance ?? 1,
+                "acceptance": stats?.acceptance ?? 1, "rejection": recipe.rejection,
+                "would_reject": stats?.wouldReject ?? 0, "would_reject_share": stats?.wouldRejectShare ?? 0,
                 "views": try JSONSerialization.jsonObject(with: JSONEncoder().encode(stats ?? ViewStats(records: []))),
                 "stored_masks": masks.compactMap { $0 }.count,
             ]
