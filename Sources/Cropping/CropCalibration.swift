@@ -15,7 +15,24 @@ public struct CropCalibration: Sendable, Equatable {
     ///   - maxSize: the result is capped at the images' own size.
     public static func run(source: any SampleSource, config: CropConfig, sample: Int = 512, coverage: Double = 0.99,
                            threads: Int) -> CropCalibration {
-        let n = source.count
+        run(count: source.count, image: { try? source.sample(at: $0).image }, config: config, sample: sample, coverage: coverage, threads: threads)
+    }
+
+    /// The same pass over images already in memory.
+    public static func run(images: [LensImage], config: CropConfig, sample: Int = 512, coverage: Double = 0.99,
+                           threads: Int) -> CropCalibration {
+        run(count: images.count, image: { images[$0] }, config: config, sample: sample, coverage: coverage, threads: threads)
+    }
+
+    /// The normalisation called `name` (one of `Normalization.names`) for `images`: a `-dataset`
+    /// variant gets its statistics from a calibration pass over them. Nil for an unknown name.
+    public static func normalization(named name: String, images: [LensImage], config: CropConfig, threads: Int) -> Normalization? {
+        guard Normalization.needsDatasetStats(name) else { return Normalization(name: name) }
+        return Normalization(name: name, stats: run(images: images, config: config, threads: threads).stats)
+    }
+
+    static func run(count n: Int, image: @Sendable (Int) -> LensImage?, config: CropConfig, sample: Int, coverage: Double,
+                    threads: Int) -> CropCalibration {
         let step = max(1, n / max(1, sample))
         let indices = Array(stride(from: 0, to: n, by: step).prefix(sample))
         struct Part: Sendable { var needs: [Int] = []; var lows: [Float] = []; var highs: [Float] = []; var bgs: [Float] = []; var sigmas: [Float] = []; var extent = 0 }
@@ -23,19 +40,19 @@ public struct CropCalibration: Sendable, Equatable {
         let parts = ParallelRunner.map(count: indices.count, chunkSize: 16, threads: threads) { range -> Part in
             var p = Part()
             for k in range {
-                guard let s = try? source.sample(at: indices[k]) else { continue }
-                let plane = s.image.channelSum()
-                let fg = detector.detect(plane: plane, width: s.image.width, height: s.image.height)
-                p.extent = max(p.extent, min(s.image.width, s.image.height))
+                guard let img = image(indices[k]) else { continue }
+                let plane = img.channelSum()
+                let fg = detector.detect(plane: plane, width: img.width, height: img.height)
+                p.extent = max(p.extent, min(img.width, img.height))
                 if let b = fg.box {
                     let half = max(fg.centroidX - Float(b.x0), Float(b.x1) - fg.centroidX,
                                    fg.centroidY - Float(b.y0), Float(b.y1) - fg.centroidY)
                     p.needs.append(Int((2 * half).rounded(.up)))
                 }
-                let finite = s.image.pixels.filter(\.isFinite)
+                let finite = img.pixels.filter(\.isFinite)
                 if let lo = finite.min(), let hi = finite.max() { p.lows.append(lo); p.highs.append(hi) }
-                p.bgs.append(fg.background.level / Float(s.image.channels))
-                p.sigmas.append(fg.background.sigma / Float(s.image.channels).squareRoot())
+                p.bgs.append(fg.background.level / Float(img.channels))
+                p.sigmas.append(fg.background.sigma / Float(img.channels).squareRoot())
             }
             return p
         }

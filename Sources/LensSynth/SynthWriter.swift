@@ -83,6 +83,29 @@ public enum SynthWriter {
         return truth
     }
 
+    /// Writes a whole output folder, as `lenspipe synth` does: a non-empty `out` is refused unless
+    /// `overwrite`, and then replaced only when it looks like synth's own output (it has `truth.csv`);
+    /// the images go into a staging folder beside `out` (`StagedFolder`) that is put in place when
+    /// complete, so `out` never mixes two runs and a killed run leaves nothing in it. A staging
+    /// folder left by a killed run is removed first, and `notice` is told so.
+    @discardableResult
+    public static func writeFolder(config: SynthConfig, count: Int, format: Format, to out: String, overwrite: Bool, threads: Int,
+                                   notice: (String) -> Void = { _ in }, progress: (@Sendable (Int) -> Void)? = nil) throws -> [SynthLens] {
+        if !StagedFolder.entries(out).isEmpty {
+            guard overwrite else {
+                throw LensDataError(path: out, "is not empty (\(StagedFolder.listing(out))): pass --overwrite to replace it, or choose a new folder")
+            }
+            guard FileManager.default.fileExists(atPath: out + "/truth.csv") else {
+                throw LensDataError(path: out, "does not look like a synth output (no truth.csv): not replacing it")
+            }
+        }
+        let (staging, removed) = try StagedFolder.begin(out)
+        if removed { notice("removed \(staging), left by an interrupted run") }
+        let truth = try write(config: config, count: count, format: format, to: staging, threads: threads, progress: progress)
+        try StagedFolder.commit(staging, to: out)
+        return truth
+    }
+
     static func writeTreeFile(_ lens: SynthLens, config: SynthConfig, root: String) throws {
         let path = "\(root)/\(lens.className)/\(lens.fileName)"
         let n = lens.size

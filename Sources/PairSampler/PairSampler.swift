@@ -40,6 +40,10 @@ public struct PairSampler: Sendable {
         /// Foreground flux share and foreground pixel fraction of the final crop.
         public var fluxShare: Double
         public var pixelFraction: Double
+        /// The final crop fails the rejection test (too little lens flux or too few foreground
+        /// pixels) on an image with a foreground: with rejection off, a view rejection would have
+        /// redrawn (a sky-only view, say); with it on, only a fallback can.
+        public var wouldReject = false
         /// Rejected candidates (recorded only when asked, for `preview --show-rejected`).
         public var rejected: [CropGeometry]
     }
@@ -106,9 +110,10 @@ public struct PairSampler: Sendable {
             last = g
             let (share, count) = Self.contents(g, map)
             let fraction = Double(count) / (g.width * g.height)
-            if !recipe.rejection || noForeground || (share >= spec.minFluxShare && fraction >= spec.minForegroundPixels) {
+            let passes = noForeground || Self.passes(share: share, fraction: fraction, spec)
+            if !recipe.rejection || passes {
                 return ViewRecord(view: 0, isGlobal: false, crop: g, dihedral: 0, retries: attempt, fallback: false,
-                                  noForeground: noForeground, fluxShare: share, pixelFraction: fraction, rejected: rejected)
+                                  noForeground: noForeground, fluxShare: share, pixelFraction: fraction, wouldReject: !passes, rejected: rejected)
             }
             if recordRejected { rejected.append(g) }
         }
@@ -119,8 +124,16 @@ public struct PairSampler: Sendable {
         let pixel = noForeground ? (x: W / 2, y: H / 2) : map.randomPixel(&rng)
         let g = size.anchored(on: pixel, width: W, height: H, &rng)
         let (share, count) = Self.contents(g, map)
+        let fraction = Double(count) / (g.width * g.height)
         return ViewRecord(view: 0, isGlobal: false, crop: g, dihedral: 0, retries: recipe.maxRetries + 1, fallback: true,
-                          noForeground: noForeground, fluxShare: share, pixelFraction: Double(count) / (g.width * g.height), rejected: rejected)
+                          noForeground: noForeground, fluxShare: share, pixelFraction: fraction,
+                          wouldReject: !noForeground && !Self.passes(share: share, fraction: fraction, spec), rejected: rejected)
+    }
+
+    /// The rejection test: the crop holds at least `minFluxShare` of the lens flux and at least
+    /// `minForegroundPixels` of its pixels are foreground.
+    static func passes(share: Double, fraction: Double, _ spec: ViewSpec) -> Bool {
+        share >= spec.minFluxShare && fraction >= spec.minForegroundPixels
     }
 
     static func contents(_ g: CropGeometry, _ map: ForegroundMap) -> (Double, Int) {

@@ -45,10 +45,18 @@ public struct ViewStats: Encodable, Sendable, Equatable {
             let withForeground = views - noForeground
             return withForeground > 0 ? Double(candidates - noForegroundCandidates - (views - fallbacks - noForeground)) / Double(withForeground) : 0
         }
+        /// Views whose crop fails the rejection test, over the views of images with a foreground
+        /// (`PairSampler.ViewRecord.wouldReject`): with rejection off, the views it would have redrawn.
+        public var wouldReject = 0
+        /// `wouldReject` as a share of the views of images with a foreground.
+        public var wouldRejectShare: Double { views > noForeground ? Double(wouldReject) / Double(views - noForeground) : 0 }
         var retries = 0
         var noForegroundCandidates = 0
 
-        enum CodingKeys: String, CodingKey { case views, candidates, fallbacks, noForeground = "no_foreground", acceptance, meanRetries = "mean_retries" }
+        enum CodingKeys: String, CodingKey {
+            case views, candidates, fallbacks, noForeground = "no_foreground", acceptance, meanRetries = "mean_retries"
+            case wouldReject = "would_reject", wouldRejectShare = "would_reject_share"
+        }
 
         public init() {}
 
@@ -60,6 +68,8 @@ public struct ViewStats: Encodable, Sendable, Equatable {
             try c.encode(noForeground, forKey: .noForeground)
             try c.encode(acceptance, forKey: .acceptance)
             try c.encode(meanRetries, forKey: .meanRetries)
+            try c.encode(wouldReject, forKey: .wouldReject)
+            try c.encode(wouldRejectShare, forKey: .wouldRejectShare)
         }
 
     }
@@ -69,7 +79,10 @@ public struct ViewStats: Encodable, Sendable, Equatable {
     /// Images whose foreground was empty (their views are plain crops).
     public var imagesWithoutForeground = 0
 
-    enum CodingKeys: String, CodingKey { case global, local, acceptance, imagesWithoutForeground = "images_without_foreground" }
+    enum CodingKeys: String, CodingKey {
+        case global, local, acceptance, imagesWithoutForeground = "images_without_foreground"
+        case wouldReject = "would_reject", wouldRejectShare = "would_reject_share"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -77,6 +90,16 @@ public struct ViewStats: Encodable, Sendable, Equatable {
         try c.encode(local, forKey: .local)
         try c.encode(acceptance, forKey: .acceptance)
         try c.encode(imagesWithoutForeground, forKey: .imagesWithoutForeground)
+        try c.encode(wouldReject, forKey: .wouldReject)
+        try c.encode(wouldRejectShare, forKey: .wouldRejectShare)
+    }
+
+    /// Views (both kinds) whose crop fails the rejection test, on images with a foreground.
+    public var wouldReject: Int { global.wouldReject + local.wouldReject }
+    /// `wouldReject` over the views of images with a foreground.
+    public var wouldRejectShare: Double {
+        let withForeground = global.views - global.noForeground + local.views - local.noForeground
+        return withForeground > 0 ? Double(wouldReject) / Double(withForeground) : 0
     }
 
     public init(records: [[PairSampler.ViewRecord]]) {
@@ -89,6 +112,7 @@ public struct ViewStats: Encodable, Sendable, Equatable {
             k.retries += r.retries
             if r.fallback { k.fallbacks += 1 }
             if r.noForeground { k.noForeground += 1; k.noForegroundCandidates += tried }
+            if r.wouldReject { k.wouldReject += 1 }
             if r.isGlobal { global = k } else { local = k }
         }
     }

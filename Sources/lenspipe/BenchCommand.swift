@@ -19,8 +19,10 @@ extension LensPipe.Bench {
         static let configuration = CommandConfiguration(
             abstract: "Read every sample of a source to Float32 and report files/s and MB/s.",
             discussion: """
-            MB/s counts the bytes of the files read. Compare with scripts/bench_read.py, a numpy np.load
-            loop over the same files (scripts/bench-read.sh runs both).
+            MB/s counts the bytes read: the files of a folder source, the image data of a stack or an
+            HDF5 dataset (as stored, before decompression). Each pass opens every file once. Compare
+            with scripts/bench_read.py, a numpy np.load loop over the same files (scripts/bench-read.sh
+            runs both).
             """)
 
         @OptionGroup var sourceOptions: SourceOptions
@@ -30,12 +32,19 @@ extension LensPipe.Bench {
         var repeats = 3
 
         func run() throws {
-            let source = try sourceOptions.spec.open()
-            let bytes = Self.fileBytes(source)
+            let spec = sourceOptions.spec
+            // Opened once to check it (an HDF5 file is probed in a child process here, untimed); then
+            // every pass opens a stack or HDF5 file once, as np.load opens each file. A folder
+            // source's listing is reused: its reads open each file.
+            let checked = try spec.open()
+            let bytes = checked.storedBytes ?? 0
+            let reopen = !(checked is NPYFolderSource)
+            if reopen { HDF5CrashGuard.install(nil) }
             var best = Double.infinity
             var failures = 0
             for _ in 0..<max(1, repeats) {
                 let t0 = Date()
+                let source = reopen ? try spec.open() : checked
                 let counts = ParallelRunner.map(count: source.count, chunkSize: 64, threads: threadOptions.threads) { range -> Int in
                     var bad = 0
                     for i in range { if (try? source.sample(at: i)) == nil { bad += 1 } }
@@ -45,22 +54,11 @@ extension LensPipe.Bench {
                 failures = counts.reduce(0, +)
             }
             let result: [String: Any] = [
-                "files": source.count, "failed": failures, "threads": threadOptions.threads, "seconds": best,
-                "files_per_s": Double(source.count) / best, "mb_per_s": Double(bytes) / 1e6 / best,
+                "files": checked.count, "failed": failures, "threads": threadOptions.threads, "seconds": best, "bytes": bytes,
+                "files_per_s": Double(checked.count) / best, "mb_per_s": Double(bytes) / 1e6 / best,
             ]
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
-        }
-
-        /// Total bytes on disk behind the source (files of a folder source, else the one file).
-        static func fileBytes(_ source: any SampleSource) -> Int {
-            let fm = FileManager.default
-            if let folder = source as? NPYFolderSource {
-                return folder.entries.reduce(0) { sum, e in
-                    sum + ((try? fm.attributesOfItem(atPath: folder.root + "/" + e.path)[.size] as? Int) ?? 0)
-                }
-            }
-            return 0
         }
     }
 }
@@ -85,7 +83,7 @@ extension LensPipe.Bench {
         @Option(help: "Window side.")
         var size = 64
 
-        @Option(help: "Normalisation: none, minmax, zscore, asinh or log1p.")
+        @Option(help: "Normalisation: none, minmax, minmax-dataset, zscore, zscore-dataset, asinh or log1p (the -dataset ones after an untimed calibration pass).")
         var normalize = "asinh"
 
         @Option(help: "Passes; the best is reported.")
@@ -94,8 +92,8 @@ extension LensPipe.Bench {
         @OptionGroup var threadOptions: ThreadOptions
 
         func validate() throws {
-            guard Normalization(name: normalize) != nil, !Normalization.needsDatasetStats(normalize) else {
-                throw ValidationError("--normalize must be one of none, minmax, zscore, asinh, log1p")
+            guard Normalization.names.contains(normalize) else {
+                throw ValidationError("--normalize must be one of " + Normalization.names.joined(separator: ", "))
             }
         }
 
@@ -110,7 +108,9 @@ extension LensPipe.Bench {
                     r.map { i in LensImage(channels: 1, height: 150, width: 150, pixels: sim.render(index: i).pixels.map(Float.init)) }
                 }.flatMap { $0 }
             }
-            let cropper = Cropper(config: CropConfig(policy: .fixed, size: size, normalization: Normalization(name: normalize)!))
+            var config = CropConfig(policy: .fixed, size: size)
+            config.normalization = CropCalibration.normalization(named: normalize, images: images, config: config, threads: threadOptions.threads)!
+            let cropper = Cropper(config: config)
             var best = Double.infinity
             var empty = 0
             for _ in 0..<max(1, repeats) {
@@ -139,7 +139,10 @@ extension LensPipe.Bench {
             Images are loaded and their foreground maps computed first (once per image, as a trainer
             does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
             lenses up to 8 px off centre are simulated. scripts/bench-augment.sh runs it beside an
-            albumentations chain with the same crop sizes, D4, blur and noise.
+            albumentations chain with the same crop sizes, D4, blur and noise. would_reject counts the
+            views whose crop fails the rejection test (too little lens flux or foreground, as sky-only
+            views do): with --no-rejection, the views rejection would have redrawn; with it, only
+            fallbacks can. would_reject_share is over the views of images with a foreground.
             """)
 
         @Argument(help: "A source (default: simulated 64x64 images).")
@@ -191,7 +194,8 @@ extension LensPipe.Bench {
                 "images": images.count, "threads": threadOptions.threads, "seconds": best,
                 "images_per_s": n / best, "views_per_s": n * Double(recipe.viewCount) / best,
                 "images_per_s_per_core": n / best / Double(threadOptions.threads),
-                "acceptance": stats?.acceptance ?? 1,
+                "acceptance": stats?.acceptance ?? 1, "rejection": recipe.rejection,
+                "would_reject": stats?.wouldReject ?? 0, "would_reject_share": stats?.wouldRejectShare ?? 0,
                 "views": try JSONSerialization.jsonObject(with: JSONEncoder().encode(stats ?? ViewStats(records: []))),
                 "stored_masks": masks.compactMap { $0 }.count,
             ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LensData
 import LensSynth
 
@@ -11,6 +12,8 @@ extension LensPipe {
             point-mass subhalos, axion a vortex line of 100 point masses whose length follows the axion
             mass; Gaussian PSF; Poisson noise (150 px, int64 counts) or Gaussian noise (64 px, float64).
             Image i depends only on (seed, i). truth.csv records lens and source positions and masses.
+            A non-empty OUT is refused unless --overwrite; images are written into .OUT.lenspipe-partial
+            beside it and moved in place when complete (a leftover from a killed run is removed).
 
             Formats:
               tree   OUT/<class>/<class>_sim_NNNNNN.npy (axion files are object arrays [image, mass])
@@ -45,6 +48,9 @@ extension LensPipe {
         @Flag(help: "Write the noiseless model (float64) instead of noisy images.")
         var noiseless = false
 
+        @Flag(help: "Replace a non-empty output folder (one synth wrote: it has truth.csv), once the new one is complete.")
+        var overwrite = false
+
         @OptionGroup var threadOptions: ThreadOptions
 
         @Flag(help: "No progress output.")
@@ -59,7 +65,8 @@ extension LensPipe {
         func run() throws {
             let config = SynthConfig(size: size, seed: seed, lensOffset: lensOffset, noise: !noiseless)
             let meter = ProgressMeter("synth", total: count, quiet: quiet)
-            try SynthWriter.write(config: config, count: count, format: format, to: out, threads: threadOptions.threads) { meter.update($0) }
+            try SynthWriter.writeFolder(config: config, count: count, format: format, to: out, overwrite: overwrite, threads: threadOptions.threads,
+                                        notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) }) { meter.update($0) }
             meter.finish()
             print("wrote \(count) images (\(size)x\(size), \(format.rawValue)) to \(out)")
         }

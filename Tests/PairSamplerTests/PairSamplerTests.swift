@@ -80,6 +80,42 @@ import _TestSupport
         #expect(off.records.joined().allSatisfy { $0.retries == 0 && !$0.fallback })
     }
 
+    /// Without rejection, the views that would have failed its test are still counted; with it,
+    /// only fallbacks can fail, and images without a foreground never count.
+    @Test func viewsRejectionWouldRedrawAreCountedWithRejectionOff() throws {
+        let images = Self.offCentreArcs(40)
+        var recipe = ViewRecipe()
+        recipe.local.count = 8
+        recipe.rejection = false
+        let off = PairSampler(recipe: recipe, seed: 1).makeBatch(images: images, samples: Array(0..<40), epoch: 0, threads: 2)
+        var failing = (global: 0, local: 0)
+        for r in off.records.joined() {
+            let spec = recipe.spec(r.view)
+            let fails = r.fluxShare < spec.minFluxShare || r.pixelFraction < spec.minForegroundPixels
+            #expect(r.wouldReject == fails, "view \(r.view): \(r.fluxShare) \(r.pixelFraction)")
+            if fails { if r.isGlobal { failing.global += 1 } else { failing.local += 1 } }
+        }
+        let stats = off.stats
+        #expect(stats.local.wouldReject == failing.local && stats.global.wouldReject == failing.global)
+        #expect(stats.local.wouldReject > 40, "the arc is off centre: many local views hold only sky")
+        #expect(stats.wouldReject == failing.global + failing.local)
+        #expect(abs(stats.wouldRejectShare - Double(stats.wouldReject) / Double(40 * recipe.viewCount)) < 1e-12)
+        #expect(abs(stats.local.wouldRejectShare - Double(failing.local) / 320) < 1e-12)
+        #expect(stats.acceptance == 1, "nothing is rejected with rejection off")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(stats)) as? [String: Any])
+        #expect(json["would_reject"] as? Int == stats.wouldReject)
+        #expect((json["local"] as? [String: Any])?["would_reject"] as? Int == failing.local)
+
+        recipe.rejection = true
+        let on = PairSampler(recipe: recipe, seed: 1).makeBatch(images: images, samples: Array(0..<40), epoch: 0, threads: 2)
+        #expect(on.records.joined().allSatisfy { !$0.wouldReject || $0.fallback })
+        #expect(on.stats.wouldReject <= on.stats.global.fallbacks + on.stats.local.fallbacks)
+        var rng = Philox4x64(seed: 3, stream: 0)
+        let sky = LensImage(channels: 1, height: 48, width: 48, pixels: (0..<(48 * 48)).map { _ in Float(rng.normal()) })
+        let plain = PairSampler(recipe: recipe, seed: 1).makeBatch(images: [sky], samples: [0], epoch: 0, threads: 1)
+        #expect(plain.stats.wouldReject == 0 && plain.stats.wouldRejectShare == 0)
+    }
+
     @Test func imagesWithoutForegroundGetPlainCropsAndAreCounted() {
         var rng = Philox4x64(seed: 3, stream: 0)
         let sky = LensImage(channels: 1, height: 48, width: 48, pixels: (0..<(48 * 48)).map { _ in Float(rng.normal()) })
@@ -255,5 +291,22 @@ import _TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let j = try TestSupport.json(r.stdout)
         for key in ["images_per_s", "views_per_s", "acceptance"] { #expect(j[key] is Double, "\(key)") }
+        #expect(j["rejection"] as? Bool == true)
+        #expect(j["would_reject"] is Int && j["would_reject_share"] is Double)
+    }
+
+    @Test func benchAugmentWithoutRejectionReportsTheViewsItWouldHaveRedrawn() throws {
+        let r = try TestSupport.lenspipe(["bench", "augment", "--count", "60", "--repeats", "1", "--threads", "1", "--no-rejection"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["rejection"] as? Bool == false)
+        #expect(j["acceptance"] as? Double == 1)
+        let n = try #require(j["would_reject"] as? Int)
+        let share = try #require(j["would_reject_share"] as? Double)
+        #expect(n > 0, "random local crops of 64 px stamps with off-centre lenses include sky-only views")
+        #expect(share > 0 && share < 1)
+        let views = try #require(j["views"] as? [String: Any])
+        let local = try #require(views["local"] as? [String: Any]), global = try #require(views["global"] as? [String: Any])
+        #expect((local["would_reject"] as? Int ?? -1) + (global["would_reject"] as? Int ?? -1) == n)
     }
 }

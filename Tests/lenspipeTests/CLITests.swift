@@ -98,6 +98,39 @@ import _TestSupport
         #expect((j["mb_per_s"] as? Double ?? 0) > 0)
     }
 
+    @Test func benchReadCountsTheImageBytesOfStacksAndHDF5() throws {
+        let dir = TestSupport.tempDir("bench-read")
+        for format in ["stack", "hdf5"] {
+            let s = try TestSupport.lenspipe(["synth", "\(dir)/\(format)", "--count", "9", "--size", "64", "--format", format, "--quiet", "--threads", "2"])
+            #expect(s.status == 0, "\(s.stderr)")
+        }
+        for source in [["\(dir)/stack/images.npy", "--labels", "\(dir)/stack/labels.npy"], ["\(dir)/hdf5/lenses.h5:/images", "--labels", "/labels"]] {
+            let r = try TestSupport.lenspipe(["bench", "read"] + source + ["--repeats", "2", "--threads", "1"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let j = try TestSupport.json(r.stdout)
+            #expect(j["files"] as? Int == 9)
+            #expect(j["failed"] as? Int == 0)
+            #expect(j["bytes"] as? Int == 9 * 64 * 64 * 4, "\(source[0])")  // float32 images
+            #expect((j["mb_per_s"] as? Double ?? 0) > 0, "\(source[0])")
+        }
+    }
+
+    @Test(arguments: ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "log1p"])
+    func benchCropTakesEveryNormalisation(_ name: String) throws {
+        let r = try TestSupport.lenspipe(["bench", "crop", "--count", "16", "--repeats", "1", "--threads", "1", "--normalize", name])
+        #expect(r.status == 0, "\(name): \(r.stderr)")
+        let j = try TestSupport.json(r.stdout)
+        #expect(j["normalize"] as? String == name)
+        #expect(j["images"] as? Int == 16)
+        #expect((j["crops_per_s"] as? Double ?? 0) > 0)
+    }
+
+    @Test func benchCropRefusesAnUnknownNormalisationListingEveryName() throws {
+        let r = try TestSupport.lenspipe(["bench", "crop", "--normalize", "bogus"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--normalize must be one of none, minmax, minmax-dataset, zscore, zscore-dataset, asinh, log1p"), "\(r.stderr)")
+    }
+
     @Test func cropReportsKeptFluxFlagsAndDrawsASheet() throws {
         let dir = TestSupport.tempDir("cli-crop")
         let r = try TestSupport.lenspipe(["crop", model1, "--size", "auto", "--normalize", "asinh", "--json", "--png", "\(dir)/crops.png", "--rows", "3"])

@@ -18,12 +18,13 @@ public final class HDF5File: @unchecked Sendable {
             guard id >= 0 else { throw HDF5Errors.error(path, "cannot create HDF5 file") }
         } else {
             try FileBytes.requireRegularFile(path)
-            guard H5Fis_hdf5(path) > 0 else {
-                id = -1
-                throw HDF5Errors.error(path, "not an HDF5 file (no HDF5 signature, or the file is unreadable)")
-            }
+            // One open: the signature is checked (a second open) only to say why an open failed.
             id = H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default())
-            guard id >= 0 else { throw HDF5Errors.error(path, "cannot open HDF5 file (corrupt or truncated?)") }
+            guard id >= 0 else {
+                let failure = HDF5Errors.error(path, "cannot open HDF5 file (corrupt or truncated?)")
+                guard H5Fis_hdf5(path) > 0 else { throw HDF5Errors.error(path, "not an HDF5 file (no HDF5 signature, or the file is unreadable)") }
+                throw failure
+            }
         }
     }
 

@@ -122,6 +122,16 @@ public struct FolderSource: SampleSource {
 
     public func id(at index: Int) -> String { entries[index].path }
 
+    /// The sizes of the files (a `stat` each).
+    public var storedBytes: Int? {
+        var total = 0
+        for raw in rawPaths {
+            var st = stat()
+            if stat(RawDirectory.cPath(Array(root.utf8) + [0x2F] + raw), &st) == 0 { total += Int(st.st_size) }
+        }
+        return total
+    }
+
     public func label(at index: Int) -> Int? { entries[index].label }
 
     public func sample(at index: Int) throws -> Sample {

@@ -55,6 +55,9 @@ public struct HDF5Source: SampleSource {
         return "\(file):\(images.name)[\(index)]"
     }
 
+    /// The image dataset's elements at their stored size (decoded size for a compressed dataset).
+    public var storedBytes: Int? { count * layout.channels * layout.height * layout.width * images.typeSize }
+
     public func label(at index: Int) -> Int? { labels.flatMap { $0[index] >= 0 ? $0[index] : nil } }
 
     public func sample(at index: Int) throws -> Sample {

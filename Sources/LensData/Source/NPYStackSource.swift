@@ -31,6 +31,9 @@ public struct NPYStackSource: SampleSource {
 
     public func id(at index: Int) -> String { "\(name)[\(index)]" }
 
+    /// The stack's image data (the header and the companions left out).
+    public var storedBytes: Int? { stack.header.dataByteCount }
+
     public func label(at index: Int) -> Int? { StackCompanions.label(labels, index) }
 
     public func sample(at index: Int) throws -> Sample {

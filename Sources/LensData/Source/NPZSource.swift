@@ -101,6 +101,9 @@ public struct NPZSource: SampleSource {
         return "\(name):\(imageMembers[index].name.dropLast(4))"
     }
 
+    /// The stack's image data, or the per-key members' `.npy` bytes (uncompressed), for throughput figures.
+    public var storedBytes: Int? { stack.map { $0.header.dataByteCount } ?? imageMembers.reduce(0) { $0 + $1.size } }
+
     public func label(at index: Int) -> Int? { StackCompanions.label(labels, index) }
 
     public func sample(at index: Int) throws -> Sample {

@@ -18,8 +18,13 @@ public protocol SampleSource: Sendable {
     /// The label of sample `index` when the source knows it without reading the sample (a class
     /// folder, a labels array); nil otherwise. Stratified splits use it.
     func label(at index: Int) -> Int?
+    /// The bytes one read of every sample takes from storage, for throughput figures: the files of
+    /// a folder source, the image data of a stack or an HDF5 dataset (as stored, before any
+    /// decompression); nil when unknown.
+    var storedBytes: Int? { get }
 }
 
 extension SampleSource {
     public func label(at index: Int) -> Int? { nil }
+    public var storedBytes: Int? { nil }
 }

@@ -12,50 +12,25 @@ import LensData
 ///   `lenspipe.worker-III-of-NNN` and its `skipped.`/`changed.worker-III-of-NNN.jsonl`; it refuses to write when any
 ///   of them exist, and with overwrite removes exactly those (and what `merge` wrote from them).
 enum OutputFolder {
-    static func staging(for out: String) -> String {
-        let url = URL(fileURLWithPath: out).standardizedFileURL
-        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".lenspipe-partial"
-    }
+    static func staging(for out: String) -> String { StagedFolder.staging(for: out) }
 
-    static func entries(_ path: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-    }
+    static func entries(_ path: String) -> [String] { StagedFolder.entries(path) }
 
     /// For a whole run: checks `out`, clears an old staging folder, and returns the folder to write into.
     static func prepareWholeRun(_ out: String, overwrite: Bool) throws -> String {
-        let fm = FileManager.default
-        let present = entries(out)
-        if !present.isEmpty {
+        if !entries(out).isEmpty {
             guard overwrite else {
-                throw ShardPipelineError("\(out) is not empty (\(present.prefix(4).joined(separator: ", "))\(present.count > 4 ? ", ..." : "")): pass --overwrite to replace it, or choose a new folder")
+                throw ShardPipelineError("\(out) is not empty (\(StagedFolder.listing(out))): pass --overwrite to replace it, or choose a new folder")
             }
             guard looksLikeOutput(out) else {
                 throw ShardPipelineError("\(out) does not look like a preprocess output (no lenspipe.json, index.json or shards): not replacing it")
             }
         }
-        let staging = staging(for: out)
-        try? fm.removeItem(atPath: staging)
-        do { try fm.createDirectory(atPath: staging, withIntermediateDirectories: true) } catch {
-            throw LensDataError(path: staging, "cannot create the staging folder: \(error.localizedDescription)")
-        }
-        return staging
+        return try StagedFolder.begin(out).staging
     }
 
-    /// Puts the finished staging folder in place of `out` (an empty `out` is replaced in one rename;
-    /// a full one is renamed aside first and removed after).
-    static func commit(_ staging: String, to out: String) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: out) && !entries(out).isEmpty {
-            let old = staging.replacingOccurrences(of: ".lenspipe-partial", with: ".lenspipe-old")
-            try? fm.removeItem(atPath: old)
-            guard rename(out, old) == 0 else { throw LensDataError(path: out, "cannot move the old output aside: \(String(cString: strerror(errno)))") }
-            guard rename(staging, out) == 0 else { throw LensDataError(path: out, "cannot move the new output in place from \(staging): \(String(cString: strerror(errno)))") }
-            try? fm.removeItem(atPath: old)
-        } else {
-            try? fm.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard rename(staging, out) == 0 else { throw LensDataError(path: out, "cannot move the new output in place from \(staging): \(String(cString: strerror(errno)))") }
-        }
-    }
+    /// Puts the finished staging folder in place of `out` (see `StagedFolder.commit`).
+    static func commit(_ staging: String, to out: String) throws { try StagedFolder.commit(staging, to: out) }
 
     static func looksLikeOutput(_ path: String) -> Bool {
         let names = entries(path)

@@ -21,8 +21,7 @@ final class StepProgressLine: Sendable {
             return true
         }
         guard due else { return }
-        let line = text()
-        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
+        FileHandle.standardError.write(Data(ProgressText.frame(text(), terminal: isTerminal).utf8))
     }
 
     /// A message on its own line; `evenIfQuiet` for warnings that `--quiet` must not hide.
@@ -33,12 +32,6 @@ final class StepProgressLine: Sendable {
 
     func finish() { if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 
-    /// `4m12s`, `1h03m`.
-    static func duration(_ s: Double) -> String {
-        guard s.isFinite else { return "?" }
-        let t = Int(s.rounded())
-        if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
-        if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
-        return "\(t)s"
-    }
+    /// `45s`, `4m12s`, `1h03m` (`ProgressText.duration`).
+    static func duration(_ s: Double) -> String { ProgressText.duration(s) }
 }
