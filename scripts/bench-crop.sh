@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
 dir=bench-out/crop-stack
-[ -f "$dir/images.npy" ] || $bin synth "$dir" --count 2000 --size 150 --format stack --quiet
+[ -f "$dir/images.npy" ] || $bin synth -o "$dir" --count 2000 --image-size 150 --format stack --quiet
 echo "lenspipe, 1 thread:";  $bin bench crop "$dir/images.npy" --threads 1
 echo "lenspipe, all cores:"; $bin bench crop "$dir/images.npy"
 echo "numpy, 1 process:";    python3 scripts/bench_crop.py "$dir/images.npy" 64

@@ -10,11 +10,11 @@ py=${2:-python3}
 swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
 tree=bench-out/read-tree-$count
-[ -d "$tree" ] || $bin synth "$tree" --count "$count" --size 150 --quiet
+[ -d "$tree" ] || $bin synth -o "$tree" --count "$count" --image-size 150 --quiet
 for t in 1 2; do
   rm -rf "bench-out/pp-$t"
   echo "lenspipe preprocess, $t thread(s):"
-  $bin preprocess "$tree" "bench-out/pp-$t" --overwrite --size 64 --crop fixed --normalize minmax --threads "$t" --quiet | tail -1
+  $bin preprocess "$tree" -o "bench-out/pp-$t" --overwrite --size 64 --crop fixed --normalize minmax --threads "$t" --quiet | tail -1
 done
 baseline=scripts/bench_preprocess_py.py
 if $py -c "import streaming" 2>/dev/null; then

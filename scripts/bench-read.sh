@@ -8,7 +8,7 @@ count=${1:-10000}
 swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
 tree=bench-out/read-tree-$count
-[ -d "$tree" ] || $bin synth "$tree" --count "$count" --size 150 --quiet
+[ -d "$tree" ] || $bin synth -o "$tree" --count "$count" --image-size 150 --quiet
 echo "lenspipe (all cores):"; $bin bench read "$tree"
 echo "lenspipe (1 thread):";  $bin bench read "$tree" --threads 1
 echo "numpy np.load loop:";   python3 scripts/bench_read.py "$tree"

@@ -15,8 +15,8 @@ swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-$bin synth "$work/src" --count 1536 --size 64 --seed 7 --quiet
-$bin preprocess "$work/src" "$work/shards" --quiet >/dev/null
+$bin synth -o "$work/src" --count 1536 --image-size 64 --seed 7 --quiet
+$bin preprocess "$work/src" -o "$work/shards" --quiet >/dev/null
 ours=() theirs=()
 for round in $(seq "$rounds"); do
   rm -rf "$work/run"

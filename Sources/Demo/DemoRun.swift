@@ -65,7 +65,7 @@ public struct DemoRun {
             try SynthWriter.write(config: SynthConfig(size: o.imageSize, seed: o.seed, lensOffset: Double(o.imageSize) / 10), count: o.count,
                                   format: .tree, to: data, threads: o.threads)
         }
-        report.add(.init(title: "Simulate lenses", command: "lenspipe synth \(data) --count \(o.count) --size \(o.imageSize) --seed \(o.seed) --lens-offset \(o.imageSize / 10)",
+        report.add(.init(title: "Simulate lenses", command: "lenspipe synth -o \(data) --count \(o.count) --image-size \(o.imageSize) --seed \(o.seed) --lens-offset \(o.imageSize / 10)",
                          numbers: [("images", "\(o.count)"), ("seconds", String(format: "%.1f", synthSeconds))],
                          text: "A DeepLense-like class-folder tree (axion, cdm, no_sub), lenses up to \(o.imageSize / 10) px off centre; axion files are pickled object arrays [image, mass] as the real releases ship them."))
         log(String(format: "1. synthesized %d lenses into %@ (%.1f s)", o.count, data, synthSeconds))
@@ -75,7 +75,7 @@ public struct DemoRun {
         let scan = SourceScan.run(source, threads: o.threads)
         let (sheet, rows) = try ContactSheet.make(source: source, perClass: 6, title: "Simulated lenses, one row per class")
         try sheet.writePNG(path: out + "/sheet.png")
-        report.add(.init(title: "Inspect", command: "lenspipe inspect \(data) --png \(out)/sheet.png",
+        report.add(.init(title: "Inspect", command: "lenspipe inspect \(data) -o \(out)/sheet.png",
                          numbers: [("images", "\(scan.images)"), ("object arrays (pickled)", "\(scan.objectArrays)"), ("classes", rows.joined(separator: ", ")),
                                    ("read errors", "\(scan.errors.count)"), ("non-finite pixels", "\(scan.nonfinitePixels)")],
                          figures: [("sheet.png", "The first six images of each class (asinh stretch).")],
@@ -91,7 +91,7 @@ public struct DemoRun {
                            title: "Crops of \(calibration.autoSize) px around the lens, worst-kept first").writePNG(path: out + "/crops.png")
         let kept = crops.records.map { Double($0.keptFluxShare) }.sorted()
         func pct(_ q: Double) -> String { kept.isEmpty ? "-" : String(format: "%.3f", kept[min(kept.count - 1, Int(q * Double(kept.count)))]) }
-        report.add(.init(title: "Crop around the lens", command: "lenspipe crop \(data) --size auto --png \(out)/crops.png",
+        report.add(.init(title: "Crop around the lens", command: "lenspipe crop \(data) --size auto -o \(out)/crops.png",
                          numbers: [("window (auto)", "\(calibration.autoSize) px"), ("kept lens flux, 1st percentile", pct(0.01)),
                                    ("median", pct(0.5)), ("flagged crops", "\(crops.records.filter { !$0.flags.isEmpty }.count)")],
                          figures: [("crops.png", "The crops that kept the least lens flux, original with its box beside the crop.")],
@@ -109,7 +109,7 @@ public struct DemoRun {
         let verify = ShardVerify.run(root: shards, threads: o.threads)
         let splits = verify.folders.map { "\(($0.folder as NSString).lastPathComponent) \($0.samples)" }.joined(separator: ", ")
         report.add(.init(title: "Shards (MosaicML Streaming MDS, zstd)",
-                         command: "lenspipe preprocess \(data) \(shards) --size \(calibration.autoSize) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
+                         command: "lenspipe preprocess \(data) -o \(shards) --size \(calibration.autoSize) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
                          numbers: [("images", "\(summary.images)"), ("splits", splits), ("bytes per image", String(format: "%.0f", summary.bytesPerImage)),
                                    ("seconds", String(format: "%.2f", summary.seconds)), ("verify", verify.defects.isEmpty ? "ok" : "\(verify.defects.count) defects")],
                          text: "The same folders feed lenspipe train here and PyTorch's StreamingDataset on GPU nodes; each sample carries its lens mask, found on the raw image."))

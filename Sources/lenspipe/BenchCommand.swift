@@ -27,6 +27,7 @@ extension LensPipe.Bench {
 
         @OptionGroup var sourceOptions: SourceOptions
         @OptionGroup var threadOptions: ThreadOptions
+        @OptionGroup var jsonOptions: BenchJSONOptions
 
         @Option(help: "Passes over the data; the best is reported (the first warms the page cache).")
         var repeats = 3
@@ -57,8 +58,7 @@ extension LensPipe.Bench {
                 "files": checked.count, "failed": failures, "threads": threadOptions.threads, "seconds": best, "bytes": bytes,
                 "files_per_s": Double(checked.count) / best, "mb_per_s": Double(bytes) / 1e6 / best,
             ]
-            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try JSONOutput.print(object: result)
         }
     }
 }
@@ -83,19 +83,14 @@ extension LensPipe.Bench {
         @Option(help: "Window side.")
         var size = 64
 
-        @Option(help: "Normalisation: none, minmax, minmax-dataset, zscore, zscore-dataset, asinh or log1p (the -dataset ones after an untimed calibration pass).")
-        var normalize = "asinh"
+        @Option(help: "Normalisation: \(Normalization.names.joined(separator: ", ")) (the -dataset ones after an untimed calibration pass).")
+        var normalize = NormalizationName(argument: "asinh")!
 
         @Option(help: "Passes; the best is reported.")
         var repeats = 3
 
         @OptionGroup var threadOptions: ThreadOptions
-
-        func validate() throws {
-            guard Normalization.names.contains(normalize) else {
-                throw ValidationError("--normalize must be one of " + Normalization.names.joined(separator: ", "))
-            }
-        }
+        @OptionGroup var jsonOptions: BenchJSONOptions
 
         func run() throws {
             let images: [LensImage]
@@ -109,7 +104,7 @@ extension LensPipe.Bench {
                 }.flatMap { $0 }
             }
             var config = CropConfig(policy: .fixed, size: size)
-            config.normalization = CropCalibration.normalization(named: normalize, images: images, config: config, threads: threadOptions.threads)!
+            config.normalization = CropCalibration.normalization(named: normalize.name, images: images, config: config, threads: threadOptions.threads)!
             let cropper = Cropper(config: config)
             var best = Double.infinity
             var empty = 0
@@ -122,11 +117,11 @@ extension LensPipe.Bench {
                 empty = flags.reduce(0, +)
             }
             let result: [String: Any] = [
-                "images": images.count, "threads": threadOptions.threads, "seconds": best, "size": size, "normalize": normalize,
+                "images": images.count, "threads": threadOptions.threads, "seconds": best, "size": size, "normalize": normalize.name,
                 "crops_per_s": Double(images.count) / best, "crops_per_s_per_core": Double(images.count) / best / Double(threadOptions.threads),
                 "empty_foreground": empty,
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            try JSONOutput.print(object: result)
         }
     }
 }
@@ -134,7 +129,7 @@ extension LensPipe.Bench {
 extension LensPipe.Bench {
     struct Augment: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Images/s and views/s for the full view recipe, rejection sampling included (JSON with --json).",
+            abstract: "Images/s and views/s for the full view recipe, rejection sampling included (JSON).",
             discussion: """
             Images are loaded and their foreground maps computed first (once per image, as a trainer
             does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
@@ -154,11 +149,9 @@ extension LensPipe.Bench {
         @Option(help: "Passes; the best is reported.")
         var repeats = 3
 
-        @Flag(help: "Print JSON only.")
-        var json = false
-
         @OptionGroup var viewOptions: ViewOptions
         @OptionGroup var threadOptions: ThreadOptions
+        @OptionGroup var jsonOptions: BenchJSONOptions
 
         func run() throws {
             let recipe = try viewOptions.resolve()
@@ -199,8 +192,7 @@ extension LensPipe.Bench {
                 "views": try JSONSerialization.jsonObject(with: JSONEncoder().encode(stats ?? ViewStats(records: []))),
                 "stored_masks": masks.compactMap { $0 }.count,
             ]
-            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try JSONOutput.print(object: result)
         }
     }
 }

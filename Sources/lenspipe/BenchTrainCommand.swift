@@ -16,8 +16,8 @@ extension LensPipe.Bench {
             """)
 
         @Option(help: "Embedding dimension of the first stage.") var dim = 32
-        @Option(help: "Blocks per stage, comma-separated.") var depths = "2,2,2"
-        @Option(help: "Attention heads per stage, comma-separated.") var heads = "2,4,8"
+        @Option(help: "Blocks per stage, comma-separated.") var depths = IntList(argument: "2,2,2")!
+        @Option(help: "Attention heads per stage, comma-separated.") var heads = IntList(argument: "2,4,8")!
         @Option(help: "Window side.") var window = 4
         @Option(help: "Patch size.") var patch = 4
         @Option(help: "MLP hidden ratio.") var mlpRatio = 4
@@ -32,14 +32,14 @@ extension LensPipe.Bench {
         @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the checkpoint reached at the end (safetensors).", valueName: "ckpt.safetensors")) var output: String?
         @Option(name: .customLong("save"), help: .hidden) var legacySave: String?
         var save: String? { output ?? legacySave }
-        @Flag(help: "Print JSON only.") var json = false
         @OptionGroup var threadOptions: ThreadOptions
+        @OptionGroup var jsonOptions: BenchJSONOptions
 
         func config() throws -> EsViTConfig {
             var c = EsViTConfig()
             c.dim = dim
-            c.depths = depths.split(separator: ",").compactMap { Int($0) }
-            c.heads = heads.split(separator: ",").compactMap { Int($0) }
+            c.depths = depths.values
+            c.heads = heads.values
             c.window = window
             c.patch = patch
             c.mlpRatio = mlpRatio
@@ -85,7 +85,7 @@ extension LensPipe.Bench {
                 "images_per_s": Double(batch) / median, "step_seconds": median, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
                 "threads": threadOptions.threads, "batch": batch, "params": trainer.student.count, "loss": loss,
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            try JSONOutput.print(object: result)
         }
     }
 }

@@ -20,7 +20,7 @@ extension LensPipe {
             --size auto picks the smallest window holding the whole foreground of 99% of a sample.
 
             Examples:
-              lenspipe crop data/model1/train --size auto --png crops.png
+              lenspipe crop data/model1/train --size auto -o crops.png
               lenspipe crop data.h5:/images --size 64 --crop bbox --json
             """)
 
@@ -31,14 +31,18 @@ extension LensPipe {
         @Flag(help: "Print the summary as JSON.")
         var json = false
 
-        @Option(help: ArgumentHelp("Draw originals with their crop boxes (blue; red when no lens was found) next to the crops.",
+        @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Also write a PNG: draw originals with their crop boxes (blue; red when no lens was found) next to the crops.",
                                    valueName: "sheet.png"))
-        var png: String?
+        var output: String?
 
-        @Option(help: "Rows on the --png sheet.")
+        @Option(name: .customLong("png"), help: .hidden)
+        var legacyPNG: String?
+        var png: String? { output ?? legacyPNG }
+
+        @Option(help: "Rows on the -o sheet.")
         var rows = 12
 
-        @Flag(help: "No progress output.")
+        @Flag(help: "No progress line.")
         var quiet = false
 
         func run() throws {

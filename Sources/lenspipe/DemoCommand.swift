@@ -17,14 +17,20 @@ extension LensPipe {
               lenspipe demo -o lenspipe-demo --count 1200 --train-minutes 4
             """)
 
-        @Option(name: [.customShort("o"), .customLong("output"), .customLong("out")], help: "Output folder.")
+        @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Output folder.", valueName: "OUT"))
         var output = "lenspipe-demo"
+
+        @Option(name: .customLong("out"), help: .hidden)
+        var legacyOut: String?
 
         @Option(help: "Number of images (split 80/10/10 into train/val/test).")
         var count = 1200
 
-        @Option(name: [.customLong("image-size"), .customLong("size")], help: "Side of the simulated images: 150 (as DeepLense Model I) or 64.")
+        @Option(help: "Side of the simulated images: 150 (as DeepLense Model I) or 64.")
         var imageSize = 150
+
+        @Option(name: .customLong("size"), help: .hidden)
+        var legacySize: Int?
 
         @Option(help: "Minutes of pre-training (the schedules fit the budget).")
         var trainMinutes = 4.0
@@ -35,9 +41,16 @@ extension LensPipe {
         @Option(help: "Random seed.")
         var seed: UInt64 = 0
 
+        @Flag(help: "Print the steps (title, command, numbers, figures) and the report's path as JSON.")
+        var json = false
+
+        @Flag(help: "No progress line and no per-step numbers; only the report's path.")
+        var quiet = false
+
         @OptionGroup var threadOptions: ThreadOptions
 
         func validate() throws {
+            let imageSize = legacySize ?? self.imageSize
             guard imageSize == 64 || imageSize == 150 else { throw ValidationError("--image-size must be 64 or 150") }
             guard count >= 30 else { throw ValidationError("--count must be at least 30 (the test split needs images of every class)") }
             guard trainMinutes > 0 else { throw ValidationError("--train-minutes must be positive") }
@@ -46,24 +59,49 @@ extension LensPipe {
 
         func run() throws {
             var options = DemoRun.Options()
+            let output = legacyOut ?? self.output
             options.out = output
             options.count = count
-            options.imageSize = imageSize
+            options.imageSize = legacySize ?? imageSize
             options.seed = seed
             options.trainMinutes = trainMinutes
             options.trainEpochs = trainEpochs
             options.threads = threadOptions.threads
-            let line = StepProgressLine(quiet: false)
+            let line = StepProgressLine(quiet: quiet || json)
+            let report: DemoReport
             do {
-                try DemoRun(options: options, log: { line.log($0, evenIfQuiet: true) },
-                            progress: { step, total, text in line.show(step: step, of: total, text) }).run()
+                report = try DemoRun(options: options, log: { line.log($0) },
+                                     progress: { step, total, text in line.show(step: step, of: total, text) }).run()
             } catch {
                 line.finish()
-                print("report (steps that ran): \(output)/report.html")
+                FileHandle.standardError.write(Data("report (steps that ran): \(output)/report.html\n".utf8))
                 throw error
             }
             line.finish()
-            print("report: \(output)/report.html (open it in a browser)")
+            if json {
+                try JSONOutput.print(DemoSummary(report: "\(output)/report.html", steps: report.steps.map(DemoSummary.Step.init)))
+            } else {
+                print("report: \(output)/report.html (open it in a browser)")
+            }
         }
     }
+}
+
+/// What `demo --json` prints: each step as the report shows it.
+struct DemoSummary: Encodable {
+    struct Step: Encodable {
+        let title: String
+        let command: String
+        let numbers: [String: String]
+        let figures: [String]
+
+        init(_ step: DemoReport.Step) {
+            title = step.title
+            command = step.command
+            numbers = Dictionary(step.numbers, uniquingKeysWith: { a, _ in a })
+            figures = step.figures.map(\.0)
+        }
+    }
+    let report: String
+    let steps: [Step]
 }

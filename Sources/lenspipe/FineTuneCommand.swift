@@ -57,7 +57,9 @@ extension LensPipe {
         @Option(help: "Linear warm-up, as a fraction of the steps.") var warmup = 0.1
         @Option(help: "Regression loss on standardised targets: huber or l2.") var loss = "huber"
         @Option(help: "Validation passes over the run (the best one's weights are kept).") var evaluations = 10
-        @Option(help: "Image side (default: the checkpoint's global view size).") var size: Int?
+        @Option(help: "Image side the network sees (default: the checkpoint's global view size).") var imageSize: Int?
+        @Option(name: .customLong("size"), help: .hidden) var legacySize: Int?
+        var size: Int? { imageSize ?? legacySize }
         @Flag(inversion: .prefixedNo, help: "Random flips and 90-degree rotations while training.") var augment = true
         @Option(help: "Seed of the head, the subset, the batch order and the augmentation.") var seed: UInt64 = 0
 
@@ -68,7 +70,7 @@ extension LensPipe {
         func validate() throws {
             if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
             if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
-            if let s = size, s < 1 { throw ValidationError("--size must be positive") }
+            if let s = size, s < 1 { throw ValidationError("--image-size must be positive") }
             do { try recipe().validate() } catch { throw ValidationError("\(error)") }
         }
 

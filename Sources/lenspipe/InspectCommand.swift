@@ -17,7 +17,7 @@ extension LensPipe {
             Examples:
               lenspipe inspect data/model1/train
               lenspipe inspect data/model2.h5:/train/images --labels /train/labels --targets /train/mass --json
-              lenspipe inspect stack.npy --labels labels.npy --png sheet.png
+              lenspipe inspect stack.npy --labels labels.npy -o sheet.png
               lenspipe inspect data/model1 --json
             """)
 
@@ -27,14 +27,18 @@ extension LensPipe {
         @Flag(help: "Print one JSON object (keys: images, classes, shapes, dtypes, targets, min, max, errors, ...; for a folder of splits, the totals and splits: name -> the same object).")
         var json = false
 
-        @Option(help: ArgumentHelp("Also write a contact sheet: a few asinh-stretched images per class, one row per class.",
+        @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Also write a contact sheet: a few asinh-stretched images per class, one row per class.",
                                    valueName: "sheet.png"))
-        var png: String?
+        var output: String?
+
+        @Option(name: .customLong("png"), help: .hidden)
+        var legacyPNG: String?
+        var png: String? { output ?? legacyPNG }
 
         @Option(help: "Images per class on the contact sheet.")
         var perClass = 6
 
-        @Flag(help: "No progress output.")
+        @Flag(help: "No progress line.")
         var quiet = false
 
         func run() throws {

@@ -14,13 +14,22 @@ struct LensPipe: ParsableCommand {
         or FITS files, an .npy stack (N,H,W) / (N,1,H,W) / (N,H,W,C), a FITS image or cube
         FILE.fits[ext], an .npz archive, or an HDF5 dataset FILE.h5:/group/dataset.
 
-        Start with:  lenspipe demo            (synthesizes lenses and inspects them)
-                     lenspipe inspect DATA --png sheet.png
+        Start with:  lenspipe demo            (synthesizes lenses, trains, evaluates, writes a report)
+                     lenspipe inspect DATA -o sheet.png
 
-        Conventions: --json prints the result as JSON; --quiet drops the progress line; --seed
-        seeds the random draws; --threads sets the worker threads (default: all cores); train,
-        eval, finetune, embed, attention, preview, demo and bench train name what they write with
-        -o/--output (inspect and crop still use --png; preprocess and synth take OUT as an argument).
+        Conventions (every command):
+          -o, --output   what the command writes: a folder (preprocess, synth, train, finetune, eval,
+                         demo) or a file (preview, inspect, crop, embed, attention, bench train)
+          --json         print the result as one JSON object (bench always prints JSON)
+          --quiet        no progress line (warnings still print); verify, merge and preview print
+                         only errors and the verdict
+          --seed N       seeds every random draw (synth, preprocess, preview, train, finetune, demo)
+          --threads N    worker threads (default: all cores)
+          --size         a crop window (crop, preprocess, bench crop); --image-size is an image's side
+                         (synth, demo, finetune)
+        Spellings from before 0.5 (a positional OUT, --out, --png, --save, --local-crops,
+        --split-seed, --size for an image side) still work but are no longer shown.
+
         """,
         version: LensPipeVersion.current,
         subcommands: [Demo.self, Inspect.self, Crop.self, Preprocess.self, Verify.self, Merge.self, Preview.self, Train.self, Embed.self, Eval.self, Finetune.self, Attention.self, Synth.self, Bench.self, HDF5ProbeCommand.self]

@@ -19,10 +19,10 @@ extension LensPipe {
             finished data set in place, so OUT never mixes two runs.
 
             Examples:
-              lenspipe preprocess data/model1/train out --size 64 --normalize minmax
-              lenspipe preprocess data/model1 out --keep-splits --crop none --normalize none
-              lenspipe preprocess data/model1/train out --split train=0.8,val=0.1,test=0.1
-              lenspipe preprocess data out --worker 0/4   (then 1/4 ... 3/4, then: lenspipe merge out)
+              lenspipe preprocess data/model1/train -o out --size 64 --normalize minmax
+              lenspipe preprocess data/model1 -o out --keep-splits --crop none --normalize none
+              lenspipe preprocess data/model1/train -o out --split train=0.8,val=0.1,test=0.1
+              lenspipe preprocess data -o out --worker 0/4   (then 1/4 ... 3/4, then: lenspipe merge out)
 
             Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train,
             OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
@@ -34,14 +34,14 @@ extension LensPipe {
             OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what
             they were measured on, the crop summary, the tool version and the command line;
             --like OUT re-applies them to new data without measuring anything:
-              lenspipe preprocess data/model2/train out --split train=0.85,val=0.15 --size auto --normalize zscore-dataset
-              lenspipe preprocess data/model2/test out-test --like out
+              lenspipe preprocess data/model2/train -o out --split train=0.85,val=0.15 --size auto --normalize zscore-dataset
+              lenspipe preprocess data/model2/test -o out-test --like out
             """)
 
         @OptionGroup var sourceOptions: SourceOptions
 
-        @Argument(help: "Output folder.")
-        var out: String
+        @OptionGroup var outputOptions: OutputFolderOptions
+        var out: String { outputOptions.folder }
 
         @OptionGroup var cropOptions: CropOptions
         @OptionGroup var threadOptions: ThreadOptions
@@ -54,17 +54,20 @@ extension LensPipe {
         var like: String?
 
         @Option(help: "Deterministic splits, e.g. train=0.8,val=0.1,test=0.1: stratified by label when every sample's label is known (class folders, a labels array), else by a hash of each sample id.")
-        var split: String?
+        var split: SplitOption?
 
-        @Option(help: "Seed of the --split draw (another seed, another division; 0 is the default).")
+        @Option(help: "Seed of the --split draw (another seed, another division, and so other training images to calibrate on; 0 is the default).")
         var seed: UInt64 = 0
+
+        @Option(name: .customLong("split-seed"), help: .hidden)
+        var legacySplitSeed: UInt64?
 
         @Flag(help: "Map the source's own split folders (SOURCE/train, SOURCE/test, ...) to OUT/train, OUT/test, ...")
         var keepSplits = false
 
         @Option(help: ArgumentHelp("Process every N-th input starting at i into part folders (several machines); join with `lenspipe merge`.",
                                    valueName: "i/N"))
-        var worker: String?
+        var worker: WorkerSlice?
 
         @Option(help: "On an unreadable input: stop (default), or skip it and list it in OUT/skipped.jsonl (one {\"path\", \"error\"} object per line).")
         var onError: OnError = .stop
@@ -76,7 +79,7 @@ extension LensPipe {
         var shardMiB = 64
 
         @Option(help: "Hashes recorded in index.json, comma-separated: md5, sha1, sha256, sha384, sha512.")
-        var hashes: String?
+        var hashes: HashList?
 
         @Flag(help: "With --dtype float16: clip pixels beyond ±65504 to it (counted in the summary) instead of refusing the image.")
         var clipFloat16 = false
@@ -84,38 +87,30 @@ extension LensPipe {
         @Flag(help: "Replace a non-empty OUT (the new data set is moved in place when complete); with --worker, replace this worker's part.")
         var overwrite = false
 
-        @Flag(help: "No progress output.")
+        @Flag(help: "No progress line.")
         var quiet = false
+
+        @Flag(help: "Print the summary as JSON (folders, images per split and class, crop summary, changes, skipped inputs).")
+        var json = false
 
         enum OnError: String, ExpressibleByArgument { case stop, skip }
 
         func validate() throws {
             if split != nil && keepSplits { throw ValidationError("use either --split or --keep-splits, not both") }
-            if let split { _ = try SplitPlan.parse(split) }
-            if let worker { _ = try Self.parseWorker(worker) }
             if like != nil, !cropOptions.given.isEmpty {
                 throw ValidationError("--like takes the crop settings from the reference data set; drop \(cropOptions.given.joined(separator: ", "))")
             }
             guard (0...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...22") }
             guard shardMiB >= 1 && shardMiB <= MDSReader.maxShardBytes >> 20 else { throw ValidationError("--shard-mib must be 1...\(MDSReader.maxShardBytes >> 20) (readers refuse larger shards)") }
-            for h in (hashes ?? "").split(separator: ",") where ShardHash(rawValue: String(h)) == nil {
-                throw ValidationError("unknown hash '\(h)' (md5, sha1, sha256, sha384, sha512)")
-            }
-        }
-
-        static func parseWorker(_ text: String) throws -> (index: Int, count: Int) {
-            let p = text.split(separator: "/")
-            guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, i >= 0, i < n, n <= 999 else {
-                throw ValidationError("--worker expects i/N with 0 <= i < N <= 999, e.g. 0/4")
-            }
-            return (i, n)
         }
 
         func run() throws {
             let plan = keepSplits ? try ShardWriter.Preprocess.plan(splitFoldersUnder: sourceOptions.source)
                                   : ShardWriter.Preprocess.plan(source: try sourceOptions.spec.open())
             let inputs = plan.inputs
-            let splitPlan: SplitPlan = keepSplits ? .keepSplits : try split.map(SplitPlan.parse) ?? .none
+            let splitPlan: SplitPlan = keepSplits ? .keepSplits : split?.plan ?? .none
+            let seed = legacySplitSeed ?? self.seed
+            let quiet = self.quiet || json
             var config: ShardWriter.Preprocess.Config
             if let like {
                 let path = like.hasSuffix(".json") ? like : like + "/lenspipe.json"
@@ -141,11 +136,11 @@ extension LensPipe {
             config.command = CommandLine.arguments
             config.storage = dtype ?? config.storage
             config.zstdLevel = zstdLevel == 0 ? nil : zstdLevel
-            config.hashes = (hashes ?? "").split(separator: ",").compactMap { ShardHash(rawValue: String($0)) }
+            config.hashes = hashes?.hashes ?? []
             config.sizeLimit = shardMiB << 20
             config.split = splitPlan
             config.splitSeed = seed
-            config.worker = try worker.map(Self.parseWorker)
+            config.worker = worker.map { (index: $0.index, count: $0.count) }
             config.skipErrors = onError == .skip
             config.overwrite = overwrite
             config.clipFloat16 = clipFloat16
@@ -156,6 +151,12 @@ extension LensPipe {
             let summary = try pipeline.run(description: plan.description) { done, _ in meter.update(done) }
             meter.finish()
 
+            if json {
+                try JSONOutput.print(PreprocessReport(summary: summary, folders: Dictionary(uniqueKeysWithValues:
+                    summary.splits.keys.map { ($0, pipeline.folder(split: $0)) }), splitMethod: pipeline.splitMethod, seed: seed))
+                if let warning = CropText.cutWarning(summary.crop) { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
+                return
+            }
             for name in summary.splits.keys.sorted() {
                 let c = summary.splits[name]!
                 let where_ = pipeline.folder(split: name)
@@ -176,6 +177,17 @@ extension LensPipe {
             }
         }
     }
+}
+
+/// What `preprocess --json` prints: the run's summary, and the MDS folder of each split (the one
+/// to pass to `StreamingDataset(local=...)`).
+struct PreprocessReport: Encodable {
+    let summary: ShardWriter.Preprocess.Summary
+    let folders: [String: String]
+    let splitMethod: String?
+    let seed: UInt64
+
+    enum CodingKeys: String, CodingKey { case summary, folders, splitMethod = "split_method", seed }
 }
 
 extension LensShardLayout.StorageType: ExpressibleByArgument {}

@@ -44,6 +44,12 @@ extension LensPipe {
         @Option(help: ArgumentHelp("Also write the views and boxes as .npy/.json to this folder.", valueName: "DIR"))
         var saveViews: String?
 
+        @Flag(help: "Print what was written and the view statistics as JSON.")
+        var json = false
+
+        @Flag(help: "Print nothing on success.")
+        var quiet = false
+
         @OptionGroup var viewOptions: ViewOptions
         @OptionGroup var threadOptions: ThreadOptions
 
@@ -61,6 +67,12 @@ extension LensPipe {
                               title: "Views of \(sourceOptions.source) (epoch \(epoch), seed \(seed))").writePNG(path: output)
             if let dir = saveViews { try ViewExport.write(batch, ids: indices.map { source.id(at: $0) }, to: dir) }
             let stats = batch.stats
+            if json {
+                try JSONOutput.print(PreviewReport(output: output, images: images.count, viewsPerImage: recipe.viewCount,
+                                                   seed: seed, epoch: epoch, savedViews: saveViews, stats: stats))
+                return
+            }
+            if quiet { return }
             print("wrote \(output): \(images.count) images x \(recipe.viewCount) views")
             print(String(format: "acceptance %.3f (global %.3f, local %.3f), mean retries global %.2f local %.2f, fallbacks %d, images without foreground %d",
                          stats.acceptance, stats.global.acceptance, stats.local.acceptance, stats.global.meanRetries,
@@ -68,4 +80,17 @@ extension LensPipe {
             if let dir = saveViews { print("views: \(dir)/global.npy, \(dir)/local.npy, \(dir)/boxes.json") }
         }
     }
+}
+
+/// What `preview --json` prints: the figure, and the statistics of the views drawn on it.
+struct PreviewReport: Encodable {
+    let output: String
+    let images: Int
+    let viewsPerImage: Int
+    let seed: UInt64
+    let epoch: Int
+    let savedViews: String?
+    let stats: ViewStats
+
+    enum CodingKeys: String, CodingKey { case output, images, viewsPerImage = "views_per_image", seed, epoch, savedViews = "saved_views", stats }
 }

@@ -27,14 +27,18 @@ extension LensPipe {
               lenspipe inspect OUT/lenses.h5:/images --labels /labels --targets /mass --names /names --classes axion,cdm,no_sub
             """)
 
-        @Argument(help: "Output folder.")
-        var out: String
+        @OptionGroup var outputOptions: OutputFolderOptions
+        var out: String { outputOptions.folder }
 
         @Option(help: "Number of images (classes rotate axion, cdm, no_sub).")
         var count = 300
 
         @Option(help: "Image side: 150 (Model I-like counts) or 64 (Model II-like floats).")
-        var size = 150
+        var imageSize = 150
+
+        @Option(name: .customLong("size"), help: .hidden)
+        var legacySize: Int?
+        var size: Int { legacySize ?? imageSize }
 
         @Option(help: "Random seed.")
         var seed: UInt64 = 0
@@ -53,24 +57,59 @@ extension LensPipe {
 
         @OptionGroup var threadOptions: ThreadOptions
 
-        @Flag(help: "No progress output.")
+        @Flag(help: "No progress line (notes on what was removed still print).")
         var quiet = false
 
+        @Flag(help: "Print what was written as JSON (folder, images, size, format, seed, files).")
+        var json = false
+
         func validate() throws {
-            guard size == 64 || size == 150 else { throw ValidationError("--size must be 64 or 150") }
+            guard size == 64 || size == 150 else { throw ValidationError("--image-size must be 64 or 150") }
             guard count >= 1 && count <= 10_000_000 else { throw ValidationError("--count must be between 1 and 10,000,000") }
-            guard lensOffset >= 0 && lensOffset < Double(size) / 2 else { throw ValidationError("--lens-offset must be in [0, size/2)") }
+            guard lensOffset >= 0 && lensOffset < Double(size) / 2 else { throw ValidationError("--lens-offset must be in [0, image size/2)") }
         }
 
         func run() throws {
             let config = SynthConfig(size: size, seed: seed, lensOffset: lensOffset, noise: !noiseless)
+            let quiet = self.quiet || json
             let meter = ProgressMeter("synth", total: count, quiet: quiet)
             try SynthWriter.writeFolder(config: config, count: count, format: format, to: out, overwrite: overwrite, threads: threadOptions.threads,
                                         notice: { FileHandle.standardError.write(Data(("note: " + $0 + "\n").utf8)) }) { meter.update($0) }
             meter.finish()
-            print("wrote \(count) images (\(size)x\(size), \(format.rawValue)) to \(out)")
+            if json {
+                try JSONOutput.print(SynthReport(folder: out, images: count, imageSize: size, format: format.rawValue, seed: seed,
+                                                 lensOffset: lensOffset, noiseless: noiseless, read: Self.readBack(format: format, out: out)))
+            } else {
+                print("wrote \(count) images (\(size)x\(size), \(format.rawValue)) to \(out)")
+            }
         }
     }
+}
+
+extension LensPipe.Synth {
+    /// The SOURCE argument that reads the folder back (what the help's "Reading them back" lists).
+    static func readBack(format: SynthWriter.Format, out: String) -> String {
+        switch format {
+        case .tree: return out
+        case .stack: return "\(out)/images.npy --labels \(out)/labels.npy --targets \(out)/masses.npy"
+        case .hdf5: return "\(out)/lenses.h5:/images --labels /labels --targets /mass --names /names --classes axion,cdm,no_sub"
+        }
+    }
+}
+
+/// What `synth --json` prints.
+struct SynthReport: Encodable {
+    let folder: String
+    let images: Int
+    let imageSize: Int
+    let format: String
+    let seed: UInt64
+    let lensOffset: Double
+    let noiseless: Bool
+    /// The source arguments that read it back.
+    let read: String
+
+    enum CodingKeys: String, CodingKey { case folder, images, imageSize = "image_size", format, seed, lensOffset = "lens_offset", noiseless, read }
 }
 
 extension SynthWriter.Format: ExpressibleByArgument {}

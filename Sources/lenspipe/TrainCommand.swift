@@ -21,7 +21,7 @@ extension LensPipe {
             metrics and what a collapse looks like.
 
             Examples:
-              lenspipe preprocess data/model2 out --keep-splits
+              lenspipe preprocess data/model2 -o out --keep-splits
               lenspipe train out -o run1 --minutes 10
               lenspipe train out -o run1 --resume
               lenspipe train --print-recipe > recipe.json
@@ -131,6 +131,7 @@ extension LensPipe {
 /// A comma-separated list of integers (`--depths 2,2,6`).
 struct IntList: ExpressibleByArgument, Sendable {
     var values: [Int]
+    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
     init?(argument: String) {
         let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! > 0 }) else { return nil }

@@ -16,14 +16,15 @@ extension LensPipe {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
+        @Flag(help: "Print only the defects and the verdict (ok, or the number of defects).")
+        var quiet = false
+
         func run() throws {
             let report = ShardVerify.run(root: out, threads: threadOptions.threads)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                try JSONOutput.print(report)
             } else {
-                for f in report.folders {
+                for f in report.folders where !quiet {
                     let classes = f.classes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     print("\(f.folder): \(f.shards) shards, \(f.samples) samples (\(classes)), \(f.targets) with targets, \(f.bytes) bytes")
                 }
@@ -42,10 +43,26 @@ extension LensPipe {
         @Argument(help: "The preprocess output folder the workers wrote into.")
         var out: String
 
+        @Flag(help: "Print the merged folders as JSON: [{folder, samples}].")
+        var json = false
+
+        @Flag(help: "Print nothing on success.")
+        var quiet = false
+
         func run() throws {
             let merged = try ShardMerge.run(root: out)
             guard !merged.isEmpty else { throw ValidationError("no part folders with an index.json under \(out)") }
-            for m in merged { print("\(m.folder)/index.json: \(m.samples) samples") }
+            if json {
+                try JSONOutput.print(merged.map { MergedFolder(folder: $0.folder, samples: $0.samples) })
+            } else if !quiet {
+                for m in merged { print("\(m.folder)/index.json: \(m.samples) samples") }
+            }
         }
     }
+}
+
+/// One split folder `merge --json` reports.
+struct MergedFolder: Encodable {
+    let folder: String
+    let samples: Int
 }

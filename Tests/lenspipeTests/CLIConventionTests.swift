@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import LensData
+import Testing
+import _TestSupport
+@testable import lenspipe
+
+/// The conventions `lenspipe --help` lists, checked on every subcommand's own help text: the same
+/// thing has the same name everywhere, and the spellings from before 0.5 still parse but are hidden.
+@Suite struct CLIConventionTests {
+    /// Every leaf command a user can call, with its path (`bench crop`), found by walking the tree
+    /// from `LensPipe.configuration`, so a new command is checked without editing this test.
+    static func leaves() -> [(path: [String], command: ParsableCommand.Type)] {
+        func walk(_ c: ParsableCommand.Type, _ path: [String]) -> [([String], ParsableCommand.Type)] {
+            let subs = c.configuration.subcommands.filter { $0.configuration.shouldDisplay }
+            if subs.isEmpty { return [(path, c)] }
+            return subs.flatMap { walk($0, path + [$0._commandName]) }
+        }
+        return walk(LensPipe.self, []).map { (path: $0.0, command: $0.1) }
+    }
+
+    static func help(_ c: ParsableCommand.Type) -> String {
+        LensPipe.helpMessage(for: c, includeHidden: false, columns: 400)
+    }
+
+    /// Option names shown in a help text (`--json`, `-o`, ...), from its OPTIONS section.
+    static func shownNames(_ help: String) -> Set<String> {
+        var names = Set<String>()
+        for line in help.split(separator: "\n") where line.hasPrefix("  -") {
+            for word in line.split(separator: " ") where word.hasPrefix("-") {
+                names.insert(String(word.trimmingCharacters(in: CharacterSet(charactersIn: ",<>"))))
+            }
+        }
+        return names
+    }
+
+    /// Commands that write one thing and name it with `-o/--output`.
+    static let writers: Set<String> = ["demo", "inspect", "crop", "preprocess", "preview", "train", "embed", "eval", "finetune",
+                                       "attention", "synth", "bench train"]
+    /// Commands that draw random numbers and so take `--seed`.
+    static let seeded: Set<String> = ["demo", "preprocess", "preview", "train", "finetune", "synth"]
+    /// Commands whose `--size` is a crop window; an image side is `--image-size`.
+    static let cropWindow: Set<String> = ["crop", "preprocess", "bench crop"]
+    static let imageSide: Set<String> = ["demo", "finetune", "synth"]
+
+    @Test func theTreeHasEveryCommand() {
+        let names = Set(Self.leaves().map { $0.path.joined(separator: " ") })
+        for expected in ["demo", "preprocess", "train", "eval", "finetune", "bench read", "bench train", "merge", "verify"] {
+            #expect(names.contains(expected), "\(expected)")
+        }
+        #expect(!names.contains("hdf5-probe"), "the hidden child command is not a user's")
+    }
+
+    @Test(arguments: CLIConventionTests.leaves().map { $0.path.joined(separator: " ") })
+    func sharedOptionNames(_ name: String) throws {
+        let command = try #require(Self.leaves().first { $0.path.joined(separator: " ") == name }?.command)
+        let help = Self.help(command)
+        let shown = Self.shownNames(help)
+        #expect(shown.contains("--json"), "\(name): --json")
+        if !name.hasPrefix("bench ") { #expect(shown.contains("--quiet"), "\(name): --quiet") }
+        if name != "merge" { #expect(shown.contains("--threads"), "\(name): --threads") }
+        #expect(shown.contains("-o") == Self.writers.contains(name) && shown.contains("--output") == Self.writers.contains(name),
+                "\(name): -o/--output")
+        #expect(shown.contains("--seed") == Self.seeded.contains(name), "\(name): --seed")
+        #expect(shown.contains("--size") == Self.cropWindow.contains(name), "\(name): --size is a crop window")
+        #expect(shown.contains("--image-size") == Self.imageSide.contains(name), "\(name): --image-size")
+        for old in ["--out", "--png", "--save", "--local-crops", "--split-seed"] {
+            #expect(!shown.contains(old), "\(name) shows the old spelling \(old)")
+        }
+        if shown.contains("--local-views") || shown.contains("--local-size") { #expect(shown.contains("--local-views"), "\(name)") }
+    }
+
+    /// The old spellings still parse (to the same values as the new ones), so scripts keep working.
+    @Test func oldSpellingsParseToTheNewOptions() throws {
+        let p = try #require(try LensPipe.parseAsRoot(["preprocess", "src", "old-out", "--split", "train=0.5,val=0.5", "--split-seed", "3"]) as? LensPipe.Preprocess)
+        #expect(p.out == "old-out")
+        let q = try #require(try LensPipe.parseAsRoot(["preprocess", "src", "-o", "new-out", "--worker", "1/4", "--hashes", "sha1,md5"]) as? LensPipe.Preprocess)
+        #expect(q.out == "new-out" && q.worker == WorkerSlice(argument: "1/4") && q.hashes?.hashes == [.sha1, .md5])
+        let s = try #require(try LensPipe.parseAsRoot(["synth", "old", "--size", "64"]) as? LensPipe.Synth)
+        #expect(s.out == "old" && s.size == 64)
+        let t = try #require(try LensPipe.parseAsRoot(["synth", "-o", "new", "--image-size", "64"]) as? LensPipe.Synth)
+        #expect(t.out == "new" && t.size == 64)
+        let i = try #require(try LensPipe.parseAsRoot(["inspect", "data", "--png", "a.png"]) as? LensPipe.Inspect)
+        #expect(i.png == "a.png")
+        let c = try #require(try LensPipe.parseAsRoot(["crop", "data", "-o", "b.png"]) as? LensPipe.Crop)
+        #expect(c.png == "b.png")
+        let f = try #require(try LensPipe.parseAsRoot(["finetune", "ck", "sh", "--task", "classify", "--size", "48"]) as? LensPipe.Finetune)
+        #expect(f.size == 48)
+    }
+
+    /// Each option type is parsed once, at the command line: a bad value is refused before any work,
+    /// naming the option.
+    @Test(arguments: [
+        (["preprocess", "src", "-o", "out", "--split", "train=0.8,val=0.3"], "--split"),
+        (["preprocess", "src", "-o", "out", "--worker", "4/4"], "--worker"),
+        (["preprocess", "src", "-o", "out", "--hashes", "md5,crc"], "--hashes"),
+        (["preprocess", "src", "-o", "out", "--size", "huge"], "--size"),
+        (["bench", "crop", "--normalize", "gamma"], "--normalize"),
+        (["bench", "train", "--depths", "2,x"], "--depths"),
+        (["train", "shards", "-o", "run", "--heads", "0"], "--heads"),
+    ])
+    func badValuesAreRefusedNamingTheOption(_ args: [String], _ option: String) {
+        do {
+            _ = try LensPipe.parseAsRoot(args)
+            Issue.record("\(args) parsed")
+        } catch {
+            #expect(LensPipe.message(for: error).contains(option), "\(LensPipe.message(for: error))")
+        }
+    }
+
+    @Test func outputFolderIsRequiredAndGivenOnce() {
+        for args in [["preprocess", "src"], ["synth"], ["preprocess", "src", "a", "-o", "b"]] {
+            do {
+                _ = try LensPipe.parseAsRoot(args)
+                Issue.record("\(args) parsed")
+            } catch {
+                #expect(LensPipe.message(for: error).contains("-o/--output"), "\(LensPipe.message(for: error))")
+            }
+        }
+    }
+
+    /// `lenspipe --help` lists the conventions once, and `--version` prints the version.
+    @Test func topLevelHelpListsTheConventions() throws {
+        let help = LensPipe.helpMessage(columns: 200)
+        for word in ["Conventions", "-o, --output", "--json", "--quiet", "--seed N", "--threads N", "--image-size"] {
+            #expect(help.contains(word), "\(word)")
+        }
+        let v = try TestSupport.lenspipe(["--version"])
+        #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == LensPipeVersion.current)
+    }
+
+    /// `--json` on the commands that gained it prints one JSON object.
+    @Test func jsonOnSynthPreprocessPreviewAndMerge() throws {
+        let dir = TestSupport.tempDir("cli-json")
+        let s = try TestSupport.json(try TestSupport.lenspipe(["synth", "-o", dir + "/data", "--count", "12", "--image-size", "64", "--json"]).stdout)
+        #expect(s["images"] as? Int == 12 && s["image_size"] as? Int == 64 && s["folder"] as? String == dir + "/data")
+        let p = try TestSupport.lenspipe(["preprocess", dir + "/data", "-o", dir + "/shards", "--split", "train=0.5,val=0.5", "--json"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let pj = try TestSupport.json(p.stdout)
+        #expect((pj["folders"] as? [String: String])?["train"] == dir + "/shards/train", "\(p.stdout)")
+        #expect((pj["summary"] as? [String: Any])?["images"] as? Int == 12)
+        let v = try TestSupport.lenspipe(["preview", dir + "/shards/train", "-o", dir + "/v.png", "--pairs", "2", "--json"])
+        #expect(v.status == 0, "\(v.stderr)")
+        #expect(try TestSupport.json(v.stdout)["images"] as? Int == 2)
+        let quiet = try TestSupport.lenspipe(["verify", dir + "/shards", "--quiet"])
+        #expect(quiet.status == 0 && quiet.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(quiet.stdout)")
+    }
+}
