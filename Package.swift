@@ -1,5 +1,6 @@
 // swift-tools-version: 6.0
-// lenspipe: read lensing data sets -> crop -> multi-crop views -> MDS shards -> EsViT training.
+// lenspipe: source (LensData) -> crop (Cropping) -> shards (ShardWriter) -> views (PairSampler) -> trainer
+// (MiniTrain, Training) -> eval (FeatureMetrics, Evaluation, FineTune) -> report (Demo); docs/architecture.md.
 import Foundation
 import PackageDescription
 

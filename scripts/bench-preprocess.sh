@@ -14,7 +14,7 @@ tree=bench-out/read-tree-$count
 for t in 1 2; do
   rm -rf "bench-out/pp-$t"
   echo "lenspipe preprocess, $t thread(s):"
-  $bin preprocess "$tree" -o "bench-out/pp-$t" --overwrite --size 64 --crop fixed --normalize minmax --threads "$t" --quiet | tail -1
+  $bin preprocess "$tree" -o "bench-out/pp-$t" --overwrite --size 64 --crop fixed --normalize minmax --threads "$t" --quiet | grep "images/s"
 done
 baseline=scripts/bench_preprocess_py.py
 if $py -c "import streaming" 2>/dev/null; then

@@ -12,7 +12,7 @@ extension LensPipe {
             baselines) -> attention maps. Each step prints its numbers; OUT/report.html (self-contained:
             figures embedded) shows every step's command, numbers and figures with what they show.
             Folders: OUT/data (the simulated tree), OUT/shards (train/val/test), OUT/run (the training run,
-            its eval/ and attention.png). About 8 minutes on 2 cores with the defaults.
+            its eval/ and attention.png). About 5 minutes on 2 cores with the defaults.
             Example:
               lenspipe demo -o lenspipe-demo --count 1200 --train-minutes 4
             """)
@@ -26,8 +26,8 @@ extension LensPipe {
         @Option(help: "Number of images (split 80/10/10 into train/val/test).")
         var count = 1200
 
-        @Option(help: "Side of the simulated images: 150 (as DeepLense Model I) or 64.")
-        var imageSize = 150
+        @Option(help: "Side of the simulated images: 64 (as DeepLense Model II) or 150 (Model I counts).")
+        var imageSize = 64
 
         @Option(name: .customLong("size"), help: .hidden)
         var legacySize: Int?
