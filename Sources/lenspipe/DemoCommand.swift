@@ -31,6 +31,7 @@ extension LensPipe {
 
         @Option(name: .customLong("size"), help: .hidden)
         var legacySize: Int?
+        var size: Int { legacySize ?? imageSize }
 
         @Option(help: "Minutes of pre-training (the schedules fit the budget).")
         var trainMinutes = 4.0
@@ -50,8 +51,7 @@ extension LensPipe {
         @OptionGroup var threadOptions: ThreadOptions
 
         func validate() throws {
-            let imageSize = legacySize ?? self.imageSize
-            guard imageSize == 64 || imageSize == 150 else { throw ValidationError("--image-size must be 64 or 150") }
+            guard size == 64 || size == 150 else { throw ValidationError("--image-size must be 64 or 150") }
             guard count >= 30 else { throw ValidationError("--count must be at least 30 (the test split needs images of every class)") }
             guard trainMinutes > 0 else { throw ValidationError("--train-minutes must be positive") }
             if let e = trainEpochs, !(e > 0) { throw ValidationError("--train-epochs must be positive") }
@@ -62,7 +62,7 @@ extension LensPipe {
             let output = legacyOut ?? self.output
             options.out = output
             options.count = count
-            options.imageSize = legacySize ?? imageSize
+            options.imageSize = size
             options.seed = seed
             options.trainMinutes = trainMinutes
             options.trainEpochs = trainEpochs

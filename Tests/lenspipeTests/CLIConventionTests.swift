@@ -139,6 +139,7 @@ import _TestSupport
         let pj = try TestSupport.json(p.stdout)
         #expect((pj["folders"] as? [String: String])?["train"] == dir + "/shards/train", "\(p.stdout)")
         #expect((pj["summary"] as? [String: Any])?["images"] as? Int == 12)
+        #expect((pj["summary"] as? [String: Any])?["bytes_per_image"] is Double, "snake_case keys, as every lenspipe JSON: \(p.stdout)")
         let v = try TestSupport.lenspipe(["preview", dir + "/shards/train", "-o", dir + "/v.png", "--pairs", "2", "--json"])
         #expect(v.status == 0, "\(v.stderr)")
         #expect(try TestSupport.json(v.stdout)["images"] as? Int == 2)

@@ -209,6 +209,12 @@ public struct Preprocess: Sendable {
         public var seconds: Double
         /// Kept flux and flags over the written images.
         public var crop: CropSummary
+
+        /// snake_case, as every JSON lenspipe writes (`preprocess --json`).
+        enum CodingKeys: String, CodingKey {
+            case images, skipped, changes, changed, splits, seconds, crop
+            case bytesWritten = "bytes_written", bytesPerImage = "bytes_per_image", imageShape = "image_shape"
+        }
     }
 
     /// One input written with changes (a line of `changed.jsonl`).

@@ -83,5 +83,5 @@ struct HashList: ExpressibleByArgument {
         hashes = list
     }
     var defaultValueDescription: String { hashes.map(\.rawValue).joined(separator: ",") }
-    static var allValueStrings: [String] { ["md5", "sha1", "sha256", "sha384", "sha512"] }
+    static var allValueStrings: [String] { ShardHash.allCases.map(\.rawValue) }
 }
