@@ -48,6 +48,10 @@ public struct EsViTLoss: Sendable {
         public var dregion: [[Float]]
         public var teacherViewMean: [Float]
         public var teacherRegionMean: [Float]
+        /// `[K]` each: the batch means of the teacher targets (what the mean entropies are the entropy
+        /// of), so that the results of a batch's lanes combine exactly (`merged`).
+        public var teacherViewTargetMean: [Double]
+        public var teacherRegionTargetMean: [Double]
     }
 
     /// - Parameters:
@@ -56,8 +60,13 @@ public struct EsViTLoss: Sendable {
     ///   - images: B, images per crop.
     ///   - tokenMask: `[2, B, Ng]` (crop-major, like the global crops): which final-stage tokens of each
     ///     student global crop were blanked. Nil, or `maskedWeight == 0`: no masked-token term.
+    ///   - normalizingImages, normalizingMaskedTokens: what the view/region and the masked terms are
+    ///     averaged over, when these B images are one lane of a larger batch (`EsViTTrainer.lanes`):
+    ///     the batch's images and masked tokens, so that the lanes' losses and gradients add up to the
+    ///     batch's. Nil: these images' own counts.
     public func compute(student: [EsViTNetwork.Output], teacher: EsViTNetwork.Output, images B: Int, localCrops: Int,
-                        center: [Float], centerGrid: [Float], config: EsViTConfig, tokenMask: [Bool]? = nil) -> Result {
+                        center: [Float], centerGrid: [Float], config: EsViTConfig, tokenMask: [Bool]? = nil,
+                        normalizingImages: Int? = nil, normalizingMaskedTokens: Int? = nil) -> Result {
         let K = config.outDim, C = config.finalDim
         let V = 2 + localCrops
         let pairs = 2 * V - 2
@@ -91,6 +100,7 @@ public struct EsViTLoss: Sendable {
         let mask = maskedWeight > 0 ? tokenMask : nil
         if let mask { precondition(mask.count == 2 * B * Ng, "tokenMask must be [2, B, Ng]") }
         let maskedCount = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
+        let batchImages = normalizingImages ?? B, batchMasked = normalizingMaskedTokens ?? maskedCount
         KernelThreads.forEach(B) { images in
             var target = [Float](repeating: 0, count: K)
             for b in images {
@@ -100,7 +110,7 @@ public struct EsViTLoss: Sendable {
                     let crop = v < 2 ? v : v - 2
                     let T = student[g].backbone.tokens
                     for a in 0..<2 where a != v {
-                        let viewScale = 1 / Float(pairs * B), regionScale = 1 / Float(pairs * B * T)
+                        let viewScale = 1 / Float(pairs * batchImages), regionScale = 1 / Float(pairs * batchImages * T)
                         let srow = crop * B + b
                         // A head weighted 0 is still measured (its value), but gets no gradient.
                         lv += student[g].view.logits.withUnsafeBufferPointer { s in
@@ -131,7 +141,7 @@ public struct EsViTLoss: Sendable {
                 // Masked tokens: the same token of the same (unmasked) crop is the target.
                 var lm = 0.0
                 if let mask, maskedCount > 0 {
-                    let scale = 1 / Float(maskedCount)
+                    let scale = 1 / Float(max(1, batchMasked))
                     for v in 0..<2 {
                         for i in 0..<Ng where mask[(v * B + b) * Ng + i] {
                             let tok = (v * B + b) * Ng + i
@@ -157,11 +167,49 @@ public struct EsViTLoss: Sendable {
         let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
         let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
         let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
-        let (hv, hvMean) = Self.entropies(q, rows: 2 * B, K: K)
-        let (hr, hrMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
-        return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, maskedLoss: maskedLoss, teacherViewEntropy: hv, teacherViewMeanEntropy: hvMean,
-                      teacherRegionEntropy: hr, teacherRegionMeanEntropy: hrMean,
-                      dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean)
+        let (hv, qMean) = Self.entropies(q, rows: 2 * B, K: K)
+        let (hr, QMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
+        return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, maskedLoss: maskedLoss,
+                      teacherViewEntropy: hv, teacherViewMeanEntropy: Self.entropy(qMean),
+                      teacherRegionEntropy: hr, teacherRegionMeanEntropy: Self.entropy(QMean),
+                      dview: dview, dregion: dregion, teacherViewMean: viewMean, teacherRegionMean: regionMean,
+                      teacherViewTargetMean: qMean, teacherRegionTargetMean: QMean)
+    }
+
+    /// The result of a whole batch from those of its lanes (each lane a contiguous run of the batch's
+    /// images, computed with `normalizingImages` and `normalizingMaskedTokens` of the batch): losses
+    /// add; gradients are laid out crop-major again (`laneImages` images of each lane, in order);
+    /// per-sample entropies, teacher means and target means are averaged by each lane's share of the
+    /// images, and the mean entropies are those of the averaged target means.
+    public static func merged(_ lanes: [Result], laneImages: [Int], localCrops: Int) -> Result {
+        precondition(!lanes.isEmpty && lanes.count == laneImages.count)
+        if lanes.count == 1 { return lanes[0] }
+        let B = laneImages.reduce(0, +)
+        let shares = laneImages.map { Double($0) / Double(B) }
+        func sum(_ f: (Result) -> Double) -> Double { lanes.reduce(0) { $0 + f($1) } }
+        func average(_ f: (Result) -> Double) -> Double { zip(lanes, shares).reduce(0) { $0 + f($1.0) * $1.1 } }
+        func average(_ f: (Result) -> [Double]) -> [Double] {
+            var out = [Double](repeating: 0, count: f(lanes[0]).count)
+            for (r, w) in zip(lanes, shares) { for (k, x) in f(r).enumerated() { out[k] += x * w } }
+            return out
+        }
+        func average(_ f: (Result) -> [Float]) -> [Float] { average({ f($0).map(Double.init) }).map(Float.init) }
+        let crops = [2, localCrops]
+        let groups = lanes[0].dview.count
+        let dview = (0..<groups).map { g in CropMajor.joined(lanes.map { $0.dview[g] }, crops: crops[g], images: laneImages) }
+        let dregion = (0..<groups).map { g in CropMajor.joined(lanes.map { $0.dregion[g] }, crops: crops[g], images: laneImages) }
+        let qMean = average({ $0.teacherViewTargetMean }), QMean = average({ $0.teacherRegionTargetMean })
+        return Result(loss: sum { $0.loss }, viewLoss: sum { $0.viewLoss }, regionLoss: sum { $0.regionLoss }, maskedLoss: sum { $0.maskedLoss },
+                      teacherViewEntropy: average { $0.teacherViewEntropy }, teacherViewMeanEntropy: entropy(qMean),
+                      teacherRegionEntropy: average { $0.teacherRegionEntropy }, teacherRegionMeanEntropy: entropy(QMean),
+                      dview: dview, dregion: dregion,
+                      teacherViewMean: average({ $0.teacherViewMean }), teacherRegionMean: average({ $0.teacherRegionMean }),
+                      teacherViewTargetMean: qMean, teacherRegionTargetMean: QMean)
+    }
+
+    /// The entropy of a distribution `p [K]`, in nats.
+    static func entropy(_ p: [Double]) -> Double {
+        p.reduce(0) { $1 > 0 ? $0 - $1 * Foundation.log($1) : $0 }
     }
 
     /// The mean row of `x [rows, K]`.
@@ -176,10 +224,10 @@ public struct EsViTLoss: Sendable {
         return mean
     }
 
-    /// Mean entropy of the rows of `p [rows, K]` and entropy of their mean, in nats. Rows fall into 8
+    /// Mean entropy of the rows of `p [rows, K]` (in nats) and their mean row. Rows fall into 8
     /// fixed chunks (run on `KernelThreads`) whose partial sums are added in chunk order, so the value
     /// does not depend on the thread count.
-    static func entropies(_ p: [Float], rows: Int, K: Int) -> (Double, Double) {
+    static func entropies(_ p: [Float], rows: Int, K: Int) -> (Double, [Double]) {
         let chunks = max(1, min(8, rows))
         var partial = [Double](repeating: 0, count: chunks * (K + 1))
         p.withUnsafeBufferPointer { p in
@@ -207,8 +255,7 @@ public struct EsViTLoss: Sendable {
             for k in 0..<K { mean[k] += partial[c * (K + 1) + k] }
             h += partial[c * (K + 1) + K]
         }
-        var hMean = 0.0
-        for k in 0..<K where mean[k] > 0 { let v = mean[k] / Double(rows); hMean -= v * Foundation.log(v) }
-        return (h / Double(max(rows, 1)), hMean)
+        let inv = 1 / Double(max(rows, 1))
+        return (h * inv, mean.map { $0 * inv })
     }
 }

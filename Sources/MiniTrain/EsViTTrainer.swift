@@ -60,6 +60,15 @@ public final class EsViTTrainer: @unchecked Sendable {
     public var centerGrid: [Float]
     public var step = 0
     public var hyper: Hyper
+    /// How many lanes a batch's images are split into. Each lane (a contiguous run of images) runs
+    /// its own teacher forward, student forward, loss and backward, into gradients of its own that
+    /// are then added; the kernel threads are divided among the lanes. On 2 cores two
+    /// single-threaded lanes beat one lane whose every layer is split in two: fewer, larger pieces of
+    /// work, and no hand-over between the threads at every layer. The split does not follow the
+    /// thread count, so 1 and 2 threads give the same numbers. 1: the whole batch at once.
+    public var lanes = 2
+    /// Gradients of lanes 1 ..< `lanes` (lane 0 uses the student's own).
+    private var laneArenas: [ParameterArena] = []
 
     public init(config: EsViTConfig, hyper: Hyper = Hyper()) {
         network = EsViTNetwork(config: config)
@@ -119,24 +128,73 @@ public final class EsViTTrainer: @unchecked Sendable {
     public func tokenGrid(size S: Int) -> Int { (S / config.patch) >> (config.stages - 1) }
 
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
+    /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the
+    /// student's.
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                                   tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result, [Float]) {
-        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false)
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
+        let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
+        let n = max(1, min(lanes, B))
+        if n == 1 {
+            let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
+                             tokenMask: mask, batchImages: B, batchMaskedTokens: maskedTokens)
+            return (r.result.loss, r.result, r.pooled)
+        }
+        while laneArenas.count < n - 1 { laneArenas.append(ParameterArena(gradientsOf: student)) }
+        let starts = (0...n).map { $0 * B / n }
+        let counts = (0..<n).map { starts[$0 + 1] - starts[$0] }
+        let arenas = [student] + laneArenas.prefix(n - 1)
+        let threads = max(1, KernelThreads.count)
+        let workers = min(n, threads), perLane = max(1, threads / n)
+        let slots = UnsafeMutablePointer<LaneOutput?>.allocate(capacity: n)
+        slots.initialize(repeating: nil, count: n)
+        defer { slots.deinitialize(count: n); slots.deallocate() }
+        nonisolated(unsafe) let out = slots
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for h in stride(from: w, to: n, by: workers) {
+                let (start, count) = (starts[h], counts[h])
+                out[h] = KernelThreads.$count.withValue(perLane) {
+                    laneStep(arenas[h], globals: CropMajor.lane(globals, crops: 2, images: B, start: start, count: count), globalSize: S,
+                             locals: CropMajor.lane(locals, crops: L, images: B, start: start, count: count), localCrops: L, localSize: s,
+                             images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
+                             batchImages: B, batchMaskedTokens: maskedTokens)
+                }
+            }
+        }
+        let lanesOut = (0..<n).map { slots[$0]! }
+        nonisolated(unsafe) let (sum, extra) = (student.grads, laneArenas.prefix(n - 1).map { $0.grads })
+        KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { range in
+            for g in extra { for i in range { sum[i] += g[i] } }
+        }
+        let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L)
+        return (result.loss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts))
+    }
+
+    /// What one lane's step leaves besides its gradients.
+    struct LaneOutput {
+        var result: EsViTLoss.Result
+        var pooled: [Float]
+    }
+
+    /// Teacher forward, student forward, loss and backward of one lane's images (`B` of the batch's
+    /// `batchImages`), into `arena`'s gradients (zeroed first).
+    func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
+                  tokenMask mask: [Bool]?, batchImages: Int, batchMaskedTokens: Int) -> LaneOutput {
+        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false)
         var studentGlobals = globals
         if let mask {
             let g = tokenGrid(size: S)
             TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
         }
-        var groups = [network.forward(student, images: studentGlobals, batch: 2 * B, size: S)]
-        if L > 0 { groups.append(network.forward(student, images: locals, batch: L * B, size: s)) }
+        var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S)]
+        if L > 0 { groups.append(network.forward(arena, images: locals, batch: L * B, size: s)) }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
-                     tokenMask: mask)
-        student.zeroGrads()
-        for (g, out) in groups.enumerated() { network.backward(student, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
-        return (result.loss, result, t.pooled)
+                     tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
+        arena.zeroGrads()
+        for (g, out) in groups.enumerated() { network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
+        return LaneOutput(result: result, pooled: t.pooled)
     }
 
     /// Per-tensor clipping, AdamW on the student, EMA into the teacher.

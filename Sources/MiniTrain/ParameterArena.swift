@@ -20,6 +20,8 @@ public final class ParameterArena: @unchecked Sendable {
     public let grads: UnsafeMutablePointer<Float>
     public let m: UnsafeMutablePointer<Float>
     public let v: UnsafeMutablePointer<Float>
+    /// False for a lane arena (`init(gradientsOf:)`): values and moments belong to another arena.
+    private let ownsValues: Bool
 
     /// - Parameter layout: names and shapes, in state-dict order.
     public init(layout: [(String, [Int])]) {
@@ -35,10 +37,28 @@ public final class ParameterArena: @unchecked Sendable {
         m = .allocate(capacity: max(1, offset))
         v = .allocate(capacity: max(1, offset))
         for p in [values, grads, m, v] { p.initialize(repeating: 0, count: max(1, offset)) }
+        ownsValues = true
+    }
+
+    /// A lane arena: the same tensors, sharing `owner`'s values and AdamW moments, with gradients of
+    /// its own. Lanes of one batch run their backward passes at the same time, each into its own
+    /// gradients, which the trainer then adds into the owner's (`EsViTTrainer.lanes`). `owner` must
+    /// outlive this arena.
+    public init(gradientsOf owner: ParameterArena) {
+        tensors = owner.tensors
+        index = owner.index
+        count = owner.count
+        values = owner.values
+        m = owner.m
+        v = owner.v
+        grads = .allocate(capacity: max(1, count))
+        grads.initialize(repeating: 0, count: max(1, count))
+        ownsValues = false
     }
 
     deinit {
-        for p in [values, grads, m, v] { p.deallocate() }
+        grads.deallocate()
+        if ownsValues { for p in [values, m, v] { p.deallocate() } }
     }
 
     public func tensor(_ name: String) -> Tensor {

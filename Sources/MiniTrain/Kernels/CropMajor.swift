@@ -1,0 +1,28 @@
+/// Batches laid out crop-major, `[crops, B, width]` (every image of crop 0, then every image of crop
+/// 1, ...), as the trainer takes its crops, split into lanes of contiguous images and joined again
+/// (`EsViTTrainer.lanes`). `width` is what one image's crop holds (pixels, logits, tokens x K).
+public enum CropMajor {
+    /// `[crops, n, width]`: images `start ..< start + n` of every crop of `x [crops, B, width]`.
+    public static func lane<T>(_ x: [T], crops: Int, images B: Int, start: Int, count n: Int) -> [T] {
+        guard crops > 0, B > 0, !x.isEmpty else { return [] }
+        precondition(x.count % (crops * B) == 0 && start >= 0 && start + n <= B)
+        let width = x.count / (crops * B)
+        var out: [T] = []
+        out.reserveCapacity(crops * n * width)
+        for c in 0..<crops { out.append(contentsOf: x[((c * B + start) * width)..<((c * B + start + n) * width)]) }
+        return out
+    }
+
+    /// `[crops, Σ images, width]` from lanes `[crops, images[h], width]`, lane 0's images first.
+    public static func joined<T>(_ lanes: [[T]], crops: Int, images: [Int]) -> [T] {
+        precondition(lanes.count == images.count)
+        guard crops > 0, let first = lanes.first, !first.isEmpty, images[0] > 0 else { return lanes.flatMap { $0 } }
+        let width = first.count / (crops * images[0])
+        var out: [T] = []
+        out.reserveCapacity(crops * images.reduce(0, +) * width)
+        for c in 0..<crops {
+            for (lane, n) in zip(lanes, images) { out.append(contentsOf: lane[(c * n * width)..<((c + 1) * n * width)]) }
+        }
+        return out
+    }
+}

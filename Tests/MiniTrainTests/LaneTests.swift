@@ -1,0 +1,89 @@
+import Testing
+import LensData
+@testable import MiniTrain
+
+/// A batch split into lanes (`EsViTTrainer.lanes`) is the same step as the whole batch at once: the
+/// lanes' losses and gradients add up to the batch's, and the merged monitors are the batch's.
+@Suite struct LaneTests {
+    static let (B, L, S, s) = (5, 2, 32, 16)
+
+    static func batch(_ seed: UInt64) -> (g: [Float], l: [Float], mask: [Bool]) {
+        var rng = Philox4x64(seed: seed, stream: 0)
+        let g = (0..<(2 * B * S * S)).map { _ in Float(rng.normal()) }
+        let l = (0..<(L * B * s * s)).map { _ in Float(rng.normal()) }
+        let grid = trainer(lanes: 1).tokenGrid(size: S)
+        let mask = (0..<(2 * B * grid * grid)).map { _ in rng.uniform() < 0.3 }
+        return (g, l, mask)
+    }
+
+    static func trainer(lanes: Int) -> EsViTTrainer {
+        var c = EsViTConfig.golden
+        c.outDim = 32
+        let t = EsViTTrainer(config: c)
+        t.initialize(seed: 3)
+        t.hyper.maskedWeight = 0.5
+        t.lanes = lanes
+        // Non-zero centres, so that the lanes' teacher targets depend on them as the batch's do.
+        t.center = (0..<32).map { Float($0 % 5) * 0.01 }
+        t.centerGrid = (0..<32).map { Float($0 % 3) * -0.02 }
+        return t
+    }
+
+    static func close(_ a: [Float], _ b: [Float], _ what: String) {
+        #expect(a.count == b.count, "\(what): \(a.count) vs \(b.count)")
+        let scale = max(1e-6, b.map(abs).max() ?? 0)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-4 * scale, "\(what): worst difference \(worst) of scale \(scale)")
+    }
+
+    @Test(arguments: [2, 3])
+    func lanesAddUpToTheWholeBatch(lanes: Int) {
+        let (g, l, mask) = Self.batch(11)
+        let whole = Self.trainer(lanes: 1), split = Self.trainer(lanes: lanes)
+        let (lossA, a, pooledA) = whole.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
+                                                                 localSize: Self.s, images: Self.B, tokenMask: mask)
+        let (lossB, b, pooledB) = split.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
+                                                                 localSize: Self.s, images: Self.B, tokenMask: mask)
+        #expect(abs(lossA - lossB) <= 1e-5 * abs(lossA))
+        #expect(a.maskedLoss > 0 && abs(a.maskedLoss - b.maskedLoss) <= 1e-5 * a.maskedLoss)
+        for (x, y) in [(a.viewLoss, b.viewLoss), (a.regionLoss, b.regionLoss), (a.teacherViewEntropy, b.teacherViewEntropy),
+                       (a.teacherViewMeanEntropy, b.teacherViewMeanEntropy), (a.teacherRegionEntropy, b.teacherRegionEntropy),
+                       (a.teacherRegionMeanEntropy, b.teacherRegionMeanEntropy)] {
+            #expect(abs(x - y) <= 1e-5 * abs(x), "\(x) vs \(y)")
+        }
+        Self.close(pooledB, pooledA, "pooled")
+        Self.close(b.teacherViewMean, a.teacherViewMean, "view centre input")
+        Self.close(b.teacherRegionMean, a.teacherRegionMean, "region centre input")
+        for k in 0..<2 {
+            Self.close(b.dview[k], a.dview[k], "dview[\(k)]")
+            Self.close(b.dregion[k], a.dregion[k], "dregion[\(k)]")
+        }
+        Self.close(Array(UnsafeBufferPointer(start: split.student.grads, count: split.student.count)),
+                   Array(UnsafeBufferPointer(start: whole.student.grads, count: whole.student.count)), "parameter gradients")
+    }
+
+    /// The lanes do not follow the thread count: one thread runs them one after the other and gives
+    /// the same bits as two threads running them side by side.
+    @Test func oneAndTwoThreadsGiveTheSameBits() {
+        let (g, l, mask) = Self.batch(12)
+        var snapshots: [[UInt32]] = []
+        for threads in [1, 2] {
+            let t = Self.trainer(lanes: 2)
+            KernelThreads.$count.withValue(threads) {
+                for _ in 0..<2 {
+                    _ = t.train(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L, localSize: Self.s, images: Self.B, tokenMask: mask)
+                }
+            }
+            snapshots.append(TrainerTests.snapshot(t))
+        }
+        #expect(snapshots[0] == snapshots[1])
+    }
+
+    @Test func cropMajorLanesJoinBack() {
+        let x = Array(0..<(3 * 5 * 2))  // 3 crops, 5 images, width 2
+        let parts = [(0, 2), (2, 3)].map { CropMajor.lane(x, crops: 3, images: 5, start: $0.0, count: $0.1) }
+        #expect(parts[0] == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23])
+        #expect(CropMajor.joined(parts, crops: 3, images: [2, 3]) == x)
+        #expect(CropMajor.lane(x, crops: 0, images: 5, start: 0, count: 2).isEmpty)
+    }
+}
