@@ -6,7 +6,8 @@ import COpenBLAS
 /// its own threads (`BLAS.setThreads`); the two never run at the same time.
 public enum KernelThreads {
     /// Keeps freed activation buffers in the heap between steps (glibc otherwise returns blocks above
-    /// 128 KiB to the kernel, and every step pays page faults to get them back). Call once.
+    /// 128 KiB to the kernel, and every step pays page faults to get them back), in one heap for all
+    /// threads (per-thread heaps each keep their own high-water mark). Call once, before the threads start.
     public static func keepFreedMemory() {
         cminitrain_keep_freed_memory()
     }
