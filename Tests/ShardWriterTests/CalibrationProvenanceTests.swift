@@ -99,4 +99,27 @@ import _TestSupport
         let clash = try TestSupport.lenspipe(["preprocess", root + "/test", TestSupport.tempDir("like-clash"), "--like", reference, "--size", "64"])
         #expect(clash.status != 0 && clash.stderr.contains("drop --size"), "\(clash.stderr)")
     }
+
+    /// `--asinh-softening S` scales asinh's argument by 1/S, is recorded in lenspipe.json, read back
+    /// by the shards' reader and re-applied by `--like`; it is refused without `--normalize asinh`.
+    @Test func asinhSofteningIsAppliedRecordedAndReapplied() throws {
+        let reference = TestSupport.tempDir("asinh-ref"), applied = TestSupport.tempDir("asinh-like")
+        _ = try preprocess([train, reference, "--normalize", "asinh", "--asinh-softening", "3", "--quiet"])
+        let ref = try DatasetMetadata.read(from: reference + "/lenspipe.json")
+        #expect(ref.normalization == "asinh" && ref.crop.asinhSoftening == 3)
+        #expect(ref.normalizationSetting == .asinh(softening: 3))
+        #expect(try MDSSource(folder: reference).normalization == .asinh(softening: 3))
+        // The stored pixels are asinh(z / 3) of the softening-1 stretch's z = asinh⁻¹ of its pixels.
+        let plain = TestSupport.tempDir("asinh-1")
+        _ = try preprocess([train, plain, "--normalize", "asinh", "--quiet"])
+        #expect(try DatasetMetadata.read(from: plain + "/lenspipe.json").normalizationSetting == .asinh(softening: 1))
+        let soft = try LensShardLayout.image(from: try MDSReader(folder: reference).sample(at: 0)["image"]).pixels
+        let one = try LensShardLayout.image(from: try MDSReader(folder: plain).sample(at: 0)["image"]).pixels
+        let worst = zip(soft, one).map { abs($0 - asinh(sinh($1) / 3)) }.max() ?? 1
+        #expect(worst < 1e-4, "worst \(worst)")
+        _ = try preprocess([root + "/test", applied, "--like", reference, "--quiet"])
+        #expect(try DatasetMetadata.read(from: applied + "/lenspipe.json").crop.asinhSoftening == 3)
+        let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("asinh-refused"), "--asinh-softening", "3"])
+        #expect(refused.status != 0 && refused.stderr.contains("--normalize asinh"), "\(refused.stderr)")
+    }
 }

@@ -49,11 +49,14 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         public var margin: Float?
         /// The statistics of `minmax-dataset` / `zscore-dataset` (nil for per-image normalisations).
         public var normalizationStats: Normalization.DatasetStats?
+        /// `asinh`'s softening in noise sigmas (nil for the other normalisations, and in files
+        /// written before it was recorded, which used 1).
+        public var asinhSoftening: Float?
 
         enum CodingKeys: String, CodingKey {
             case policy, size, k, smoothing, margin
             case seedK = "seed_k", minFluxShare = "min_flux_share", minArea = "min_area", minSignificance = "min_significance"
-            case detectionBinning = "detection_binning", normalizationStats = "normalization_stats"
+            case detectionBinning = "detection_binning", normalizationStats = "normalization_stats", asinhSoftening = "asinh_softening"
         }
 
         public init(_ c: CropConfig) {
@@ -68,6 +71,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
             detectionBinning = c.detectionBinning
             margin = c.margin
             normalizationStats = c.normalization.datasetStats
+            if case .asinh(let softening) = c.normalization { asinhSoftening = softening }
         }
     }
 
@@ -124,15 +128,20 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         if Normalization.needsDatasetStats(normalization) && c.normalizationStats == nil {
             throw LensDataError(path: path, "normalization \(normalization) without crop.normalization_stats")
         }
-        guard let norm = Normalization(name: normalization, stats: c.normalizationStats) else {
-            throw LensDataError(path: path, "unknown normalization '\(normalization)'")
-        }
+        guard let norm = normalizationSetting else { throw LensDataError(path: path, "unknown normalization '\(normalization)'") }
         return CropConfig(policy: policy, size: c.size, k: c.k, seedK: seedK, smoothing: c.smoothing, minFluxShare: minFluxShare,
                           minArea: minArea, minSignificance: minSignificance, detectionBinning: c.detectionBinning, margin: margin,
                           normalization: norm)
     }
 
     public var images: Int { splits.values.reduce(0) { $0 + $1.images } }
+
+    /// The normalisation the images were written with, parameters included (nil for an unknown name).
+    public var normalizationSetting: Normalization? {
+        guard let norm = Normalization(name: normalization, stats: crop.normalizationStats) else { return nil }
+        if case .asinh = norm, let softening = crop.asinhSoftening { return .asinh(softening: softening) }
+        return norm
+    }
 
     public func write(to path: String) throws {
         let encoder = JSONEncoder()

@@ -12,7 +12,7 @@ public struct MDSSource: SampleSource {
     public var count: Int { reader.count }
     /// The normalisation the stored images carry (nil when unknown): views undo asinh and log1p to
     /// find the lens in shards without a `foreground` column.
-    public var normalization: Normalization? { metadata.flatMap { Normalization(name: $0.normalization) } }
+    public var normalization: Normalization? { metadata?.normalizationSetting }
     public var summary: String { "MDS shards in \(reader.folder) (\(reader.count) samples, \(reader.shards.count) shards)" }
 
     public init(folder: String) throws {

@@ -48,6 +48,10 @@ struct CropOptions: ParsableArguments {
                                valueName: "name"))
     var normalize: NormalizationName?
 
+    @Option(help: ArgumentHelp("asinh's softening in noise sigmas (default 1): --normalize asinh gives asinh((x - background) / (S sigma)). Larger S keeps the sky noise near linear and compresses only the bright arcs.",
+                               valueName: "S"))
+    var asinhSoftening: Float?
+
     @Option(help: "Foreground threshold in noise sigmas above the background (default 3).")
     var k: Float?
 
@@ -57,12 +61,16 @@ struct CropOptions: ParsableArguments {
     /// The options given on the command line (for `--like`, which refuses them).
     var given: [String] {
         [size.map { _ in "--size" }, policy.map { _ in "--crop" }, normalize.map { _ in "--normalize" },
-         k.map { _ in "--k" }, smoothing.map { _ in "--smoothing" }].compactMap { $0 }
+         k.map { _ in "--k" }, smoothing.map { _ in "--smoothing" }, asinhSoftening.map { _ in "--asinh-softening" }].compactMap { $0 }
     }
 
     func validate() throws {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
+        if let asinhSoftening {
+            guard asinhSoftening > 0 && asinhSoftening <= 1000 else { throw ValidationError("--asinh-softening must be in (0, 1000]") }
+            guard normalize?.name == "asinh" else { throw ValidationError("--asinh-softening goes with --normalize asinh") }
+        }
     }
 
     var needsCalibration: Bool { size == .auto || (normalize?.needsDatasetStats ?? false) }
@@ -81,6 +89,7 @@ struct CropOptions: ParsableArguments {
             calibration = c
         }
         config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
+        if case .asinh = config.normalization, let asinhSoftening { config.normalization = .asinh(softening: asinhSoftening) }
         return (config, calibration)
     }
 }
