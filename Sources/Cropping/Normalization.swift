@@ -11,6 +11,11 @@ public enum Normalization: Sendable, Equatable, Codable {
     case zscore(DatasetStats?)
     /// `asinh((x - background) / (softening * sigma))`: the astronomical stretch.
     case asinh(softening: Float)
+    /// `S sigma asinh((x - background) / (S sigma))`, S the softening: the asinh stretch in the
+    /// image's own units. Below about S sigma it is `x - background` (the sky keeps its small
+    /// amplitude, as with `none`); above, it grows logarithmically (bright arcs and the lens galaxy are
+    /// compressed, so the faint arcs weigh more).
+    case asinhFlux(softening: Float)
     /// `log1p(max(x - background, 0) / sigma)`: a log stretch that keeps faint structure.
     case log1p
 
@@ -29,7 +34,7 @@ public enum Normalization: Sendable, Equatable, Codable {
     }
 
     /// The names `init(name:stats:)` accepts (and `name` returns).
-    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "log1p"]
+    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p"]
 
     /// True for the names that need data-set statistics from a calibration pass.
     public static func needsDatasetStats(_ name: String) -> Bool { name.hasSuffix("-dataset") }
@@ -38,7 +43,7 @@ public enum Normalization: Sendable, Equatable, Codable {
     public var datasetStats: DatasetStats? {
         switch self {
         case .minmax(let s), .zscore(let s): return s
-        case .none, .asinh, .log1p: return nil
+        case .none, .asinh, .asinhFlux, .log1p: return nil
         }
     }
 
@@ -52,6 +57,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case "zscore": self = .zscore(nil)
         case "zscore-dataset": self = .zscore(stats)
         case "asinh": self = .asinh(softening: 1)
+        case "asinh-flux": self = .asinhFlux(softening: 1)
         case "log1p": self = .log1p
         default: return nil
         }
@@ -63,13 +69,15 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .minmax(let s): return s == nil ? "minmax" : "minmax-dataset"
         case .zscore(let s): return s == nil ? "zscore" : "zscore-dataset"
         case .asinh: return "asinh"
+        case .asinhFlux: return "asinh-flux"
         case .log1p: return "log1p"
         }
     }
 
     /// Undoes a non-linear stretch: for `asinh` and `log1p`, the channel sum `[H, W]` of `image` back
     /// in linear flux above the sky, in units of the sky's sigma (as `Cropper` scaled it); nil for the
-    /// linear normalisations, which detection handles as they are. log1p clipped the sky below its
+    /// linear normalisations and for `asinh-flux` (linear over the sky and faint light, which is what
+    /// detection looks at), which detection handles as they are. log1p clipped the sky below its
     /// level to 0: those pixels get the negative half of a unit Gaussian back (a fixed stream, so the
     /// result is deterministic), which gives the detector a sky whose level and sigma it can measure.
     public func linearized(_ image: LensImage) -> [Float]? {
@@ -83,7 +91,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .log1p:
             inverse = { Float.expMinusOne($0) }
             refill = true
-        case .none, .minmax, .zscore:
+        case .none, .minmax, .zscore, .asinhFlux:
             return nil
         }
         var rng = Philox4x64(seed: 0x5C1A, stream: 0)
@@ -123,6 +131,9 @@ public enum Normalization: Sendable, Equatable, Codable {
             case .asinh(let softening):
                 let scale = 1 / (Swift.max(softening, 1e-6) * safeSigma)
                 for i in p.indices { p[i] = Float.asinh((p[i] - bg) * scale) }
+            case .asinhFlux(let softening):
+                let width = Swift.max(softening, 1e-6) * safeSigma, scale = 1 / width
+                for i in p.indices { p[i] = width * Float.asinh((p[i] - bg) * scale) }
             case .log1p:
                 let scale = 1 / safeSigma
                 for i in p.indices { p[i] = Float.log(onePlus: Swift.max(p[i] - bg, 0) * scale) }

@@ -80,7 +80,7 @@ import _TestSupport
     /// No normalisation yields NaN or Inf, on any input.
     @Test func normalisationIsAlwaysFinite() {
         let stats = Normalization.DatasetStats(low: 0, high: 0, background: .nan, sigma: 0)
-        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .log1p]
+        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .asinhFlux(softening: 3), .asinhFlux(softening: 0), .log1p]
         var inputs: [[Float]] = [
             [Float](repeating: 0, count: 400), [Float](repeating: 7.5, count: 400), [Float](repeating: -3, count: 400),
             [Float](repeating: .nan, count: 400), [Float](repeating: .infinity, count: 400),
@@ -124,6 +124,10 @@ import _TestSupport
         p = [4, 6]
         Normalization.asinh(softening: 2).apply(to: &p, background: 4, sigma: 0.5)
         #expect(p == [0, Float.asinh(2)])
+        // asinh-flux: width S sigma = 1; linear near the background, logarithmic far above it.
+        p = [4, 4.01, 104]
+        Normalization.asinhFlux(softening: 2).apply(to: &p, background: 4, sigma: 0.5)
+        #expect(p[0] == 0 && abs(p[1] - 0.01) < 1e-6 && p[2] == Float.asinh(100))
         p = [1, 9]
         Normalization.log1p.apply(to: &p, background: 4, sigma: 5)
         #expect(p == [0, Float.log(2)])

@@ -49,7 +49,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         public var margin: Float?
         /// The statistics of `minmax-dataset` / `zscore-dataset` (nil for per-image normalisations).
         public var normalizationStats: Normalization.DatasetStats?
-        /// `asinh`'s softening in noise sigmas (nil for the other normalisations, and in files
+        /// `asinh`'s and `asinh-flux`'s softening in noise sigmas (nil for the other normalisations, and in files
         /// written before it was recorded, which used 1).
         public var asinhSoftening: Float?
 
@@ -71,7 +71,10 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
             detectionBinning = c.detectionBinning
             margin = c.margin
             normalizationStats = c.normalization.datasetStats
-            if case .asinh(let softening) = c.normalization { asinhSoftening = softening }
+            switch c.normalization {
+            case .asinh(let softening), .asinhFlux(let softening): asinhSoftening = softening
+            default: break
+            }
         }
     }
 
@@ -139,8 +142,11 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
     /// The normalisation the images were written with, parameters included (nil for an unknown name).
     public var normalizationSetting: Normalization? {
         guard let norm = Normalization(name: normalization, stats: crop.normalizationStats) else { return nil }
-        if case .asinh = norm, let softening = crop.asinhSoftening { return .asinh(softening: softening) }
-        return norm
+        switch (norm, crop.asinhSoftening) {
+        case (.asinh, let s?): return .asinh(softening: s)
+        case (.asinhFlux, let s?): return .asinhFlux(softening: s)
+        default: return norm
+        }
     }
 
     public func write(to path: String) throws {

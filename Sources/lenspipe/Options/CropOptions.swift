@@ -48,7 +48,7 @@ struct CropOptions: ParsableArguments {
                                valueName: "name"))
     var normalize: NormalizationName?
 
-    @Option(help: ArgumentHelp("asinh's softening in noise sigmas (default 1): --normalize asinh gives asinh((x - background) / (S sigma)). Larger S keeps the sky noise near linear and compresses only the bright arcs.",
+    @Option(help: ArgumentHelp("asinh's softening in noise sigmas (default 1): --normalize asinh gives asinh((x - background) / (S sigma)), asinh-flux S sigma times that. Larger S keeps the sky noise near linear and compresses only the bright arcs.",
                                valueName: "S"))
     var asinhSoftening: Float?
 
@@ -69,7 +69,9 @@ struct CropOptions: ParsableArguments {
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
         if let asinhSoftening {
             guard asinhSoftening > 0 && asinhSoftening <= 1000 else { throw ValidationError("--asinh-softening must be in (0, 1000]") }
-            guard normalize?.name == "asinh" else { throw ValidationError("--asinh-softening goes with --normalize asinh") }
+            guard ["asinh", "asinh-flux"].contains(normalize?.name ?? "") else {
+                throw ValidationError("--asinh-softening goes with --normalize asinh or asinh-flux")
+            }
         }
     }
 
@@ -89,7 +91,11 @@ struct CropOptions: ParsableArguments {
             calibration = c
         }
         config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
-        if case .asinh = config.normalization, let asinhSoftening { config.normalization = .asinh(softening: asinhSoftening) }
+        switch (config.normalization, asinhSoftening) {
+        case (.asinh, let s?): config.normalization = .asinh(softening: s)
+        case (.asinhFlux, let s?): config.normalization = .asinhFlux(softening: s)
+        default: break
+        }
         return (config, calibration)
     }
 }
