@@ -5,23 +5,19 @@
 # crops, so PyTorch pays nothing for data). Model: dim 32, depths 2,2,2, heads 2,4,8, window 4,
 # K 1024; batch 32 images x (2 x 64 px + 4 x 32 px) crops; 2 threads each. Alternates the two ROUNDS
 # times and prints one JSON line per measurement, then a summary with the medians and their ratio.
-#   scripts/bench-train.sh [PYTHON] [ROUNDS] [ESVIT_REF]    PYTHON: an interpreter with torch (default python3)
-# ESVIT_REF (optional): the path of an outside PyTorch reference step with a `bench` command that prints
-# {"images_per_s": ...} (the project's ../shared/bench/esvit_ref.py); measured in the same rounds, its
-# median and ratio are added to the summary.
+#   scripts/bench-train.sh [PYTHON] [ROUNDS]    PYTHON: an interpreter with torch (default python3)
 # Also prints lenspipe's peak RSS for the run (GNU time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-python3}
 rounds=${2:-3}
-ref=${3:-}
 swift build -c release --product lenspipe >/dev/null
 bin=.build/release/lenspipe
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 $bin synth -o "$work/src" --count 1536 --image-size 64 --seed 7 --quiet
 $bin preprocess "$work/src" -o "$work/shards" --quiet >/dev/null
-ours=() theirs=() refs=()
+ours=() theirs=()
 for round in $(seq "$rounds"); do
   rm -rf "$work/run"
   # 2 epochs of 48 steps; the rate is the median over the metrics lines (every 10 steps), which
@@ -39,25 +35,16 @@ print(round(statistics.median(r), 1))" "$work/run/metrics.jsonl")
     line=$("$py" scripts/bench_train_torch.py --threads 2 --steps 8)
     echo "$line"
     theirs+=("$("$py" -c "import json,sys; print(json.loads(sys.argv[1])['images_per_s'])" "$line")")
-    if [ -n "$ref" ]; then
-      line=$("$py" "$ref" bench)
-      echo "{\"impl\":\"$(basename "$ref") bench\",\"round\":$round,\"result\":$line}"
-      refs+=("$("$py" -c "import json,sys; print(json.loads(sys.argv[1])['images_per_s'])" "$line")")
-    fi
   fi
 done
-"$py" - "${ours[*]}" "${theirs[*]:-}" "${refs[*]:-}" <<'PY'
+"$py" - "${ours[*]}" "${theirs[*]:-}" <<'PY'
 import json, statistics, sys
 ours = [float(x) for x in sys.argv[1].split()]
 theirs = [float(x) for x in sys.argv[2].split()] if len(sys.argv) > 2 and sys.argv[2] else []
-refs = [float(x) for x in sys.argv[3].split()] if len(sys.argv) > 3 and sys.argv[3] else []
 out = {"lenspipe_train_images_per_s": statistics.median(ours)}
 if theirs:
     out["pytorch_eager_images_per_s"] = statistics.median(theirs)
     out["ratio"] = round(out["lenspipe_train_images_per_s"] / out["pytorch_eager_images_per_s"], 2)
-    if refs:
-        out["esvit_ref_images_per_s"] = statistics.median(refs)
-        out["ratio_to_esvit_ref"] = round(out["lenspipe_train_images_per_s"] / out["esvit_ref_images_per_s"], 2)
 else:
     out["pytorch_eager_images_per_s"] = None
     out["note"] = "baseline skipped: no torch in this interpreter"
