@@ -180,8 +180,10 @@ public struct EsViTLoss: Sendable {
     /// images, computed with `normalizingImages` and `normalizingMaskedTokens` of the batch): losses
     /// add; gradients are laid out crop-major again (`laneImages` images of each lane, in order);
     /// per-sample entropies, teacher means and target means are averaged by each lane's share of the
-    /// images, and the mean entropies are those of the averaged target means.
-    public static func merged(_ lanes: [Result], laneImages: [Int], localCrops: Int) -> Result {
+    /// images, and the mean entropies are those of the averaged target means. `joiningGradients:
+    /// false` leaves `dview` and `dregion` empty (a training step has already run each lane's backward
+    /// and does not need them again).
+    public static func merged(_ lanes: [Result], laneImages: [Int], localCrops: Int, joiningGradients: Bool = true) -> Result {
         precondition(!lanes.isEmpty && lanes.count == laneImages.count)
         if lanes.count == 1 { return lanes[0] }
         let B = laneImages.reduce(0, +)
@@ -195,7 +197,7 @@ public struct EsViTLoss: Sendable {
         }
         func average(_ f: (Result) -> [Float]) -> [Float] { average({ f($0).map(Double.init) }).map(Float.init) }
         let crops = [2, localCrops]
-        let groups = lanes[0].dview.count
+        let groups = joiningGradients ? lanes[0].dview.count : 0
         let dview = (0..<groups).map { g in CropMajor.joined(lanes.map { $0.dview[g] }, crops: crops[g], images: laneImages) }
         let dregion = (0..<groups).map { g in CropMajor.joined(lanes.map { $0.dregion[g] }, crops: crops[g], images: laneImages) }
         let qMean = average({ $0.teacherViewTargetMean }), QMean = average({ $0.teacherRegionTargetMean })

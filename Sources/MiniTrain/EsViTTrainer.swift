@@ -107,7 +107,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                       tokenMask: [Bool]? = nil) -> StepResult {
         let (loss, outputs, pooled) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
-                                                               tokenMask: tokenMask)
+                                                               tokenMask: tokenMask, joiningLogitGradients: false)
         update()
         updateCenters(outputs)
         return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss, maskedLoss: outputs.maskedLoss,
@@ -129,9 +129,9 @@ public final class EsViTTrainer: @unchecked Sendable {
 
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
     /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the
-    /// student's.
+    /// student's. `joiningLogitGradients: false` leaves the merged result's `dview`/`dregion` empty.
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                  tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result, [Float]) {
+                                  tokenMask: [Bool]? = nil, joiningLogitGradients: Bool = true) -> (Double, EsViTLoss.Result, [Float]) {
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
         let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
         let n = max(1, min(lanes, B))
@@ -166,7 +166,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { range in
             for g in extra { for i in range { sum[i] += g[i] } }
         }
-        let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L)
+        let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L, joiningGradients: joiningLogitGradients)
         return (result.loss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts))
     }
 
