@@ -167,8 +167,8 @@ public struct EsViTLoss: Sendable {
         let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
         let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
         let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
-        let (hv, qMean) = Self.entropies(q, rows: 2 * B, K: K)
-        let (hr, QMean) = Self.entropies(Q, rows: 2 * B * Ng, K: K)
+        let (hv, qMean) = Self.entropies(q, logits: teacher.view.logits, shift: center, temperature: teacherTemp, rows: 2 * B, K: K)
+        let (hr, QMean) = Self.entropies(Q, logits: teacher.region.logits, shift: centerGrid, temperature: teacherTemp, rows: 2 * B * Ng, K: K)
         return Result(loss: loss, viewLoss: viewLoss, regionLoss: regionLoss, maskedLoss: maskedLoss,
                       teacherViewEntropy: hv, teacherViewMeanEntropy: Self.entropy(qMean),
                       teacherRegionEntropy: hr, teacherRegionMeanEntropy: Self.entropy(QMean),
@@ -226,26 +226,41 @@ public struct EsViTLoss: Sendable {
         return mean
     }
 
-    /// Mean entropy of the rows of `p [rows, K]` (in nats) and their mean row. Rows fall into 8
-    /// fixed chunks (run on `KernelThreads`) whose partial sums are added in chunk order, so the value
-    /// does not depend on the thread count.
-    static func entropies(_ p: [Float], rows: Int, K: Int) -> (Double, [Double]) {
+    /// Mean entropy of the rows of `p [rows, K] = softmax((logits − shift) / temperature)` (in nats)
+    /// and their mean row. Rows fall into 8 fixed chunks (run on `KernelThreads`) whose partial sums
+    /// are added in chunk order, so the value does not depend on the thread count.
+    ///
+    /// No logarithm per element: with `s = (logits − shift) / temperature` and `lse` its log-sum-exp,
+    /// `log p_k = s_k − lse`, so `H = −Σ p_k log p_k = lse − Σ p_k s_k`, and `lse = s_j − log p_j` at
+    /// the row's largest `p_j` (at least 1/K, so its log is exact to float rounding). One log per row
+    /// instead of K; the result equals `−Σ p log p` to float rounding (`EsViTLossTests`).
+    static func entropies(_ p: [Float], logits: [Float], shift: [Float], temperature: Float, rows: Int, K: Int) -> (Double, [Double]) {
+        precondition(p.count == rows * K && logits.count == rows * K && shift.count == K)
         let chunks = max(1, min(8, rows))
+        let invT = 1 / temperature
         var partial = [Double](repeating: 0, count: chunks * (K + 1))
         p.withUnsafeBufferPointer { p in
-            partial.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let (p, out) = (p.baseAddress!, out.baseAddress!)
-                KernelThreads.forEach(chunks) { cs in
-                    for c in cs {
-                        let acc = out + c * (K + 1)
-                        for r in (c * rows / chunks)..<((c + 1) * rows / chunks) {
-                            var h = 0.0
-                            for k in 0..<K {
-                                let v = Double(p[r * K + k])
-                                acc[k] += v
-                                if v > 0 { h -= v * Foundation.log(v) }
+            logits.withUnsafeBufferPointer { z in
+                shift.withUnsafeBufferPointer { c in
+                    partial.withUnsafeMutableBufferPointer { out in
+                        nonisolated(unsafe) let (p, z, c, out) = (p.baseAddress!, z.baseAddress!, c.baseAddress!, out.baseAddress!)
+                        KernelThreads.forEach(chunks) { cs in
+                            for ch in cs {
+                                let acc = out + ch * (K + 1)
+                                for r in (ch * rows / chunks)..<((ch + 1) * rows / chunks) {
+                                    let pr = p + r * K, zr = z + r * K
+                                    var j = 0, pj = pr[0]
+                                    var ps = 0.0
+                                    for k in 0..<K {
+                                        let v = pr[k]
+                                        acc[k] += Double(v)
+                                        ps += Double(v) * Double((zr[k] - c[k]) * invT)
+                                        if v > pj { pj = v; j = k }
+                                    }
+                                    let lse = Double((zr[j] - c[j]) * invT) - Foundation.log(Double(pj))
+                                    acc[K] += Swift.max(0, lse - ps)
+                                }
                             }
-                            acc[K] += h
                         }
                     }
                 }
