@@ -9,10 +9,6 @@ import Foundation
 import RealModule
 
 public struct EsViTLoss: Sendable {
-    @inline(__always) static func dot(_ a: [Float], _ ia: Int, _ b: [Float], _ ib: Int, _ n: Int) -> Float {
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in VectorMath.dot(pa.baseAddress! + ia, pb.baseAddress! + ib, n) } }
-    }
-
     public var teacherTemp: Float = 0.04
     public var studentTemp: Float = 0.1
     public var viewWeight: Float = 0.5
@@ -85,14 +81,7 @@ public struct EsViTLoss: Sendable {
             L2Normalize.forward(&f, norms: &n, g.backbone.tokensOut, N: rows, C: C)
             sFea.append(f)
         }
-        // Images are independent: each chunk of images writes its own rows of the gradient buffers
-        // (owned here, copied into arrays at the end) and its own per-image loss.
-        let viewBuffers = student.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.view.logits.count) }
-        let regionBuffers = student.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.region.logits.count) }
-        for buffer in viewBuffers + regionBuffers { buffer.initialize(repeating: 0) }
-        defer { for buffer in viewBuffers + regionBuffers { buffer.deallocate() } }
-        nonisolated(unsafe) let (dv, dr) = (viewBuffers.map { $0.baseAddress! }, regionBuffers.map { $0.baseAddress! })
-        // Per image: view and region cross-entropies (unweighted sums), in separate halves.
+        // Per image: view, region and masked cross-entropies (unweighted sums), in separate thirds.
         let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: 3 * B)
         lossBox.initialize(repeating: 0, count: 3 * B)
         defer { lossBox.deallocate() }
@@ -101,70 +90,85 @@ public struct EsViTLoss: Sendable {
         if let mask { precondition(mask.count == 2 * B * Ng, "tokenMask must be [2, B, Ng]") }
         let maskedCount = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
         let batchImages = normalizingImages ?? B, batchMasked = normalizingMaskedTokens ?? maskedCount
-        KernelThreads.forEach(B) { images in
-            var target = [Float](repeating: 0, count: K)
-            for b in images {
-                var lv = 0.0, lr = 0.0
-                for v in 0..<V {
-                    let g = v < 2 ? 0 : 1
-                    let crop = v < 2 ? v : v - 2
-                    let T = student[g].backbone.tokens
-                    for a in 0..<2 where a != v {
-                        let viewScale = 1 / Float(pairs * batchImages), regionScale = 1 / Float(pairs * batchImages * T)
-                        let srow = crop * B + b
-                        // A head weighted 0 is still measured (its value), but gets no gradient.
-                        lv += student[g].view.logits.withUnsafeBufferPointer { s in
-                            q.withUnsafeBufferPointer { qq in
-                                SoftCrossEntropy.forwardBackward(dstudent: viewWeight == 0 ? nil : dv[g] + srow * K, student: s.baseAddress! + srow * K,
-                                                                 target: qq.baseAddress! + (a * B + b) * K, temperature: studentTemp,
-                                                                 weight: (viewWeight == 0 ? 1 : viewWeight) * viewScale, N: 1, K: K)
-                            }
-                        } / Double(viewWeight == 0 ? 1 : viewWeight)
-                        for i in 0..<T {
-                            let sTok = srow * T + i
-                            // Argmax of cosine similarity over the teacher tokens of crop a, image b.
-                            var best = 0, bestSim = -Float.infinity
-                            for j in 0..<Ng {
-                                let sim = Self.dot(sFea[g], sTok * C, tFea, ((a * B + b) * Ng + j) * C, C)
-                                if sim > bestSim { bestSim = sim; best = j }
-                            }
-                            let tTok = (a * B + b) * Ng + best
-                            for k in 0..<K { target[k] = Q[tTok * K + k] }
-                            lr += student[g].region.logits.withUnsafeBufferPointer { s in
-                                SoftCrossEntropy.forwardBackward(dstudent: regionWeight == 0 ? nil : dr[g] + sTok * K, student: s.baseAddress! + sTok * K,
-                                                                 target: target, temperature: studentTemp,
-                                                                 weight: (regionWeight == 0 ? 1 : regionWeight) * regionScale, N: 1, K: K)
-                            } / Double(regionWeight == 0 ? 1 : regionWeight)
-                        }
-                    }
-                }
-                // Masked tokens: the same token of the same (unmasked) crop is the target.
-                var lm = 0.0
-                if let mask, maskedCount > 0 {
-                    let scale = 1 / Float(max(1, batchMasked))
-                    for v in 0..<2 {
-                        for i in 0..<Ng where mask[(v * B + b) * Ng + i] {
-                            let tok = (v * B + b) * Ng + i
-                            lm += student[0].region.logits.withUnsafeBufferPointer { s in
-                                Q.withUnsafeBufferPointer { qq in
-                                    SoftCrossEntropy.forwardBackward(dstudent: dr[0] + tok * K, student: s.baseAddress! + tok * K,
-                                                                     target: qq.baseAddress! + tok * K, temperature: studentTemp,
-                                                                     weight: maskedWeight * scale, N: 1, K: K)
+        // The logit gradients, [view of each group] + [region of each group]. Images are independent:
+        // each chunk of images writes its own rows of them and its own per-image losses.
+        var gradients = student.map { [Float](repeating: 0, count: $0.view.logits.count) }
+            + student.map { [Float](repeating: 0, count: $0.region.logits.count) }
+        Self.withMutableBasePointers(&gradients) { gradientPointers in
+            nonisolated(unsafe) let (dv, dr) = (Array(gradientPointers.prefix(student.count)), Array(gradientPointers.suffix(student.count)))
+            // Every buffer the per-image loop reads, as pointers: [q, Q, tFea, then per group its view
+            // logits, region logits and normalised features].
+            let reads = [q, Q, tFea] + student.indices.flatMap { [student[$0].view.logits, student[$0].region.logits, sFea[$0]] }
+            Self.withBasePointers(reads[...]) { pointers in
+                nonisolated(unsafe) let pointers = pointers
+                let (qp, Qp, tF) = (pointers[0], pointers[1], pointers[2])
+                KernelThreads.forEach(B) { images in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: K)
+                    defer { scratch.deallocate() }
+                    let targets = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 2)
+                    defer { targets.deallocate() }
+                    for b in images {
+                        var lv = 0.0, lr = 0.0
+                        for v in 0..<V {
+                            let g = v < 2 ? 0 : 1
+                            let crop = v < 2 ? v : v - 2
+                            let (sView, sRegion, sF) = (pointers[3 + 3 * g], pointers[4 + 3 * g], pointers[5 + 3 * g])
+                            let T = student[g].backbone.tokens
+                            // The teacher crops this student crop is paired with: the other global crop, or both.
+                            let n = v < 2 ? 1 : 2
+                            func teacherCrop(_ t: Int) -> Int { v < 2 ? 1 - v : t }
+                            let viewScale = 1 / Float(pairs * batchImages), regionScale = 1 / Float(pairs * batchImages * T)
+                            let srow = crop * B + b
+                            for t in 0..<n { targets[t] = qp + (teacherCrop(t) * B + b) * K }
+                            // A head weighted 0 is still measured (its value), but gets no gradient.
+                            lv += SoftCrossEntropy.forwardBackward(dstudent: viewWeight == 0 ? nil : dv[g] + srow * K, student: sView + srow * K,
+                                                                   targets: UnsafeBufferPointer(start: targets, count: n), temperature: studentTemp,
+                                                                   weight: (viewWeight == 0 ? 1 : viewWeight) * viewScale, K: K, scratch: scratch)
+                                / Double(viewWeight == 0 ? 1 : viewWeight)
+                            for i in 0..<T {
+                                let sTok = srow * T + i
+                                for t in 0..<n {
+                                    // Argmax of cosine similarity over the teacher tokens of crop a, image b.
+                                    let first = (teacherCrop(t) * B + b) * Ng
+                                    var best = 0, bestSim = -Float.infinity
+                                    for j in 0..<Ng {
+                                        let sim = VectorMath.dot(sF + sTok * C, tF + (first + j) * C, C)
+                                        if sim > bestSim { bestSim = sim; best = j }
+                                    }
+                                    targets[t] = Qp + (first + best) * K
                                 }
-                            } / Double(maskedWeight)
+                                lr += SoftCrossEntropy.forwardBackward(dstudent: regionWeight == 0 ? nil : dr[g] + sTok * K, student: sRegion + sTok * K,
+                                                                       targets: UnsafeBufferPointer(start: targets, count: n), temperature: studentTemp,
+                                                                       weight: (regionWeight == 0 ? 1 : regionWeight) * regionScale, K: K, scratch: scratch)
+                                    / Double(regionWeight == 0 ? 1 : regionWeight)
+                            }
                         }
+                        // Masked tokens: the same token of the same (unmasked) crop is the target.
+                        var lm = 0.0
+                        if let mask, maskedCount > 0 {
+                            let scale = 1 / Float(max(1, batchMasked))
+                            for v in 0..<2 {
+                                for i in 0..<Ng where mask[(v * B + b) * Ng + i] {
+                                    let tok = (v * B + b) * Ng + i
+                                    targets[0] = Qp + tok * K
+                                    lm += SoftCrossEntropy.forwardBackward(dstudent: dr[0] + tok * K, student: pointers[4] + tok * K,
+                                                                           targets: UnsafeBufferPointer(start: targets, count: 1), temperature: studentTemp,
+                                                                           weight: maskedWeight * scale, K: K, scratch: scratch) / Double(maskedWeight)
+                                }
+                            }
+                        }
+                        losses[b] = lv
+                        losses[B + b] = lr
+                        losses[2 * B + b] = lm
                     }
                 }
-                losses[b] = lv
-                losses[B + b] = lr
-                losses[2 * B + b] = lm
             }
         }
         let viewLoss = (0..<B).reduce(0.0) { $0 + lossBox[$1] }
         let regionLoss = (0..<B).reduce(0.0) { $0 + lossBox[B + $1] }
         let maskedLoss = (0..<B).reduce(0.0) { $0 + lossBox[2 * B + $1] }
         let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss + Double(maskedWeight) * maskedLoss
-        let dview = viewBuffers.map { Array($0) }, dregion = regionBuffers.map { Array($0) }
+        let dview = Array(gradients.prefix(student.count)), dregion = Array(gradients.suffix(student.count))
         let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
         let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
         let (hv, qMean) = Self.entropies(q, logits: teacher.view.logits, shift: center, temperature: teacherTemp, rows: 2 * B, K: K)
@@ -207,6 +211,23 @@ public struct EsViTLoss: Sendable {
                       dview: dview, dregion: dregion,
                       teacherViewMean: average({ $0.teacherViewMean }), teacherRegionMean: average({ $0.teacherRegionMean }),
                       teacherViewTargetMean: qMean, teacherRegionTargetMean: QMean)
+    }
+
+    /// Calls `body` with the base address of each array (the arrays stay alive and unchanged for the call).
+    static func withBasePointers<R>(_ arrays: ArraySlice<[Float]>, _ done: [UnsafePointer<Float>] = [],
+                                    _ body: ([UnsafePointer<Float>]) -> R) -> R {
+        guard let first = arrays.first else { return body(done) }
+        return first.withUnsafeBufferPointer { withBasePointers(arrays.dropFirst(), done + [$0.baseAddress!], body) }
+    }
+
+    /// Calls `body` with the base address of each array, which it may write through (each array is
+    /// made unique first, so no other copy sees the writes).
+    static func withMutableBasePointers<R>(_ arrays: inout [[Float]], _ body: ([UnsafeMutablePointer<Float>]) -> R) -> R {
+        guard !arrays.isEmpty else { return body([]) }
+        var first = arrays[0], rest = Array(arrays.dropFirst())
+        arrays = []
+        defer { arrays = [first] + rest }
+        return first.withUnsafeMutableBufferPointer { p in withMutableBasePointers(&rest) { body([p.baseAddress!] + $0) } }
     }
 
     /// The entropy of a distribution `p [K]`, in nats.

@@ -102,6 +102,40 @@ import LensData
         })
     }
 
+    /// The several-target form (one softmax for every target) against the one-target form, and its
+    /// gradient against finite differences.
+    @Test func softTargetCrossEntropyWithSeveralTargets() {
+        var rng = Philox4x64(seed: 14, stream: 0)
+        let (T, K) = (2, 7)
+        var q = [Float](repeating: 0, count: T * K)
+        Softmax.forward(&q, Self.random(T * K, &rng), temperature: 0.5, N: T, K: K)
+        let inputs = [Self.random(K, &rng)]
+        func several(_ s: [Float], _ ds: UnsafeMutablePointer<Float>?, weight: Float) -> Double {
+            q.withUnsafeBufferPointer { qq in
+                let targets = [qq.baseAddress!, qq.baseAddress! + K]
+                var scratch = [Float](repeating: 0, count: K)
+                return targets.withUnsafeBufferPointer { t in
+                    SoftCrossEntropy.forwardBackward(dstudent: ds, student: s, targets: t, temperature: 0.1, weight: weight, K: K, scratch: &scratch)
+                }
+            }
+        }
+        var dsOne = [Float](repeating: 0, count: K), dsSeveral = [Float](repeating: 0, count: K)
+        var one = 0.0
+        for t in 0..<T {
+            one += q.withUnsafeBufferPointer { qq in
+                SoftCrossEntropy.forwardBackward(dstudent: &dsOne, student: inputs[0], target: qq.baseAddress! + t * K, temperature: 0.1, weight: 0.7, N: 1, K: K)
+            }
+        }
+        let value = several(inputs[0], &dsSeveral, weight: 0.7)
+        #expect(abs(value - one) < 1e-4 * abs(one))
+        for (a, b) in zip(dsSeveral, dsOne) { #expect(abs(a - b) < 1e-4) }
+        Self.check(inputs, [1], h: 1e-3, forward: { x in [Float(several(x[0], nil, weight: 0.7))] }, backward: { x, g in
+            var ds = [Float](repeating: 0, count: K)
+            _ = several(x[0], &ds, weight: 0.7 * g[0])
+            return [ds]
+        })
+    }
+
     @Test func l2NormalizeAndWeightNorm() {
         var rng = Philox4x64(seed: 5, stream: 0)
         let (N, C) = (3, 8)

@@ -89,4 +89,35 @@ public enum SoftCrossEntropy {
         }
         return total
     }
+
+    /// One student row `s [K]` against several targets `q_t [K]` with a single softmax (the EsViT
+    /// loss pairs every student crop with each teacher global crop other than itself): returns
+    /// `Σ_t weight · L_t`, `L_t = −Σ_k q_t,k log p_k`, `p = softmax(s / τ)`, and accumulates
+    /// `ds += weight/τ · Σ_t (p − q_t)` when `dstudent` is given.
+    ///
+    /// With `lse` the log-sum-exp of `s / τ`, `log p_k = s_k/τ − lse`, so `L_t = lse · Σ_k q_t,k − Σ_k
+    /// q_t,k s_k / τ`: one exponential per logit whatever the number of targets (the one-target
+    /// `forwardBackward` above takes two). `scratch` holds `K` floats.
+    public static func forwardBackward(dstudent: UnsafeMutablePointer<Float>?, student s: UnsafePointer<Float>,
+                                       targets: UnsafeBufferPointer<UnsafePointer<Float>>, temperature: Float, weight: Float, K: Int,
+                                       scratch e: UnsafeMutablePointer<Float>) -> Double {
+        let invT = 1 / temperature
+        for k in 0..<K { e[k] = s[k] * invT }
+        let mx = VectorMath.max(e, K)
+        for k in 0..<K { e[k] = FastMath.exp(e[k] - mx) }
+        let sum = VectorMath.sum(e, K)
+        let lse = Double(mx) + log(Double(sum))
+        var total = 0.0
+        for q in targets {
+            let qs = Double(VectorMath.dot(q, s, K)) * Double(invT)
+            total += Double(weight) * (lse * Double(VectorMath.sum(q, K)) - qs)
+        }
+        if let d = dstudent {
+            let wT = weight * invT
+            let pScale = wT * Float(targets.count) / sum
+            for k in 0..<K { d[k] = Relaxed.multiplyAdd(pScale, e[k], d[k]) }
+            for q in targets { for k in 0..<K { d[k] = Relaxed.multiplyAdd(-wT, q[k], d[k]) } }
+        }
+        return total
+    }
 }
