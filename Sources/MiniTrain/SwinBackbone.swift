@@ -2,12 +2,73 @@
 /// them, and a final LayerNorm. Forward keeps what backward needs in a `SwinBackbone.Cache`.
 public struct SwinBackbone: Sendable {
     public let config: EsViTConfig
+    /// Where every tensor sits in an arena, resolved once from `layout` (no name look-ups per step).
+    let offsets: Offsets
 
-    public init(config: EsViTConfig) { self.config = config }
+    public init(config: EsViTConfig) {
+        self.config = config
+        offsets = Offsets(config: config, layout: Self.layout(config))
+    }
+
+    /// The offsets of one block's tensors in an arena's `values` and `grads`.
+    struct BlockOffsets: Sendable {
+        var norm1Weight, norm1Bias, table, qkvWeight, qkvBias, projWeight, projBias: Int
+        var norm2Weight, norm2Bias, fc1Weight, fc1Bias, fc2Weight, fc2Bias: Int
+    }
+
+    /// The offsets of a patch merging's tensors.
+    struct MergeOffsets: Sendable {
+        var normWeight, normBias, reduction: Int
+    }
+
+    /// The offsets of every backbone tensor in an arena whose first tensors are `layout`, in order
+    /// (`EsViTNetwork.makeArena` and the fine-tuning arena put the backbone first).
+    struct Offsets: Sendable {
+        var embedWeight, embedBias, embedNormWeight, embedNormBias, normWeight, normBias: Int
+        /// `[stage][block]`.
+        var blocks: [[BlockOffsets]]
+        /// One per stage but the last.
+        var merges: [MergeOffsets]
+        /// Floats in the backbone's tensors.
+        var count: Int
+
+        init(config c: EsViTConfig, layout: [(String, [Int])]) {
+            var at: [String: Int] = [:], next = 0
+            for (name, shape) in layout { at[name] = next; next += shape.reduce(1, *) }
+            func o(_ name: String) -> Int { at[name]! }
+            (embedWeight, embedBias) = (o("patch_embed.proj.weight"), o("patch_embed.proj.bias"))
+            (embedNormWeight, embedNormBias) = (o("patch_embed.norm.weight"), o("patch_embed.norm.bias"))
+            (normWeight, normBias) = (o("norm.weight"), o("norm.bias"))
+            blocks = (0..<c.stages).map { i in
+                (0..<c.depths[i]).map { j in
+                    let p = "layers.\(i).blocks.\(j)."
+                    return BlockOffsets(norm1Weight: o(p + "norm1.weight"), norm1Bias: o(p + "norm1.bias"),
+                                        table: o(p + "attn.relative_position_bias_table"),
+                                        qkvWeight: o(p + "attn.qkv.weight"), qkvBias: o(p + "attn.qkv.bias"),
+                                        projWeight: o(p + "attn.proj.weight"), projBias: o(p + "attn.proj.bias"),
+                                        norm2Weight: o(p + "norm2.weight"), norm2Bias: o(p + "norm2.bias"),
+                                        fc1Weight: o(p + "mlp.fc1.weight"), fc1Bias: o(p + "mlp.fc1.bias"),
+                                        fc2Weight: o(p + "mlp.fc2.weight"), fc2Bias: o(p + "mlp.fc2.bias"))
+                }
+            }
+            merges = (0..<(c.stages - 1)).map { i in
+                let p = "layers.\(i).downsample."
+                return MergeOffsets(normWeight: o(p + "norm.weight"), normBias: o(p + "norm.bias"), reduction: o(p + "reduction.weight"))
+            }
+            count = next
+        }
+    }
+
+    /// Checks that `arena` starts with this backbone's tensors (what the offsets assume).
+    private func check(_ arena: ParameterArena) {
+        precondition(arena.count >= offsets.count && arena.tensors.first?.name == "patch_embed.proj.weight"
+                     && arena.tensor("norm.bias").offset == offsets.normBias, "the arena does not start with this backbone's tensors")
+    }
 
     /// Parameter names and shapes, in microsoft/esvit state-dict order.
-    public var layout: [(String, [Int])] {
-        let c = config
+    public var layout: [(String, [Int])] { Self.layout(config) }
+
+    static func layout(_ c: EsViTConfig) -> [(String, [Int])] {
         var out: [(String, [Int])] = [
             ("patch_embed.proj.weight", [c.dim, c.inChannels, c.patch, c.patch]), ("patch_embed.proj.bias", [c.dim]),
             ("patch_embed.norm.weight", [c.dim]), ("patch_embed.norm.bias", [c.dim]),
@@ -43,7 +104,9 @@ public struct SwinBackbone: Sendable {
         var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
         var fc1Slope: [Float] = [], gelu: [Float] = []
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
-        var nW = 1, ws = 1, side = 1, C = 1, heads = 1, prefix = ""
+        var nW = 1, ws = 1, side = 1, C = 1, heads = 1
+        let o: BlockOffsets
+        init(_ o: BlockOffsets) { self.o = o }
 
         /// Inference keeps only the attention probabilities (for attention maps): the rest is what
         /// backward would read, freed as soon as the block is done (a smaller peak for the teacher).
@@ -55,7 +118,9 @@ public struct SwinBackbone: Sendable {
 
     final class MergeCache {
         var input: [Float] = [], gathered: [Float] = [], ln: [Float] = [], mean: [Float] = [], rstd: [Float] = []
-        var perm: [Int32] = [], C = 1, side = 1, prefix = ""
+        var perm: [Int32] = [], C = 1, side = 1
+        let o: MergeOffsets
+        init(_ o: MergeOffsets) { self.o = o }
     }
 
     /// Everything the backward pass needs from one forward pass.
@@ -83,6 +148,7 @@ public struct SwinBackbone: Sendable {
     /// `forBackward: false` (the teacher, inference) the GELU slopes that only backward reads are not
     /// computed; such a cache cannot be passed to `backward`.
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Cache {
+        check(arena)
         let c = config
         let cache = Cache()
         cache.batch = B
@@ -91,21 +157,20 @@ public struct SwinBackbone: Sendable {
         cache.patches = [Float].uninitialized(B * L0 * patchLen)
         images.withUnsafeBufferPointer { TokenLayout.patches(&cache.patches, $0.baseAddress!, B: B, Cin: c.inChannels, H: S, W: S, P: P) }
         cache.embed = [Float].uninitialized(B * L0 * c.dim)
-        Linear.forward(&cache.embed, cache.patches, arena.value("patch_embed.proj.weight"), arena.value("patch_embed.proj.bias"),
+        Linear.forward(&cache.embed, cache.patches, (arena.values + offsets.embedWeight), (arena.values + offsets.embedBias),
                        N: B * L0, C: patchLen, OC: c.dim)
         cache.embedLN = [Float].uninitialized(B * L0 * c.dim)
         cache.embedMean = [Float].uninitialized(B * L0)
         cache.embedRstd = [Float].uninitialized(B * L0)
         LayerNorm.forward(&cache.embedLN, mean: &cache.embedMean, rstd: &cache.embedRstd, cache.embed,
-                          arena.value("patch_embed.norm.weight"), arena.value("patch_embed.norm.bias"), N: B * L0, C: c.dim, eps: c.layerNormEps)
+                          (arena.values + offsets.embedNormWeight), (arena.values + offsets.embedNormBias), N: B * L0, C: c.dim, eps: c.layerNormEps)
         var x = cache.embedLN
         var side = side0
         for i in 0..<c.stages {
             let C = c.stageDim(i)
             var stageBlocks: [BlockCache] = []
             for j in 0..<c.depths[i] {
-                let b = BlockCache()
-                b.prefix = "layers.\(i).blocks.\(j)."
+                let b = BlockCache(offsets.blocks[i][j])
                 b.side = side
                 b.C = C
                 b.heads = c.heads[i]
@@ -121,8 +186,7 @@ public struct SwinBackbone: Sendable {
             }
             cache.blocks.append(stageBlocks)
             if i < c.stages - 1 {
-                let m = MergeCache()
-                m.prefix = "layers.\(i).downsample."
+                let m = MergeCache(offsets.merges[i])
                 m.C = C
                 m.side = side
                 m.input = x
@@ -133,10 +197,10 @@ public struct SwinBackbone: Sendable {
                 m.ln = [Float].uninitialized(rows * 4 * C)
                 m.mean = [Float].uninitialized(rows)
                 m.rstd = [Float].uninitialized(rows)
-                LayerNorm.forward(&m.ln, mean: &m.mean, rstd: &m.rstd, m.gathered, arena.value(m.prefix + "norm.weight"),
-                                  arena.value(m.prefix + "norm.bias"), N: rows, C: 4 * C, eps: c.layerNormEps)
+                LayerNorm.forward(&m.ln, mean: &m.mean, rstd: &m.rstd, m.gathered, (arena.values + m.o.normWeight),
+                                  (arena.values + m.o.normBias), N: rows, C: 4 * C, eps: c.layerNormEps)
                 x = [Float].uninitialized(rows * 2 * C)
-                Linear.forward(&x, m.ln, arena.value(m.prefix + "reduction.weight"), nil, N: rows, C: 4 * C, OC: 2 * C)
+                Linear.forward(&x, m.ln, (arena.values + m.o.reduction), nil, N: rows, C: 4 * C, OC: 2 * C)
                 if !forBackward { (m.input, m.gathered, m.ln) = ([], [], []) }
                 cache.merges.append(m)
                 side /= 2
@@ -148,42 +212,42 @@ public struct SwinBackbone: Sendable {
         cache.tokensOut = [Float].uninitialized(rows * c.finalDim)
         cache.finalMean = [Float].uninitialized(rows)
         cache.finalRstd = [Float].uninitialized(rows)
-        LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, arena.value("norm.weight"),
-                          arena.value("norm.bias"), N: rows, C: c.finalDim, eps: c.layerNormEps)
+        LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, (arena.values + offsets.normWeight),
+                          (arena.values + offsets.normBias), N: rows, C: c.finalDim, eps: c.layerNormEps)
         if !forBackward { (cache.patches, cache.embed, cache.embedLN, cache.finalInput) = ([], [], [], []) }
         return cache
     }
 
     private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool) -> [Float] {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
-        let p = b.prefix
+        let (o, v) = (b.o, arena.values)
         b.input = x
         b.ln1 = [Float].uninitialized(rows * C)
         b.ln1Mean = [Float].uninitialized(rows)
         b.ln1Rstd = [Float].uninitialized(rows)
-        LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, arena.value(p + "norm1.weight"), arena.value(p + "norm1.bias"), N: rows, C: C, eps: eps)
+        LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, (v + o.norm1Weight), (v + o.norm1Bias), N: rows, C: C, eps: eps)
         b.windows = [Float].uninitialized(rows * C)
         TokenLayout.gather(&b.windows, b.ln1, b.perm, rows: rows, C: C)
         b.qkv = [Float].uninitialized(rows * 3 * C)
-        Linear.forward(&b.qkv, b.windows, arena.value(p + "attn.qkv.weight"), arena.value(p + "attn.qkv.bias"), N: rows, C: C, OC: 3 * C)
+        Linear.forward(&b.qkv, b.windows, (v + o.qkvWeight), (v + o.qkvBias), N: rows, C: C, OC: 3 * C)
         let N = b.ws * b.ws, W = rows / N
         b.probs = [Float].uninitialized(W * b.heads * N * N)
         b.attn = [Float].uninitialized(rows * C)
         let mask = b.mask
         mask.withUnsafeBufferPointerIfPresent { m in
-            WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: arena.value(p + "attn.relative_position_bias_table"),
+            WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: (v + o.table),
                                     index: b.index, mask: m, windowsPerImage: b.nW, W: W, N: N, C: C, heads: b.heads)
         }
         var proj = [Float].uninitialized(rows * C)
-        Linear.forward(&proj, b.attn, arena.value(p + "attn.proj.weight"), arena.value(p + "attn.proj.bias"), N: rows, C: C, OC: C)
+        Linear.forward(&proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
         b.x1 = x
         TokenLayout.scatterAdd(&b.x1, proj, b.perm, rows: rows, C: C)
         b.ln2 = [Float].uninitialized(rows * C)
         b.ln2Mean = [Float].uninitialized(rows)
         b.ln2Rstd = [Float].uninitialized(rows)
-        LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, arena.value(p + "norm2.weight"), arena.value(p + "norm2.bias"), N: rows, C: C, eps: eps)
+        LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, (v + o.norm2Weight), (v + o.norm2Bias), N: rows, C: C, eps: eps)
         var fc1 = [Float].uninitialized(rows * hid)
-        Linear.forward(&fc1, b.ln2, arena.value(p + "mlp.fc1.weight"), arena.value(p + "mlp.fc1.bias"), N: rows, C: C, OC: hid)
+        Linear.forward(&fc1, b.ln2, (v + o.fc1Weight), (v + o.fc1Bias), N: rows, C: C, OC: hid)
         b.gelu = [Float].uninitialized(rows * hid)
         if forBackward {
             b.fc1Slope = [Float].uninitialized(rows * hid)
@@ -192,7 +256,7 @@ public struct SwinBackbone: Sendable {
             GELU.forward(&b.gelu, fc1, count: rows * hid)
         }
         var out = [Float].uninitialized(rows * C)
-        Linear.forward(&out, b.gelu, arena.value(p + "mlp.fc2.weight"), arena.value(p + "mlp.fc2.bias"), N: rows, C: hid, OC: C)
+        Linear.forward(&out, b.gelu, (v + o.fc2Weight), (v + o.fc2Bias), N: rows, C: hid, OC: C)
         out.withUnsafeMutableBufferPointer { o in b.x1.withUnsafeBufferPointer { x1 in for i in 0..<o.count { o[i] += x1[i] } } }
         return out
     }
@@ -200,67 +264,68 @@ public struct SwinBackbone: Sendable {
     /// Accumulates parameter gradients into `arena.grads` from `dtokens`, the gradient of the final
     /// LayerNorm output `[B·L, C]`.
     public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float]) {
+        check(arena)
         let c = config
         let rows = cache.batch * cache.tokens
         var dx = [Float](repeating: 0, count: rows * c.finalDim)
-        LayerNorm.backward(dinp: &dx, dgamma: arena.grad("norm.weight"), dbeta: arena.grad("norm.bias"), dout: dtokens,
-                           inp: cache.finalInput, gamma: arena.value("norm.weight"), mean: cache.finalMean, rstd: cache.finalRstd, N: rows, C: c.finalDim)
+        LayerNorm.backward(dinp: &dx, dgamma: (arena.grads + offsets.normWeight), dbeta: (arena.grads + offsets.normBias), dout: dtokens,
+                           inp: cache.finalInput, gamma: (arena.values + offsets.normWeight), mean: cache.finalMean, rstd: cache.finalRstd, N: rows, C: c.finalDim)
         for i in (0..<c.stages).reversed() {
             if i < c.stages - 1 {
                 let m = cache.merges[i]
                 let C = m.C, mrows = cache.batch * m.side * m.side / 4
                 var dln = [Float](repeating: 0, count: mrows * 4 * C)
-                Linear.backward(dinp: &dln, dweight: arena.grad(m.prefix + "reduction.weight"), dbias: nil, dout: dx, inp: m.ln,
-                                weight: arena.value(m.prefix + "reduction.weight"), N: mrows, C: 4 * C, OC: 2 * C)
+                Linear.backward(dinp: &dln, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: dx, inp: m.ln,
+                                weight: (arena.values + m.o.reduction), N: mrows, C: 4 * C, OC: 2 * C)
                 var dg = [Float](repeating: 0, count: mrows * 4 * C)
-                LayerNorm.backward(dinp: &dg, dgamma: arena.grad(m.prefix + "norm.weight"), dbeta: arena.grad(m.prefix + "norm.bias"), dout: dln,
-                                   inp: m.gathered, gamma: arena.value(m.prefix + "norm.weight"), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
+                LayerNorm.backward(dinp: &dg, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: dln,
+                                   inp: m.gathered, gamma: (arena.values + m.o.normWeight), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
                 dx = [Float](repeating: 0, count: cache.batch * m.side * m.side * C)
                 TokenLayout.scatterAdd(&dx, dg, m.perm, rows: mrows * 4, C: C)
             }
-            for b in cache.blocks[i].reversed() { dx = blockBackward(arena, b, dx, B: cache.batch) }
+            for b in cache.blocks[i].reversed() { blockBackward(arena, b, &dx, B: cache.batch) }
         }
         let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
         var dembed = [Float](repeating: 0, count: L0 * c.dim)
-        LayerNorm.backward(dinp: &dembed, dgamma: arena.grad("patch_embed.norm.weight"), dbeta: arena.grad("patch_embed.norm.bias"), dout: dx,
-                           inp: cache.embed, gamma: arena.value("patch_embed.norm.weight"), mean: cache.embedMean, rstd: cache.embedRstd, N: L0, C: c.dim)
-        Linear.backward(dinp: nil, dweight: arena.grad("patch_embed.proj.weight"), dbias: arena.grad("patch_embed.proj.bias"), dout: dembed,
-                        inp: cache.patches, weight: arena.value("patch_embed.proj.weight"), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
+        LayerNorm.backward(dinp: &dembed, dgamma: (arena.grads + offsets.embedNormWeight), dbeta: (arena.grads + offsets.embedNormBias), dout: dx,
+                           inp: cache.embed, gamma: (arena.values + offsets.embedNormWeight), mean: cache.embedMean, rstd: cache.embedRstd, N: L0, C: c.dim)
+        Linear.backward(dinp: nil, dweight: (arena.grads + offsets.embedWeight), dbias: (arena.grads + offsets.embedBias), dout: dembed,
+                        inp: cache.patches, weight: (arena.values + offsets.embedWeight), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
     }
 
-    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ dout: [Float], B: Int) -> [Float] {
-        let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, p = b.prefix
-        // out = x1 + fc2(gelu(fc1(ln2(x1))))
-        var dx1 = dout
+    /// Replaces `dx`, the gradient of the block's output, by the gradient of its input (in place: each
+    /// term of the residual stream accumulates into it, as backward accumulates everywhere).
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ dx: inout [Float], B: Int) {
+        let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
+        let (o, v, g) = (b.o, arena.values, arena.grads)
+        // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
         var dgelu = [Float](repeating: 0, count: rows * hid)
-        Linear.backward(dinp: &dgelu, dweight: arena.grad(p + "mlp.fc2.weight"), dbias: arena.grad(p + "mlp.fc2.bias"), dout: dout, inp: b.gelu,
-                        weight: arena.value(p + "mlp.fc2.weight"), N: rows, C: hid, OC: C)
+        Linear.backward(dinp: &dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: dx, inp: b.gelu,
+                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C)
         var dfc1 = [Float](repeating: 0, count: rows * hid)
         GELU.backward(dinp: &dfc1, dout: dgelu, slope: b.fc1Slope, count: rows * hid)
         var dln2 = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dln2, dweight: arena.grad(p + "mlp.fc1.weight"), dbias: arena.grad(p + "mlp.fc1.bias"), dout: dfc1, inp: b.ln2,
-                        weight: arena.value(p + "mlp.fc1.weight"), N: rows, C: C, OC: hid)
-        LayerNorm.backward(dinp: &dx1, dgamma: arena.grad(p + "norm2.weight"), dbeta: arena.grad(p + "norm2.bias"), dout: dln2, inp: b.x1,
-                           gamma: arena.value(p + "norm2.weight"), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
-        // x1 = x + reverse(proj(attn(qkv(windows(ln1(x))))))
+        Linear.backward(dinp: &dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: dfc1, inp: b.ln2,
+                        weight: (v + o.fc1Weight), N: rows, C: C, OC: hid)
+        LayerNorm.backward(dinp: &dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: dln2, inp: b.x1,
+                           gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
+        // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).
         var dproj = [Float](repeating: 0, count: rows * C)
-        TokenLayout.gather(&dproj, dx1, b.perm, rows: rows, C: C)
+        TokenLayout.gather(&dproj, dx, b.perm, rows: rows, C: C)
         var dattn = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dattn, dweight: arena.grad(p + "attn.proj.weight"), dbias: arena.grad(p + "attn.proj.bias"), dout: dproj, inp: b.attn,
-                        weight: arena.value(p + "attn.proj.weight"), N: rows, C: C, OC: C)
+        Linear.backward(dinp: &dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: dproj, inp: b.attn,
+                        weight: (v + o.projWeight), N: rows, C: C, OC: C)
         let N = b.ws * b.ws, W = rows / N
         var dqkv = [Float](repeating: 0, count: rows * 3 * C)
-        WindowAttention.backward(dqkv: &dqkv, dtable: arena.grad(p + "attn.relative_position_bias_table"), dout: dattn, qkv: b.qkv, probs: b.probs,
+        WindowAttention.backward(dqkv: &dqkv, dtable: (g + o.table), dout: dattn, qkv: b.qkv, probs: b.probs,
                                  index: b.index, W: W, N: N, C: C, heads: b.heads)
         var dwin = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dwin, dweight: arena.grad(p + "attn.qkv.weight"), dbias: arena.grad(p + "attn.qkv.bias"), dout: dqkv, inp: b.windows,
-                        weight: arena.value(p + "attn.qkv.weight"), N: rows, C: C, OC: 3 * C)
+        Linear.backward(dinp: &dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: dqkv, inp: b.windows,
+                        weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C)
         var dln1 = [Float](repeating: 0, count: rows * C)
         TokenLayout.scatterAdd(&dln1, dwin, b.perm, rows: rows, C: C)
-        var dx = dx1
-        LayerNorm.backward(dinp: &dx, dgamma: arena.grad(p + "norm1.weight"), dbeta: arena.grad(p + "norm1.bias"), dout: dln1, inp: b.input,
-                           gamma: arena.value(p + "norm1.weight"), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
-        return dx
+        LayerNorm.backward(dinp: &dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: dln1, inp: b.input,
+                           gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
     }
 }
 
