@@ -14,8 +14,35 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     public var hidden = 256
     public var bottleneck = 64
     public var layerNormEps: Float = 1e-6
+    /// The network multiplies every input pixel by this before the patch embedding (a fixed gain, not
+    /// a parameter). Images stored with `--normalize none` have a sky near 0 and arcs of order 1; the
+    /// recipe study (docs/science.md) measures what scaling them does to the features.
+    public var inputScale: Float = 1
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale
+    }
+
+    /// Every field is optional (a checkpoint written before a field existed keeps loading with its default).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EsViTConfig()
+        func get<T: Decodable>(_ k: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? fallback }
+        inChannels = try get(.inChannels, d.inChannels)
+        patch = try get(.patch, d.patch)
+        dim = try get(.dim, d.dim)
+        depths = try get(.depths, d.depths)
+        heads = try get(.heads, d.heads)
+        window = try get(.window, d.window)
+        mlpRatio = try get(.mlpRatio, d.mlpRatio)
+        outDim = try get(.outDim, d.outDim)
+        hidden = try get(.hidden, d.hidden)
+        bottleneck = try get(.bottleneck, d.bottleneck)
+        layerNormEps = try get(.layerNormEps, d.layerNormEps)
+        inputScale = try get(.inputScale, d.inputScale)
+    }
 
     /// The project's default "tiny" configuration (`lenspipe bench train` defaults).
     public static let tiny = EsViTConfig()
@@ -39,6 +66,7 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
 
     /// Checks that every stage of an `size x size` crop tiles into windows.
     public func validate(cropSize: Int) throws {
+        guard inputScale.isFinite && inputScale > 0 else { throw ConfigError("inputScale \(inputScale) must be a positive number") }
         guard cropSize % patch == 0 else { throw ConfigError("crop size \(cropSize) is not a multiple of the patch \(patch)") }
         var side = cropSize / patch
         for i in 0..<stages {

@@ -156,6 +156,7 @@ public struct SwinBackbone: Sendable {
         let patchLen = c.inChannels * P * P
         cache.patches = [Float].uninitialized(B * L0 * patchLen)
         images.withUnsafeBufferPointer { TokenLayout.patches(&cache.patches, $0.baseAddress!, B: B, Cin: c.inChannels, H: S, W: S, P: P) }
+        if c.inputScale != 1 { let g = c.inputScale; cache.patches.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= g } } }
         cache.embed = [Float].uninitialized(B * L0 * c.dim)
         Linear.forward(&cache.embed, cache.patches, (arena.values + offsets.embedWeight), (arena.values + offsets.embedBias),
                        N: B * L0, C: patchLen, OC: c.dim)

@@ -5,9 +5,10 @@ import LensData
 import _TestSupport
 
 @Suite struct TrainerTests {
-    static func smallTrainer() -> EsViTTrainer {
+    static func smallTrainer(inputScale: Float = 1) -> EsViTTrainer {
         var c = EsViTConfig.golden
         c.outDim = 32
+        c.inputScale = inputScale
         let t = EsViTTrainer(config: c)
         t.initialize(seed: 3)
         return t
@@ -24,6 +25,28 @@ import _TestSupport
             for p in [a.values, a.m, a.v] { out += UnsafeBufferPointer(start: p, count: a.count).map(\.bitPattern) }
         }
         return out + t.center.map(\.bitPattern) + t.centerGrid.map(\.bitPattern) + [UInt32(t.step)]
+    }
+
+    /// `inputScale` is a gain on the pixels: a network with scale 3 on images x gives the bits of the same
+    /// weights with scale 1 on 3x; the scale travels in the checkpoint, and a config without the field
+    /// (an older checkpoint) decodes with scale 1.
+    @Test func inputScaleIsAGainOnThePixels() throws {
+        let scaled = Self.smallTrainer(inputScale: 3), plain = Self.smallTrainer()
+        let (g, _) = Self.batch(5)
+        let a = scaled.network.embed(scaled.teacher, images: g, batch: 4, size: 32)
+        let b = plain.network.embed(plain.teacher, images: g.map { $0 * 3 }, batch: 4, size: 32)
+        #expect(a == b)
+        #expect(a != plain.network.embed(plain.teacher, images: g, batch: 4, size: 32))
+        let dir = TestSupport.tempDir("scale")
+        try Checkpoint.save(scaled, to: dir + "/m.safetensors")
+        #expect(try Checkpoint.load(from: dir + "/m.safetensors").network.config.inputScale == 3)
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(EsViTConfig.golden)) as! [String: Any]
+        old["inputScale"] = nil
+        let decoded = try JSONDecoder().decode(EsViTConfig.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded == EsViTConfig.golden && decoded.inputScale == 1)
+        var bad = EsViTConfig.golden
+        bad.inputScale = 0
+        #expect(throws: ConfigError.self) { try bad.validate(cropSize: 32) }
     }
 
     /// Saving and loading gives the same state bit for bit, and training on from either gives the same bits.
@@ -98,7 +121,7 @@ import _TestSupport
 
     @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"))
     func checkpointLoadsInPyTorch() throws {
-        let t = TrainerTests.smallTrainer()
+        let t = TrainerTests.smallTrainer(inputScale: 2.5)
         let (g, l) = TrainerTests.batch(1)
         _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
         let dir = TestSupport.tempDir("torch")

@@ -130,6 +130,7 @@ class EsViT(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.patch = c["patch"]
+        self.input_scale = c.get("inputScale", 1.0)  # lenspipe's fixed input gain (EsViTConfig.inputScale)
         self.patch_embed = PatchEmbed(c["inChannels"], c["dim"], c["patch"])
         n = len(c["depths"])
         self.layers = nn.ModuleList([Stage(c["dim"] << i, c["depths"][i], c["heads"][i], c["window"], c["mlpRatio"], i < n - 1)
@@ -140,7 +141,7 @@ class EsViT(nn.Module):
         self.head_dense = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
 
     def forward(self, x):
-        x = self.patch_embed.norm(self.patch_embed.proj(x).flatten(2).transpose(1, 2))
+        x = self.patch_embed.norm(self.patch_embed.proj(x * self.input_scale).flatten(2).transpose(1, 2))
         H = int(round(x.shape[1] ** 0.5))
         for st in self.layers:
             for b in st.blocks:

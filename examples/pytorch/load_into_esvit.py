@@ -107,7 +107,8 @@ def main():
     ours, _, _ = load_checkpoint(args.checkpoint, args.network)
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((4, c["inChannels"], size, size)).astype(np.float32))
     with torch.no_grad():
-        pooled, tokens = model.forward_features(x)
+        # lenspipe multiplies the pixels by the config's inputScale before the patch embedding.
+        pooled, tokens = model.forward_features(x * c.get("inputScale", 1.0))
         view, region = model.head(pooled), model.head_dense(tokens)
         view_ours, region_ours = ours(x)
     diffs = {"pooled": float((pooled - ours.pooled).abs().max()), "view_logits": float((view - view_ours).abs().max()),
