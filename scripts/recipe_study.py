@@ -90,12 +90,17 @@ def run(args):
     collapses = [m["collapse"] for m in metrics if "collapse" in m]
     record["collapse"] = collapses[0] if collapses else None
     record["knn_curve"] = [[m["step"], round(m.get("elapsed_s", 0), 1), m["knn_accuracy"]] for m in metrics if "knn_accuracy" in m]
+    # [step, seconds, centred k-NN] (monitors written since the centred k-NN exists).
+    record["knn_centred_curve"] = [[m["step"], round(m.get("elapsed_s", 0), 1), m["knn_centred_accuracy"]]
+                                   for m in metrics if "knn_centred_accuracy" in m]
     report_path = os.path.join(eval_dir, "report.json")
     if os.path.exists(report_path):
         with open(report_path) as f:
             report = json.load(f)
         record["eval"] = {row["features"]: {"knn_acc": round(row["knn_accuracy"], 4), "knn_auc": round(row["knn_macro_auc"], 4),
-                                            "probe_acc": round(row["probe_accuracy"], 4), "probe_auc": round(row["probe_macro_auc"], 4)}
+                                            "probe_acc": round(row["probe_accuracy"], 4), "probe_auc": round(row["probe_macro_auc"], 4),
+                                            **({"knn_c_acc": round(row["knn_centred_accuracy"], 4), "knn_c_auc": round(row["knn_centred_macro_auc"], 4)}
+                                               if "knn_centred_accuracy" in row else {})}
                           for row in report["rows"]}
     with open(os.path.join(args.runs, "results.jsonl"), "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -108,8 +113,8 @@ def fmt(x, digits=3):
 
 def table(args):
     rows = read_jsonl(args.results)
-    print("| run | recipe diff | min | steps | scored on | k-NN acc / AUC | probe acc / macro AUC | random init k-NN / probe AUC | raw pixels k-NN / probe AUC | entropy / log K (view, region) | feature std | collapse warning |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | recipe diff | min | steps | scored on | k-NN acc / AUC | centred k-NN acc | probe acc / macro AUC | random init k-NN / probe AUC | raw pixels k-NN / probe AUC | entropy / log K (view, region) | feature std | collapse warning |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     baselines = {}
     for r in rows:
         ev = r.get("eval", {})
@@ -124,7 +129,8 @@ def table(args):
             diff += f" (failed: {r['error']})"
         scored = os.path.basename(r["scored_on"].rstrip("/"))
         print(f"| {r['name']} | `{diff}` | {r['minutes']} | {r.get('steps', '-')} | {scored} | "
-              f"{fmt(trained.get('knn_acc'))} / {fmt(trained.get('knn_auc'))} | {fmt(trained.get('probe_acc'))} / {fmt(trained.get('probe_auc'))} | "
+              f"{fmt(trained.get('knn_acc'))} / {fmt(trained.get('knn_auc'))} | {fmt(trained.get('knn_c_acc'))} | "
+              f"{fmt(trained.get('probe_acc'))} / {fmt(trained.get('probe_auc'))} | "
               f"{fmt(rnd.get('knn_acc'))} / {fmt(rnd.get('probe_auc'))} | {fmt(raw.get('knn_acc'))} / {fmt(raw.get('probe_auc'))} | "
               f"{fmt(r.get('view_entropy_share'), 2)}, {fmt(r.get('region_entropy_share'), 2)} | {fmt(r.get('feature_std'), 3)} | "
               f"{'yes' if r.get('collapse') else 'no'} |")

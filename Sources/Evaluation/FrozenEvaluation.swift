@@ -11,7 +11,9 @@ import Training
 /// so a reader sees what pre-training added.
 ///
 /// - k-NN: cosine on L2-normalised features, `k` neighbours, `exp(sim / T)` weighted vote (DINO's
-///   `eval_knn.py`); its class scores give a ROC AUC too.
+///   `eval_knn.py`); its class scores give a ROC AUC too. Each row also reports the same k-NN on
+///   features centred by the train features' mean first (CL2N, `KNNClassifier(centred:)`), which is
+///   what separates the classes when every feature shares a large common part.
 /// - Probe: multinomial logistic regression on standardised features, `C` chosen on a stratified 20%
 ///   of train (never on test), refitted on all of train (`FeatureMetrics.LinearProbe`).
 public struct FrozenEvaluation {
@@ -42,6 +44,9 @@ public struct FrozenEvaluation {
         public var dimension: Int
         public var knnAccuracy: Double
         public var knnMacroAUC: Double
+        /// The k-NN on features centred by the train features' mean (CL2N).
+        public var knnCentredAccuracy: Double
+        public var knnCentredMacroAUC: Double
         public var probeAccuracy: Double
         public var probeMacroAUC: Double
         public var probePerClassAUC: [Double]
@@ -52,7 +57,8 @@ public struct FrozenEvaluation {
 
         enum CodingKeys: String, CodingKey {
             case features, dimension, seconds
-            case knnAccuracy = "knn_accuracy", knnMacroAUC = "knn_macro_auc", probeAccuracy = "probe_accuracy", probeMacroAUC = "probe_macro_auc"
+            case knnAccuracy = "knn_accuracy", knnMacroAUC = "knn_macro_auc"
+            case knnCentredAccuracy = "knn_centred_accuracy", knnCentredMacroAUC = "knn_centred_macro_auc", probeAccuracy = "probe_accuracy", probeMacroAUC = "probe_macro_auc"
             case probePerClassAUC = "probe_auc_per_class", probeC = "probe_c", probeConfusion = "probe_confusion"
         }
     }
@@ -96,16 +102,20 @@ public struct FrozenEvaluation {
         func evaluate(_ name: String, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) -> (Row, LinearProbe.Result) {
             let t0 = Date()
             let (a, b) = make()
-            let knn = KNNClassifier(trainFeatures: a.l2Normalized(), trainLabels: trainLabels, dimension: a.dimension, classCount: K,
-                                    k: options.k, temperature: options.temperature).classify(b.l2Normalized())
-            let knnReport = ClassificationReport(labels: testLabels, predictions: knn.predictions, scores: knn.scores, classCount: K)
+            func knn(centred: Bool) -> ClassificationReport {
+                let r = KNNClassifier(trainFeatures: a.features, trainLabels: trainLabels, dimension: a.dimension, classCount: K,
+                                      k: options.k, temperature: options.temperature, centred: centred).classify(b.features)
+                return ClassificationReport(labels: testLabels, predictions: r.predictions, scores: r.scores, classCount: K)
+            }
+            let knnReport = knn(centred: false), knnCentred = knn(centred: true)
             let probe = LinearProbe(seed: options.seed).run(trainFeatures: a.features, trainLabels: trainLabels, testFeatures: b.features,
                                                             testLabels: testLabels, dimension: a.dimension, classCount: K)
             let row = Row(features: name, dimension: a.dimension, knnAccuracy: knnReport.accuracy, knnMacroAUC: knnReport.macroAUC,
+                          knnCentredAccuracy: knnCentred.accuracy, knnCentredMacroAUC: knnCentred.macroAUC,
                           probeAccuracy: probe.report.accuracy, probeMacroAUC: probe.report.macroAUC, probePerClassAUC: probe.report.auc,
                           probeC: probe.chosenC, probeConfusion: probe.report.confusion, seconds: Date().timeIntervalSince(t0))
-            log(String(format: "%@: k-NN %.4f (AUC %.4f), probe %.4f (AUC %.4f, C %g) in %.0f s", name, row.knnAccuracy, row.knnMacroAUC,
-                       row.probeAccuracy, row.probeMacroAUC, row.probeC, row.seconds))
+            log(String(format: "%@: k-NN %.4f (AUC %.4f), centred k-NN %.4f, probe %.4f (AUC %.4f, C %g) in %.0f s", name, row.knnAccuracy,
+                       row.knnMacroAUC, row.knnCentredAccuracy, row.probeAccuracy, row.probeMacroAUC, row.probeC, row.seconds))
             return (row, probe)
         }
         let arena = options.network == "student" ? trained.student : trained.teacher

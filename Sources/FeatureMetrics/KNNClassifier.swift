@@ -11,6 +11,12 @@ import Foundation
 ///     let knn = KNNClassifier(trainFeatures: xs, trainLabels: ys, dimension: 128, classCount: 3)
 ///     let result = knn.classify(testFeatures)         // result.predictions [M], result.scores [M, 3]
 ///
+/// `centred: true` subtracts the train rows' mean from train and test rows before the L2 normalisation
+/// (SimpleShot's "CL2N", Wang et al. 2019). Cosine similarity is not invariant to a shift: when every
+/// feature shares a large common part (mean-pooled tokens of stamps that are mostly the same sky,
+/// whose cosine to their mean is 0.99+), the plain similarities are all near 1 and the neighbours are
+/// ranked mostly by how much of that common part a row carries. Centring compares what differs.
+///
 /// Performance: similarities come from `sgemm` on blocks of test rows, split over `threads` workers
 /// (OpenBLAS runs one thread each); memory is one `[B, N_train]` block per worker.
 public struct KNNClassifier: Sendable {
@@ -24,16 +30,22 @@ public struct KNNClassifier: Sendable {
     public let trainFeatures: [Float]
     /// `[N_train]` in `0..<classCount`.
     public let trainLabels: [Int]
+    /// `[D]`: the train rows' mean, subtracted from every row before normalising (`centred: true`); nil otherwise.
+    public let mean: [Float]?
 
     /// - Parameters:
     ///   - trainFeatures: `[N_train, D]` row-major, not necessarily normalised.
     ///   - trainLabels: `[N_train]`, each in `0..<classCount`.
-    public init(trainFeatures: [Float], trainLabels: [Int], dimension: Int, classCount: Int, k: Int = 20, temperature: Double = 0.07) {
+    ///   - centred: subtract the train rows' mean first (CL2N).
+    public init(trainFeatures: [Float], trainLabels: [Int], dimension: Int, classCount: Int, k: Int = 20, temperature: Double = 0.07,
+                centred: Bool = false) {
         precondition(dimension > 0 && trainFeatures.count == trainLabels.count * dimension, "trainFeatures must be [N, D]")
         precondition(!trainLabels.isEmpty, "k-NN needs at least one train row")
         precondition(trainLabels.allSatisfy { (0..<classCount).contains($0) }, "train labels must lie in 0..<classCount")
         precondition(k >= 1 && temperature > 0)
-        self.trainFeatures = Rows.l2Normalized(trainFeatures, dimension: dimension)
+        let mean = centred ? Rows.mean(trainFeatures, dimension: dimension) : nil
+        self.mean = mean
+        self.trainFeatures = Rows.l2Normalized(mean.map { Rows.subtracting($0, from: trainFeatures) } ?? trainFeatures, dimension: dimension)
         self.trainLabels = trainLabels
         self.dimension = dimension
         self.classCount = classCount
@@ -54,7 +66,7 @@ public struct KNNClassifier: Sendable {
         precondition(testFeatures.count % dimension == 0, "testFeatures must be [M, D]")
         let D = dimension, K = classCount, M = testFeatures.count / D, N = trainLabels.count
         let kk = min(k, N)
-        let test = Rows.l2Normalized(testFeatures, dimension: D)
+        let test = Rows.l2Normalized(mean.map { Rows.subtracting($0, from: testFeatures) } ?? testFeatures, dimension: D)
         // Rows per block: at most 256, and at most ~4M similarities (16 MB) per block.
         let blockSize = max(1, min(256, (1 << 22) / N))
         var predictions = [Int](repeating: 0, count: M)

@@ -20,6 +20,22 @@ enum Rows {
         return out
     }
 
+    /// The mean row of `features [N, D]` (accumulated in Double).
+    static func mean(_ features: [Float], dimension D: Int) -> [Float] {
+        let n = D == 0 ? 0 : features.count / D
+        var sum = [Double](repeating: 0, count: D)
+        for r in 0..<n { for i in 0..<D { sum[i] += Double(features[r * D + i]) } }
+        return sum.map { Float($0 / Double(max(n, 1))) }
+    }
+
+    /// `features [N, D]` with `row [D]` subtracted from every row.
+    static func subtracting(_ row: [Float], from features: [Float]) -> [Float] {
+        let D = row.count
+        var out = features
+        for i in out.indices { out[i] -= row[i % D] }
+        return out
+    }
+
     /// Index of the largest of `count` values (the first one on ties).
     static func argmax<T: Comparable>(_ values: UnsafePointer<T>, count: Int) -> Int {
         var best = 0

@@ -21,9 +21,10 @@ enum TrainingCurves {
             LineChart.Panel(title: "Pooled teacher features", xLabel: "step", yLabel: "std / effective rank",
                             series: [series("feature_std", "std x 100", scale: 100), series("effective_rank", "effective rank")]),
         ]
-        let knn = series("knn_accuracy", "k-NN (val vs train)")
+        let knn = series("knn_accuracy", "k-NN (val vs train)"), centred = series("knn_centred_accuracy", "k-NN, centred features")
         if !knn.x.isEmpty {
-            panels.append(LineChart.Panel(title: "k-NN accuracy (k=20, T=0.07)", xLabel: "step", yLabel: "accuracy", series: [knn]))
+            panels.append(LineChart.Panel(title: "k-NN accuracy (k=20, T=0.07)", xLabel: "step", yLabel: "accuracy",
+                                          series: centred.x.isEmpty ? [knn] : [knn, centred]))
         }
         try LineChart(title: "lenspipe train", panels: panels, columns: 2).writePNG(path: path)
     }

@@ -78,12 +78,18 @@ final class KNNMonitor {
         temperature = recipe.monitor.knnTemperature
     }
 
-    func accuracy(trainer: EsViTTrainer, size: Int) -> Double {
+    /// The k-NN accuracy of val against train on the teacher's features: DINO's vote, and the same vote
+    /// on features centred by the train features' mean (`KNNClassifier(centred:)`).
+    func accuracy(trainer: EsViTTrainer, size: Int) -> (plain: Double, centred: Double) {
         let extractor = FeatureExtractor(network: trainer.network, arena: trainer.teacher, size: size)
         let D = trainer.config.finalDim
-        let knn = KNNClassifier(trainFeatures: extractor.features(trainImages), trainLabels: trainLabels, dimension: D,
-                                classCount: classCount, k: k, temperature: temperature)
-        let predictions = knn.classify(extractor.features(valImages), threads: KernelThreads.count).predictions
-        return Double(zip(predictions, valLabels).filter { $0 == $1 }.count) / Double(max(1, valLabels.count))
+        let train = extractor.features(trainImages), val = extractor.features(valImages)
+        func score(centred: Bool) -> Double {
+            let knn = KNNClassifier(trainFeatures: train, trainLabels: trainLabels, dimension: D, classCount: classCount, k: k,
+                                    temperature: temperature, centred: centred)
+            let predictions = knn.classify(val, threads: KernelThreads.count).predictions
+            return Double(zip(predictions, valLabels).filter { $0 == $1 }.count) / Double(max(1, valLabels.count))
+        }
+        return (score(centred: false), score(centred: true))
     }
 }

@@ -104,9 +104,9 @@ public final class TrainingRun {
         if let monitor, firstStep == 0 {
             // The baseline the curve starts from: the randomly initialised teacher.
             let accuracy = monitor.accuracy(trainer: trainer, size: S)
-            metrics.append(["step": 0, "knn_accuracy": accuracy, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
-                            "elapsed_s": Date().timeIntervalSince(start)])
-            log(String(format: "step 0 (random init): k-NN accuracy %.4f", accuracy))
+            metrics.append(["step": 0, "knn_accuracy": accuracy.plain, "knn_centred_accuracy": accuracy.centred, "knn_train": monitor.trainCount,
+                            "knn_val": monitor.valCount, "elapsed_s": Date().timeIntervalSince(start)])
+            log(String(format: "step 0 (random init): k-NN accuracy %.4f (centred %.4f)", accuracy.plain, accuracy.centred))
         }
         var lastCheckpoint = Date()
         let loopStart = Date()
@@ -154,9 +154,10 @@ public final class TrainingRun {
             }
             if let monitor, (recipe.monitor.knnEvery > 0 && done % recipe.monitor.knnEvery == 0) || isLast {
                 let accuracy = monitor.accuracy(trainer: trainer, size: S)
-                metrics.append(["step": done, "knn_accuracy": accuracy, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
-                                "elapsed_s": Date().timeIntervalSince(start)])
-                log(String(format: "step %d: k-NN accuracy %.4f (val %d vs train %d, teacher features)", done, accuracy, monitor.valCount, monitor.trainCount))
+                metrics.append(["step": done, "knn_accuracy": accuracy.plain, "knn_centred_accuracy": accuracy.centred, "knn_train": monitor.trainCount,
+                                "knn_val": monitor.valCount, "elapsed_s": Date().timeIntervalSince(start)])
+                log(String(format: "step %d: k-NN accuracy %.4f, centred %.4f (val %d vs train %d, teacher features)", done, accuracy.plain,
+                           accuracy.centred, monitor.valCount, monitor.trainCount))
             }
             if done % recipe.monitor.checkpointEvery == 0 || Date().timeIntervalSince(lastCheckpoint) >= recipe.monitor.checkpointMinutes * 60 || isLast {
                 try Checkpoint.save(trainer, to: folder.checkpoint, metadata: metadata)

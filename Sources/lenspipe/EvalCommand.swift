@@ -57,7 +57,9 @@ extension LensPipe {
             discussion: """
             Three rows on the same images: the checkpoint's features, a randomly initialised network of
             the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised
-            features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py) and by a linear
+            features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on
+            features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what
+            differs between images, when all of them share a large common part) and by a linear
             probe (multinomial logistic regression on standardised features; C chosen on a stratified
             20% of train, never on test). Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the
             probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row.
@@ -106,11 +108,11 @@ extension LensPipe {
                 return
             }
             print("test: \(report.testImages) images, train: \(report.trainImages); classes \(report.classes.joined(separator: ", "))")
-            print("features             dim   k-NN acc  k-NN AUC  probe acc  probe AUC  per-class probe AUC")
+            print("features             dim   k-NN acc  k-NN AUC  centred k-NN acc  probe acc  probe AUC  per-class probe AUC")
             for r in report.rows {
                 let name = r.features.padding(toLength: max(20, r.features.count), withPad: " ", startingAt: 0)
-                print(name + String(format: " %4d   %.4f    %.4f    %.4f     %.4f     %@", r.dimension, r.knnAccuracy, r.knnMacroAUC,
-                             r.probeAccuracy, r.probeMacroAUC, r.probePerClassAUC.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+                print(name + String(format: " %4d   %.4f    %.4f    %.4f            %.4f     %.4f     %@", r.dimension, r.knnAccuracy,
+                             r.knnMacroAUC, r.knnCentredAccuracy, r.probeAccuracy, r.probeMacroAUC, r.probePerClassAUC.map { String(format: "%.3f", $0) }.joined(separator: " ")))
             }
             if let output { print("report: \(output)/report.json, figures: \(output)/roc.png, \(output)/confusion.png") }
         }

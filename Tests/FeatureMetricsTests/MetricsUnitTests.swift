@@ -95,6 +95,27 @@ import Testing
         #expect(result.scores[2] == 0)
     }
 
+    /// `centred: true` is the plain vote on rows minus the train rows' mean (the test rows get the
+    /// train mean too, not their own), and it changes the vote when the rows share a large offset.
+    @Test func centringSubtractsTheTrainMean() {
+        var rng = SplitMix64(seed: 12)
+        let D = 6, N = 120, M = 40
+        let uniform = { (rng: inout SplitMix64) -> Float in Float(Double(rng.next() >> 11) / Double(1 << 53)) - 0.5 }
+        // Every row shares an offset of 3 along the first axis; the test rows are shifted further.
+        let train = (0..<(N * D)).map { i in uniform(&rng) + (i % D == 0 ? 3 : 0) }
+        let test = (0..<(M * D)).map { i in uniform(&rng) + (i % D == 0 ? 3.5 : 0) }
+        let labels = (0..<N).map { $0 % 3 }
+        let mean = (0..<D).map { d in (0..<N).reduce(Float(0)) { $0 + train[$1 * D + d] } / Float(N) }
+        let centred = KNNClassifier(trainFeatures: train, trainLabels: labels, dimension: D, classCount: 3, k: 7, centred: true)
+        for d in 0..<D { #expect(abs(centred.mean![d] - mean[d]) < 1e-5) }
+        let byHand = KNNClassifier(trainFeatures: train.enumerated().map { $1 - mean[$0 % D] }, trainLabels: labels, dimension: D, classCount: 3, k: 7)
+        let a = centred.classify(test, threads: 1), b = byHand.classify(test.enumerated().map { $1 - mean[$0 % D] }, threads: 1)
+        #expect(a.predictions == b.predictions)
+        for (x, y) in zip(a.scores, b.scores) { #expect(abs(x - y) < 1e-5) }
+        let plain = KNNClassifier(trainFeatures: train, trainLabels: labels, dimension: D, classCount: 3, k: 7)
+        #expect(plain.mean == nil && plain.classify(test, threads: 1).scores != a.scores)
+    }
+
     @Test func knnIsTheSameForAnyThreadCount() {
         var rng = SplitMix64(seed: 11)
         let D = 8, N = 300, M = 97

@@ -56,6 +56,17 @@ import _TestSupport
         #expect(aucDiff < 1e-3)
     }
 
+    /// The centred k-NN (CL2N) against numpy's vote on `x − mean(train x)`.
+    @Test(arguments: ["blobs3", "blobs2"])
+    func centredKnnMatchesNumpy(_ name: String) throws {
+        let c = try Self.load(name)
+        let knn = KNNClassifier(trainFeatures: c.trainX, trainLabels: c.trainY, dimension: c.D, classCount: c.K,
+                                k: c.ref["k"] as! Int, temperature: c.number("T"), centred: true)
+        let result = knn.classify(c.testX)
+        #expect(result.predictions == c.ints("knn_centred_predictions"))
+        #expect(Self.maxDiff(result.scores.map(Double.init), c.doubles("knn_centred_scores")) < 1e-5)
+    }
+
     @Test(arguments: ["blobs3", "blobs2"])
     func logisticRegressionMatchesScikitLearn(_ name: String) throws {
         let c = try Self.load(name)

@@ -72,6 +72,8 @@ def classification_case(name, K, D, n_train, n_test, spread, C, k):
     x64tr, x64te = xtr.astype(np.float64), xte.astype(np.float64)
 
     pred, scores = knn(x64tr, ytr, x64te, k, 0.07, K)
+    mu = x64tr.mean(axis=0)  # CL2N (SimpleShot): centre by the train mean, then the same vote
+    cpred, cscores = knn(x64tr - mu, ytr, x64te - mu, k, 0.07, K)
     scaler = StandardScaler().fit(x64tr)
     lr = LogisticRegression(C=C, solver="lbfgs", tol=1e-10, max_iter=100000).fit(scaler.transform(x64tr), ytr)
     proba = lr.predict_proba(scaler.transform(x64te))
@@ -83,6 +85,7 @@ def classification_case(name, K, D, n_train, n_test, spread, C, k):
         knn_predictions=pred.tolist(), knn_scores=scores.ravel().tolist(),
         knn_accuracy=float((pred == yte).mean()), knn_auc=auc_per_class(yte, scores, K),
         knn_confusion=confusion_matrix(yte, pred, labels=range(K)).ravel().tolist(),
+        knn_centred_predictions=cpred.tolist(), knn_centred_scores=cscores.ravel().tolist(),
         scaler_mean=scaler.mean_.tolist(), scaler_scale=scaler.scale_.tolist(),
         lr_probabilities=proba.ravel().tolist(), lr_accuracy=float((lr_pred == yte).mean()),
         lr_confusion=confusion_matrix(yte, lr_pred, labels=range(K)).ravel().tolist(),
