@@ -311,7 +311,7 @@ public struct SwinBackbone: Sendable {
         LayerNorm.backward(dinp: &dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: dln2, inp: b.x1,
                            gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
         // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).
-        var dproj = [Float](repeating: 0, count: rows * C)
+        var dproj = [Float].uninitialized(rows * C)  // gather overwrites every row
         TokenLayout.gather(&dproj, dx, b.perm, rows: rows, C: C)
         var dattn = [Float](repeating: 0, count: rows * C)
         Linear.backward(dinp: &dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: dproj, inp: b.attn,

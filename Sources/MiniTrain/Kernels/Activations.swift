@@ -34,7 +34,7 @@ public enum GELU {
     }
 }
 
-/// Row-wise softmax and log-softmax with a temperature, `[N, K]`.
+/// Row-wise softmax with a temperature, `[N, K]`.
 public enum Softmax {
     /// `out = softmax((inp − shift) / temperature)` per row; `shift [K]` optional (the DINO centre).
     /// Rows are split over `KernelThreads`.
@@ -53,51 +53,18 @@ public enum Softmax {
             }
         }
     }
-
-    /// `out = log_softmax(inp / temperature)` per row.
-    public static func logForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, temperature: Float, N: Int, K: Int) {
-        let invT = 1 / temperature
-        for r in 0..<N {
-            let x = inp + r * K, y = out + r * K
-            for k in 0..<K { y[k] = x[k] * invT }
-            let mx = VectorMath.max(y, K)
-            for k in 0..<K { y[k] = FastMath.exp(y[k] - mx) }
-            let lse = mx + Float(log(Double(VectorMath.sum(y, K))))
-            for k in 0..<K { y[k] = x[k] * invT - lse }
-        }
-    }
 }
 
 /// Soft-target cross-entropy: `L = −Σ_k q_k log softmax(s / τ)_k` per row, and its gradient.
 public enum SoftCrossEntropy {
-    /// Returns `Σ_rows weight · L_row` and accumulates `ds += weight · (softmax(s/τ) − q) / τ`
-    /// (valid because Σ_k q_k = 1). `q` receives no gradient.
-    public static func forwardBackward(dstudent: UnsafeMutablePointer<Float>?, student: UnsafePointer<Float>, target: UnsafePointer<Float>,
-                                       temperature: Float, weight: Float, N: Int, K: Int) -> Double {
-        var total = 0.0
-        let logp = UnsafeMutablePointer<Float>.allocate(capacity: K)
-        defer { logp.deallocate() }
-        let wT = weight / temperature
-        for r in 0..<N {
-            Softmax.logForward(logp, student + r * K, temperature: temperature, N: 1, K: K)
-            let q = target + r * K
-            total -= Double(weight) * Double(VectorMath.dot(q, logp, K))
-            if let dstudent {
-                let d = dstudent + r * K
-                for k in 0..<K { d[k] = Relaxed.multiplyAdd(wT, FastMath.exp(logp[k]) - q[k], d[k]) }
-            }
-        }
-        return total
-    }
-
     /// One student row `s [K]` against several targets `q_t [K]` with a single softmax (the EsViT
     /// loss pairs every student crop with each teacher global crop other than itself): returns
     /// `Σ_t weight · L_t`, `L_t = −Σ_k q_t,k log p_k`, `p = softmax(s / τ)`, and accumulates
     /// `ds += weight/τ · Σ_t (p − q_t)` when `dstudent` is given.
     ///
     /// With `lse` the log-sum-exp of `s / τ`, `log p_k = s_k/τ − lse`, so `L_t = lse · Σ_k q_t,k − Σ_k
-    /// q_t,k s_k / τ`: one exponential per logit whatever the number of targets (the one-target
-    /// `forwardBackward` above takes two). `scratch` holds `K` floats.
+    /// q_t,k s_k / τ`: one exponential per logit whatever the number of targets, and no logarithm per
+    /// logit. `scratch` holds `K` floats. `q_t` receives no gradient.
     public static func forwardBackward(dstudent: UnsafeMutablePointer<Float>?, student s: UnsafePointer<Float>,
                                        targets: UnsafeBufferPointer<UnsafePointer<Float>>, temperature: Float, weight: Float, K: Int,
                                        scratch e: UnsafeMutablePointer<Float>) -> Double {
