@@ -30,6 +30,9 @@ public struct FrozenEvaluation {
         /// Where `roc.png` and `confusion.png` go (nil: none).
         public var figures: String?
         public var seed: UInt64 = 0
+        /// Pools the tokens this way instead of the checkpoint's `config.pooling` (nil: the checkpoint's);
+        /// the random-init row pools the same way.
+        public var pooling: TokenPooling?
 
         public init(checkpoint: String, train: String, test: String) {
             self.checkpoint = checkpoint
@@ -119,12 +122,15 @@ public struct FrozenEvaluation {
             return (row, probe)
         }
         let arena = options.network == "student" ? trained.student : trained.teacher
+        var config = trained.config
+        if let pooling = options.pooling { config.pooling = pooling }
+        let network = EsViTNetwork(config: config)
         let (row, probe) = evaluate("trained (\(options.network))") {
-            (EmbeddedSplit(train, network: trained.network, arena: arena, size: size), EmbeddedSplit(test, network: trained.network, arena: arena, size: size))
+            (EmbeddedSplit(train, network: network, arena: arena, size: size), EmbeddedSplit(test, network: network, arena: arena, size: size))
         }
         rows.append(row)
         if options.baselines {
-            let random = EsViTTrainer(config: trained.config)
+            let random = EsViTTrainer(config: config)
             random.initialize(seed: options.seed)
             rows.append(evaluate("random init") {
                 (EmbeddedSplit(train, network: random.network, arena: random.teacher, size: size),

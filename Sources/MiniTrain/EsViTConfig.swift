@@ -18,11 +18,15 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     /// a parameter). Images stored with `--normalize none` have a sky near 0 and arcs of order 1; the
     /// recipe study (docs/science.md) measures what scaling them does to the features.
     public var inputScale: Float = 1
+    /// How the final-stage tokens become the pooled feature (the view head's input and the feature that
+    /// `embed`, `eval` and the k-NN monitor use): `mean` (Swin's and EsViT's), or `foreground`, weighted
+    /// by how much of each token's input cell is lens light (`ForegroundPool`).
+    public var pooling: TokenPooling = .mean
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale
+        case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale, pooling
     }
 
     /// Every field is optional (a checkpoint written before a field existed keeps loading with its default).
@@ -42,6 +46,7 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
         bottleneck = try get(.bottleneck, d.bottleneck)
         layerNormEps = try get(.layerNormEps, d.layerNormEps)
         inputScale = try get(.inputScale, d.inputScale)
+        pooling = try get(.pooling, d.pooling)
     }
 
     /// The project's default "tiny" configuration (`lenspipe bench train` defaults).
@@ -79,6 +84,11 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
             }
         }
     }
+}
+
+/// The pooling of `EsViTConfig.pooling`.
+public enum TokenPooling: String, Codable, Sendable, CaseIterable {
+    case mean, foreground
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable {

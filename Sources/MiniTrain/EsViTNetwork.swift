@@ -25,11 +25,14 @@ public struct EsViTNetwork: Sendable {
         public var region: DINOHead.Cache
         /// `[rows, C]`: pooled backbone features (`rows` = crops x images).
         public var pooled: [Float]
-        init(backbone: SwinBackbone.Cache, view: DINOHead.Cache, region: DINOHead.Cache, pooled: [Float]) {
+        /// `[rows, L]`: the foreground pooling's token weights (empty for the mean pool).
+        var poolWeights: [Float]
+        init(backbone: SwinBackbone.Cache, view: DINOHead.Cache, region: DINOHead.Cache, pooled: [Float], poolWeights: [Float]) {
             self.backbone = backbone
             self.view = view
             self.region = region
             self.pooled = pooled
+            self.poolWeights = poolWeights
         }
     }
 
@@ -37,20 +40,34 @@ public struct EsViTNetwork: Sendable {
     /// `forBackward: false`: the teacher's pass (nothing computed that only backward needs).
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Output {
         let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward)
-        var pooled = [Float](repeating: 0, count: B * config.finalDim)
-        TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
+        let (pooled, weights) = pool(bb, images: images, size: S)
         let v = head.forward(arena, input: pooled, rows: B)
         let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens)
-        return Output(backbone: bb, view: v, region: r, pooled: pooled)
+        return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights)
+    }
+
+    /// `config.pooling` of the final tokens: the pooled features `[B, C]` and the token weights `[B, L]`
+    /// (empty for the mean pool).
+    func pool(_ bb: SwinBackbone.Cache, images: [Float], size S: Int) -> (pooled: [Float], weights: [Float]) {
+        let B = bb.batch, L = bb.tokens, C = config.finalDim
+        var pooled = [Float](repeating: 0, count: B * C)
+        switch config.pooling {
+        case .mean:
+            TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: L, C: C)
+            return (pooled, [])
+        case .foreground:
+            let side = Int(Double(L).squareRoot())
+            let w = images.withUnsafeBufferPointer { ForegroundPool.weights(images: $0.baseAddress!, B: B, Cin: config.inChannels, S: S, side: side) }
+            ForegroundPool.forward(&pooled, bb.tokensOut, weights: w, B: B, L: L, C: C)
+            return (pooled, w)
+        }
     }
 
     /// Inference: the pooled backbone features `[B, C]` of `images [B, Cin, S, S]` (no heads; nothing
     /// is kept for a backward pass beyond this call). Evaluation and the k-NN monitor use the teacher's.
     public func embed(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int) -> [Float] {
         let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: false)
-        var pooled = [Float](repeating: 0, count: B * config.finalDim)
-        TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: bb.tokens, C: config.finalDim)
-        return pooled
+        return pool(bb, images: images, size: S).pooled
     }
 
     /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`.
@@ -58,7 +75,11 @@ public struct EsViTNetwork: Sendable {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
         let dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
         var dtokens = headDense.backward(arena, cache: output.region, dlogits: dregion, trainG: trainG)
-        TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)
+        if output.poolWeights.isEmpty {
+            TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)
+        } else {
+            ForegroundPool.backward(&dtokens, dpooled, weights: output.poolWeights, B: B, L: L, C: C)
+        }
         backbone.backward(arena, cache: output.backbone, dtokens: dtokens)
     }
 }

@@ -77,6 +77,9 @@ extension LensPipe {
         @Option(help: "teacher (DINO's choice) or student.") var network: NetworkChoice = .teacher
         @Option(help: "Neighbours of the k-NN.") var k = 20
         @Option(help: "Temperature of the k-NN vote.") var temperature = 0.07
+        @Option(help: ArgumentHelp("Pool the final tokens this way instead of as the checkpoint was trained: mean, or foreground (weighted by each token's lens light; docs/science.md).",
+                                   valueName: "mean|foreground"))
+        var pooling: TokenPooling?
         @Flag(help: "Only the checkpoint's row (no random-init and raw-pixel baselines).") var noBaselines = false
         @Flag(help: "Print the report as JSON.") var json = false
         @Flag(help: "No progress messages.") var quiet = false
@@ -94,6 +97,7 @@ extension LensPipe {
             options.temperature = temperature
             options.baselines = !noBaselines
             options.figures = output
+            options.pooling = pooling
             let quiet = self.quiet
             BLAS.setThreads(1)
             let report = try KernelThreads.$count.withValue(threadOptions.threads) {
@@ -118,6 +122,8 @@ extension LensPipe {
         }
     }
 }
+
+extension TokenPooling: ExpressibleByArgument {}
 
 /// Which network of a checkpoint.
 enum NetworkChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
