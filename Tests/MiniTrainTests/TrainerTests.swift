@@ -5,10 +5,11 @@ import LensData
 import _TestSupport
 
 @Suite struct TrainerTests {
-    static func smallTrainer(inputScale: Float = 1) -> EsViTTrainer {
+    static func smallTrainer(inputScale: Float = 1, pooling: TokenPooling = .mean) -> EsViTTrainer {
         var c = EsViTConfig.golden
         c.outDim = 32
         c.inputScale = inputScale
+        c.pooling = pooling
         let t = EsViTTrainer(config: c)
         t.initialize(seed: 3)
         return t
@@ -119,9 +120,9 @@ import _TestSupport
 @Suite struct PyTorchCheckpointTests {
     static let python = ProcessInfo.processInfo.environment["LENSPIPE_TORCH_PYTHON"]
 
-    @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"))
-    func checkpointLoadsInPyTorch() throws {
-        let t = TrainerTests.smallTrainer(inputScale: 2.5)
+    @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"), arguments: TokenPooling.allCases)
+    func checkpointLoadsInPyTorch(pooling: TokenPooling) throws {
+        let t = TrainerTests.smallTrainer(inputScale: 2.5, pooling: pooling)
         let (g, l) = TrainerTests.batch(1)
         _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
         let dir = TestSupport.tempDir("torch")

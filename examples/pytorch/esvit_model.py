@@ -126,11 +126,27 @@ class Head(nn.Module):
         return self.last_layer(F.normalize(self.mlp(x), dim=-1))
 
 
+def foreground_weights(x, side, saturation_sigmas=3.0):
+    """[B, side*side] token weights of lenspipe's `pooling: foreground` (MiniTrain/Kernels/ForegroundPool.swift)
+    for images x [B, C, S, S]: over the channel-summed plane, sky = median, sigma = 1.4826 x MAD; a cell's
+    weight is clamp((cell mean - sky) / (3 sigma), 0, 1) (cells above the sky 1 when sigma is 0), each row
+    normalised to sum 1 (uniform when no cell is above the sky)."""
+    plane = x.sum(1)
+    flat = plane.flatten(1)
+    sky = flat.quantile(0.5, dim=1)  # the mean of the two middle values for an even count, as lenspipe
+    sigma = 1.4826 * (flat - sky[:, None]).abs().quantile(0.5, dim=1)
+    excess = F.avg_pool2d(plane[:, None], plane.shape[-1] // side).flatten(1) - sky[:, None]
+    w = torch.where(sigma[:, None] > 0, (excess / (saturation_sigmas * sigma[:, None])).clamp(0, 1), (excess > 0).to(x.dtype))
+    total = w.sum(1, keepdim=True)
+    return torch.where(total > 0, w / total.clamp_min(1e-30), torch.full_like(w, 1.0 / w.shape[1]))
+
+
 class EsViT(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.patch = c["patch"]
         self.input_scale = c.get("inputScale", 1.0)  # lenspipe's fixed input gain (EsViTConfig.inputScale)
+        self.pooling = c.get("pooling", "mean")  # EsViTConfig.pooling: mean, or foreground (foreground_weights)
         self.patch_embed = PatchEmbed(c["inChannels"], c["dim"], c["patch"])
         n = len(c["depths"])
         self.layers = nn.ModuleList([Stage(c["dim"] << i, c["depths"][i], c["heads"][i], c["window"], c["mlpRatio"], i < n - 1)
@@ -141,6 +157,7 @@ class EsViT(nn.Module):
         self.head_dense = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
 
     def forward(self, x):
+        images = x
         x = self.patch_embed.norm(self.patch_embed.proj(x * self.input_scale).flatten(2).transpose(1, 2))
         H = int(round(x.shape[1] ** 0.5))
         for st in self.layers:
@@ -151,7 +168,10 @@ class EsViT(nn.Module):
                 H //= 2
         r = self.norm(x)
         self.tokens = r  # [B, L, C], the region loss matches on these
-        self.pooled = r.mean(1)
+        if self.pooling == "foreground":
+            self.pooled = (r * foreground_weights(images, H)[..., None]).sum(1)
+        else:
+            self.pooled = r.mean(1)
         return self.head(self.pooled), self.head_dense(r)
 
 
