@@ -22,6 +22,8 @@ public enum FineTuneCheckpoint {
         out.teacher.copyValues(from: out.student)
         out.center = dino.center
         out.centerGrid = dino.centerGrid
+        out.studentPoolMoments = dino.studentPoolMoments
+        out.teacherPoolMoments = dino.teacherPoolMoments
         let w = trainer.arena.tensor("head.weight"), b = trainer.arena.tensor("head.bias")
         let tensors = [w, b].map { t in
             Checkpoint.Tensor(name: t.name, shape: t.shape, values: Array(UnsafeBufferPointer(start: trainer.arena.values + t.offset, count: t.count)))

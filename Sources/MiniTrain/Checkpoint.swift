@@ -4,7 +4,8 @@ import LensData
 /// Checkpoints as safetensors files: `student.<name>` and `teacher.<name>` under microsoft/esvit's
 /// state-dict names (a PyTorch user strips the prefix and calls `load_state_dict(strict=True)`; each
 /// block's `attn.relative_position_index` buffer is written too, as esvit registers it), AdamW moments as
-/// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`;
+/// `optimizer.m.<name>` / `optimizer.v.<name>`, `optimizer.step` (I64), `center` and `center_grid`, and
+/// with a standardised view head the running moments `pool_moments.{student,teacher}.{mean,mean_square}` (F64);
 /// the model configuration and hyper-parameters in the metadata. Loading restores the trainer bit for bit.
 public enum Checkpoint {
     /// A named F32 tensor stored beside the trainer's (a fine-tuned checkpoint's `head.weight`, `head.bias`).
@@ -56,6 +57,17 @@ public enum Checkpoint {
         }
         entries.append(("center", "F32", [1, t.center.count], t.center.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
         entries.append(("center_grid", "F32", [1, t.centerGrid.count], t.centerGrid.withUnsafeBufferPointer { f32($0.baseAddress!, $0.count) }))
+        if t.config.viewHead == .standardized {
+            for (who, m) in [("student", t.studentPoolMoments), ("teacher", t.teacherPoolMoments)] {
+                for (what, values) in [("mean", m.mean), ("mean_square", m.meanSquare)] {
+                    var bytes = [UInt8](repeating: 0, count: 8 * values.count)
+                    bytes.withUnsafeMutableBytes { d in
+                        for i in values.indices { d.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
+                    }
+                    entries.append(("pool_moments.\(who).\(what)", "F64", [1, values.count], bytes))
+                }
+            }
+        }
         entries.append(("optimizer.step", "I64", [1], withUnsafeBytes(of: Int64(t.step).littleEndian) { Array($0) }))
         for tensor in tensors {
             precondition(!entries.contains { $0.0 == tensor.name }, "\(tensor.name) is already a tensor of the checkpoint")
@@ -145,6 +157,18 @@ public enum Checkpoint {
         }
         try t.center.withUnsafeMutableBufferPointer { try read("center", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
         try t.centerGrid.withUnsafeMutableBufferPointer { try read("center_grid", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
+        if config.viewHead == .standardized {
+            func read64(_ name: String) throws -> [Double] {
+                let C = config.finalDim
+                guard let e = header[name] as? [String: Any], e["dtype"] as? String == "F64", e["shape"] as? [Int] == [1, C],
+                      let o = e["data_offsets"] as? [Int], o.count == 2, o[0] >= 0, o[1] - o[0] == 8 * C, o[1] <= data.count else {
+                    throw LensDataError(path: path, "tensor \(name): missing, or not F64 [1, \(C)]")
+                }
+                return (0..<C).map { Double(bitPattern: UInt64(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 8 * $0, as: UInt64.self))) }
+            }
+            t.studentPoolMoments = RunningMoments(mean: try read64("pool_moments.student.mean"), meanSquare: try read64("pool_moments.student.mean_square"))
+            t.teacherPoolMoments = RunningMoments(mean: try read64("pool_moments.teacher.mean"), meanSquare: try read64("pool_moments.teacher.mean_square"))
+        }
         guard let s = header["optimizer.step"] as? [String: Any], s["dtype"] as? String == "I64", let o = s["data_offsets"] as? [Int], o.count == 2,
               o[1] - o[0] == 8, o[1] <= data.count else { throw LensDataError(path: path, "optimizer.step missing") }
         t.step = Int(Int64(littleEndian: data.loadUnaligned(fromByteOffset: o[0], as: Int64.self)))

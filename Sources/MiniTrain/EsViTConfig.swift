@@ -22,11 +22,15 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     /// `embed`, `eval` and the k-NN monitor use): `mean` (Swin's and EsViT's), or `foreground`, weighted
     /// by how much of each token's input cell is lens light (`ForegroundPool`).
     public var pooling: TokenPooling = .mean
+    /// What the view head reads: `pooled` (EsViT's), or `standardized`, the pooled features minus their
+    /// running mean, divided by their running standard deviation, per channel (`RunningStandardize`; the
+    /// trainer keeps the statistics). The features that `embed` returns are the pooled ones either way.
+    public var viewHead: ViewHeadInput = .pooled
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale, pooling
+        case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale, pooling, viewHead
     }
 
     /// Every field is optional (a checkpoint written before a field existed keeps loading with its default).
@@ -47,6 +51,7 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
         layerNormEps = try get(.layerNormEps, d.layerNormEps)
         inputScale = try get(.inputScale, d.inputScale)
         pooling = try get(.pooling, d.pooling)
+        viewHead = try get(.viewHead, d.viewHead)
     }
 
     /// The project's default "tiny" configuration (`lenspipe bench train` defaults).
@@ -89,6 +94,11 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
 /// The pooling of `EsViTConfig.pooling`.
 public enum TokenPooling: String, Codable, Sendable, CaseIterable {
     case mean, foreground
+}
+
+/// The view head's input (`EsViTConfig.viewHead`).
+public enum ViewHeadInput: String, Codable, Sendable, CaseIterable {
+    case pooled, standardized
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable {

@@ -27,23 +27,36 @@ public struct EsViTNetwork: Sendable {
         public var pooled: [Float]
         /// `[rows, L]`: the foreground pooling's token weights (empty for the mean pool).
         var poolWeights: [Float]
-        init(backbone: SwinBackbone.Cache, view: DINOHead.Cache, region: DINOHead.Cache, pooled: [Float], poolWeights: [Float]) {
+        /// `[C]`: the view head's input standardisation (`RunningStandardize`; empty: the head sees `pooled`).
+        var headInvStd: [Float]
+        init(backbone: SwinBackbone.Cache, view: DINOHead.Cache, region: DINOHead.Cache, pooled: [Float], poolWeights: [Float], headInvStd: [Float]) {
             self.backbone = backbone
             self.view = view
             self.region = region
             self.pooled = pooled
             self.poolWeights = poolWeights
+            self.headInvStd = headInvStd
         }
     }
 
     /// Runs the network on `images [B, Cin, S, S]` (B = crops x images of one resolution).
     /// `forBackward: false`: the teacher's pass (nothing computed that only backward needs).
-    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Output {
+    /// `headInput`: with `config.viewHead == .standardized`, the running mean and inverse standard
+    /// deviation `[C]` that the pooled features are standardised by before the view head (the trainer
+    /// keeps them, one pair per network); ignored otherwise.
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
+                        headInput: (mean: [Float], invStd: [Float])? = nil) -> Output {
         let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward)
         let (pooled, weights) = pool(bb, images: images, size: S)
-        let v = head.forward(arena, input: pooled, rows: B)
+        var headIn = pooled, invStd: [Float] = []
+        if config.viewHead == .standardized {
+            let stats = headInput ?? (mean: [Float](repeating: 0, count: config.finalDim), invStd: [Float](repeating: 1, count: config.finalDim))
+            RunningStandardize.forward(&headIn, pooled, mean: stats.mean, invStd: stats.invStd, N: B, C: config.finalDim)
+            invStd = stats.invStd
+        }
+        let v = head.forward(arena, input: headIn, rows: B)
         let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens)
-        return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights)
+        return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights, headInvStd: invStd)
     }
 
     /// `config.pooling` of the final tokens: the pooled features `[B, C]` and the token weights `[B, L]`
@@ -73,7 +86,8 @@ public struct EsViTNetwork: Sendable {
     /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`.
     public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
-        let dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
+        var dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
+        if !output.headInvStd.isEmpty { RunningStandardize.backward(&dpooled, invStd: output.headInvStd, N: B, C: C) }
         var dtokens = headDense.backward(arena, cache: output.region, dlogits: dregion, trainG: trainG)
         if output.poolWeights.isEmpty {
             TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)

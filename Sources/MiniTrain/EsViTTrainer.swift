@@ -58,6 +58,10 @@ public final class EsViTTrainer: @unchecked Sendable {
     public let teacher: ParameterArena
     public var center: [Float]
     public var centerGrid: [Float]
+    /// Running moments of the student's and the teacher's pooled features, which standardise the view
+    /// head's input when `config.viewHead == .standardized` (moved after every step, like the centres).
+    public var studentPoolMoments: RunningMoments
+    public var teacherPoolMoments: RunningMoments
     public var step = 0
     public var hyper: Hyper
     /// How many lanes a batch's images are split into. Each lane (a contiguous run of images) runs
@@ -76,6 +80,8 @@ public final class EsViTTrainer: @unchecked Sendable {
         teacher = network.makeArena()
         center = [Float](repeating: 0, count: config.outDim)
         centerGrid = [Float](repeating: 0, count: config.outDim)
+        studentPoolMoments = RunningMoments(channels: config.finalDim)
+        teacherPoolMoments = RunningMoments(channels: config.finalDim)
         self.hyper = hyper
     }
 
@@ -106,10 +112,11 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// for the masked-token term; the teacher always sees the crops whole.
     public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                       tokenMask: [Bool]? = nil) -> StepResult {
-        let (loss, outputs, pooled) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
-                                                               tokenMask: tokenMask, joiningLogitGradients: false)
+        let (loss, outputs, pooled, sums) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s,
+                                                                     images: B, tokenMask: tokenMask, joiningLogitGradients: false)
         update()
         updateCenters(outputs)
+        if config.viewHead == .standardized { updatePoolMoments(sums) }
         return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss, maskedLoss: outputs.maskedLoss,
                           teacherViewEntropy: outputs.teacherViewEntropy, teacherViewMeanEntropy: outputs.teacherViewMeanEntropy,
                           teacherRegionEntropy: outputs.teacherRegionEntropy, teacherRegionMeanEntropy: outputs.teacherRegionMeanEntropy,
@@ -119,7 +126,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// Forward, loss and backward: leaves the gradients in `student.grads`.
     public func lossAndGradients(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                                  tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result) {
-        let (loss, result, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
+        let (loss, result, _, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
                                                          tokenMask: tokenMask)
         return (loss, result)
     }
@@ -131,14 +138,16 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the
     /// student's. `joiningLogitGradients: false` leaves the merged result's `dview`/`dregion` empty.
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                  tokenMask: [Bool]? = nil, joiningLogitGradients: Bool = true) -> (Double, EsViTLoss.Result, [Float]) {
+                                  tokenMask: [Bool]? = nil, joiningLogitGradients: Bool = true)
+        -> (Double, EsViTLoss.Result, [Float], PoolSums) {
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
         let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
+        let standardizers = config.viewHead == .standardized ? (student: studentPoolMoments.standardizer, teacher: teacherPoolMoments.standardizer) : nil
         let n = max(1, min(lanes, B))
         if n == 1 {
             let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
-                             tokenMask: mask, batchImages: B, batchMaskedTokens: maskedTokens)
-            return (r.result.loss, r.result, r.pooled)
+                             tokenMask: mask, batchImages: B, batchMaskedTokens: maskedTokens, standardizers: standardizers)
+            return (r.result.loss, r.result, r.pooled, r.sums)
         }
         while laneArenas.count < n - 1 { laneArenas.append(ParameterArena(gradientsOf: student)) }
         let starts = (0...n).map { $0 * B / n }
@@ -157,7 +166,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                     laneStep(arenas[h], globals: CropMajor.lane(globals, crops: 2, images: B, start: start, count: count), globalSize: S,
                              locals: CropMajor.lane(locals, crops: L, images: B, start: start, count: count), localCrops: L, localSize: s,
                              images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
-                             batchImages: B, batchMaskedTokens: maskedTokens)
+                             batchImages: B, batchMaskedTokens: maskedTokens, standardizers: standardizers)
                 }
             }
         }
@@ -167,34 +176,72 @@ public final class EsViTTrainer: @unchecked Sendable {
             for g in extra { for i in range { sum[i] += g[i] } }
         }
         let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L, joiningGradients: joiningLogitGradients)
-        return (result.loss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts))
+        var sums = lanesOut[0].sums
+        for lane in lanesOut.dropFirst() { sums.add(lane.sums) }
+        return (result.loss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts), sums)
     }
 
     /// What one lane's step leaves besides its gradients.
     struct LaneOutput {
         var result: EsViTLoss.Result
         var pooled: [Float]
+        var sums: PoolSums
+    }
+
+    /// Per-channel sums of the pooled features (student: every crop; teacher: the global crops) that
+    /// `updatePoolMoments` turns into the running moments. Empty unless `config.viewHead == .standardized`.
+    struct PoolSums {
+        var student = (sum: [Double](), sumSquares: [Double](), rows: 0)
+        var teacher = (sum: [Double](), sumSquares: [Double](), rows: 0)
+
+        /// Adds another lane's sums (lanes in order, so the totals do not depend on the thread count).
+        mutating func add(_ o: PoolSums) {
+            for i in student.sum.indices {
+                student.sum[i] += o.student.sum[i]
+                student.sumSquares[i] += o.student.sumSquares[i]
+                teacher.sum[i] += o.teacher.sum[i]
+                teacher.sumSquares[i] += o.teacher.sumSquares[i]
+            }
+            student.rows += o.student.rows
+            teacher.rows += o.teacher.rows
+        }
     }
 
     /// Teacher forward, student forward, loss and backward of one lane's images (`B` of the batch's
     /// `batchImages`), into `arena`'s gradients (zeroed first).
     func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                  tokenMask mask: [Bool]?, batchImages: Int, batchMaskedTokens: Int) -> LaneOutput {
-        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false)
+                  tokenMask mask: [Bool]?, batchImages: Int, batchMaskedTokens: Int,
+                  standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil) -> LaneOutput {
+        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher)
         var studentGlobals = globals
         if let mask {
             let g = tokenGrid(size: S)
             TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
         }
-        var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S)]
-        if L > 0 { groups.append(network.forward(arena, images: locals, batch: L * B, size: s)) }
+        var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student)]
+        if L > 0 { groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student)) }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
                      tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
         arena.zeroGrads()
         for (g, out) in groups.enumerated() { network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
-        return LaneOutput(result: result, pooled: t.pooled)
+        var sums = PoolSums()
+        if standardizers != nil {
+            let C = config.finalDim
+            let ts = RunningMoments.sums(t.pooled, N: 2 * B, C: C)
+            sums.teacher = (ts.sum, ts.sumSquares, 2 * B)
+            sums.student = ([Double](repeating: 0, count: C), [Double](repeating: 0, count: C), 0)
+            for g in groups {
+                let rows = g.pooled.count / C, gs = RunningMoments.sums(g.pooled, N: rows, C: C)
+                for c in 0..<C {
+                    sums.student.sum[c] += gs.sum[c]
+                    sums.student.sumSquares[c] += gs.sumSquares[c]
+                }
+                sums.student.rows += rows
+            }
+        }
+        return LaneOutput(result: result, pooled: t.pooled, sums: sums)
     }
 
     /// Per-tensor clipping, AdamW on the student, EMA into the teacher.
@@ -216,5 +263,12 @@ public final class EsViTTrainer: @unchecked Sendable {
             center[k] = m * center[k] + (1 - m) * r.teacherViewMean[k]
             centerGrid[k] = m * centerGrid[k] + (1 - m) * r.teacherRegionMean[k]
         }
+    }
+
+    /// The running moments of the pooled features move towards this step's (at the centres' momentum).
+    func updatePoolMoments(_ sums: PoolSums) {
+        let m = Double(hyper.centerMomentum)
+        studentPoolMoments.update(sum: sums.student.sum, sumSquares: sums.student.sumSquares, rows: sums.student.rows, momentum: m)
+        teacherPoolMoments.update(sum: sums.teacher.sum, sumSquares: sums.teacher.sumSquares, rows: sums.teacher.rows, momentum: m)
     }
 }

@@ -16,9 +16,10 @@ import LensData
         return (g, l, mask)
     }
 
-    static func trainer(lanes: Int) -> EsViTTrainer {
+    static func trainer(lanes: Int, viewHead: ViewHeadInput = .pooled) -> EsViTTrainer {
         var c = EsViTConfig.golden
         c.outDim = 32
+        c.viewHead = viewHead
         let t = EsViTTrainer(config: c)
         t.initialize(seed: 3)
         t.hyper.maskedWeight = 0.5
@@ -26,6 +27,10 @@ import LensData
         // Non-zero centres, so that the lanes' teacher targets depend on them as the batch's do.
         t.center = (0..<32).map { Float($0 % 5) * 0.01 }
         t.centerGrid = (0..<32).map { Float($0 % 3) * -0.02 }
+        // Running moments away from (0, 1), so that a standardised view head's input depends on them.
+        let C = c.finalDim
+        t.studentPoolMoments = RunningMoments(mean: (0..<C).map { Double($0 % 7) * 0.03 }, meanSquare: (0..<C).map { 0.5 + Double($0 % 4) * 0.1 })
+        t.teacherPoolMoments = RunningMoments(mean: (0..<C).map { Double($0 % 5) * -0.02 }, meanSquare: (0..<C).map { 0.4 + Double($0 % 3) * 0.2 })
         return t
     }
 
@@ -36,13 +41,13 @@ import LensData
         #expect(worst <= 1e-4 * scale, "\(what): worst difference \(worst) of scale \(scale)")
     }
 
-    @Test(arguments: [2, 3])
-    func lanesAddUpToTheWholeBatch(lanes: Int) {
+    @Test(arguments: [2, 3], ViewHeadInput.allCases)
+    func lanesAddUpToTheWholeBatch(lanes: Int, viewHead: ViewHeadInput) {
         let (g, l, mask) = Self.batch(11)
-        let whole = Self.trainer(lanes: 1), split = Self.trainer(lanes: lanes)
-        let (lossA, a, pooledA) = whole.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
+        let whole = Self.trainer(lanes: 1, viewHead: viewHead), split = Self.trainer(lanes: lanes, viewHead: viewHead)
+        let (lossA, a, pooledA, sumsA) = whole.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
                                                                  localSize: Self.s, images: Self.B, tokenMask: mask)
-        let (lossB, b, pooledB) = split.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
+        let (lossB, b, pooledB, sumsB) = split.lossGradientsAndFeatures(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L,
                                                                  localSize: Self.s, images: Self.B, tokenMask: mask)
         #expect(abs(lossA - lossB) <= 1e-5 * abs(lossA))
         #expect(a.maskedLoss > 0 && abs(a.maskedLoss - b.maskedLoss) <= 1e-5 * a.maskedLoss)
@@ -52,6 +57,16 @@ import LensData
             #expect(abs(x - y) <= 1e-5 * abs(x), "\(x) vs \(y)")
         }
         Self.close(pooledB, pooledA, "pooled")
+        #expect(sumsA.student.rows == sumsB.student.rows && sumsA.teacher.rows == sumsB.teacher.rows)
+        if viewHead == .standardized {
+            #expect(sumsA.student.rows == (2 + Self.L) * Self.B && sumsA.teacher.rows == 2 * Self.B)
+            for (x, y, what) in [(sumsB.student.sum, sumsA.student.sum, "student sums"), (sumsB.student.sumSquares, sumsA.student.sumSquares, "student squares"),
+                                 (sumsB.teacher.sum, sumsA.teacher.sum, "teacher sums"), (sumsB.teacher.sumSquares, sumsA.teacher.sumSquares, "teacher squares")] {
+                Self.close(x.map { Float($0) }, y.map { Float($0) }, what)
+            }
+        } else {
+            #expect(sumsA.student.rows == 0 && sumsA.teacher.sum.isEmpty)
+        }
         Self.close(b.teacherViewMean, a.teacherViewMean, "view centre input")
         Self.close(b.teacherRegionMean, a.teacherRegionMean, "region centre input")
         for k in 0..<2 {
@@ -64,11 +79,12 @@ import LensData
 
     /// The lanes do not follow the thread count: one thread runs them one after the other and gives
     /// the same bits as two threads running them side by side.
-    @Test func oneAndTwoThreadsGiveTheSameBits() {
+    @Test(arguments: ViewHeadInput.allCases)
+    func oneAndTwoThreadsGiveTheSameBits(viewHead: ViewHeadInput) {
         let (g, l, mask) = Self.batch(12)
         var snapshots: [[UInt32]] = []
         for threads in [1, 2] {
-            let t = Self.trainer(lanes: 2)
+            let t = Self.trainer(lanes: 2, viewHead: viewHead)
             KernelThreads.$count.withValue(threads) {
                 for _ in 0..<2 {
                     _ = t.train(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L, localSize: Self.s, images: Self.B, tokenMask: mask)

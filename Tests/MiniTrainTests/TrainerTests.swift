@@ -5,11 +5,12 @@ import LensData
 import _TestSupport
 
 @Suite struct TrainerTests {
-    static func smallTrainer(inputScale: Float = 1, pooling: TokenPooling = .mean) -> EsViTTrainer {
+    static func smallTrainer(inputScale: Float = 1, pooling: TokenPooling = .mean, viewHead: ViewHeadInput = .pooled) -> EsViTTrainer {
         var c = EsViTConfig.golden
         c.outDim = 32
         c.inputScale = inputScale
         c.pooling = pooling
+        c.viewHead = viewHead
         let t = EsViTTrainer(config: c)
         t.initialize(seed: 3)
         return t
@@ -25,7 +26,9 @@ import _TestSupport
         for a in [t.student, t.teacher] {
             for p in [a.values, a.m, a.v] { out += UnsafeBufferPointer(start: p, count: a.count).map(\.bitPattern) }
         }
-        return out + t.center.map(\.bitPattern) + t.centerGrid.map(\.bitPattern) + [UInt32(t.step)]
+        let moments = [t.studentPoolMoments, t.teacherPoolMoments].flatMap { $0.mean + $0.meanSquare }
+            .flatMap { [UInt32(truncatingIfNeeded: $0.bitPattern), UInt32(truncatingIfNeeded: $0.bitPattern >> 32)] }
+        return out + t.center.map(\.bitPattern) + t.centerGrid.map(\.bitPattern) + moments + [UInt32(t.step)]
     }
 
     /// `inputScale` is a gain on the pixels: a network with scale 3 on images x gives the bits of the same
@@ -120,14 +123,16 @@ import _TestSupport
 @Suite struct PyTorchCheckpointTests {
     static let python = ProcessInfo.processInfo.environment["LENSPIPE_TORCH_PYTHON"]
 
-    @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"), arguments: TokenPooling.allCases)
-    func checkpointLoadsInPyTorch(pooling: TokenPooling) throws {
-        let t = TrainerTests.smallTrainer(inputScale: 2.5, pooling: pooling)
+    @Test(.enabled(if: python != nil, "set LENSPIPE_TORCH_PYTHON to a python with torch to run this"),
+          arguments: zip([TokenPooling.mean, .foreground, .mean], [ViewHeadInput.pooled, .pooled, .standardized]))
+    func checkpointLoadsInPyTorch(pooling: TokenPooling, viewHead: ViewHeadInput) throws {
+        let t = TrainerTests.smallTrainer(inputScale: 2.5, pooling: pooling, viewHead: viewHead)
         let (g, l) = TrainerTests.batch(1)
         _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
         let dir = TestSupport.tempDir("torch")
         try Checkpoint.save(t, to: dir + "/model.safetensors")
-        let out = t.network.forward(t.teacher, images: Array(g.prefix(2 * 32 * 32)), batch: 2, size: 32)
+        let out = t.network.forward(t.teacher, images: Array(g.prefix(2 * 32 * 32)), batch: 2, size: 32,
+                                    headInput: t.teacherPoolMoments.standardizer)  // ignored unless viewHead is standardized
         try NPYWriter.write(path: dir + "/input.npy", shape: [2, 1, 32, 32], float32: Array(g.prefix(2 * 32 * 32)))
         try NPYWriter.write(path: dir + "/view.npy", shape: [2, t.config.outDim], float32: out.view.logits)
         try NPYWriter.write(path: dir + "/region.npy", shape: [2 * 16, t.config.outDim], float32: out.region.logits)

@@ -155,6 +155,11 @@ class EsViT(nn.Module):
         self.norm = nn.LayerNorm(f, eps=1e-6)
         self.head = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
         self.head_dense = Head(f, c["outDim"], c["hidden"], c["bottleneck"])
+        # EsViTConfig.viewHead: "standardized" heads read (pooled - mean) * inv_std, lenspipe's running
+        # moments of the pooled features (load_checkpoint fills them from pool_moments.*; not in the state dict).
+        self.view_head = c.get("viewHead", "pooled")
+        self.register_buffer("head_mean", torch.zeros(f), persistent=False)
+        self.register_buffer("head_inv_std", torch.ones(f), persistent=False)
 
     def forward(self, x):
         images = x
@@ -172,7 +177,10 @@ class EsViT(nn.Module):
             self.pooled = (r * foreground_weights(images, H)[..., None]).sum(1)
         else:
             self.pooled = r.mean(1)
-        return self.head(self.pooled), self.head_dense(r)
+        head_input = self.pooled
+        if self.view_head == "standardized":
+            head_input = (self.pooled - self.head_mean) * self.head_inv_std
+        return self.head(head_input), self.head_dense(r)
 
 
 def read_safetensors(path):
@@ -183,7 +191,7 @@ def read_safetensors(path):
     header = json.loads(raw[8:8 + n])
     meta = header.pop("__metadata__", {})
     data = raw[8 + n:]
-    dtypes = {"F32": np.float32, "I64": np.int64}
+    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
     tensors = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtypes[v["dtype"]]).reshape(v["shape"])
                for k, v in header.items()}
     return tensors, meta
@@ -197,4 +205,10 @@ def load_checkpoint(path, network="teacher"):
     prefix = network + "."
     state = {k[len(prefix):]: torch.from_numpy(v.copy()) for k, v in tensors.items() if k.startswith(prefix)}
     model.load_state_dict(state, strict=True)
+    if model.view_head == "standardized":
+        # As MiniTrain's RunningMoments.standardizer: var = E[x^2] - E[x]^2 (at least 0), eps 1e-5, in float32.
+        mean = tensors[f"pool_moments.{network}.mean"][0]
+        var = np.maximum(0.0, tensors[f"pool_moments.{network}.mean_square"][0] - mean * mean)
+        model.head_mean.copy_(torch.from_numpy(mean.astype(np.float32)))
+        model.head_inv_std.copy_(torch.from_numpy((1.0 / np.sqrt(var + 1e-5)).astype(np.float32)))
     return model.eval(), config, meta
