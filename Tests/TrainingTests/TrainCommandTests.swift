@@ -102,6 +102,39 @@ enum ShardWriterCount {
         #expect(losses(killed) == losses(whole))
     }
 
+    /// The collapse warning on a small run (docs/science.md, ninth session): with EsViT's view head
+    /// (`viewHead: pooled`) the pooled head's teacher goes uniform within a few dozen steps and the
+    /// warning fires; the same run with the standardised head (`viewHead: standardized`) learns sharper
+    /// targets and stays silent.
+    @Test(arguments: ViewHeadInput.allCases)
+    func collapseWarningFiresOnlyWithThePooledViewHead(viewHead: ViewHeadInput) throws {
+        let base = TestSupport.tempDir("train-collapse")
+        _ = try TestSupport.lenspipe(["synth", base + "/synth", "--count", "200", "--size", "64", "--seed", "5"])
+        let pp = try TestSupport.lenspipe(["preprocess", base + "/synth", base + "/shards", "--size", "32", "--split", "train=0.8,val=0.2", "--quiet"])
+        #expect(pp.status == 0, "\(pp.stderr)")
+        let recipe = base + "/recipe.json"
+        try """
+        {"batch": 16, "seed": 3,
+         "model": {"dim": 16, "depths": [1, 1], "heads": [1, 2], "outDim": 64, "hidden": 32, "bottleneck": 16, "viewHead": "\(viewHead.rawValue)"},
+         "views": {"global": [{"size": 32}, {"size": 32}], "local": {"count": 2, "size": 16, "scale": [0.2, 0.4]}},
+         "monitor": {"metricsEvery": 2, "knnEvery": 0}}
+        """.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let r = try TestSupport.lenspipe(["train", base + "/shards", "-o", base + "/run", "--recipe", recipe, "--epochs", "8", "--threads", "2", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = MetricsLog.read(base + "/run/metrics.jsonl").filter { $0["loss"] != nil }
+        let fired = lines.contains { ($0["collapse"] as? [String])?.contains("view-uniform") == true }
+        let last = try #require(lines.last)
+        let share = (last["teacher_entropy_view"] as! Double) / (last["log_k"] as! Double)
+        switch viewHead {
+        case .pooled:
+            #expect(fired && r.stderr.contains("view head collapsed to uniform targets"), "\(r.stderr)")
+            #expect(share > 0.9, "view teacher entropy \(share) log K")
+        case .standardized:
+            #expect(!fired && !r.stderr.contains("collapse warning"), "\(r.stderr)")
+            #expect(share < 0.5, "view teacher entropy \(share) log K")
+        }
+    }
+
     @Test func nonFiniteStopsTheRunAndKeepsTheLastCheckpoint() throws {
         let base = TestSupport.tempDir("train-nan")
         let recipe = base + "/nan.json"
