@@ -115,6 +115,10 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
 
     public init() {
         model = EsViTConfig()
+        // The recipe study's choice (docs/science.md, ninth session): with EsViT's view head the pooled
+        // head's teacher goes uniform on lensing stamps within 60 steps and a 20-minute run ends worse
+        // than a 10-minute one; standardised pooled features keep both heads learning.
+        model.viewHead = .standardized
         views = TrainRecipe.defaultViews
         optimizer = Optimizer()
         teacher = Teacher()
