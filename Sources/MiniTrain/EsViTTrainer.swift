@@ -189,21 +189,20 @@ public final class EsViTTrainer: @unchecked Sendable {
     }
 
     /// Per-channel sums of the pooled features (student: every crop; teacher: the global crops) that
-    /// `updatePoolMoments` turns into the running moments. Empty unless `config.viewHead == .standardized`.
+    /// `updatePoolMoments` turns into the running moments. No rows unless `config.viewHead == .standardized`.
     struct PoolSums {
-        var student = (sum: [Double](), sumSquares: [Double](), rows: 0)
-        var teacher = (sum: [Double](), sumSquares: [Double](), rows: 0)
+        var student: MomentSums
+        var teacher: MomentSums
+
+        init(channels C: Int) {
+            student = MomentSums(channels: C)
+            teacher = MomentSums(channels: C)
+        }
 
         /// Adds another lane's sums (lanes in order, so the totals do not depend on the thread count).
         mutating func add(_ o: PoolSums) {
-            for i in student.sum.indices {
-                student.sum[i] += o.student.sum[i]
-                student.sumSquares[i] += o.student.sumSquares[i]
-                teacher.sum[i] += o.teacher.sum[i]
-                teacher.sumSquares[i] += o.teacher.sumSquares[i]
-            }
-            student.rows += o.student.rows
-            teacher.rows += o.teacher.rows
+            student.add(o.student)
+            teacher.add(o.teacher)
         }
     }
 
@@ -226,20 +225,11 @@ public final class EsViTTrainer: @unchecked Sendable {
                      tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
         arena.zeroGrads()
         for (g, out) in groups.enumerated() { network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
-        var sums = PoolSums()
+        let C = config.finalDim
+        var sums = PoolSums(channels: C)
         if standardizers != nil {
-            let C = config.finalDim
-            let ts = RunningMoments.sums(t.pooled, N: 2 * B, C: C)
-            sums.teacher = (ts.sum, ts.sumSquares, 2 * B)
-            sums.student = ([Double](repeating: 0, count: C), [Double](repeating: 0, count: C), 0)
-            for g in groups {
-                let rows = g.pooled.count / C, gs = RunningMoments.sums(g.pooled, N: rows, C: C)
-                for c in 0..<C {
-                    sums.student.sum[c] += gs.sum[c]
-                    sums.student.sumSquares[c] += gs.sumSquares[c]
-                }
-                sums.student.rows += rows
-            }
+            sums.teacher = MomentSums(t.pooled, N: 2 * B, C: C)
+            for g in groups { sums.student.add(MomentSums(g.pooled, N: g.pooled.count / C, C: C)) }
         }
         return LaneOutput(result: result, pooled: t.pooled, sums: sums)
     }
@@ -268,7 +258,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// The running moments of the pooled features move towards this step's (at the centres' momentum).
     func updatePoolMoments(_ sums: PoolSums) {
         let m = Double(hyper.centerMomentum)
-        studentPoolMoments.update(sum: sums.student.sum, sumSquares: sums.student.sumSquares, rows: sums.student.rows, momentum: m)
-        teacherPoolMoments.update(sum: sums.teacher.sum, sumSquares: sums.teacher.sumSquares, rows: sums.teacher.rows, momentum: m)
+        studentPoolMoments.update(sums.student, momentum: m)
+        teacherPoolMoments.update(sums.teacher, momentum: m)
     }
 }

@@ -34,6 +34,37 @@ import LensData
         }
     }
 
+    /// d(Σ G ⊙ view logits) / d(`parameter`[j]) through a whole network, by `t.network.backward` and by
+    /// central differences on the student's `parameter` at `indices` (G random; the region logits get no
+    /// gradient). `norm.weight`, the final LayerNorm's, acts per token, so it checks the pooling and what
+    /// lies between the pooled feature and the view head.
+    static func checkViewLogitsGradient(_ t: EsViTTrainer, images: [Float], batch B: Int, size S: Int,
+                                        headInput: (mean: [Float], invStd: [Float])? = nil, parameter: String = "norm.weight",
+                                        indices: [Int] = [0, 5, 17], seed: UInt64, sourceLocation: SourceLocation = #_sourceLocation) {
+        var rng = Philox4x64(seed: seed, stream: 0)
+        let K = t.config.outDim, tokens = t.tokenGrid(size: S) * t.tokenGrid(size: S)
+        let G = random(B * K, &rng)
+        func loss() -> Double {
+            let o = t.network.forward(t.student, images: images, batch: B, size: S, forBackward: false, headInput: headInput)
+            return zip(o.view.logits, G).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        t.student.zeroGrads()
+        let out = t.network.forward(t.student, images: images, batch: B, size: S, headInput: headInput)
+        t.network.backward(t.student, output: out, dview: G, dregion: [Float](repeating: 0, count: B * tokens * K))
+        let (value, grad) = (t.student.value(parameter), t.student.grad(parameter))
+        for j in indices {
+            let analytic = grad[j], h: Float = 1e-2
+            value[j] += h
+            let plus = loss()
+            value[j] -= 2 * h
+            let minus = loss()
+            value[j] += h
+            let numeric = Float((plus - minus) / Double(2 * h))
+            #expect(abs(numeric - analytic) <= 0.02 * abs(analytic) + 2e-3, "\(parameter)[\(j)]: numeric \(numeric), backward \(analytic)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
     @Test func linear() {
         var rng = Philox4x64(seed: 1, stream: 0)
         let (N, C, OC) = (5, 7, 4)

@@ -65,7 +65,7 @@ import LensData
                 Self.close(x.map { Float($0) }, y.map { Float($0) }, what)
             }
         } else {
-            #expect(sumsA.student.rows == 0 && sumsA.teacher.sum.isEmpty)
+            #expect(sumsA.student.rows == 0 && sumsA.teacher.rows == 0)
         }
         Self.close(b.teacherViewMean, a.teacherViewMean, "view centre input")
         Self.close(b.teacherRegionMean, a.teacherRegionMean, "region centre input")

@@ -52,27 +52,12 @@ public struct RunningMoments: Sendable, Equatable {
         self.meanSquare = meanSquare
     }
 
-    public var channels: Int { mean.count }
-
-    /// `[C]` per-channel sums of `x` and of `x²` over the rows of `x [N, C]` (what `update` takes).
-    public static func sums(_ x: [Float], N: Int, C: Int) -> (sum: [Double], sumSquares: [Double]) {
-        var s = [Double](repeating: 0, count: C), q = [Double](repeating: 0, count: C)
-        for n in 0..<N {
-            for c in 0..<C {
-                let v = Double(x[n * C + c])
-                s[c] += v
-                q[c] += v * v
-            }
-        }
-        return (s, q)
-    }
-
-    /// Moves towards the moments of `rows` rows whose sums are given.
-    public mutating func update(sum: [Double], sumSquares: [Double], rows: Int, momentum: Double) {
-        guard rows > 0 else { return }
+    /// Moves towards the moments of the rows `sums` were taken over (nothing when there were none).
+    public mutating func update(_ sums: MomentSums, momentum: Double) {
+        guard sums.rows > 0 else { return }
         for c in mean.indices {
-            mean[c] = momentum * mean[c] + (1 - momentum) * sum[c] / Double(rows)
-            meanSquare[c] = momentum * meanSquare[c] + (1 - momentum) * sumSquares[c] / Double(rows)
+            mean[c] = momentum * mean[c] + (1 - momentum) * sums.sum[c] / Double(sums.rows)
+            meanSquare[c] = momentum * meanSquare[c] + (1 - momentum) * sums.sumSquares[c] / Double(sums.rows)
         }
     }
 
@@ -81,5 +66,43 @@ public struct RunningMoments: Sendable, Equatable {
         let m = mean.map { Float($0) }
         let s = mean.indices.map { c in Float(1 / (max(0, meanSquare[c] - mean[c] * mean[c]) + Self.eps).squareRoot()) }
         return (m, s)
+    }
+}
+
+/// Per-channel sums of `x` and of `x²` over the rows of features `[N, C]`, what `RunningMoments.update`
+/// takes. Sums of parts add up (`add`); adding them in a fixed order keeps the totals deterministic.
+public struct MomentSums: Sendable, Equatable {
+    public var sum: [Double]
+    public var sumSquares: [Double]
+    public var rows: Int
+
+    /// No rows yet.
+    public init(channels C: Int) {
+        sum = [Double](repeating: 0, count: C)
+        sumSquares = [Double](repeating: 0, count: C)
+        rows = 0
+    }
+
+    /// The sums over the rows of `x [N, C]`.
+    public init(_ x: [Float], N: Int, C: Int) {
+        precondition(x.count == N * C)
+        self.init(channels: C)
+        for n in 0..<N {
+            for c in 0..<C {
+                let v = Double(x[n * C + c])
+                sum[c] += v
+                sumSquares[c] += v * v
+            }
+        }
+        rows = N
+    }
+
+    public mutating func add(_ o: MomentSums) {
+        precondition(o.sum.count == sum.count)
+        for c in sum.indices {
+            sum[c] += o.sum[c]
+            sumSquares[c] += o.sumSquares[c]
+        }
+        rows += o.rows
     }
 }
