@@ -26,11 +26,15 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     /// running mean, divided by their running standard deviation, per channel (`RunningStandardize`; the
     /// trainer keeps the statistics). The features that `embed` returns are the pooled ones either way.
     public var viewHead: ViewHeadInput = .pooled
+    /// Whether the network carries SimMIM's mask token and linear pixel decoder (`PixelDecoder`), for
+    /// the masked-image-modelling loss. The training recipe sets it when its `mim` term has a weight.
+    public var pixelDecoder = false
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale, pooling, viewHead
+        case pixelDecoder
     }
 
     /// Every field is optional (a checkpoint written before a field existed keeps loading with its default).
@@ -52,6 +56,7 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
         inputScale = try get(.inputScale, d.inputScale)
         pooling = try get(.pooling, d.pooling)
         viewHead = try get(.viewHead, d.viewHead)
+        pixelDecoder = try get(.pixelDecoder, d.pixelDecoder)
     }
 
     /// The project's default "tiny" configuration (`lenspipe bench train` defaults).

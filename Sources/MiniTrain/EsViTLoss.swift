@@ -50,6 +50,15 @@ public struct EsViTLoss: Sendable {
         public var teacherRegionTargetMean: [Double]
     }
 
+    /// What a step without EsViT's terms reports (masked-image modelling alone): no loss, no logit
+    /// gradients, zero entropies and means.
+    public static func absent(outDim K: Int) -> Result {
+        Result(loss: 0, viewLoss: 0, regionLoss: 0, teacherViewEntropy: 0, teacherViewMeanEntropy: 0, teacherRegionEntropy: 0,
+               teacherRegionMeanEntropy: 0, dview: [], dregion: [], teacherViewMean: [Float](repeating: 0, count: K),
+               teacherRegionMean: [Float](repeating: 0, count: K), teacherViewTargetMean: [Double](repeating: 0, count: K),
+               teacherRegionTargetMean: [Double](repeating: 0, count: K))
+    }
+
     /// - Parameters:
     ///   - student: outputs per resolution group: `[0]` the 2 global crops, `[1]` (optional) the local crops.
     ///   - teacher: the teacher's output on the 2 global crops.

@@ -5,15 +5,19 @@ public struct EsViTNetwork: Sendable {
     public let backbone: SwinBackbone
     public let head: DINOHead
     public let headDense: DINOHead
+    /// SimMIM's mask token and pixel decoder, after the heads (`config.pixelDecoder`).
+    public let decoder: PixelDecoder?
 
     public init(config: EsViTConfig) {
         self.config = config
         backbone = SwinBackbone(config: config)
         head = DINOHead(config: config, name: "head")
         headDense = DINOHead(config: config, name: "head_dense")
+        let before = (backbone.layout + head.layout + headDense.layout).reduce(0) { $0 + $1.1.reduce(1, *) }
+        decoder = config.pixelDecoder ? PixelDecoder(config: config, base: before) : nil
     }
 
-    public var layout: [(String, [Int])] { backbone.layout + head.layout + headDense.layout }
+    public var layout: [(String, [Int])] { backbone.layout + head.layout + headDense.layout + (decoder?.layout ?? []) }
 
     /// A new arena for this network (values zero; see `initialize`).
     public func makeArena() -> ParameterArena { ParameterArena(layout: layout) }
@@ -43,10 +47,11 @@ public struct EsViTNetwork: Sendable {
     /// `forBackward: false`: the teacher's pass (nothing computed that only backward needs).
     /// `headInput`: with `config.viewHead == .standardized`, the running mean and inverse standard
     /// deviation `[C]` that the pooled features are standardised by before the view head (the trainer
-    /// keeps them, one pair per network); ignored otherwise.
+    /// keeps them, one pair per network); ignored otherwise. `patchMask` (`[B·(S/P)²]`, 1 = masked)
+    /// puts the decoder's mask token in place of those patches' embeddings (`SwinBackbone.forward`).
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
-                        headInput: (mean: [Float], invStd: [Float])? = nil) -> Output {
-        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward)
+                        headInput: (mean: [Float], invStd: [Float])? = nil, patchMask: [Float]? = nil) -> Output {
+        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward, patchMask: backboneMask(patchMask))
         let (pooled, weights) = pool(bb, images: images, size: S)
         var headIn = pooled, invStd: [Float] = []
         if config.viewHead == .standardized {
@@ -57,6 +62,13 @@ public struct EsViTNetwork: Sendable {
         let v = head.forward(arena, input: headIn, rows: B)
         let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens)
         return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights, headInvStd: invStd)
+    }
+
+    /// A patch mask with the mask token's offset, for the backbone (nil without a mask).
+    func backboneMask(_ mask: [Float]?) -> (mask: [Float], token: Int)? {
+        guard let mask else { return nil }
+        guard let decoder else { preconditionFailure("a patch mask needs a network with a pixel decoder (config.pixelDecoder)") }
+        return (mask, decoder.maskToken)
     }
 
     /// `config.pooling` of the final tokens: the pooled features `[B, C]` and the token weights `[B, L]`
@@ -83,8 +95,10 @@ public struct EsViTNetwork: Sendable {
         return pool(bb, images: images, size: S).pooled
     }
 
-    /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`.
-    public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false) {
+    /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`, plus `dtokens`,
+    /// a gradient of the final tokens `[B·L, C]` from another objective (the pixel decoder's), if given.
+    public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false,
+                         dtokens extra: [Float]? = nil) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
         var dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
         if !output.headInvStd.isEmpty { RunningStandardize.backward(&dpooled, invStd: output.headInvStd, N: B, C: C) }
@@ -93,6 +107,10 @@ public struct EsViTNetwork: Sendable {
             TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)
         } else {
             ForegroundPool.backward(&dtokens, dpooled, weights: output.poolWeights, B: B, L: L, C: C)
+        }
+        if let extra {
+            precondition(extra.count == dtokens.count)
+            dtokens.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] += extra[i] } }
         }
         backbone.backward(arena, cache: output.backbone, dtokens: dtokens)
     }

@@ -24,11 +24,18 @@ public final class EsViTTrainer: @unchecked Sendable {
         public var regionWeight: Float = 0.5
         /// Weight of the masked-token term (`EsViTLoss`); it needs a token mask passed to `train`.
         public var maskedWeight: Float = 0
+        /// Weight of SimMIM's masked-image-modelling loss (`PixelDecoder`); it needs a patch mask passed
+        /// to `train` and a network with a pixel decoder. With the three EsViT weights 0 the step is
+        /// SimMIM's alone: no teacher forward, no local crops, no heads.
+        public var mimWeight: Float = 0
+        /// The reconstruction target: the raw pixels (0), or pixels normalised per `mimTargetBlock` px
+        /// cell (`MaskedImageModeling.normalizedTarget`, MAE's normalised target).
+        public var mimTargetBlock = 0
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case lr, weightDecay, beta1, beta2, eps, clip, emaMomentum, centerMomentum, teacherTemp, studentTemp, freezeLastLayer
-            case viewWeight, regionWeight, maskedWeight
+            case viewWeight, regionWeight, maskedWeight, mimWeight, mimTargetBlock
         }
 
         /// Every field is optional (checkpoints written before a field existed keep loading).
@@ -50,6 +57,8 @@ public final class EsViTTrainer: @unchecked Sendable {
             viewWeight = try get(.viewWeight, d.viewWeight)
             regionWeight = try get(.regionWeight, d.regionWeight)
             maskedWeight = try get(.maskedWeight, d.maskedWeight)
+            mimWeight = try get(.mimWeight, d.mimWeight)
+            mimTargetBlock = try get(.mimTargetBlock, d.mimTargetBlock)
         }
     }
 
@@ -98,26 +107,32 @@ public final class EsViTTrainer: @unchecked Sendable {
         public var viewLoss: Double
         public var regionLoss: Double
         public var maskedLoss: Double
+        /// SimMIM's L1 on the masked pixels (0 when the term is off).
+        public var mimLoss: Double
         public var teacherViewEntropy: Double
         public var teacherViewMeanEntropy: Double
         public var teacherRegionEntropy: Double
         public var teacherRegionMeanEntropy: Double
-        /// `[2B, C]`: the teacher's pooled backbone features of the two global crops.
+        /// `[2B, C]`: the teacher's pooled backbone features of the two global crops (with SimMIM's term
+        /// alone, where no teacher runs, the student's of its masked global crops).
         public var teacherPooled: [Float]
     }
 
     /// One full step on a batch: `globals` are the 2 global crops `[2, B, Cin, S, S]` (crop-major),
     /// `locals` the local crops `[L, B, Cin, s, s]`. `tokenMask` (`[2, B, Ng]`, Ng the final-stage
     /// tokens of a global crop) blanks those tokens' pixels in the student's global crops (`TokenMask`)
-    /// for the masked-token term; the teacher always sees the crops whole.
+    /// for the masked-token term; the teacher always sees the crops whole. `patchMask` (`[2, B, (S/P)²]`,
+    /// 1 = masked) is SimMIM's mask of the student's global crops, for the `mimWeight` term.
     public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                      tokenMask: [Bool]? = nil) -> StepResult {
+                      tokenMask: [Bool]? = nil, patchMask: [Float]? = nil) -> StepResult {
         let (loss, outputs, pooled, sums) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s,
-                                                                     images: B, tokenMask: tokenMask, joiningLogitGradients: false)
+                                                                     images: B, tokenMask: tokenMask, patchMask: patchMask,
+                                                                     joiningLogitGradients: false)
         update()
-        updateCenters(outputs)
-        if config.viewHead == .standardized { updatePoolMoments(sums) }
+        if usesEsViTTerms { updateCenters(outputs) }
+        if config.viewHead == .standardized && usesEsViTTerms { updatePoolMoments(sums) }
         return StepResult(loss: loss, viewLoss: outputs.viewLoss, regionLoss: outputs.regionLoss, maskedLoss: outputs.maskedLoss,
+                          mimLoss: sums.mimLoss,
                           teacherViewEntropy: outputs.teacherViewEntropy, teacherViewMeanEntropy: outputs.teacherViewMeanEntropy,
                           teacherRegionEntropy: outputs.teacherRegionEntropy, teacherRegionMeanEntropy: outputs.teacherRegionMeanEntropy,
                           teacherPooled: pooled)
@@ -125,11 +140,15 @@ public final class EsViTTrainer: @unchecked Sendable {
 
     /// Forward, loss and backward: leaves the gradients in `student.grads`.
     public func lossAndGradients(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                 tokenMask: [Bool]? = nil) -> (Double, EsViTLoss.Result) {
+                                 tokenMask: [Bool]? = nil, patchMask: [Float]? = nil) -> (Double, EsViTLoss.Result) {
         let (loss, result, _, _) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
-                                                         tokenMask: tokenMask)
+                                                         tokenMask: tokenMask, patchMask: patchMask)
         return (loss, result)
     }
+
+    /// Whether any of EsViT's terms (view, region, masked-token) has a weight; without them a step is
+    /// SimMIM's alone.
+    public var usesEsViTTerms: Bool { hyper.viewWeight > 0 || hyper.regionWeight > 0 || hyper.maskedWeight > 0 }
 
     /// The side of the final-stage token grid of an `S x S` crop (what a token mask is laid out on).
     public func tokenGrid(size S: Int) -> Int { (S / config.patch) >> (config.stages - 1) }
@@ -138,16 +157,22 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the
     /// student's. `joiningLogitGradients: false` leaves the merged result's `dview`/`dregion` empty.
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                  tokenMask: [Bool]? = nil, joiningLogitGradients: Bool = true)
+                                  tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, joiningLogitGradients: Bool = true)
         -> (Double, EsViTLoss.Result, [Float], PoolSums) {
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
         let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
+        let pixelMask = hyper.mimWeight > 0 ? patchMask : nil
+        precondition(pixelMask == nil || network.decoder != nil, "the masked-image-modelling term needs a network with a pixel decoder")
+        precondition(pixelMask != nil || usesEsViTTerms, "a step needs EsViT's terms or a patch mask for the masked-image-modelling term")
+        // SimMIM's denominator: the batch's masked pixels times the channels (+1e-5, as SimMIM).
+        let maskedPixels = (pixelMask?.reduce(0, +)).map { Double($0) * Double(config.patch * config.patch * config.inChannels) + 1e-5 } ?? 1
         let standardizers = config.viewHead == .standardized ? (student: studentPoolMoments.standardizer, teacher: teacherPoolMoments.standardizer) : nil
         let n = max(1, min(lanes, B))
         if n == 1 {
             let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
-                             tokenMask: mask, batchImages: B, batchMaskedTokens: maskedTokens, standardizers: standardizers)
-            return (r.result.loss, r.result, r.pooled, r.sums)
+                             tokenMask: mask, patchMask: pixelMask, batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels,
+                             standardizers: standardizers)
+            return (r.result.loss + Double(hyper.mimWeight) * r.sums.mimLoss, r.result, r.pooled, r.sums)
         }
         while laneArenas.count < n - 1 { laneArenas.append(ParameterArena(gradientsOf: student)) }
         let starts = (0...n).map { $0 * B / n }
@@ -166,7 +191,8 @@ public final class EsViTTrainer: @unchecked Sendable {
                     laneStep(arenas[h], globals: CropMajor.lane(globals, crops: 2, images: B, start: start, count: count), globalSize: S,
                              locals: CropMajor.lane(locals, crops: L, images: B, start: start, count: count), localCrops: L, localSize: s,
                              images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
-                             batchImages: B, batchMaskedTokens: maskedTokens, standardizers: standardizers)
+                             patchMask: pixelMask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
+                             batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels, standardizers: standardizers)
                 }
             }
         }
@@ -178,7 +204,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L, joiningGradients: joiningLogitGradients)
         var sums = lanesOut[0].sums
         for lane in lanesOut.dropFirst() { sums.add(lane.sums) }
-        return (result.loss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts), sums)
+        return (result.loss + Double(hyper.mimWeight) * sums.mimLoss, result, CropMajor.joined(lanesOut.map(\.pooled), crops: 2, images: counts), sums)
     }
 
     /// What one lane's step leaves besides its gradients.
@@ -193,6 +219,8 @@ public final class EsViTTrainer: @unchecked Sendable {
     struct PoolSums {
         var student: MomentSums
         var teacher: MomentSums
+        /// The lane's share of SimMIM's loss (already divided by the batch's masked pixels).
+        var mimLoss = 0.0
 
         init(channels C: Int) {
             student = MomentSums(channels: C)
@@ -203,30 +231,53 @@ public final class EsViTTrainer: @unchecked Sendable {
         mutating func add(_ o: PoolSums) {
             student.add(o.student)
             teacher.add(o.teacher)
+            mimLoss += o.mimLoss
         }
     }
 
     /// Teacher forward, student forward, loss and backward of one lane's images (`B` of the batch's
     /// `batchImages`), into `arena`'s gradients (zeroed first).
     func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                  tokenMask mask: [Bool]?, batchImages: Int, batchMaskedTokens: Int,
+                  tokenMask mask: [Bool]?, patchMask: [Float]? = nil, batchImages: Int, batchMaskedTokens: Int, batchMaskedPixels: Double = 1,
                   standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil) -> LaneOutput {
+        let C = config.finalDim
+        // SimMIM's term on the student's global crops: target, loss, decoder gradients, token gradients.
+        func reconstruction(_ tokens: [Float]) -> (loss: Double, dtokens: [Float]) {
+            let target = hyper.mimTargetBlock > 0
+                ? MaskedImageModeling.normalizedTarget(globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock) : globals
+            return network.decoder!.loss(arena, tokens: tokens, target: target, patchMask: patchMask!, batch: 2 * B, size: S,
+                                         normalizer: batchMaskedPixels, weight: hyper.mimWeight)
+        }
+        if !usesEsViTTerms {
+            // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward.
+            let bb = network.backbone.forward(arena, images: globals, batch: 2 * B, size: S, patchMask: network.backboneMask(patchMask))
+            arena.zeroGrads()
+            let (loss, dtokens) = reconstruction(bb.tokensOut)
+            network.backbone.backward(arena, cache: bb, dtokens: dtokens)
+            var sums = PoolSums(channels: C)
+            sums.mimLoss = loss
+            return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: network.pool(bb, images: globals, size: S).pooled, sums: sums)
+        }
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher)
         var studentGlobals = globals
         if let mask {
             let g = tokenGrid(size: S)
             TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
         }
-        var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student)]
+        var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student,
+                                      patchMask: patchMask)]
         if L > 0 { groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student)) }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
                      tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
         arena.zeroGrads()
-        for (g, out) in groups.enumerated() { network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g]) }
-        let C = config.finalDim
+        let mim = patchMask.map { _ in reconstruction(groups[0].backbone.tokensOut) }
+        for (g, out) in groups.enumerated() {
+            network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil)
+        }
         var sums = PoolSums(channels: C)
+        sums.mimLoss = mim?.loss ?? 0
         if standardizers != nil {
             sums.teacher = MomentSums(t.pooled, N: 2 * B, C: C)
             for g in groups { sums.student.add(MomentSums(g.pooled, N: g.pooled.count / C, C: C)) }

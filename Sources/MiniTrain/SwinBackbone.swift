@@ -131,6 +131,9 @@ public struct SwinBackbone: Sendable {
         var blocks: [[BlockCache]] = []
         var merges: [MergeCache] = []
         var finalInput: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = []
+        /// `[B·L0]`: the SimMIM patch mask the forward mixed the mask token in with, and the token's
+        /// offset in the arena (empty / nil: no mask).
+        var patchMask: [Float] = [], maskToken: Int? = nil
         /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
         public var tokensOut: [Float] = []
         /// Attention probabilities of every block, `[windows·B, heads, N, N]` (for attention maps and tests).
@@ -146,8 +149,11 @@ public struct SwinBackbone: Sendable {
 
     /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`. With
     /// `forBackward: false` (the teacher, inference) the GELU slopes that only backward reads are not
-    /// computed; such a cache cannot be passed to `backward`.
-    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true) -> Cache {
+    /// computed; such a cache cannot be passed to `backward`. `patchMask` (`[B·(S/P)²]`, 1 = masked,
+    /// patches row-major per image) replaces those patches' embeddings, after the embedding's LayerNorm,
+    /// by the mask token at arena offset `token` (SimMIM, `MaskedImageModeling.mixToken`).
+    public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
+                        patchMask: (mask: [Float], token: Int)? = nil) -> Cache {
         check(arena)
         let c = config
         let cache = Cache()
@@ -165,6 +171,11 @@ public struct SwinBackbone: Sendable {
         cache.embedRstd = [Float].uninitialized(B * L0)
         LayerNorm.forward(&cache.embedLN, mean: &cache.embedMean, rstd: &cache.embedRstd, cache.embed,
                           (arena.values + offsets.embedNormWeight), (arena.values + offsets.embedNormBias), N: B * L0, C: c.dim, eps: c.layerNormEps)
+        if let patchMask {
+            precondition(patchMask.mask.count == B * L0, "the patch mask has \(patchMask.mask.count) entries, not \(B * L0)")
+            MaskedImageModeling.mixToken(&cache.embedLN, token: arena.values + patchMask.token, mask: patchMask.mask, rows: B * L0, C: c.dim)
+            (cache.patchMask, cache.maskToken) = (patchMask.mask, patchMask.token)
+        }
         var x = cache.embedLN
         var side = side0
         for i in 0..<c.stages {
@@ -287,6 +298,9 @@ public struct SwinBackbone: Sendable {
             for b in cache.blocks[i].reversed() { blockBackward(arena, b, &dx, B: cache.batch) }
         }
         let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
+        if let token = cache.maskToken {
+            MaskedImageModeling.mixTokenBackward(&dx, dtoken: arena.grads + token, mask: cache.patchMask, rows: L0, C: c.dim)
+        }
         var dembed = [Float](repeating: 0, count: L0 * c.dim)
         LayerNorm.backward(dinp: &dembed, dgamma: (arena.grads + offsets.embedNormWeight), dbeta: (arena.grads + offsets.embedNormBias), dout: dx,
                            inp: cache.embed, gamma: (arena.values + offsets.embedNormWeight), mean: cache.embedMean, rstd: cache.embedRstd, N: L0, C: c.dim)

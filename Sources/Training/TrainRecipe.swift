@@ -21,6 +21,8 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
     public var optimizer: Optimizer
     public var teacher: Teacher
     public var loss: Loss
+    /// SimMIM's masked-image-modelling term (`docs/training.md`): off unless `mim.weight > 0`.
+    public var mim: MaskedImageModelingTerm
     public var monitor: Monitor
     /// Images per step.
     public var batch: Int
@@ -82,6 +84,25 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// SimMIM (Xie et al., CVPR 2022) on the Swin backbone: blocks of the student's global crops are
+    /// replaced by a mask token after the patch embedding, a linear decoder from the last stage
+    /// reconstructs the pixels, and the loss is the L1 distance on the masked pixels.
+    public struct MaskedImageModelingTerm: Codable, Sendable, Equatable {
+        /// The term's weight beside `loss.view`, `loss.region` and `loss.masked` (0: off). With those
+        /// three at 0 a step is SimMIM's alone (no teacher forward, local crops unused).
+        public var weight: Float = 0
+        /// Share of the blocks masked per crop (SimMIM: 0.6; MAE on DeepLense: 0.9 best).
+        public var ratio: Double = 0.6
+        /// Side of a masked block in pixels, a multiple of `model.patch` dividing the global size
+        /// (SimMIM: 32 px of 192).
+        public var block: Int = 8
+        /// Where the blocks are drawn: `uniform`, or `lens` (weighted towards the lens light).
+        public var masking: MaskPlacement = .uniform
+        /// Normalise the target per `block` cell (MAE's normalised pixels) instead of raw pixels.
+        public var normalizeTarget: Bool = false
+        public init() {}
+    }
+
     public struct Monitor: Codable, Sendable, Equatable {
         /// A `metrics.jsonl` line every this many steps.
         public var metricsEvery = 10
@@ -123,6 +144,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         optimizer = Optimizer()
         teacher = Teacher()
         loss = Loss()
+        mim = MaskedImageModelingTerm()
         monitor = Monitor()
         batch = 32
         epochs = 100
@@ -134,6 +156,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
     public func config(channels: Int) -> EsViTConfig {
         var c = model
         c.inChannels = channels
+        c.pixelDecoder = mim.weight > 0
         return c
     }
 
@@ -154,8 +177,15 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         try check(teacher.temperature > 0 && teacher.warmupTemperature > 0 && teacher.studentTemperature > 0, "temperatures must be positive")
         try check((0...1).contains(teacher.momentum) && (0...1).contains(teacher.momentumEnd) && (0...1).contains(teacher.centerMomentum),
                   "teacher momenta must be within [0, 1]")
-        try check(loss.view >= 0 && loss.region >= 0 && loss.masked >= 0 && loss.view + loss.region + loss.masked > 0,
-                  "loss weights must be >= 0, not all 0")
+        try check(loss.view >= 0 && loss.region >= 0 && loss.masked >= 0 && mim.weight >= 0 && loss.view + loss.region + loss.masked + mim.weight > 0,
+                  "loss weights (loss.view, loss.region, loss.masked, mim.weight) must be >= 0, not all 0")
+        if mim.weight > 0 {
+            let S = views.global[0].size, stride = model.patch << max(0, model.depths.count - 1)
+            try check(mim.ratio > 0 && mim.ratio < 1, "mim.ratio must be within (0, 1)")
+            try check(mim.block >= model.patch && mim.block % model.patch == 0 && S % mim.block == 0,
+                      "mim.block \(mim.block) must be a multiple of model.patch \(model.patch) that divides the global view size \(S)")
+            try check(S % stride == 0, "the global view size \(S) must be a multiple of the encoder's stride \(stride) for the pixel decoder")
+        }
         try check((0...1).contains(loss.maskShare), "loss.maskShare must be within [0, 1]")
         try check(loss.maskRatio.count == 2 && loss.maskRatio[0] >= 0 && loss.maskRatio[0] <= loss.maskRatio[1] && loss.maskRatio[1] <= 1,
                   "loss.maskRatio must be [low, high] within [0, 1]")

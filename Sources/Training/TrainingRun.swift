@@ -121,7 +121,8 @@ public final class TrainingRun {
             let v = schedule.values(at: step)
             trainer.hyper = hyper(recipe, v)
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
-                                  tokenMask: tokenMask(recipe, step: step, images: B, size: S, trainer: trainer))
+                                  tokenMask: tokenMask(recipe, step: step, images: B, size: S, trainer: trainer),
+                                  patchMask: patchMask(recipe, step: step, globals: batch.global, images: B, size: S, channels: data.channels))
             guard r.loss.isFinite, Self.allFinite(trainer.student) else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
@@ -200,7 +201,16 @@ public final class TrainingRun {
         h.viewWeight = recipe.loss.view
         h.regionWeight = recipe.loss.region
         h.maskedWeight = recipe.loss.masked
+        h.mimWeight = recipe.mim.weight
+        h.mimTargetBlock = recipe.mim.normalizeTarget ? recipe.mim.block : 0
         return h
+    }
+
+    /// The step's SimMIM patch mask of the global crops `[2, B, (S/P)²]` (nil when the term is off).
+    func patchMask(_ recipe: TrainRecipe, step: Int, globals: [Float], images B: Int, size S: Int, channels: Int) -> [Float]? {
+        guard recipe.mim.weight > 0 else { return nil }
+        return PatchMaskDraw.draw(seed: recipe.seed, step: step, images: globals, rows: 2 * B, channels: channels, size: S,
+                                  patch: recipe.model.patch, block: recipe.mim.block, ratio: recipe.mim.ratio, masking: recipe.mim.masking)
     }
 
     /// The step's token mask for the masked-token term (nil when the recipe does not use it).
@@ -220,7 +230,7 @@ public final class TrainingRun {
     static func record(step: Int, epoch: Double, _ r: EsViTTrainer.StepResult, _ v: TrainSchedule.Values, outDim K: Int, featureDim D: Int) -> [String: Any] {
         let stats = FeatureStatistics(features: r.teacherPooled, dimension: D)
         return [
-            "step": step, "epoch": epoch, "loss": r.loss, "view_loss": r.viewLoss, "region_loss": r.regionLoss, "masked_loss": r.maskedLoss,
+            "step": step, "epoch": epoch, "loss": r.loss, "view_loss": r.viewLoss, "region_loss": r.regionLoss, "masked_loss": r.maskedLoss, "mim_loss": r.mimLoss,
             "lr": Double(v.lr), "weight_decay": Double(v.weightDecay), "momentum": Double(v.momentum),
             "teacher_temperature": Double(v.teacherTemperature), "last_layer_frozen": v.freezeLastLayer,
             "teacher_entropy_view": r.teacherViewEntropy, "teacher_entropy_view_mean": r.teacherViewMeanEntropy,
@@ -248,7 +258,8 @@ public final class TrainingRun {
         for _ in 0..<3 {
             let t = Date()
             _ = probe.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: recipe.views.local.count,
-                            localSize: recipe.views.local.size, images: B, tokenMask: tokenMask(recipe, step: 0, images: B, size: S, trainer: probe))
+                            localSize: recipe.views.local.size, images: B, tokenMask: tokenMask(recipe, step: 0, images: B, size: S, trainer: probe),
+                            patchMask: patchMask(recipe, step: 0, globals: batch.global, images: B, size: S, channels: data.channels))
             times.append(Date().timeIntervalSince(t))
         }
         let step = times.dropFirst().sorted()[times.count / 2 - 1] + viewSeconds
