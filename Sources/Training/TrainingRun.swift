@@ -84,9 +84,9 @@ public final class TrainingRun {
         guard trainer.config.inChannels == data.channels else {
             throw TrainError("\(data.trainFolder): images have \(data.channels) channels, the model takes \(trainer.config.inChannels)")
         }
-        let schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
-        let metadata = ["recipe": String(decoding: try recipe.json(), as: UTF8.self),
-                        "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)]
+        var schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
+        let recipeText = String(decoding: try recipe.json(), as: UTF8.self)
+        func metadata() throws -> [String: String] { ["recipe": recipeText, "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)] }
         let metrics = try MetricsLog(path: folder.metrics, keepThrough: options.resume ? trainer.step : nil)
         defer { metrics.close() }
         let monitor = try KNNMonitor(data: data, recipe: recipe)
@@ -98,12 +98,19 @@ public final class TrainingRun {
         let sampler = PairSampler(recipe: recipe.views, seed: recipe.seed, stretch: data.stretch)
         let order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
         let firstStep = trainer.step
-        let producer = ViewProducer(order: order, sampler: sampler, schedule: schedule, batch: B, steps: firstStep..<state.totalSteps)
+        // A wall-clock budget refits the step count as the run goes (`refit`), so the producer is not told
+        // where the run ends; it stops with the loop.
+        let budget = options.resume ? nil : state.minutes.map { $0 * 60 }
+        let producer = ViewProducer(order: order, sampler: sampler, schedule: schedule, batch: B,
+                                    steps: firstStep..<(budget == nil ? state.totalSteps : Int.max / 2))
         defer { producer.stop() }
 
+        var knnSeconds = 0.0, checkpointSeconds = 0.2
         if let monitor, firstStep == 0 {
             // The baseline the curve starts from: the randomly initialised teacher.
+            let knnStart = Date()
             let accuracy = monitor.accuracy(trainer: trainer, size: S)
+            knnSeconds = Date().timeIntervalSince(knnStart)
             metrics.append(["step": 0, "knn_accuracy": accuracy.plain, "knn_centred_accuracy": accuracy.centred, "knn_train": monitor.trainCount,
                             "knn_val": monitor.valCount, "elapsed_s": Date().timeIntervalSince(start)])
             log(String(format: "step 0 (random init): k-NN accuracy %.4f (centred %.4f)", accuracy.plain, accuracy.centred))
@@ -112,7 +119,10 @@ public final class TrainingRun {
         let loopStart = Date()
         var waited = 0.0, waitedSinceLine = 0.0, lineStart = Date(), stepsSinceLine = 0
         var last: EsViTTrainer.StepResult?
-        for step in firstStep..<state.totalSteps {
+        let refitEvery = max(20, state.totalSteps / 40)
+        var step = firstStep
+        while step < state.totalSteps {
+            defer { step += 1 }
             let t0 = Date()
             let batch = try producer.next(step: step)
             let wait = Date().timeIntervalSince(t0)
@@ -136,6 +146,20 @@ public final class TrainingRun {
                                    imagesPerSecond: rate, etaSeconds: Double(state.totalSteps - done) * Double(B) / max(rate, 1e-9),
                                    dataWaitShare: waited / max(elapsed, 1e-9)))
 
+            if let budget, done % refitEvery == 0 || state.totalSteps - done < refitEvery, done < state.totalSteps {
+                // The budget is honoured by measurement: the seconds per step so far (k-NN passes and
+                // checkpoints included) refit the steps left, every `refitEvery` steps and at every step
+                // of the last such stretch; the schedules follow the new length.
+                let perStep = Date().timeIntervalSince(loopStart) / Double(done - firstStep)
+                // What follows the last step: a k-NN pass, the checkpoint and final.safetensors, the curves.
+                let left = budget - Date().timeIntervalSince(start) - knnSeconds - 2 * checkpointSeconds - 0.3
+                let total = done + max(1, Int((left / perStep).rounded(.down)))
+                if total != state.totalSteps {
+                    state.totalSteps = total
+                    schedule = TrainSchedule(recipe: recipe, totalSteps: total, stepsPerEpoch: state.stepsPerEpoch)
+                    try state.write(to: folder.state)
+                }
+            }
             let isLast = done == state.totalSteps
             if done % recipe.monitor.metricsEvery == 0 || isLast {
                 let lineSeconds = Date().timeIntervalSince(lineStart)
@@ -161,11 +185,13 @@ public final class TrainingRun {
                            accuracy.centred, monitor.valCount, monitor.trainCount))
             }
             if done % recipe.monitor.checkpointEvery == 0 || Date().timeIntervalSince(lastCheckpoint) >= recipe.monitor.checkpointMinutes * 60 || isLast {
-                try Checkpoint.save(trainer, to: folder.checkpoint, metadata: metadata)
+                let saveStart = Date()
+                try Checkpoint.save(trainer, to: folder.checkpoint, metadata: try metadata())
                 lastCheckpoint = Date()
+                checkpointSeconds = lastCheckpoint.timeIntervalSince(saveStart)
             }
         }
-        try Checkpoint.save(trainer, to: folder.final, metadata: metadata)
+        try Checkpoint.save(trainer, to: folder.final, metadata: try metadata())
         state.finished = true
         try state.write(to: folder.state)
         metrics.close()
