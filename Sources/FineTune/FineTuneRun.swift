@@ -188,20 +188,25 @@ public final class FineTuneRun {
                                 + "\(config.inChannels) (patch_embed.proj); fine-tune a checkpoint pre-trained on these shards")
         }
         let usable = try catalogs.map { try $0.usable(for: task) }
-        let groups: [Int]
+        // Strata of train and val: the class, or the decile of the (transformed) target.
+        var groups: [[Int]] = []
         var target: TargetScale?
         switch task {
         case .classify:
-            groups = usable[0].map { catalogs[0].labels[$0]! }
+            groups = (0..<2).map { s in usable[s].map { catalogs[s].labels[$0]! } }
         case .regress:
             let all = (0..<3).flatMap { s in usable[s].map { catalogs[s].targets[$0]! } }
             let transform = TargetScale.transform(for: all)
-            groups = LabelledSplit.quantileBins(usable[0].map { TargetScale.apply(transform, catalogs[0].targets[$0]!) })
+            groups = (0..<2).map { s in LabelledSplit.quantileBins(usable[s].map { TargetScale.apply(transform, catalogs[s].targets[$0]!) }) }
             target = TargetScale(transform: transform, mean: 0, std: 1)
         }
-        let picked = LabelledSplit.stratifiedSubsample(groups: groups, fraction: recipe.labelFraction, seed: recipe.seed).map { usable[0][$0] }
+        // The label fraction applies to val as well: a user with 1% of the labels has no more to choose
+        // the weights with (a seeded, stratified subset of its own).
+        let picked = LabelledSplit.stratifiedSubsample(groups: groups[0], fraction: recipe.labelFraction, seed: recipe.seed).map { usable[0][$0] }
+        let valPicked = LabelledSplit.stratifiedSubsample(groups: groups[1], fraction: recipe.labelFraction, seed: recipe.seed &+ 0x7A1)
+            .map { usable[1][$0] }
         let train = try LabelledSplit(catalogs[0], indices: picked)
-        let val = try LabelledSplit(catalogs[1], indices: usable[1]), test = try LabelledSplit(catalogs[2], indices: usable[2])
+        let val = try LabelledSplit(catalogs[1], indices: valPicked), test = try LabelledSplit(catalogs[2], indices: usable[2])
         var classes: [String] = [], outputs = 1
         if task == .classify {
             let maxLabel = (train.labels + val.labels + test.labels).compactMap { $0 }.max() ?? 0

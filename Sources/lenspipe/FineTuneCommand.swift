@@ -21,7 +21,7 @@ extension LensPipe {
             axion class), log10 of the target (errors in dex) standardised by train, Huber loss; test
             MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean;
             regression.png. --from-scratch trains the same network from random init for the same
-            budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train.
+            budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train, and the same share of val for choosing the weights.
             --minutes M measures the step first and fits the step count to M minutes.
 
             OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and

@@ -65,15 +65,28 @@ enum ShardWriterCount {
         #expect(try TrainRecipe.decode(Data(printed.stdout.utf8)).model.dim == 8)
     }
 
-    @Test func killedAndResumedEqualsUninterrupted() throws {
+    /// The setup's recipe with SimMIM's term alone (lens-drawn blocks, normalised targets).
+    static let mimRecipe: String = {
+        let path = TestSupport.tempDir("train-mim") + "/mim.json"
+        var recipe = try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: setup.recipe))) as! [String: Any]
+        recipe["loss"] = ["view": 0, "region": 0]
+        recipe["mim"] = ["weight": 1, "masking": "lens", "block": 8, "ratio": 0.5, "normalizeTarget": true]
+        try! JSONSerialization.data(withJSONObject: recipe).write(to: URL(fileURLWithPath: path))
+        return path
+    }()
+
+    /// Resume repeats the uninterrupted run bit for bit, with EsViT's default objective and with SimMIM's.
+    @Test(arguments: [false, true])
+    func killedAndResumedEqualsUninterrupted(mim: Bool) throws {
+        let recipe = mim ? Self.mimRecipe : Self.setup.recipe
         let base = TestSupport.tempDir("train-resume")
         let whole = base + "/whole", killed = base + "/killed"
-        let w = try Self.train(whole, ["--recipe", Self.setup.recipe, "--epochs", "3", "--quiet"])
+        let w = try Self.train(whole, ["--recipe", recipe, "--epochs", "3", "--quiet"])
         #expect(w.status == 0, "\(w.stderr)")
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.lenspipeBinary)
-        p.arguments = ["train", Self.setup.shards, "-o", killed, "--threads", "2", "--recipe", Self.setup.recipe, "--epochs", "3", "--quiet"]
+        p.arguments = ["train", Self.setup.shards, "-o", killed, "--threads", "2", "--recipe", recipe, "--epochs", "3", "--quiet"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -100,6 +113,30 @@ enum ShardWriterCount {
         #expect(steps(killed) == Array(1...total) && steps(whole) == Array(1...total))
         let losses = { (run: String) in MetricsLog.read(run + "/metrics.jsonl").compactMap { $0["loss"] as? Double } }
         #expect(losses(killed) == losses(whole))
+        if mim {
+            let mimLosses = MetricsLog.read(whole + "/metrics.jsonl").compactMap { $0["mim_loss"] as? Double }
+            #expect(mimLosses.count == total && mimLosses.allSatisfy { $0 > 0 } && losses(whole) == mimLosses)
+            let t = try Checkpoint.load(from: whole + "/final.safetensors")
+            #expect(t.config.pixelDecoder && t.student.tensor("decoder.0.weight").shape == [64, 16, 1, 1])
+        }
+    }
+
+    /// `--minutes` is a wall-clock budget: the step count is refitted as the run goes, so the run ends
+    /// within 3% of it (plus a second for the process around the run, on a machine busy with other tests), the schedules complete.
+    @Test func minutesBudgetIsHonoured() throws {
+        let run = TestSupport.tempDir("train-budget") + "/run"
+        let recipe = Self.setup.recipe  // the data are made before the clock starts
+        let t0 = Date()
+        let r = try Self.train(run, ["--recipe", recipe, "--minutes", "0.5", "--quiet"])
+        let seconds = Date().timeIntervalSince(t0)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(abs(seconds - 30) <= 0.03 * 30 + 1, "a 30 s budget ran \(seconds) s")
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/run.json"))) as! [String: Any]
+        let lines = MetricsLog.read(run + "/metrics.jsonl").filter { $0["loss"] != nil }
+        let total = try #require(state["totalSteps"] as? Int)
+        #expect(lines.last?["step"] as? Int == total)
+        // The learning rate's cosine ends where the recipe says, at the run's last step.
+        #expect(abs((lines.last?["lr"] as? Double ?? 1) - 1e-6) < 1e-5)
     }
 
     /// The collapse warning on a small run (docs/science.md, ninth session): with EsViT's view head

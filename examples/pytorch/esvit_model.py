@@ -160,10 +160,21 @@ class EsViT(nn.Module):
         self.view_head = c.get("viewHead", "pooled")
         self.register_buffer("head_mean", torch.zeros(f), persistent=False)
         self.register_buffer("head_inv_std", torch.ones(f), persistent=False)
+        # EsViTConfig.pixelDecoder: SimMIM's mask token and linear pixel decoder (MiniTrain/PixelDecoder.swift),
+        # under SimMIM's names: a 1x1 conv from the last stage to Cin * stride^2 channels, then PixelShuffle(stride).
+        self.stride = c["patch"] << (n - 1)
+        if c.get("pixelDecoder", False):
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, c["dim"]))
+            self.decoder = nn.Sequential(nn.Conv2d(f, c["inChannels"] * self.stride ** 2, 1), nn.PixelShuffle(self.stride))
 
-    def forward(self, x):
+    def forward(self, x, patch_mask=None):
+        """View and region logits. `patch_mask` [B, S/P, S/P] (1 = masked) puts the mask token in place of
+        those patch embeddings, as SimMIM's encoder does (the pixel decoder then reads `self.tokens`)."""
         images = x
         x = self.patch_embed.norm(self.patch_embed.proj(x * self.input_scale).flatten(2).transpose(1, 2))
+        if patch_mask is not None:
+            w = patch_mask.flatten(1).unsqueeze(-1).type_as(x)
+            x = x * (1 - w) + self.mask_token * w
         H = int(round(x.shape[1] ** 0.5))
         for st in self.layers:
             for b in st.blocks:
@@ -181,6 +192,17 @@ class EsViT(nn.Module):
         if self.view_head == "standardized":
             head_input = (self.pooled - self.head_mean) * self.head_inv_std
         return self.head(head_input), self.head_dense(r)
+
+    def reconstruct(self, x, patch_mask):
+        """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
+        the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe)."""
+        self.forward(x, patch_mask)
+        B, L, C = self.tokens.shape
+        g = int(round(L ** 0.5))
+        pred = self.decoder(self.tokens.transpose(1, 2).reshape(B, C, g, g))
+        m = patch_mask.repeat_interleave(self.patch, 1).repeat_interleave(self.patch, 2).unsqueeze(1).type_as(pred)
+        loss = ((pred - x).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]
+        return pred, loss
 
 
 def read_safetensors(path):
