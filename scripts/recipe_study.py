@@ -93,6 +93,9 @@ def run(args):
     # [step, seconds, centred k-NN] (monitors written since the centred k-NN exists).
     record["knn_centred_curve"] = [[m["step"], round(m.get("elapsed_s", 0), 1), m["knn_centred_accuracy"]]
                                    for m in metrics if "knn_centred_accuracy" in m]
+    # [step, seconds, probe accuracy, probe macro AUC] (monitors written since the probe monitor exists).
+    record["probe_curve"] = [[m["step"], round(m.get("elapsed_s", 0), 1), m["probe_accuracy"], m.get("probe_auc")]
+                             for m in metrics if "probe_accuracy" in m]
     report_path = os.path.join(eval_dir, "report.json")
     if os.path.exists(report_path):
         with open(report_path) as f:

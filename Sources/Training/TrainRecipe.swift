@@ -113,6 +113,9 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         public var knnVal = 1000
         public var knnK = 20
         public var knnTemperature: Double = 0.07
+        /// The linear probe (`eval`'s) on the same features at every k-NN pass: `probe_accuracy` and
+        /// `probe_auc` in `metrics.jsonl`.
+        public var probe = true
         /// A checkpoint every this many steps, and at least every `checkpointMinutes`.
         public var checkpointEvery = 500
         public var checkpointMinutes: Double = 5

@@ -2,7 +2,7 @@ import Foundation
 import Render
 
 /// `RUN/curves.png`: loss (view and region parts), the teacher entropies of both heads against log K,
-/// and k-NN accuracy, each against the step.
+/// and the monitor (k-NN accuracy, the linear probe's accuracy and AUC), each against the step.
 enum TrainingCurves {
     static func draw(metrics: [[String: Any]], logK: Double, to path: String) throws {
         func series(_ key: String, _ label: String, scale: Double = 1) -> ChartSeries {
@@ -21,10 +21,13 @@ enum TrainingCurves {
             LineChart.Panel(title: "Pooled teacher features", xLabel: "step", yLabel: "std / effective rank",
                             series: [series("feature_std", "std x 100", scale: 100), series("effective_rank", "effective rank")]),
         ]
-        let knn = series("knn_accuracy", "k-NN (val vs train)"), centred = series("knn_centred_accuracy", "k-NN, centred features")
-        if !knn.x.isEmpty {
-            panels.append(LineChart.Panel(title: "k-NN accuracy (k=20, T=0.07)", xLabel: "step", yLabel: "accuracy",
-                                          series: centred.x.isEmpty ? [knn] : [knn, centred]))
+        let mim = series("mim_loss", "masked-image modelling (L1)")
+        if mim.y.contains(where: { $0 > 0 }) { panels[0].series.append(mim) }
+        let monitors = [series("knn_accuracy", "k-NN (val vs train)"), series("knn_centred_accuracy", "k-NN, centred features"),
+                        series("probe_accuracy", "linear probe accuracy"), series("probe_auc", "linear probe macro AUC")].filter { !$0.x.isEmpty }
+        if !monitors.isEmpty {
+            panels.append(LineChart.Panel(title: "Monitor on val (k-NN k=20, T=0.07; linear probe)", xLabel: "step", yLabel: "accuracy / AUC",
+                                          series: monitors))
         }
         try LineChart(title: "lenspipe train", panels: panels, columns: 2).writePNG(path: path)
     }

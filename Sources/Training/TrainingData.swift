@@ -45,13 +45,17 @@ struct TrainingData {
 }
 
 /// k-NN accuracy of `val` against `train` on the teacher's pooled features (k = 20, T = 0.07, cosine,
-/// weighted vote, as DINO's `eval_knn.py`), on evenly spaced subsets of both splits.
+/// weighted vote, as DINO's `eval_knn.py`), on evenly spaced subsets of both splits; and, with
+/// `recipe.monitor.probe`, the linear probe's accuracy and macro AUC on the same features (`eval`'s
+/// protocol): masked-image modelling's features are linearly, not cosine-, separable (docs/science.md,
+/// tenth session), so the k-NN alone misreads such a run.
 final class KNNMonitor {
     let trainImages: [LensImage], trainLabels: [Int]
     let valImages: [LensImage], valLabels: [Int]
     let classCount: Int
     let k: Int
     let temperature: Double
+    let probe: Bool
     var trainCount: Int { trainImages.count }
     var valCount: Int { valImages.count }
 
@@ -76,11 +80,12 @@ final class KNNMonitor {
         classCount = max(data.classes.count, (tl + vl).max()! + 1)
         k = recipe.monitor.knnK
         temperature = recipe.monitor.knnTemperature
+        probe = recipe.monitor.probe
     }
 
     /// The k-NN accuracy of val against train on the teacher's features: DINO's vote, and the same vote
     /// on features centred by the train features' mean (`KNNClassifier(centred:)`).
-    func accuracy(trainer: EsViTTrainer, size: Int) -> (plain: Double, centred: Double) {
+    func accuracy(trainer: EsViTTrainer, size: Int) -> Scores {
         let extractor = FeatureExtractor(network: trainer.network, arena: trainer.teacher, size: size)
         let D = trainer.config.finalDim
         let train = extractor.features(trainImages), val = extractor.features(valImages)
@@ -90,6 +95,34 @@ final class KNNMonitor {
             let predictions = knn.classify(val, threads: KernelThreads.count).predictions
             return Double(zip(predictions, valLabels).filter { $0 == $1 }.count) / Double(max(1, valLabels.count))
         }
-        return (score(centred: false), score(centred: true))
+        var scores = Scores(plain: score(centred: false), centred: score(centred: true))
+        if probe && train.allSatisfy({ $0.isFinite }) && val.allSatisfy({ $0.isFinite }) {
+            let r = LinearProbe().run(trainFeatures: train, trainLabels: trainLabels, testFeatures: val, testLabels: valLabels,
+                                      dimension: D, classCount: classCount)
+            scores.probeAccuracy = r.report.accuracy
+            scores.probeAUC = r.report.macroAUC.isFinite ? r.report.macroAUC : nil
+        }
+        return scores
+    }
+
+    /// One monitor pass: the k-NN accuracies and, with `monitor.probe`, the linear probe's.
+    struct Scores {
+        var plain: Double
+        var centred: Double
+        var probeAccuracy: Double?
+        var probeAUC: Double?
+
+        /// The `metrics.jsonl` fields.
+        var record: [String: Any] {
+            var r: [String: Any] = ["knn_accuracy": plain, "knn_centred_accuracy": centred]
+            if let probeAccuracy { r["probe_accuracy"] = probeAccuracy }
+            if let probeAUC { r["probe_auc"] = probeAUC }
+            return r
+        }
+
+        var line: String {
+            String(format: "k-NN accuracy %.4f, centred %.4f", plain, centred)
+                + (probeAccuracy.map { String(format: "; probe accuracy %.4f, macro AUC %.4f", $0, probeAUC ?? .nan) } ?? "")
+        }
     }
 }

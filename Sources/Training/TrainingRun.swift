@@ -109,11 +109,11 @@ public final class TrainingRun {
         if let monitor, firstStep == 0 {
             // The baseline the curve starts from: the randomly initialised teacher.
             let knnStart = Date()
-            let accuracy = monitor.accuracy(trainer: trainer, size: S)
+            let scores = monitor.accuracy(trainer: trainer, size: S)
             knnSeconds = Date().timeIntervalSince(knnStart)
-            metrics.append(["step": 0, "knn_accuracy": accuracy.plain, "knn_centred_accuracy": accuracy.centred, "knn_train": monitor.trainCount,
-                            "knn_val": monitor.valCount, "elapsed_s": Date().timeIntervalSince(start)])
-            log(String(format: "step 0 (random init): k-NN accuracy %.4f (centred %.4f)", accuracy.plain, accuracy.centred))
+            metrics.append(["step": 0, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
+                            "elapsed_s": Date().timeIntervalSince(start)].merging(scores.record) { a, _ in a })
+            log("step 0 (random init): " + scores.line)
         }
         var lastCheckpoint = Date()
         let loopStart = Date()
@@ -178,11 +178,10 @@ public final class TrainingRun {
                 (lineStart, waitedSinceLine, stepsSinceLine) = (Date(), 0, 0)
             }
             if let monitor, (recipe.monitor.knnEvery > 0 && done % recipe.monitor.knnEvery == 0) || isLast {
-                let accuracy = monitor.accuracy(trainer: trainer, size: S)
-                metrics.append(["step": done, "knn_accuracy": accuracy.plain, "knn_centred_accuracy": accuracy.centred, "knn_train": monitor.trainCount,
-                                "knn_val": monitor.valCount, "elapsed_s": Date().timeIntervalSince(start)])
-                log(String(format: "step %d: k-NN accuracy %.4f, centred %.4f (val %d vs train %d, teacher features)", done, accuracy.plain,
-                           accuracy.centred, monitor.valCount, monitor.trainCount))
+                let scores = monitor.accuracy(trainer: trainer, size: S)
+                metrics.append(["step": done, "knn_train": monitor.trainCount, "knn_val": monitor.valCount,
+                                "elapsed_s": Date().timeIntervalSince(start)].merging(scores.record) { a, _ in a })
+                log("step \(done): " + scores.line + " (val \(monitor.valCount) vs train \(monitor.trainCount), teacher features)")
             }
             if done % recipe.monitor.checkpointEvery == 0 || Date().timeIntervalSince(lastCheckpoint) >= recipe.monitor.checkpointMinutes * 60 || isLast {
                 let saveStart = Date()

@@ -52,6 +52,9 @@ enum ShardWriterCount {
         }
         // k-NN at step 0 (random init), every 3 steps, and at the end.
         #expect(lines.compactMap { $0["knn_accuracy"] != nil ? $0["step"] as? Int : nil } == Array(stride(from: 0, to: total, by: 3)) + [total])
+        // The linear probe beside every k-NN pass (accuracy and macro AUC in [0, 1]).
+        let monitors = lines.filter { $0["knn_accuracy"] != nil }
+        #expect(monitors.allSatisfy { m in [m["probe_accuracy"], m["probe_auc"]].allSatisfy { ($0 as? Double).map { (0...1).contains($0) } == true } })
         let png = try Data(contentsOf: URL(fileURLWithPath: run + "/curves.png"))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         let trainer = try Checkpoint.load(from: run + "/final.safetensors")
