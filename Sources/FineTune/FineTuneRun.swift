@@ -75,7 +75,7 @@ public final class FineTuneRun {
         let B = min(recipe.batch, data.train.count)
         let stepsPerEpoch = max(1, data.train.count / B)
         var measured: Double?
-        let totalSteps: Int
+        var totalSteps: Int
         if let minutes = options.minutes {
             let fit = try fitSteps(minutes: minutes, config: config, data: data, size: size, batch: B, initArena: options.fromScratch ? nil : initArena,
                                    elapsed: Date().timeIntervalSince(start))
@@ -85,7 +85,9 @@ public final class FineTuneRun {
         } else {
             totalSteps = max(1, Int((Double(stepsPerEpoch) * (options.epochs ?? recipe.epochs)).rounded()))
         }
-        let evalEvery = max(1, Int((Double(totalSteps) / Double(recipe.evaluations)).rounded(.up)))
+        var evalEvery = max(1, Int((Double(totalSteps) / Double(recipe.evaluations)).rounded(.up)))
+        let budget = options.minutes.map { StepBudget(minutes: $0, start: start, plannedSteps: totalSteps) }
+        var valSeconds = 0.0
 
         let folder = Folder(path: options.out)
         try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
@@ -95,7 +97,9 @@ public final class FineTuneRun {
         var order: [Int] = []
         let loopStart = Date()
         var lineStart = Date(), stepsSinceLine = 0
-        for step in 0..<totalSteps {
+        var step = 0
+        while step < totalSteps {
+            defer { step += 1 }
             let (epoch, position) = (step / stepsPerEpoch, step % stepsPerEpoch)
             if position == 0 { order = Self.epochOrder(count: data.train.count, seed: recipe.seed, epoch: epoch) }
             let picks = Array(order[(position * B)..<((position + 1) * B)])
@@ -116,8 +120,16 @@ public final class FineTuneRun {
                                 "elapsed_s": Date().timeIntervalSince(start)])
                 (lineStart, stepsSinceLine) = (Date(), 0)
             }
+            // The budget is refitted as the run goes (`StepBudget`); the test pass, figures and checkpoint follow the last step.
+            if let total = budget?.refit(done: done, loopStart: loopStart, total: totalSteps,
+                                         tail: valSeconds * Double(data.test.count) / Double(max(1, data.val.count)) + 1), total != totalSteps {
+                totalSteps = total
+                evalEvery = max(1, Int((Double(totalSteps) / Double(recipe.evaluations)).rounded(.up)))
+            }
             if done % evalEvery == 0 || done == totalSteps {
+                let valStart = Date()
                 let scores = score(trainer, data.val, data: data, size: size).scores
+                valSeconds = Date().timeIntervalSince(valStart)
                 let improved = scores.better(than: best?.scores)
                 if improved { best = (scores, done, trainer.snapshot()) }
                 metrics.append(Self.record(step: done, split: "val", scores, best: improved))

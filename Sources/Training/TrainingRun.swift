@@ -100,7 +100,7 @@ public final class TrainingRun {
         let firstStep = trainer.step
         // A wall-clock budget refits the step count as the run goes (`refit`), so the producer is not told
         // where the run ends; it stops with the loop.
-        let budget = options.resume ? nil : state.minutes.map { $0 * 60 }
+        let budget = options.resume ? nil : state.minutes.map { StepBudget(minutes: $0, start: start, plannedSteps: state.totalSteps) }
         let producer = ViewProducer(order: order, sampler: sampler, schedule: schedule, batch: B,
                                     steps: firstStep..<(budget == nil ? state.totalSteps : Int.max / 2))
         defer { producer.stop() }
@@ -119,7 +119,6 @@ public final class TrainingRun {
         let loopStart = Date()
         var waited = 0.0, waitedSinceLine = 0.0, lineStart = Date(), stepsSinceLine = 0
         var last: EsViTTrainer.StepResult?
-        let refitEvery = max(20, state.totalSteps / 40)
         var step = firstStep
         while step < state.totalSteps {
             defer { step += 1 }
@@ -146,14 +145,9 @@ public final class TrainingRun {
                                    imagesPerSecond: rate, etaSeconds: Double(state.totalSteps - done) * Double(B) / max(rate, 1e-9),
                                    dataWaitShare: waited / max(elapsed, 1e-9)))
 
-            if let budget, done % refitEvery == 0 || state.totalSteps - done < refitEvery, done < state.totalSteps {
-                // The budget is honoured by measurement: the seconds per step so far (k-NN passes and
-                // checkpoints included) refit the steps left, every `refitEvery` steps and at every step
-                // of the last such stretch; the schedules follow the new length.
-                let perStep = Date().timeIntervalSince(loopStart) / Double(done - firstStep)
-                // What follows the last step: a k-NN pass, the checkpoint and final.safetensors, the curves.
-                let left = budget - Date().timeIntervalSince(start) - knnSeconds - 2 * checkpointSeconds - 0.3
-                let total = done + max(1, Int((left / perStep).rounded(.down)))
+            // What follows the last step: a k-NN pass, the checkpoint and final.safetensors, the curves.
+            if let total = budget?.refit(done: done, firstStep: firstStep, loopStart: loopStart, total: state.totalSteps,
+                                         tail: knnSeconds + 2 * checkpointSeconds + 0.3) {
                 if total != state.totalSteps {
                     state.totalSteps = total
                     schedule = TrainSchedule(recipe: recipe, totalSteps: total, stepsPerEpoch: state.stepsPerEpoch)
