@@ -64,7 +64,8 @@ let package = Package(
         // 9. Fine-tuning with labels: backbone + linear head (classification or regression), model selection on val, test report.
         .target(name: "FineTune", dependencies: ["LensData", "ShardWriter", "PairSampler", "MiniTrain", "FeatureMetrics", "Render", "Evaluation"]),
         // 10. The whole job on simulated lenses, ending in a self-contained HTML report (lenspipe demo).
-        .target(name: "Demo", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation"]),
+        .target(name: "Demo", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation",
+                                            "FineTune"]),
         // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 

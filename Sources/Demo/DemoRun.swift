@@ -1,5 +1,6 @@
 import Cropping
 import Evaluation
+import FineTune
 import Foundation
 import LensData
 import LensSynth
@@ -14,7 +15,8 @@ import Training
 ///
 ///     synth -> inspect (contact sheet) -> crop (crop sheet) -> preprocess to MDS shards -> verify
 ///     -> views (view grid) -> train (default recipe, curves) -> eval (k-NN and probe beside random
-///     init and raw pixels; ROC, confusion) -> attention (maps) -> OUT/report.html
+///     init and raw pixels; ROC, confusion) -> label efficiency (fine-tuning with few labels, pre-trained
+///     against scratch) -> attention (maps) -> OUT/report.html
 ///
 /// Every step records the equivalent command, its numbers, its figures and a sentence on what they
 /// show (`DemoReport.Step`); the report embeds the figures, so the HTML file stands alone.
@@ -31,6 +33,11 @@ public struct DemoRun {
         /// Train for this many epochs instead of `trainMinutes` (a run whose length does not depend on the machine).
         public var trainEpochs: Double?
         public var threads = 2
+        /// The label-efficiency step: these fractions of the train split, one seed, each fine-tune this
+        /// many minutes (with `trainEpochs`, `curveEpochs` epochs instead: a run that does not depend on the machine).
+        public var curveFractions = [0.05, 0.25]
+        public var curveMinutes = 0.25
+        public var curveEpochs = 3.0
         public init() {}
     }
 
@@ -172,7 +179,28 @@ public struct DemoRun {
         report.add(step)
         for r in evaluation.rows { log(String(format: "7. eval %@: k-NN %.3f, probe %.3f (AUC %.3f)", r.features, r.knnAccuracy, r.probeAccuracy, r.probeMacroAUC)) }
 
-        // 8. Attention.
+        // 8. Label efficiency.
+        var curveOptions = FineTuneOptions(checkpoint: trained.run.final, shards: shards, out: run + "/label-efficiency", task: .classify)
+        if o.trainEpochs != nil { (curveOptions.epochs, curveOptions.recipe.epochs) = (o.curveEpochs, o.curveEpochs) } else { curveOptions.minutes = o.curveMinutes }
+        curveOptions.threads = o.threads
+        let curve = try LabelEfficiency(base: curveOptions, fractions: o.curveFractions, seeds: [o.seed]).run()
+        let budget = o.trainEpochs != nil ? "--epochs \(o.curveEpochs)" : "--minutes \(o.curveMinutes)"
+        var curveStep = DemoReport.Step(title: "Label efficiency: fine-tuning with few labels",
+                                        command: "lenspipe finetune \(trained.run.final) \(shards) --task classify --curve \(o.curveFractions.map { "\($0)" }.joined(separator: ",")) --seeds \(o.seed) \(budget) -o \(run)/label-efficiency",
+                                        figures: [("run/label-efficiency/label_efficiency.png", "Test macro AUC and accuracy against the share of train labels used, fine-tuned from the pre-trained checkpoint and from random init.")],
+                                        text: "What users pre-train for: the same fine-tune (same labels, budget and order) from the pre-trained weights and from scratch. Above the scratch line, pre-training saved labels; below, it cost them.")
+        curveStep.table = (["label fraction", "train images", "pre-trained accuracy", "pre-trained macro AUC", "scratch accuracy", "scratch macro AUC"],
+                           curve.points.map { p in
+                               [String(format: "%g", p.fraction), "\(p.trainImages)"]
+                                   + [p.pretrained?.accuracy, p.pretrained?.macroAUC, p.scratch?.accuracy, p.scratch?.macroAUC].map { $0.map { String(format: "%.3f", $0) } ?? "-" }
+                           })
+        report.add(curveStep)
+        for p in curve.points {
+            log(String(format: "8. label efficiency at %g: pre-trained %.3f / %.3f, scratch %.3f / %.3f (accuracy / macro AUC)", p.fraction,
+                       p.pretrained?.accuracy ?? .nan, p.pretrained?.macroAUC ?? .nan, p.scratch?.accuracy ?? .nan, p.scratch?.macroAUC ?? .nan))
+        }
+
+        // 9. Attention.
         let attention = try KernelThreads.$count.withValue(o.threads) {
             try AttentionStudy.run(checkpoint: trained.run.final, input: shards + "/test", count: 6, network: "teacher", figure: run + "/attention.png")
         }
@@ -182,7 +210,7 @@ public struct DemoRun {
                                    ("per head", attention.meanRatioPerHead.map(fmt).joined(separator: ", "))],
                          figures: [("run/attention.png", "Per image: the stamp, the lens mask, and the last stage's attention per head.")],
                          text: "The ratio compares the attention on lens pixels with the lens's share of the stamp: 1 means no preference, above 1 means the model looks at the lens."))
-        log("8. attention: lens-attention ratio mean \(fmt(attention.meanRatio)); \(run)/attention.png")
+        log("9. attention: lens-attention ratio mean \(fmt(attention.meanRatio)); \(run)/attention.png")
         return report
     }
 }

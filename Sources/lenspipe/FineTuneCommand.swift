@@ -22,6 +22,8 @@ extension LensPipe {
             MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean;
             regression.png. --from-scratch trains the same network from random init for the same
             budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train, and the same share of val for choosing the weights.
+            --curve 0.01,0.1,1 --seeds 0,1 runs both starts at every fraction and seed (same budget, subset
+            and order) and draws the label-efficiency curve: what pre-training saves in labels.
             --minutes M measures the step first and fits the step count to M minutes.
 
             OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and
@@ -31,6 +33,7 @@ extension LensPipe {
             Examples:
               lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 -o run1/ft-cls-10
               lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 --from-scratch -o run1/scratch-cls-10
+              lenspipe finetune run1/final.safetensors out --task classify --curve 0.01,0.1,1 --seeds 0,1 --minutes 5 -o run1/label-efficiency
               lenspipe finetune run1/final.safetensors out --task regress --epochs 20 -o run1/ft-mass --json
             """)
 
@@ -47,6 +50,10 @@ extension LensPipe {
         /// `-o/--output` (the CLI's convention), or the old spelling `--out`.
         var out: String? { output ?? legacyOut }
         @Flag(help: "Train the same network from random init for the same budget (the baseline).") var fromScratch = false
+        @Option(help: ArgumentHelp("The label-efficiency curve: fine-tune from the checkpoint and from scratch at each of these label fractions and each --seeds, then draw OUT/label_efficiency.png and write OUT/label_efficiency.json (classify).",
+                                   valueName: "fractions"))
+        var curve: String?
+        @Option(help: ArgumentHelp("Seeds of the curve's fine-tunes (with --curve).", valueName: "seeds")) var seeds = "0,1"
         @Option(help: "The checkpoint's teacher (DINO's choice) or student weights.") var network: NetworkChoice = .teacher
 
         @Option(help: "Images per step.") var batch = 32
@@ -72,7 +79,20 @@ extension LensPipe {
             if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
             if let s = size, s < 1 { throw ValidationError("--image-size must be positive") }
             do { try recipe().validate() } catch { throw ValidationError("\(error)") }
+            if curve != nil {
+                guard let fractions = curveFractions, !fractions.isEmpty, fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+                    throw ValidationError("--curve takes label fractions within (0, 1], comma-separated (e.g. 0.01,0.1,1)")
+                }
+                guard let seeds = curveSeeds, !seeds.isEmpty else { throw ValidationError("--seeds takes seeds, comma-separated (e.g. 0,1)") }
+                if task != .classify { throw ValidationError("--curve is for --task classify") }
+                if fromScratch { throw ValidationError("--curve runs the from-scratch fine-tunes itself; drop --from-scratch") }
+            }
         }
+
+        var curveFractions: [Double]? { curve.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+            .flatMap { $0.count == curve!.split(separator: ",").count ? $0 : nil } }
+        var curveSeeds: [UInt64]? { let s = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            return s.count == seeds.split(separator: ",").count ? s : nil }
 
         func recipe() -> FineTuneRecipe {
             var r = FineTuneRecipe()
@@ -107,6 +127,32 @@ extension LensPipe {
             options.size = size
             options.threads = threadOptions.threads
             let line = StepProgressLine(quiet: quiet)
+            if curve != nil {
+                if out == nil { options.out = ((checkpoint as NSString).deletingLastPathComponent.isEmpty ? "." : (checkpoint as NSString).deletingLastPathComponent) + "/label-efficiency" }
+                let report: LabelEfficiency.Report
+                do {
+                    report = try LabelEfficiency(base: options, fractions: curveFractions!, seeds: curveSeeds!)
+                        .run(log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) })
+                } catch let e as FineTuneError {
+                    line.finish()
+                    throw ValidationError(e.description)
+                }
+                line.finish()
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    return
+                }
+                print("label fraction  train images  pre-trained acc / AUC  from scratch acc / AUC  gain acc / AUC")
+                for p in report.points {
+                    func pair(_ s: LabelEfficiency.Scores?) -> String { s.map { String(format: "%.4f / %.4f", $0.accuracy, $0.macroAUC) } ?? "-" }
+                    print(String(format: "%-14g  %12d  %21@  %22@  %+.4f / %+.4f", p.fraction, p.trainImages, pair(p.pretrained), pair(p.scratch),
+                                 p.accuracyGain ?? .nan, p.macroAUCGain ?? .nan))
+                }
+                for key in report.outputs.keys.sorted() { print("\(key): \(report.outputs[key]!)") }
+                return
+            }
             let report: FineTuneReport
             do {
                 report = try FineTuneRun(options: options, log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) }).run()

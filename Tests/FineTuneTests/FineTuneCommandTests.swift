@@ -40,6 +40,41 @@ import _TestSupport
 
     static func tensor(_ path: String, _ name: String) throws -> [Float] { try Checkpoint.tensors(at: path, names: [name])[0].values }
 
+    /// `--curve`: both starts at every fraction and seed; each cell is the fine-tune `--label-fraction`
+    /// (and `--from-scratch`) gives alone, the points are their means, val is sub-sampled at the same
+    /// fraction, and a second call reads the cells instead of training them again.
+    @Test func curveRunsBothStartsAtEveryFractionAndSeed() throws {
+        let out = TestSupport.tempDir("ft-curve") + "/curve"
+        let r = try Self.finetune(["--task", "classify", "--curve", "0.34,1", "--seeds", "0,1", "--epochs", "1", "--evaluations", "1", "-o", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try TestSupport.json(r.stdout)
+        let cells = try #require(report["cells"] as? [[String: Any]])
+        #expect(cells.count == 2 * 2 * 2)
+        let points = try #require(report["points"] as? [[String: Any]])
+        #expect(points.map { $0["fraction"] as? Double } == [0.34, 1])
+        // One cell against the same fine-tune run alone.
+        let alone = TestSupport.tempDir("ft-curve-alone") + "/scratch"
+        let a = try Self.finetune(["--task", "classify", "--label-fraction", "0.34", "--seed", "1", "--from-scratch", "--epochs", "1", "--evaluations", "1",
+                                   "-o", alone, "--json"])
+        #expect(a.status == 0, "\(a.stderr)")
+        let single = try TestSupport.json(a.stdout)
+        let cell = try #require(cells.first { $0["start"] as? String == "scratch" && $0["fraction"] as? Double == 0.34 && $0["seed"] as? Int == 1 })
+        #expect(cell["accuracy"] as? Double == (single["test"] as? [String: Any])?["accuracy"] as? Double)
+        #expect(cell["train_images"] as? Int == single["train_images"] as? Int && cell["val_images"] as? Int == single["val_images"] as? Int)
+        let fullVal = try #require(cells.first { $0["fraction"] as? Double == 1 }?["val_images"] as? Int)
+        #expect((single["val_images"] as? Int).map { $0 < fullVal } == true, "val is sub-sampled at the label fraction")
+        // The point's mean over the two seeds.
+        let pre = cells.filter { $0["start"] as? String == "pretrained" && $0["fraction"] as? Double == 1 }.compactMap { $0["accuracy"] as? Double }
+        let point = try #require((points[1]["pretrained"] as? [String: Any])?["accuracy"] as? Double)
+        #expect(pre.count == 2 && abs(point - (pre[0] + pre[1]) / 2) < 1e-12)
+        for file in ["label_efficiency.json", "label_efficiency.png"] { #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)") }
+        // Again: every cell is read from its report.
+        let again = try Self.finetune(["--task", "classify", "--curve", "0.34,1", "--seeds", "0,1", "--epochs", "1", "--evaluations", "1", "-o", out])
+        #expect(again.status == 0 && again.stdout.contains("label fraction"), "\(again.stderr)")
+        let bad = try Self.finetune(["--task", "regress", "--curve", "0.5", "-o", out])
+        #expect(bad.status != 0 && bad.stderr.contains("--curve is for --task classify"))
+    }
+
     @Test func classifyWritesReportFiguresAndAReloadableCheckpoint() throws {
         let out = TestSupport.tempDir("ft-classify") + "/out"
         let r = try Self.finetune(["--task", "classify", "--epochs", "2", "--evaluations", "2", "-o", out, "--json"])
