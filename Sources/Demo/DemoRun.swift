@@ -150,13 +150,13 @@ public struct DemoRun {
         let trained = try TrainingRun(options: TrainOptions(shards: shards, run: run, recipe: recipe, minutes: o.trainEpochs == nil ? o.trainMinutes : nil,
                                                                  epochs: o.trainEpochs, threads: o.threads),
                                       log: log, progress: { p in progress(p.step, p.totalSteps, String(format: "train: step %d/%d, loss %.3f", p.step, p.totalSteps, p.loss)) }).run()
-        report.add(.init(title: "Pre-train (EsViT, default recipe)", command: "lenspipe train \(shards) -o \(run) " + (o.trainEpochs.map { "--epochs \($0)" } ?? "--minutes \(o.trainMinutes)"),
+        report.add(.init(title: "Pre-train (default recipe: masked-image modelling)", command: "lenspipe train \(shards) -o \(run) " + (o.trainEpochs.map { "--epochs \($0)" } ?? "--minutes \(o.trainMinutes)"),
                          numbers: [("steps", "\(trained.stepsRun)"), ("seconds", String(format: "%.0f", trained.seconds)),
                                    ("images/s", String(format: "%.1f", trained.imagesPerSecond)),
                                    ("k-NN on val (monitor)", trained.knnAccuracy.map { String(format: "%.3f", $0) } ?? "-"),
                                    ("collapse warnings", trained.collapses.isEmpty ? "none" : trained.collapses.joined(separator: ", "))],
-                         figures: [("run/curves.png", "Loss, per-head teacher entropy (near log K means collapsed to uniform), feature spread and the k-NN monitor against step.")],
-                         text: "A compact Swin with DINO's view and region losses and an EMA teacher, trained on the CPU without labels; the labels are used only to monitor k-NN."))
+                         figures: [("run/curves.png", "Loss (the masked-pixel L1), teacher entropies (flat for masked-image modelling, which uses no heads), feature spread, and the monitor (k-NN and linear probe on val) against step.")],
+                         text: "A compact Swin trained on the CPU without labels by masked-image modelling (SimMIM): blocks drawn on the lens are hidden behind a learnt mask token and a linear decoder reconstructs their pixels; the labels are used only for the monitor (k-NN and linear probe on val)."))
         log(String(format: "6. train: %d steps in %.0f s; %@/curves.png", trained.stepsRun, trained.seconds, run))
 
         // 7. Evaluate.

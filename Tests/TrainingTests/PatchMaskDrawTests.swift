@@ -55,6 +55,9 @@ import PairSampler
 
     @Test func recipeSwitchesTheDecoderOnAndChecksTheBlock() throws {
         var recipe = TrainRecipe()
+        #expect(recipe.config(channels: 1).pixelDecoder && recipe.mim.masking == .lens, "the default is SimMIM's term, lens-drawn")
+        recipe.mim.weight = 0
+        recipe.loss.view = 0.5
         #expect(!recipe.config(channels: 1).pixelDecoder)
         recipe.mim.weight = 1
         #expect(recipe.config(channels: 1).pixelDecoder)

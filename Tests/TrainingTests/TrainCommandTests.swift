@@ -21,7 +21,7 @@ enum ShardWriterCount {
         precondition(pp.status == 0, pp.stderr)
         let recipe = root + "/recipe.json"
         let json = """
-        {"batch": 8, "seed": 3,
+        {"batch": 8, "seed": 3, "loss": {"view": 0.5, "region": 0.5}, "mim": {"weight": 0},
          "model": {"dim": 8, "depths": [1, 1], "heads": [1, 2], "outDim": 32, "hidden": 16, "bottleneck": 8},
          "views": {"global": [{"size": 32, "blur": 1}, {"size": 32, "blur": 0.1}], "local": {"count": 2, "size": 16, "scale": [0.1, 0.4]}},
          "monitor": {"metricsEvery": 1, "checkpointEvery": 2, "knnEvery": 3, "knnTrain": 40, "knnVal": 16}}
@@ -68,7 +68,7 @@ enum ShardWriterCount {
         #expect(try TrainRecipe.decode(Data(printed.stdout.utf8)).model.dim == 8)
     }
 
-    /// The setup's recipe with SimMIM's term alone (lens-drawn blocks, normalised targets).
+    /// The setup's recipe (EsViT's terms) with SimMIM's term alone instead (lens-drawn blocks, normalised targets).
     static let mimRecipe: String = {
         let path = TestSupport.tempDir("train-mim") + "/mim.json"
         var recipe = try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: setup.recipe))) as! [String: Any]
@@ -154,7 +154,7 @@ enum ShardWriterCount {
         #expect(pp.status == 0, "\(pp.stderr)")
         let recipe = base + "/recipe.json"
         try """
-        {"batch": 16, "seed": 3,
+        {"batch": 16, "seed": 3, "loss": {"view": 0.5, "region": 0.5}, "mim": {"weight": 0},
          "model": {"dim": 16, "depths": [1, 1], "heads": [1, 2], "outDim": 64, "hidden": 32, "bottleneck": 16, "viewHead": "\(viewHead.rawValue)"},
          "views": {"global": [{"size": 32}, {"size": 32}], "local": {"count": 2, "size": 16, "scale": [0.2, 0.4]}},
          "monitor": {"metricsEvery": 2, "knnEvery": 0}}
