@@ -117,6 +117,18 @@ extension LensPipe {
             return (dir.isEmpty ? "." : dir) + "/" + name
         }
 
+        /// Runs `body` under the progress line, which is finished either way; a fine-tuning error becomes a usage error.
+        static func reporting<T>(_ line: StepProgressLine, _ body: () throws -> T) throws -> T {
+            defer { line.finish() }
+            do { return try body() } catch let e as FineTuneError { throw ValidationError(e.description) }
+        }
+
+        static func printJSON<T: Encodable>(_ value: T) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        }
+
         func run() throws {
             var options = FineTuneOptions(checkpoint: checkpoint, shards: shards, out: out ?? defaultOut,
                                           task: task == .classify ? .classify : .regress, recipe: recipe())
@@ -129,21 +141,9 @@ extension LensPipe {
             let line = StepProgressLine(quiet: quiet)
             if curve != nil {
                 if out == nil { options.out = ((checkpoint as NSString).deletingLastPathComponent.isEmpty ? "." : (checkpoint as NSString).deletingLastPathComponent) + "/label-efficiency" }
-                let report: LabelEfficiency.Report
-                do {
-                    report = try LabelEfficiency(base: options, fractions: curveFractions!, seeds: curveSeeds!)
-                        .run(log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) })
-                } catch let e as FineTuneError {
-                    line.finish()
-                    throw ValidationError(e.description)
-                }
-                line.finish()
-                if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
-                    return
-                }
+                let report = try Self.reporting(line) { try LabelEfficiency(base: options, fractions: curveFractions!, seeds: curveSeeds!)
+                    .run(log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) }) }
+                if json { return try Self.printJSON(report) }
                 print("label fraction  train images  pre-trained acc / AUC  from scratch acc / AUC  gain acc / AUC")
                 for p in report.points {
                     func pair(_ s: LabelEfficiency.Scores?) -> String { s.map { String(format: "%.4f / %.4f", $0.accuracy, $0.macroAUC) } ?? "-" }
@@ -153,20 +153,10 @@ extension LensPipe {
                 for key in report.outputs.keys.sorted() { print("\(key): \(report.outputs[key]!)") }
                 return
             }
-            let report: FineTuneReport
-            do {
-                report = try FineTuneRun(options: options, log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) }).run()
-            } catch let e as FineTuneError {
-                line.finish()
-                throw ValidationError(e.description)
+            let report = try Self.reporting(line) {
+                try FineTuneRun(options: options, log: { line.log($0) }, progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) }).run()
             }
-            line.finish()
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-                return
-            }
+            if json { return try Self.printJSON(report) }
             print(String(format: "%@, %@: %d train / %d val / %d test images, %d steps (%.1f epochs) in %.0f s; kept step %d",
                          report.task.rawValue, report.initialization, report.trainImages, report.valImages, report.testImages, report.steps,
                          report.epochs, report.seconds, report.bestStep))
