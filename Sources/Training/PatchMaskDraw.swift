@@ -25,12 +25,10 @@ public enum PatchMaskDraw {
         for r in 0..<rows {
             // Weighted sampling without replacement (Efraimidis-Spirakis): the `count` largest u^(1/w).
             // The same number of draws per row for both placements.
-            var total = 0.0
-            if masking == .lens { for i in 0..<blocks { total += Double(lens[r * blocks + i]) } }
             for i in 0..<blocks {
                 let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &rng)
                 // ForegroundPool's weights sum to 1 per crop; rescale so that a lens block weighs ~1.
-                let w = masking == .lens ? skyWeight + Double(lens[r * blocks + i]) / max(total, 1e-12) * Double(blocks) / 4 : 1
+                let w = masking == .lens ? skyWeight + Double(lens[r * blocks + i]) * Double(blocks) / 4 : 1
                 keys[i] = (Foundation.log(u) / w, i)
             }
             keys.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }

@@ -123,13 +123,15 @@ import LensData
         }
     }
 
-    /// Masked patches are what the loss is about: with no patch masked the backbone gets no gradient
-    /// from the pixels it sees, the mask token none at all.
+    /// Masked patches are what the loss is about: with no patch masked the loss is 0 and nothing gets a
+    /// gradient; with one patch masked the mask token does.
     @Test func theMaskTokenLearnsOnlyFromMaskedPatches() {
         let t = Self.mimTrainer()
         t.lanes = 1
         let (g, l) = TrainerTests.batch(22)
         var mask = [Float](repeating: 0, count: 4 * 64)
+        let (none, _) = t.lossAndGradients(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask)
+        #expect(none == 0 && (0..<t.student.count).allSatisfy { t.student.grads[$0] == 0 })
         mask[10] = 1
         _ = t.lossAndGradients(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask)
         let token = t.student.grad("mask_token")
