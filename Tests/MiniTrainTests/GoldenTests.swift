@@ -9,8 +9,8 @@ import _TestSupport
 @Suite struct GoldenTests {
     static let dir = TestSupport.fixture("esvit-tiny")
 
-    static func load(_ name: String) throws -> (values: [Float], shape: [Int]) {
-        let path = dir + "/" + name + ".npy"
+    static func load(_ name: String, from folder: String = dir) throws -> (values: [Float], shape: [Int]) {
+        let path = folder + "/" + name + ".npy"
         let file = try FileBytes(path: path)
         let header = try NPYHeader.parse(file.buffer, path: path)
         #expect(header.dtype == .float32)

@@ -193,15 +193,17 @@ class EsViT(nn.Module):
             head_input = (self.pooled - self.head_mean) * self.head_inv_std
         return self.head(head_input), self.head_dense(r)
 
-    def reconstruct(self, x, patch_mask):
+    def reconstruct(self, x, patch_mask, target=None):
         """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
-        the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe)."""
+        the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe) against
+        `target` (default: x itself; lenspipe's `mim.normalizeTarget` passes the per-block normalised x)."""
         self.forward(x, patch_mask)
         B, L, C = self.tokens.shape
         g = int(round(L ** 0.5))
         pred = self.decoder(self.tokens.transpose(1, 2).reshape(B, C, g, g))
         m = patch_mask.repeat_interleave(self.patch, 1).repeat_interleave(self.patch, 2).unsqueeze(1).type_as(pred)
-        loss = ((pred - x).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]
+        target = x if target is None else target
+        loss = ((pred - target).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]
         return pred, loss
 
 
