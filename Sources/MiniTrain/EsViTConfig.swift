@@ -29,12 +29,16 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     /// Whether the network carries SimMIM's mask token and linear pixel decoder (`PixelDecoder`), for
     /// the masked-image-modelling loss. The training recipe sets it when its `mim` term has a weight.
     public var pixelDecoder = false
+    /// How many stages the pixel decoder reads: 1 (SimMIM's: the last stage), or 2 (also the stage
+    /// before it, through its own 1x1 convolution and pixel shuffle at half the stride; the two
+    /// reconstructions are added).
+    public var decoderStages = 1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case inChannels, patch, dim, depths, heads, window, mlpRatio, outDim, hidden, bottleneck, layerNormEps, inputScale, pooling, viewHead
-        case pixelDecoder
+        case pixelDecoder, decoderStages
     }
 
     /// Every field is optional (a checkpoint written before a field existed keeps loading with its default).
@@ -57,6 +61,7 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
         pooling = try get(.pooling, d.pooling)
         viewHead = try get(.viewHead, d.viewHead)
         pixelDecoder = try get(.pixelDecoder, d.pixelDecoder)
+        decoderStages = try get(.decoderStages, d.decoderStages)
     }
 
     /// The project's default "tiny" configuration (`lenspipe bench train` defaults).
@@ -83,6 +88,9 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     public func validate(cropSize: Int) throws {
         guard inputScale.isFinite && inputScale > 0 else { throw ConfigError("inputScale \(inputScale) must be a positive number") }
         guard cropSize % patch == 0 else { throw ConfigError("crop size \(cropSize) is not a multiple of the patch \(patch)") }
+        guard decoderStages == 1 || (decoderStages == 2 && stages >= 2) else {
+            throw ConfigError("decoderStages \(decoderStages) must be 1, or 2 with at least two stages (the model has \(stages))")
+        }
         var side = cropSize / patch
         for i in 0..<stages {
             let ws = min(window, side)

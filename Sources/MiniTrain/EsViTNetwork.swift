@@ -96,9 +96,10 @@ public struct EsViTNetwork: Sendable {
     }
 
     /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`, plus `dtokens`,
-    /// a gradient of the final tokens `[B·L, C]` from another objective (the pixel decoder's), if given.
+    /// a gradient of the final tokens `[B·L, C]` from another objective (the pixel decoder's), and
+    /// `dstage`, that objective's gradient of an earlier stage's output, if given.
     public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false,
-                         dtokens extra: [Float]? = nil) {
+                         dtokens extra: [Float]? = nil, dstage: (stage: Int, grad: [Float])? = nil) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
         var dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
         if !output.headInvStd.isEmpty { RunningStandardize.backward(&dpooled, invStd: output.headInvStd, N: B, C: C) }
@@ -112,6 +113,6 @@ public struct EsViTNetwork: Sendable {
             precondition(extra.count == dtokens.count)
             dtokens.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] += extra[i] } }
         }
-        backbone.backward(arena, cache: output.backbone, dtokens: dtokens)
+        backbone.backward(arena, cache: output.backbone, dtokens: dtokens, dstage: dstage)
     }
 }

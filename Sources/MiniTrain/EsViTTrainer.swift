@@ -241,19 +241,23 @@ public final class EsViTTrainer: @unchecked Sendable {
                   tokenMask mask: [Bool]?, patchMask: [Float]? = nil, batchImages: Int, batchMaskedTokens: Int, batchMaskedPixels: Double = 1,
                   standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil) -> LaneOutput {
         let C = config.finalDim
-        // SimMIM's term on the student's global crops: target, loss, decoder gradients, token gradients.
-        func reconstruction(_ tokens: [Float]) -> (loss: Double, dtokens: [Float]) {
+        // SimMIM's term on the student's global crops: target, loss, decoder gradients, and the gradients
+        // of what the decoder read (the final tokens; with two stages, the stage before the last too).
+        func reconstruction(_ bb: SwinBackbone.Cache) -> (loss: Double, dtokens: [Float], dstage: (stage: Int, grad: [Float])?) {
+            let decoder = network.decoder!
             let target = hyper.mimTargetBlock > 0
                 ? MaskedImageModeling.normalizedTarget(globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock) : globals
-            return network.decoder!.loss(arena, tokens: tokens, target: target, patchMask: patchMask!, batch: 2 * B, size: S,
-                                         normalizer: batchMaskedPixels, weight: hyper.mimWeight)
+            let (tokens, mid) = decoder.inputs(bb)
+            let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: patchMask!, batch: 2 * B, size: S,
+                                 normalizer: batchMaskedPixels, weight: hyper.mimWeight)
+            return (r.loss, r.dtokens, decoder.readsTwoStages ? (decoder.midStage, r.dmid) : nil)
         }
         if !usesEsViTTerms {
             // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward.
             let bb = network.backbone.forward(arena, images: globals, batch: 2 * B, size: S, patchMask: network.backboneMask(patchMask))
             arena.zeroGrads()
-            let (loss, dtokens) = reconstruction(bb.tokensOut)
-            network.backbone.backward(arena, cache: bb, dtokens: dtokens)
+            let (loss, dtokens, dstage) = reconstruction(bb)
+            network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage)
             var sums = PoolSums(channels: C)
             sums.mimLoss = loss
             return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: network.pool(bb, images: globals, size: S).pooled, sums: sums)
@@ -272,9 +276,10 @@ public final class EsViTTrainer: @unchecked Sendable {
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
                      tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
         arena.zeroGrads()
-        let mim = patchMask.map { _ in reconstruction(groups[0].backbone.tokensOut) }
+        let mim = patchMask.map { _ in reconstruction(groups[0].backbone) }
         for (g, out) in groups.enumerated() {
-            network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil)
+            network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil,
+                             dstage: g == 0 ? mim?.dstage : nil)
         }
         var sums = PoolSums(channels: C)
         sums.mimLoss = mim?.loss ?? 0

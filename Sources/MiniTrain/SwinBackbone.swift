@@ -136,6 +136,9 @@ public struct SwinBackbone: Sendable {
         var patchMask: [Float] = [], maskToken: Int? = nil
         /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
         public var tokensOut: [Float] = []
+        /// The output of stage `i`'s blocks `[B·side², C_i]` (before its patch merging; `i` below the last
+        /// stage; a cache made with `forBackward: false` keeps none).
+        public func stageOutput(_ i: Int) -> [Float] { merges[i].input }
         /// Attention probabilities of every block, `[windows·B, heads, N, N]` (for attention maps and tests).
         public func attention(stage: Int, block: Int) -> [Float] { blocks[stage][block].probs }
         /// Where `attention`'s windows sit: row `r` of the windows (`[windows·B·N]`, image-major) holds token
@@ -275,7 +278,10 @@ public struct SwinBackbone: Sendable {
 
     /// Accumulates parameter gradients into `arena.grads` from `dtokens`, the gradient of the final
     /// LayerNorm output `[B·L, C]`.
-    public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float]) {
+    /// Accumulates every parameter's gradient from `dtokens`, the gradient of the final tokens, plus
+    /// `dstage`, a gradient of one stage's output (`Cache.stageOutput`) from another reader of it (the
+    /// two-stage pixel decoder), if given.
+    public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float], dstage: (stage: Int, grad: [Float])? = nil) {
         check(arena)
         let c = config
         let rows = cache.batch * cache.tokens
@@ -294,6 +300,10 @@ public struct SwinBackbone: Sendable {
                                    inp: m.gathered, gamma: (arena.values + m.o.normWeight), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
                 dx = [Float](repeating: 0, count: cache.batch * m.side * m.side * C)
                 TokenLayout.scatterAdd(&dx, dg, m.perm, rows: mrows * 4, C: C)
+                if let dstage, dstage.stage == i {
+                    precondition(dstage.grad.count == dx.count, "stage \(i)'s gradient has \(dstage.grad.count) values, not \(dx.count)")
+                    for k in dx.indices { dx[k] += dstage.grad[k] }
+                }
             }
             for b in cache.blocks[i].reversed() { blockBackward(arena, b, &dx, B: cache.batch) }
         }

@@ -100,6 +100,9 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         public var masking: MaskPlacement = .uniform
         /// Normalise the target per `block` cell (MAE's normalised pixels) instead of raw pixels.
         public var normalizeTarget: Bool = false
+        /// The stages the pixel decoder reads: 1 (SimMIM's, the last), or 2 (the stage before it too, at
+        /// half the stride; `PixelDecoder`). Sets `model.decoderStages`.
+        public var decoderStages: Int = 1
         public init() {}
     }
 
@@ -168,6 +171,7 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         var c = model
         c.inChannels = channels
         c.pixelDecoder = mim.weight > 0
+        c.decoderStages = mim.weight > 0 ? mim.decoderStages : 1
         return c
     }
 
@@ -196,6 +200,8 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
             try check(mim.block >= model.patch && mim.block % model.patch == 0 && S % mim.block == 0,
                       "mim.block \(mim.block) must be a multiple of model.patch \(model.patch) that divides the global view size \(S)")
             try check(S % stride == 0, "the global view size \(S) must be a multiple of the encoder's stride \(stride) for the pixel decoder")
+            try check(mim.decoderStages == 1 || (mim.decoderStages == 2 && model.depths.count >= 2),
+                      "mim.decoderStages must be 1, or 2 with at least two stages in model.depths")
         }
         try check((0...1).contains(loss.maskShare), "loss.maskShare must be within [0, 1]")
         try check(loss.maskRatio.count == 2 && loss.maskRatio[0] >= 0 && loss.maskRatio[0] <= loss.maskRatio[1] && loss.maskRatio[1] <= 1,

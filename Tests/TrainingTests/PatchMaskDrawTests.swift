@@ -67,6 +67,12 @@ import PairSampler
         recipe.mim.block = 8
         recipe.mim.ratio = 1
         #expect(throws: RecipeError.self) { try recipe.validate() }
+        recipe.mim.ratio = 0.6
+        recipe.mim.decoderStages = 2
+        try recipe.validate()
+        #expect(recipe.config(channels: 1).decoderStages == 2)
+        recipe.mim.decoderStages = 3
+        #expect(throws: RecipeError.self) { try recipe.validate() }
         let decoded = try TrainRecipe.decode(Data(#"{"mim": {"weight": 1, "masking": "lens"}, "loss": {"view": 0, "region": 0}}"#.utf8))
         #expect(decoded.mim.masking == .lens && decoded.mim.weight == 1 && decoded.loss.view == 0)
         #expect(throws: RecipeError.self) { try TrainRecipe.decode(Data(#"{"mim": {"masking": "sky"}}"#.utf8)) }

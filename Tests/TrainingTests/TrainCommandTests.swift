@@ -68,12 +68,13 @@ enum ShardWriterCount {
         #expect(try TrainRecipe.decode(Data(printed.stdout.utf8)).model.dim == 8)
     }
 
-    /// The setup's recipe (EsViT's terms) with SimMIM's term alone instead (lens-drawn blocks, normalised targets).
+    /// The setup's recipe (EsViT's terms) with SimMIM's term alone instead (lens-drawn blocks, normalised
+    /// targets, the decoder reading two stages).
     static let mimRecipe: String = {
         let path = TestSupport.tempDir("train-mim") + "/mim.json"
         var recipe = try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: setup.recipe))) as! [String: Any]
         recipe["loss"] = ["view": 0, "region": 0]
-        recipe["mim"] = ["weight": 1, "masking": "lens", "block": 8, "ratio": 0.5, "normalizeTarget": true]
+        recipe["mim"] = ["weight": 1, "masking": "lens", "block": 8, "ratio": 0.5, "normalizeTarget": true, "decoderStages": 2]
         try! JSONSerialization.data(withJSONObject: recipe).write(to: URL(fileURLWithPath: path))
         return path
     }()
@@ -121,6 +122,7 @@ enum ShardWriterCount {
             #expect(mimLosses.count == total && mimLosses.allSatisfy { $0 > 0 } && losses(whole) == mimLosses)
             let t = try Checkpoint.load(from: whole + "/final.safetensors")
             #expect(t.config.pixelDecoder && t.student.tensor("decoder.0.weight").shape == [64, 16, 1, 1])
+            #expect(t.config.decoderStages == 2 && t.student.tensor("decoder_mid.0.weight").shape == [16, 8, 1, 1])
         }
     }
 

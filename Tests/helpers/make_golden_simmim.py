@@ -5,6 +5,10 @@ reconstruction, the L1 loss on the masked pixels, every gradient, and the state 
 step (per-tensor clip, AdamW, teacher EMA), plus the per-block normalised target and its loss.
 
     python3 Tests/helpers/make_golden_simmim.py fixtures/simmim-tiny [--seed 0]
+    python3 Tests/helpers/make_golden_simmim.py fixtures/simmim-tiny-2stage --decoder-stages 2
+
+With `--decoder-stages 2` the decoder also reads the stage before the last (`decoder_mid`); that
+variant writes the forward, the loss and the gradients, not the teacher or the step.
 
 The loss is the bridge's `EsViT.reconstruct`, SimMIM's definition (Xie et al. 2022, `simmim.py`): the
 decoder's pixels against the input on the masked patches only, summed and divided by the masked pixels
@@ -46,7 +50,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--decoder-stages", type=int, default=1, choices=[1, 2])
     args = p.parse_args()
+    CONFIG["decoderStages"] = args.decoder_stages
+    full_step = args.decoder_stages == 1
     torch.set_default_dtype(torch.float64)
     g = torch.Generator().manual_seed(args.seed)
     student = EsViT(CONFIG).double()
@@ -77,8 +84,9 @@ def main():
     params = dict(student.named_parameters())
     for name, t in params.items():
         files["param." + name] = t
-    for name, t in teacher.named_parameters():
-        files["teacher." + name] = t
+    if full_step:
+        for name, t in teacher.named_parameters():
+            files["teacher." + name] = t
     for i, c in enumerate(crops):
         files[f"input.crop{i}"] = c
     files["input.patch_mask"] = mask
@@ -115,10 +123,11 @@ def main():
     with torch.no_grad():
         for t, s in zip(teacher.parameters(), student.parameters()):
             t.mul_(EMA).add_((1 - EMA) * s)
-    for name, t in student.named_parameters():
-        files["step.student." + name] = t
-    for name, t in teacher.named_parameters():
-        files["step.teacher." + name] = t
+    if full_step:
+        for name, t in student.named_parameters():
+            files["step.student." + name] = t
+        for name, t in teacher.named_parameters():
+            files["step.teacher." + name] = t
 
     os.makedirs(args.out, exist_ok=True)
     for name, t in files.items():

@@ -166,6 +166,11 @@ class EsViT(nn.Module):
         if c.get("pixelDecoder", False):
             self.mask_token = nn.Parameter(torch.zeros(1, 1, c["dim"]))
             self.decoder = nn.Sequential(nn.Conv2d(f, c["inChannels"] * self.stride ** 2, 1), nn.PixelShuffle(self.stride))
+            # decoderStages 2: a second decoder of the same form reads the stage before the last (its blocks'
+            # output, before the patch merging) at half the stride; the two reconstructions are added.
+            if c.get("decoderStages", 1) == 2:
+                self.decoder_mid = nn.Sequential(nn.Conv2d(f // 2, c["inChannels"] * (self.stride // 2) ** 2, 1),
+                                                 nn.PixelShuffle(self.stride // 2))
 
     def forward(self, x, patch_mask=None):
         """View and region logits. `patch_mask` [B, S/P, S/P] (1 = masked) puts the mask token in place of
@@ -176,9 +181,11 @@ class EsViT(nn.Module):
             w = patch_mask.flatten(1).unsqueeze(-1).type_as(x)
             x = x * (1 - w) + self.mask_token * w
         H = int(round(x.shape[1] ** 0.5))
+        self.stage_outputs = []  # each stage's blocks' output [B, L, C] (before its patch merging)
         for st in self.layers:
             for b in st.blocks:
                 x = b(x, H)
+            self.stage_outputs.append(x)
             if st.downsample is not None:
                 x = st.downsample(x, H)
                 H //= 2
@@ -201,6 +208,9 @@ class EsViT(nn.Module):
         B, L, C = self.tokens.shape
         g = int(round(L ** 0.5))
         pred = self.decoder(self.tokens.transpose(1, 2).reshape(B, C, g, g))
+        if hasattr(self, "decoder_mid"):
+            mid = self.stage_outputs[-2]
+            pred = pred + self.decoder_mid(mid.transpose(1, 2).reshape(B, C // 2, 2 * g, 2 * g))
         m = patch_mask.repeat_interleave(self.patch, 1).repeat_interleave(self.patch, 2).unsqueeze(1).type_as(pred)
         target = x if target is None else target
         loss = ((pred - target).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]
