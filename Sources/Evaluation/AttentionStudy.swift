@@ -70,12 +70,12 @@ public struct AttentionStudy: Sendable {
 
     public static func run(checkpoint: String, input: String, count: Int, network choice: String, figure: String?,
                            progress: ((Int) -> Void)? = nil) throws -> Report {
-        let trainer = try Checkpoint.load(from: checkpoint)
-        let size = try FrozenEvaluation.globalSize(checkpoint: checkpoint)
+        let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: input, channels: nil)
         let (images, masks, ids, labels) = try readImages(input, count: count, size: size)
-        if let c = images.first?.channels, c != trainer.network.config.inChannels {
-            throw LensDataError(path: input, "images have \(c) channels, the checkpoint's network takes \(trainer.network.config.inChannels)")
+        if let bad = images.firstIndex(where: { $0.channels != images[0].channels }) {
+            throw LensDataError(path: input, "image \(bad) (\(ids[bad])) has \(images[bad].channels) channels, image 0 has \(images[0].channels)")
         }
+        try Checkpoint.checkFits(trainer.config, checkpoint: checkpoint, shards: input, channels: images[0].channels, size: size)
         let arena = choice == "student" ? trainer.student : trainer.teacher
         let maps = AttentionMaps.compute(images: images, masks: masks, network: trainer.network, arena: arena, size: size)
         progress?(maps.count)

@@ -24,6 +24,8 @@ public struct EmbeddedSplit: Sendable {
         public var labels: [Int?]
         public var targets: [Double?]
         public var ids: [String]
+        /// The images' channels (every sample has the same).
+        public var channels: Int { images.first?.channels ?? 1 }
 
         public init(folder: String, limit: Int? = nil) throws {
             let reader = try MDSReader(folder: folder)
@@ -32,6 +34,9 @@ public struct EmbeddedSplit: Sendable {
             var (images, labels, targets, ids) = ([LensImage](), [Int?](), [Double?](), [String]())
             for i in 0..<n {
                 let s = try order.sample(i)
+                if let first = images.first, s.image.channels != first.channels {
+                    throw LensDataError(path: folder, "sample \(i) (\(s.id)) has \(s.image.channels) channels, sample 0 has \(first.channels): a split's images must agree")
+                }
                 images.append(s.image)
                 labels.append(s.label)
                 targets.append(s.target)
@@ -56,6 +61,13 @@ public struct EmbeddedSplit: Sendable {
         (labels, targets, ids) = (split.labels, split.targets, split.ids)
     }
 
+    /// Throws when a feature is NaN or infinite (naming `what` and the sample): such features come from
+    /// a network whose weights overflow, and no metric may see them.
+    public func requireFinite(_ what: String) throws {
+        guard let bad = features.firstIndex(where: { !$0.isFinite }) else { return }
+        throw LensDataError(path: what, "the feature \(bad % dimension) of sample \(bad / dimension) (\(ids[bad / dimension])) is \(features[bad].isNaN ? "NaN" : "infinite"): the network's outputs overflow")
+    }
+
     /// Rows scaled to unit length (what k-NN compares).
     public func l2Normalized() -> [Float] {
         var out = features
@@ -69,9 +81,15 @@ public struct EmbeddedSplit: Sendable {
     }
 
     /// Writes `features.npy` (`[N, D]` float32), and beside it `labels.npy` (int64, -1 unknown),
-    /// `targets.npy` (float64, NaN absent) and `ids.txt` (one per line).
-    public func write(features path: String, normalized: Bool) throws {
+    /// `targets.npy` (float64, NaN absent) and `ids.txt` (one per line). Those three files are not named
+    /// by the user, so one that exists already is refused unless `overwrite`; non-finite features (a
+    /// diverged network) are refused before anything is written.
+    public func write(features path: String, normalized: Bool, overwrite: Bool = false) throws {
         let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        if !overwrite, let existing = ["labels.npy", "targets.npy", "ids.txt"].map({ dir + "/" + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            throw LensDataError(path: existing, "exists; embed writes labels.npy, targets.npy and ids.txt beside the features: choose an empty folder or pass --overwrite")
+        }
+        try requireFinite(path)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try NPYWriter.write(path: dir + "/labels.npy", shape: [count], int64: labels.map { Int64($0 ?? -1) })
         try NPYWriter.write(path: dir + "/targets.npy", shape: [count], float64: targets.map { $0 ?? .nan })

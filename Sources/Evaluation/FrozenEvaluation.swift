@@ -92,19 +92,23 @@ public struct FrozenEvaluation {
     }
 
     public func run() throws -> Report {
-        let trained = try Checkpoint.load(from: options.checkpoint)
-        let size = try Self.globalSize(checkpoint: options.checkpoint)
         log("reading \(options.train) and \(options.test)")
         let train = try EmbeddedSplit.Images(folder: options.train), test = try EmbeddedSplit.Images(folder: options.test)
+        guard train.channels == test.channels else {
+            throw EvaluationError("\(options.train) holds \(train.channels)-channel images, \(options.test) \(test.channels)-channel ones")
+        }
+        let (trained, size) = try Self.open(checkpoint: options.checkpoint, shards: options.train, channels: train.channels)
         let trainLabels = try Self.labels(train, options.train), testLabels = try Self.labels(test, options.test)
         let classes = (try? MDSSource(folder: options.train).classes) ?? []
         let K = max(classes.count, (trainLabels + testLabels).max()! + 1)
         let names = (0..<K).map { $0 < classes.count ? classes[$0] : "class \($0)" }
 
         var rows: [Row] = []
-        func evaluate(_ name: String, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) -> (Row, LinearProbe.Result) {
+        func evaluate(_ name: String, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) throws -> (Row, LinearProbe.Result) {
             let t0 = Date()
             let (a, b) = make()
+            try a.requireFinite("\(name) features of \(options.train)")
+            try b.requireFinite("\(name) features of \(options.test)")
             func knn(centred: Bool) -> ClassificationReport {
                 let r = KNNClassifier(trainFeatures: a.features, trainLabels: trainLabels, dimension: a.dimension, classCount: K,
                                       k: options.k, temperature: options.temperature, centred: centred).classify(b.features)
@@ -125,18 +129,18 @@ public struct FrozenEvaluation {
         var config = trained.config
         if let pooling = options.pooling { config.pooling = pooling }
         let network = EsViTNetwork(config: config)
-        let (row, probe) = evaluate("trained (\(options.network))") {
+        let (row, probe) = try evaluate("trained (\(options.network))") {
             (EmbeddedSplit(train, network: network, arena: arena, size: size), EmbeddedSplit(test, network: network, arena: arena, size: size))
         }
         rows.append(row)
         if options.baselines {
             let random = EsViTTrainer(config: config)
             random.initialize(seed: options.seed)
-            rows.append(evaluate("random init") {
+            rows.append(try evaluate("random init") {
                 (EmbeddedSplit(train, network: random.network, arena: random.teacher, size: size),
                  EmbeddedSplit(test, network: random.network, arena: random.teacher, size: size))
             }.0)
-            rows.append(evaluate("raw pixels") { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
+            rows.append(try evaluate("raw pixels") { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
         }
         if let dir = options.figures {
             try ClassificationFigures.write(probe.report, classNames: names, subject: "Linear probe, test set", to: dir)
@@ -155,9 +159,26 @@ public struct FrozenEvaluation {
     /// checkpoint), else the global view size of its recipe, 64 when it has neither.
     public static func globalSize(checkpoint: String) throws -> Int {
         let meta = try Checkpoint.metadata(at: checkpoint)
-        if let size = meta["input_size"].flatMap({ Int($0) }), size > 0 { return size }
-        guard let text = meta["recipe"], let recipe = try? TrainRecipe.decode(Data(text.utf8)) else { return 64 }
-        return recipe.views.global[0].size
+        if let text = meta["input_size"] {
+            guard let size = Int(text), size > 0 else { throw LensDataError(path: checkpoint, "input_size '\(text)' in the metadata is not a positive integer") }
+            return size
+        }
+        guard let text = meta["recipe"] else { return 64 }
+        do {
+            return try TrainRecipe.decode(Data(text.utf8)).views.global[0].size
+        } catch {
+            throw LensDataError(path: checkpoint, "the recipe in the metadata: \(error)")
+        }
+    }
+
+    /// A checkpoint to run on the images of `shards` (`channels` channels; nil: not known yet, the
+    /// caller checks them with `Checkpoint.checkFits` once read): loaded and checked (`Checkpoint.load`,
+    /// then `Checkpoint.checkFits` at the size its network reads), with that size.
+    public static func open(checkpoint: String, shards: String, channels: Int?) throws -> (trainer: EsViTTrainer, size: Int) {
+        let trainer = try Checkpoint.load(from: checkpoint)
+        let size = try globalSize(checkpoint: checkpoint)
+        try Checkpoint.checkFits(trainer.config, checkpoint: checkpoint, shards: shards, channels: channels ?? trainer.config.inChannels, size: size)
+        return (trainer, size)
     }
 }
 

@@ -93,85 +93,91 @@ public enum Checkpoint {
 
     /// The `__metadata__` strings of a checkpoint (configuration, hyper-parameters, recipe).
     public static func metadata(at path: String) throws -> [String: String] {
-        let file = try FileBytes(path: path)
-        let buf = file.buffer
-        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
-        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
-        guard n > 0, 8 + n <= buf.count, let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any],
-              let meta = header["__metadata__"] as? [String: String] else {
-            throw LensDataError(path: path, offset: 8, "not a safetensors file with metadata")
-        }
-        return meta
+        let file = try SafetensorsFile(path: path)
+        guard !file.metadata.isEmpty else { throw LensDataError(path: path, offset: 8, "a safetensors file without metadata (not a lenspipe checkpoint)") }
+        return file.metadata
     }
 
     /// Reads the F32 tensors `names` of a checkpoint (any safetensors file), with their shapes.
     public static func tensors(at path: String, names: [String]) throws -> [Tensor] {
-        let file = try FileBytes(path: path)
-        let buf = file.buffer
-        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
-        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
-        guard n > 0, 8 + n <= buf.count, let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any] else {
-            throw LensDataError(path: path, offset: 8, "not a safetensors file")
-        }
-        let data = UnsafeRawBufferPointer(rebasing: buf[(8 + n)...])
+        let file = try SafetensorsFile(path: path)
         return try names.map { name in
-            guard let e = header[name] as? [String: Any] else { throw LensDataError(path: path, "no tensor named \(name)") }
-            guard e["dtype"] as? String == "F32", let shape = e["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }),
-                  let o = e["data_offsets"] as? [Int], o.count == 2, o[0] >= 0, o[1] <= data.count, o[1] - o[0] == 4 * shape.reduce(1, *) else {
-                throw LensDataError(path: path, "tensor \(name): not F32, or its offsets do not match its shape")
-            }
-            let values = (0..<shape.reduce(1, *)).map {
-                Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 4 * $0, as: UInt32.self)))
-            }
-            return Tensor(name: name, shape: shape, values: values)
+            let e = try file.entry(name, .f32)
+            return Tensor(name: name, shape: e.shape, values: try file.f32(name))
         }
     }
 
-    /// Restores a trainer from `path`.
+    /// Checks that the network of checkpoint `path` can read `shards`' images (`channels` channels,
+    /// `size` x `size` px as the network sees them): the channels match and every stage tiles. Every
+    /// command that runs a checkpoint on shards calls this first; the error names both.
+    public static func checkFits(_ config: EsViTConfig, checkpoint path: String, shards: String, channels: Int, size: Int) throws {
+        guard config.inChannels == channels else {
+            throw LensDataError(path: path, "the model takes \(config.inChannels)-channel images, \(shards) holds \(channels)-channel ones")
+        }
+        do { try config.validate(cropSize: size) } catch {
+            throw LensDataError(path: path, "the model cannot read \(size) px images (\(shards)): \(error)")
+        }
+    }
+
+    /// The model configuration a checkpoint's metadata holds, checked against `EsViTConfig.Limits`.
+    public static func config(of file: SafetensorsFile) throws -> EsViTConfig {
+        guard let text = file.metadata["config"] else {
+            throw LensDataError(path: file.path, offset: 8, "not a lenspipe EsViT checkpoint (no config in the metadata)")
+        }
+        do {
+            let config = try JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8))
+            try config.checkLimits()
+            return config
+        } catch let e as ConfigError {
+            throw LensDataError(path: file.path, "the model configuration in the metadata: \(e.description)")
+        } catch {
+            throw LensDataError(path: file.path, "the model configuration in the metadata is not valid: \(error)")
+        }
+    }
+
+    /// Restores a trainer from `path`. The file is checked before anything is allocated from it: the
+    /// header (`SafetensorsFile`), the configuration's limits, and every tensor the configuration lays
+    /// out present with its shape (so the arenas are no larger than the file). Non-finite weights and a
+    /// negative step are refused.
     public static func load(from path: String) throws -> EsViTTrainer {
-        let file = try FileBytes(path: path)
-        let buf = file.buffer
-        guard buf.count >= 8 else { throw LensDataError(path: path, "too short for a safetensors header") }
-        let n = Int(buf.loadUnaligned(as: UInt64.self).littleEndian)
-        guard n > 0, 8 + n <= buf.count else { throw LensDataError(path: path, offset: 0, "header of \(n) bytes does not fit the file") }
-        guard let header = try? JSONSerialization.jsonObject(with: Data(buf[8..<(8 + n)])) as? [String: Any],
-              let meta = header["__metadata__"] as? [String: String], let configText = meta["config"], let hyperText = meta["hyper"] else {
-            throw LensDataError(path: path, offset: 8, "not a lenspipe EsViT checkpoint (no config in the metadata)")
+        let file = try SafetensorsFile(path: path)
+        let config = try config(of: file)
+        guard let hyperText = file.metadata["hyper"], let hyper = try? JSONDecoder().decode(EsViTTrainer.Hyper.self, from: Data(hyperText.utf8)) else {
+            throw LensDataError(path: path, offset: 8, "not a lenspipe EsViT checkpoint (no valid hyper-parameters in the metadata)")
         }
-        let config = try JSONDecoder().decode(EsViTConfig.self, from: Data(configText.utf8))
-        let hyper = try JSONDecoder().decode(EsViTTrainer.Hyper.self, from: Data(hyperText.utf8))
+        let layout = EsViTNetwork(config: config).layout
+        for (name, shape) in layout {
+            for prefix in ["student.", "teacher.", "optimizer.m.", "optimizer.v."] { _ = try file.entry(prefix + name, .f32, shape: shape) }
+        }
+        _ = try file.entry("center", .f32, shape: [1, config.outDim])
+        _ = try file.entry("center_grid", .f32, shape: [1, config.outDim])
+        let step = try file.i64("optimizer.step", shape: [1])[0]
+        guard step >= 0 && step <= Int64(Int32.max) else { throw LensDataError(path: path, "optimizer.step \(step) is not a step count (0...\(Int32.max))") }
+
         let t = EsViTTrainer(config: config, hyper: hyper)
-        let data = UnsafeRawBufferPointer(rebasing: buf[(8 + n)...])
-        func read(_ name: String, into p: UnsafeMutablePointer<Float>, count: Int, shape: [Int]) throws {
-            guard let e = header[name] as? [String: Any], e["dtype"] as? String == "F32", e["shape"] as? [Int] == shape,
-                  let o = e["data_offsets"] as? [Int], o.count == 2, o[1] - o[0] == 4 * count, o[1] <= data.count, o[0] >= 0 else {
-                throw LensDataError(path: path, "tensor \(name): missing, or not F32 \(shape)")
-            }
-            for i in 0..<count { p[i] = Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 4 * i, as: UInt32.self))) }
-        }
         for tensor in t.student.tensors {
-            try read("student." + tensor.name, into: t.student.values + tensor.offset, count: tensor.count, shape: tensor.shape)
-            try read("teacher." + tensor.name, into: t.teacher.values + tensor.offset, count: tensor.count, shape: tensor.shape)
-            try read("optimizer.m." + tensor.name, into: t.student.m + tensor.offset, count: tensor.count, shape: tensor.shape)
-            try read("optimizer.v." + tensor.name, into: t.student.v + tensor.offset, count: tensor.count, shape: tensor.shape)
+            try file.readF32("student." + tensor.name, into: t.student.values + tensor.offset)
+            try file.readF32("teacher." + tensor.name, into: t.teacher.values + tensor.offset)
+            try file.readF32("optimizer.m." + tensor.name, into: t.student.m + tensor.offset)
+            try file.readF32("optimizer.v." + tensor.name, into: t.student.v + tensor.offset)
         }
-        try t.center.withUnsafeMutableBufferPointer { try read("center", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
-        try t.centerGrid.withUnsafeMutableBufferPointer { try read("center_grid", into: $0.baseAddress!, count: $0.count, shape: [1, config.outDim]) }
-        if config.viewHead == .standardized {
-            func read64(_ name: String) throws -> [Double] {
-                let C = config.finalDim
-                guard let e = header[name] as? [String: Any], e["dtype"] as? String == "F64", e["shape"] as? [Int] == [1, C],
-                      let o = e["data_offsets"] as? [Int], o.count == 2, o[0] >= 0, o[1] - o[0] == 8 * C, o[1] <= data.count else {
-                    throw LensDataError(path: path, "tensor \(name): missing, or not F64 [1, \(C)]")
-                }
-                return (0..<C).map { Double(bitPattern: UInt64(littleEndian: data.loadUnaligned(fromByteOffset: o[0] + 8 * $0, as: UInt64.self))) }
+        for (arena, who) in [(t.student, "student"), (t.teacher, "teacher")] {
+            if let bad = arena.tensors.first(where: { tensor in (0..<tensor.count).contains { !arena.values[tensor.offset + $0].isFinite } }) {
+                throw LensDataError(path: path, "tensor \(who).\(bad.name) holds non-finite weights (NaN or infinity): the run that wrote it diverged")
             }
-            t.studentPoolMoments = RunningMoments(mean: try read64("pool_moments.student.mean"), meanSquare: try read64("pool_moments.student.mean_square"))
-            t.teacherPoolMoments = RunningMoments(mean: try read64("pool_moments.teacher.mean"), meanSquare: try read64("pool_moments.teacher.mean_square"))
         }
-        guard let s = header["optimizer.step"] as? [String: Any], s["dtype"] as? String == "I64", let o = s["data_offsets"] as? [Int], o.count == 2,
-              o[1] - o[0] == 8, o[1] <= data.count else { throw LensDataError(path: path, "optimizer.step missing") }
-        t.step = Int(Int64(littleEndian: data.loadUnaligned(fromByteOffset: o[0], as: Int64.self)))
+        try t.center.withUnsafeMutableBufferPointer { try file.readF32("center", into: $0.baseAddress!) }
+        try t.centerGrid.withUnsafeMutableBufferPointer { try file.readF32("center_grid", into: $0.baseAddress!) }
+        if config.viewHead == .standardized {
+            let C = config.finalDim
+            func moments(_ who: String) throws -> RunningMoments {
+                RunningMoments(mean: try file.f64("pool_moments.\(who).mean", shape: [1, C]),
+                               meanSquare: try file.f64("pool_moments.\(who).mean_square", shape: [1, C]))
+            }
+            t.studentPoolMoments = try moments("student")
+            t.teacherPoolMoments = try moments("teacher")
+        }
+        t.step = Int(step)
         return t
     }
 }

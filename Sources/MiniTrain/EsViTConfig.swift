@@ -84,13 +84,52 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     public func stageDim(_ i: Int) -> Int { dim << i }
     public var finalDim: Int { stageDim(stages - 1) }
 
-    /// Checks that every stage of an `size x size` crop tiles into windows.
-    public func validate(cropSize: Int) throws {
+    /// The bounds `checkLimits` holds every field to (docs/minitrain.md): wide enough for any model that
+    /// trains on one machine, narrow enough that no product of them overflows or allocates without end.
+    public enum Limits {
+        public static let inChannels = 1...16, patch = 1...32, window = 1...32, stages = 1...6, depth = 1...32, heads = 1...64
+        public static let dim = 1...1024, finalDim = 1...8192, mlpRatio = 1...16, outDim = 1...262_144, hidden = 1...16_384, bottleneck = 1...4096
+        public static let cropSize = 1...4096
+    }
+
+    /// Checks every field against `Limits` and the shapes' own rules (heads per stage, heads dividing
+    /// each stage's width), so a configuration read from a file can be laid out without overflow.
+    public func checkLimits() throws {
+        func within(_ v: Int, _ r: ClosedRange<Int>, _ name: String) throws {
+            guard r.contains(v) else { throw ConfigError("\(name) \(v) is outside \(r.lowerBound)...\(r.upperBound)") }
+        }
+        try within(inChannels, Limits.inChannels, "inChannels")
+        try within(patch, Limits.patch, "patch")
+        try within(window, Limits.window, "window")
+        try within(depths.count, Limits.stages, "the number of stages (depths)")
+        for d in depths { try within(d, Limits.depth, "a stage depth") }
+        guard heads.count == depths.count else { throw ConfigError("heads has \(heads.count) entries, depths \(depths.count): one per stage") }
+        for h in heads { try within(h, Limits.heads, "a stage's heads") }
+        try within(dim, Limits.dim, "dim")
+        try within(dim << (depths.count - 1), Limits.finalDim, "the last stage's width (dim x 2^(stages-1))")
+        for i in 0..<stages where stageDim(i) % heads[i] != 0 {
+            throw ConfigError("stage \(i) width \(stageDim(i)) is not divisible by its \(heads[i]) heads")
+        }
+        try within(mlpRatio, Limits.mlpRatio, "mlpRatio")
+        try within(outDim, Limits.outDim, "outDim")
+        try within(hidden, Limits.hidden, "hidden")
+        try within(bottleneck, Limits.bottleneck, "bottleneck")
+        guard layerNormEps.isFinite && layerNormEps > 0 else { throw ConfigError("layerNormEps \(layerNormEps) must be a positive number") }
         guard inputScale.isFinite && inputScale > 0 else { throw ConfigError("inputScale \(inputScale) must be a positive number") }
-        guard cropSize % patch == 0 else { throw ConfigError("crop size \(cropSize) is not a multiple of the patch \(patch)") }
         guard decoderStages == 1 || (decoderStages == 2 && stages >= 2) else {
             throw ConfigError("decoderStages \(decoderStages) must be 1, or 2 with at least two stages (the model has \(stages))")
         }
+    }
+
+    /// Checks the configuration (`checkLimits`) and that every stage of an `size x size` crop tiles
+    /// into windows.
+    public func validate(cropSize: Int) throws {
+        try checkLimits()
+        let smallest = patch << (stages - 1)
+        guard cropSize >= smallest && cropSize <= Limits.cropSize.upperBound else {
+            throw ConfigError("crop size \(cropSize) is outside \(smallest)...\(Limits.cropSize.upperBound) (the smallest is patch x 2^(stages-1))")
+        }
+        guard cropSize % patch == 0 else { throw ConfigError("crop size \(cropSize) is not a multiple of the patch \(patch)") }
         var side = cropSize / patch
         for i in 0..<stages {
             let ws = min(window, side)

@@ -22,14 +22,14 @@ extension LensPipe {
         var output: String
         @Option(help: "teacher (DINO's choice) or student.") var network: NetworkChoice = .teacher
         @Flag(help: "L2-normalise each feature vector.") var l2 = false
+        @Flag(help: "Replace labels.npy, targets.npy and ids.txt if the output folder has them already.") var overwrite = false
         @Flag(help: "Print what was written as JSON.") var json = false
         @Flag(help: "No progress line.") var quiet = false
         @OptionGroup var threadOptions: ThreadOptions
 
         func run() throws {
-            let trainer = try Checkpoint.load(from: checkpoint)
-            let size = try FrozenEvaluation.globalSize(checkpoint: checkpoint)
             let images = try EmbeddedSplit.Images(folder: split)
+            let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: split, channels: images.channels)
             let meter = ProgressMeter("embed", total: images.ids.count, quiet: quiet)
             let arena = network == .teacher ? trainer.teacher : trainer.student
             BLAS.setThreads(1)
@@ -37,7 +37,7 @@ extension LensPipe {
                 EmbeddedSplit(images, network: trainer.network, arena: arena, size: size) { meter.update($0) }
             }
             meter.finish()
-            try embedded.write(features: output, normalized: l2)
+            try embedded.write(features: output, normalized: l2, overwrite: overwrite)
             if json {
                 let dir = (output as NSString).deletingLastPathComponent
                 let files = ["labels.npy", "targets.npy", "ids.txt"].map { dir.isEmpty ? $0 : dir + "/" + $0 }
