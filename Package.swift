@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "CroppingTests", dependencies: ["Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "PairSamplerTests", dependencies: ["PairSampler", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
         .testTarget(name: "ShardWriterTests", dependencies: ["ShardWriter", "Cropping", "LensData", "LensSynth", "_TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "MiniTrain", "ShardWriter", "PairSampler", "LensData", "LensSynth", "Cropping", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "MiniTrain", "FeatureMetrics", "ShardWriter", "PairSampler", "LensData", "LensSynth", "Cropping", "_TestSupport"]),
         .testTarget(name: "FineTuneTests", dependencies: ["FineTune", "MiniTrain", "Training", "ShardWriter", "LensData", "_TestSupport"]),
         .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),

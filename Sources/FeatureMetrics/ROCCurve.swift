@@ -10,7 +10,8 @@ public struct ROCCurve: Sendable {
     public let truePositiveRate: [Double]
     /// `[n]` the score threshold of each point (`score >= threshold` is called positive); `+inf` first.
     public let thresholds: [Double]
-    /// Area under the curve; NaN when there are no positives or no negatives.
+    /// Area under the curve; NaN when there are no positives or no negatives, or a score is NaN (then
+    /// the curve is the diagonal's two ends: a NaN score has no place in the order).
     public let auc: Double
 
     /// - Parameters:
@@ -18,6 +19,10 @@ public struct ROCCurve: Sendable {
     ///   - positives: `[N]` the true membership.
     public init(scores: [Double], positives: [Bool]) {
         precondition(scores.count == positives.count)
+        guard !scores.contains(where: \.isNaN) else {
+            (falsePositiveRate, truePositiveRate, thresholds, auc) = ([0, 1], [0, 1], [.infinity, -.infinity], .nan)
+            return
+        }
         let order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
         let nPos = positives.filter { $0 }.count, nNeg = positives.count - nPos
         var tp = 0, fp = 0

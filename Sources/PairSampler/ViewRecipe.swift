@@ -117,8 +117,22 @@ public struct ViewSpec: Codable, Sendable, Equatable {
              solarizeThreshold, clip, minFluxShare, minForegroundPixels
     }
 
+    /// Any key, to find the ones `CodingKeys` does not name.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Fields left out keep their defaults; a field the spec does not have is an error (a typo such as
+    /// `scael` would otherwise be ignored, as the recipe's own fields are not).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.first(where: { CodingKeys(rawValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [unknown],
+                                                    debugDescription: "unknown view field '\(unknown.stringValue)' (lenspipe train --print-recipe lists them all)"))
+        }
         let d = ViewSpec(size: 64)
         func get<T: Decodable>(_ k: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? fallback }
         count = try get(.count, d.count)
@@ -152,6 +166,7 @@ public struct ViewSpec: Codable, Sendable, Equatable {
         }
         guard size >= 2 && size <= 4096 else { throw RecipeError("\(name).size must be 2...4096") }
         guard count >= 0 && count <= 64 else { throw RecipeError("\(name).count must be 0...64") }
+        guard rotationDegrees >= 0 && rotationDegrees <= 360 else { throw RecipeError("\(name).rotationDegrees must be within [0, 360]") }
         try range(scale, "scale", 1e-4, 1)
         try range(ratio, "ratio", 0.1, 10)
         try range(blurSigma, "blurSigma", 0, 20)

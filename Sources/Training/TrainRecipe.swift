@@ -181,8 +181,18 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
     /// Checks every range; the error names the field.
     public func validate(channels: Int = 1) throws {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw RecipeError(message) } }
+        try views.validate()
         try check(batch >= 1 && batch <= 65536, "batch must be 1...65536")
-        try check(epochs > 0, "epochs must be positive")
+        try check(epochs > 0 && epochs <= 1e6, "epochs must be within (0, 1e6]")
+        try check(monitor.knnK >= 1 && monitor.knnK <= 10_000, "monitor.knnK must be 1...10000")
+        try check(monitor.knnTemperature.isFinite && monitor.knnTemperature >= 1e-4 && monitor.knnTemperature <= 100, "monitor.knnTemperature must be within [1e-4, 100]")
+        try check(monitor.knnTrain >= 1 && monitor.knnVal >= 1 && monitor.knnTrain <= 1_000_000 && monitor.knnVal <= 1_000_000,
+                  "monitor.knnTrain and knnVal must be 1...1000000")
+        try check(monitor.checkpointMinutes.isFinite && monitor.checkpointMinutes > 0, "monitor.checkpointMinutes must be positive")
+        try check(optimizer.freezeLastLayerEpochs.isFinite && optimizer.freezeLastLayerEpochs >= 0 && optimizer.freezeLastLayerEpochs <= 1e6,
+                  "optimizer.freezeLastLayerEpochs must be within [0, 1e6]")
+        try check([teacher.temperature, teacher.warmupTemperature, teacher.studentTemperature].allSatisfy { $0 >= 1e-4 && $0 <= 100 },
+                  "teacher temperatures must be within [1e-4, 100]")
         try check(shardsPerBlock >= 1 && shardsPerBlock <= 1024, "shardsPerBlock must be 1...1024")
         try check(optimizer.baseLR >= 0 && optimizer.minLR >= 0, "optimizer.baseLR and minLR must be >= 0")
         for (v, name) in [(optimizer.warmupFraction, "optimizer.warmupFraction"), (teacher.temperatureWarmupFraction, "teacher.temperatureWarmupFraction"),
@@ -210,7 +220,6 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         try check(model.depths.count == model.heads.count && !model.depths.isEmpty, "model.depths and model.heads need the same number of stages")
         try check(model.dim >= 2 && model.outDim >= 2 && model.hidden >= 1 && model.bottleneck >= 1 && model.patch >= 1 && model.window >= 1,
                   "model sizes must be positive")
-        try views.validate()
         let config = config(channels: channels)
         do {
             try config.validate(cropSize: views.global[0].size)

@@ -46,7 +46,11 @@ public final class TrainingRun {
         var state: RunState
         if options.resume {
             recipe = try TrainRecipe.load(path: folder.recipe)
+            do { try recipe.validate(channels: data.channels) } catch { throw TrainError("\(folder.recipe): \(error)") }
             state = try RunState.read(from: folder.state)
+            guard state.totalSteps >= 1, state.stepsPerEpoch >= 1, state.totalSteps <= Int(Int32.max) else {
+                throw TrainError("\(folder.state): totalSteps \(state.totalSteps) and stepsPerEpoch \(state.stepsPerEpoch) must be positive step counts")
+            }
             guard state.trainImages == data.train.count, state.trainFolder == data.trainFolder else {
                 throw TrainError("\(folder.state): the run trained on \(state.trainImages) images of \(state.trainFolder), not \(data.train.count) of \(data.trainFolder)")
             }
@@ -54,6 +58,12 @@ public final class TrainingRun {
                 throw TrainError("\(folder.checkpoint): no checkpoint to resume from (the run stopped before its first)")
             }
             trainer = try Checkpoint.load(from: folder.checkpoint)
+            guard trainer.config == recipe.config(channels: data.channels) else {
+                throw TrainError("\(folder.checkpoint): its model configuration is not the one \(folder.recipe) describes (was either file edited?)")
+            }
+            guard trainer.step <= state.totalSteps else {
+                throw TrainError("\(folder.checkpoint): step \(trainer.step) is past the run's \(state.totalSteps) steps (\(folder.state))")
+            }
             log("resuming \(folder.path) at step \(trainer.step) of \(state.totalSteps)")
         } else {
             guard !folder.hasRun else {

@@ -119,12 +119,25 @@ public struct ShardSample: Sendable {
     /// `[H, W]` lens mask (the `foreground` column); nil for shards written without it.
     public var foreground: [Bool]?
 
+    /// The largest class index a label may hold (every class count is sized from the labels).
+    public static let maxLabel = 9_999
+
     /// Decodes lenspipe's columns (`id`, `label`, `target`, `crop`, `foreground` are optional, for other
-    /// writers' data).
+    /// writers' data). This is where every command reads a sample, so it refuses what no command can
+    /// use: a non-finite pixel, a label above `maxLabel`.
     public init(_ values: [String: MDSValue], index: Int) throws {
         image = try LensShardLayout.image(from: values["image"])
         if case .string(let s)? = values["id"] { id = s } else { id = "#\(index)" }
-        if case .int(let l)? = values["label"], l >= 0 { label = Int(l) } else { label = nil }
+        if let bad = image.pixels.firstIndex(where: { !$0.isFinite }) {
+            let (H, W) = (image.height, image.width), v = image.pixels[bad]
+            throw MDSError("sample \(id): pixel (channel \(bad / (H * W)), y \(bad / W % H), x \(bad % W)) is \(v.isNaN ? "NaN" : "infinite"); lenspipe refuses non-finite pixels (replace or mask them in the source data, then preprocess again)")
+        }
+        if case .int(let l)? = values["label"], l >= 0 {
+            guard l <= Self.maxLabel else { throw MDSError("sample \(id): label \(l) is above \(Self.maxLabel), the largest class index lenspipe accepts") }
+            label = Int(l)
+        } else {
+            label = nil
+        }
         if case .number(let t)? = values["target"], !t.isNaN { target = t } else { target = nil }
         if case .array(.int32, [4], let raw)? = values["crop"] {
             let v = raw.withUnsafeBytes { r in (0..<4).map { Int(r.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self).littleEndian) } }

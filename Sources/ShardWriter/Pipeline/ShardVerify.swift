@@ -61,6 +61,9 @@ public enum ShardVerify {
                             do {
                                 let values = try shard.withRecord(i) { try reader.shards[k].columns.decode($0) }
                                 let s = try ShardSample(values, index: reader.starts[k] + i)
+                                if let l = s.label, !classes.isEmpty, l >= classes.count {
+                                    throw MDSError("label \(l) is outside the data set's \(classes.count) classes (0...\(classes.count - 1))")
+                                }
                                 p.samples += 1
                                 if s.target != nil { p.targets += 1 }
                                 let name = s.label.map { $0 < classes.count ? classes[$0] : String($0) } ?? "(unlabelled)"

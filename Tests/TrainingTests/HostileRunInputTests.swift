@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import LensData
+import MiniTrain
+import ShardWriter
+import Cropping
+import PairSampler
+import FeatureMetrics
+@testable import Training
+import _TestSupport
+
+/// Issue 36: non-finite pixels and out-of-range labels in shards (items 1, 12, 18), NaN scores (1),
+/// `embed` and a user's files (5), edited run folders on `--resume` (9), recipe numbers (10, 19).
+@Suite(.serialized) struct HostileRunInputTests {
+    /// A tiny trained run on the train command tests' data.
+    static let run: String = {
+        let run = TestSupport.tempDir("hostile-run") + "/run"
+        let r = try! TrainCommandTests.train(run, ["--recipe", TrainCommandTests.setup.recipe, "--epochs", "1", "--quiet"])
+        precondition(r.status == 0, r.stderr)
+        return run
+    }()
+
+    /// A data set root with train/, val/ and test/ splits, each the same 12 labelled 32 px images, one
+    /// of them (`img4`) with `bad` at pixel (5, 7); labels 0 and 1 (or `label` for `img3`).
+    static func split(_ tag: String, bad: Float? = nil, label: Int = 1) throws -> String {
+        let root = TestSupport.tempDir("hostile-split-\(tag)")
+        for name in ["train", "val", "test"] { try write(root + "/" + name, bad: bad, label: label) }
+        return root
+    }
+
+    static func write(_ dir: String, bad: Float?, label: Int) throws {
+        let layout = LensShardLayout(channels: 1, height: 32, width: 32, storage: .float32)
+        let writer = try MDSWriter(folder: dir, columns: layout.columns)
+        var rng = Philox4x64(seed: 9, stream: 0)
+        for i in 0..<12 {
+            var image = LensImage(channels: 1, height: 32, width: 32)
+            for p in image.pixels.indices { image.pixels[p] = Float(abs(rng.normal())) * 0.1 }
+            if i == 4, let bad { image.pixels[5 * 32 + 7] = bad }
+            try writer.append(record: try layout.record(id: "img\(i)", image: image, label: i == 3 ? label : i % 2, target: nil,
+                                                        crop: PixelBox(x0: 0, y0: 0, x1: 32, y1: 32), foreground: Array(repeating: false, count: 32 * 32)))
+        }
+        try writer.finish()
+    }
+
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func commandsRefuseNonFinitePixels(pixel: Float) throws {
+        let root = try Self.split("px\(pixel)", bad: pixel), split = root + "/train"
+        let ckpt = Self.run + "/final.safetensors"
+        let name = pixel.isNaN ? "NaN" : "infinite"
+        for args in [["eval", ckpt, "--train", split, "--test", split, "-o", TestSupport.tempDir("hostile-eval"), "--quiet"],
+                     ["embed", ckpt, split, "-o", TestSupport.tempDir("hostile-embed") + "/f.npy", "--quiet"],
+                     ["finetune", ckpt, root, "--task", "classify", "--epochs", "1", "-o", TestSupport.tempDir("hostile-ft") + "/ft", "--quiet"],
+                     ["verify", root]] {
+            let r = try TestSupport.lenspipe(args, timeout: 120)
+            #expect(r.status != 0, "\(args[0]) exit 0 on a \(name) pixel")
+            #expect((r.stderr + r.stdout).contains("img4") && (r.stderr + r.stdout).contains(name), "\(args[0]): \(r.stderr)")
+        }
+    }
+
+    @Test func labelsBeyondTheLimitAndTheClasses() throws {
+        let huge = try Self.split("label-huge", label: 100_000) + "/train"
+        let r = try TestSupport.lenspipe(["eval", Self.run + "/final.safetensors", "--train", huge, "--test", huge, "-o", TestSupport.tempDir("hostile-eval"), "--quiet"],
+                                         timeout: 120)
+        #expect(r.status != 0 && r.stderr.contains("label 100000"), "\(r.stderr)")
+        #expect(try TestSupport.lenspipe(["verify", huge]).status != 0)
+    }
+
+    @Test func nanScoresEndTheROC() {
+        let roc = ROCCurve(scores: [0.1, .nan, 0.3, 0.2], positives: [true, false, true, false])
+        #expect(roc.auc.isNaN && roc.falsePositiveRate == [0, 1])
+        let report = ClassificationReport(labels: [0, 1, 0, 1], predictions: [0, 1, 0, 0], scores: [0.9, 0.1, .nan, .nan, 0.8, 0.2, 0.6, 0.4], classCount: 2)
+        #expect(report.accuracy == 0.75 && report.macroAUC.isNaN)
+    }
+
+    @Test func embedKeepsTheUsersFiles() throws {
+        let dir = TestSupport.tempDir("hostile-embed-own")
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/labels.npy"))
+        let ckpt = Self.run + "/final.safetensors", split = TrainCommandTests.setup.shards + "/val"
+        let r = try TestSupport.lenspipe(["embed", ckpt, split, "-o", dir + "/features.npy", "--quiet"])
+        #expect(r.status != 0 && r.stderr.contains("--overwrite"), "\(r.stderr)")
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/labels.npy")), as: UTF8.self) == "mine")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/features.npy"))
+        let again = try TestSupport.lenspipe(["embed", ckpt, split, "-o", dir + "/features.npy", "--quiet", "--overwrite"])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
+    /// `train --resume` on a run folder whose files were edited: refused with the file named.
+    @Test func resumeRefusesEditedRunFiles() throws {
+        let edits: [(String, String, (inout [String: Any]) -> Void)] = [
+            ("batch 0", "recipe.json", { $0["batch"] = 0 }),
+            ("no global views", "recipe.json", { r in var v = r["views"] as! [String: Any]; v["global"] = [Any](); r["views"] = v }),
+            ("knnK 0", "recipe.json", { r in var m = r["monitor"] as! [String: Any]; m["knnK"] = 0; r["monitor"] = m }),
+            ("local count 10000", "recipe.json", { r in var v = r["views"] as! [String: Any]; var l = v["local"] as! [String: Any]; l["count"] = 10_000; v["local"] = l; r["views"] = v }),
+            ("another model", "recipe.json", { r in var m = r["model"] as! [String: Any]; m["dim"] = 16; r["model"] = m }),
+            ("totalSteps -5", "run.json", { $0["totalSteps"] = -5 }),
+            ("totalSteps below the checkpoint's step", "run.json", { $0["totalSteps"] = 1 }),
+        ]
+        for (what, file, edit) in [("unchanged (the control)", "run.json", { _ in })] + edits {
+            let copy = TestSupport.tempDir("hostile-resume") + "/run"
+            try FileManager.default.copyItem(atPath: Self.run, toPath: copy)
+            try FileManager.default.removeItem(atPath: copy + "/final.safetensors")
+            var state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: copy + "/run.json"))) as! [String: Any]
+            state["finished"] = false
+            try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: copy + "/run.json"))
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: copy + "/" + file))) as! [String: Any]
+            edit(&json)
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: copy + "/" + file))
+            let r = try TrainCommandTests.train(copy, ["--resume", "--quiet"])
+            if what.hasPrefix("unchanged") {
+                #expect(r.status == 0, "\(what): \(r.stderr)")
+                continue
+            }
+            #expect(r.status != 0 && r.stderr.contains(file), "\(what): \(r.status) \(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"), "\(what): \(r.stderr)")
+        }
+    }
+
+    @Test func recipeNumbersOutsideTheirRanges() throws {
+        let bad = [#"{"views": {"global": []}}"#, #"{"monitor": {"knnK": 0}}"#, #"{"monitor": {"knnK": -5}}"#, #"{"monitor": {"knnTemperature": 0}}"#,
+                   #"{"optimizer": {"freezeLastLayerEpochs": 1e300}}"#, #"{"optimizer": {"freezeLastLayerEpochs": -1e300}}"#, #"{"epochs": 1e300}"#,
+                   #"{"views": {"global": [{"size": 64, "rotationDegrees": 1e308}]}}"#, #"{"views": {"global": [{"size": 64, "scael": [0.5, 1]}]}}"#,
+                   #"{"model": {"dim": 100000}}"#, #"{"model": {"depths": [1000, 1000], "heads": [1, 1]}}"#, #"{"teacher": {"temperature": 1e-30}}"#]
+        for text in bad {
+            #expect(throws: RecipeError.self, "\(text)") { try TrainRecipe.decode(Data(text.utf8)).validate() }
+        }
+    }
+}
