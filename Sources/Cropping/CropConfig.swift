@@ -56,3 +56,37 @@ public struct CropConfig: Sendable, Equatable, Codable {
         self.normalization = normalization
     }
 }
+
+extension CropConfig {
+    /// Checks every setting's range (the command line's limits, and the normalisation's parameters),
+    /// so settings read from a file (`preprocess --like`) pass the same checks as options typed by hand.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw CropConfigError(message) } }
+        try check((4...4096).contains(size), "crop size \(size) is outside 4...4096")
+        try check(k > 0 && k < 100, "k \(k) is outside (0, 100)")
+        try check(seedK > 0 && seedK < 100, "seed_k \(seedK) is outside (0, 100)")
+        try check(smoothing >= 0 && smoothing <= 10, "smoothing \(smoothing) is outside [0, 10]")
+        try check(minFluxShare >= 0 && minFluxShare <= 1, "min_flux_share \(minFluxShare) is outside [0, 1]")
+        try check(minArea >= 0 && minArea <= 1 << 24, "min_area \(minArea) is outside 0...2^24")
+        try check(minSignificance.isFinite && minSignificance >= 0, "min_significance \(minSignificance) must be a number >= 0")
+        try check(detectionBinning.map { (1...64).contains($0) } ?? true, "detection_binning \(detectionBinning ?? 0) is outside 1...64")
+        try check(margin >= 0 && margin <= 10, "margin \(margin) is outside [0, 10]")
+        switch normalization {
+        case .minmax(let stats?):
+            try check(stats.low.isFinite && stats.high.isFinite && stats.low < stats.high && stats.high - stats.low < .greatestFiniteMagnitude,
+                      "min-max normalisation needs finite low < high (got \(stats.low), \(stats.high))")
+        case .zscore(let stats?):
+            try check(stats.background.isFinite && stats.sigma.isFinite && stats.sigma > 0,
+                      "z-score normalisation needs a finite background and sigma > 0 (got \(stats.background), \(stats.sigma))")
+        case .asinh(let s), .asinhFlux(let s):
+            try check(s > 0 && s <= 1000, "asinh softening \(s) is outside (0, 1000]")
+        default:
+            break
+        }
+    }
+}
+
+public struct CropConfigError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

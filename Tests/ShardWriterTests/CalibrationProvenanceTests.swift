@@ -122,4 +122,31 @@ import _TestSupport
         let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("asinh-refused"), "--asinh-softening", "3"])
         #expect(refused.status != 0 && refused.stderr.contains("--normalize asinh"), "\(refused.stderr)")
     }
+
+    /// `--like` metadata outside the command line's ranges is refused with the file named, before any
+    /// work (issue 36, items 11 and 15): crop sizes, detection binning, smoothing, and normalisation
+    /// parameters that would give all-zero or wrong images.
+    @Test func likeRefusesSettingsTheCommandLineWouldRefuse() throws {
+        let reference = TestSupport.tempDir("like-hostile-ref")
+        _ = try preprocess([train, reference, "--normalize", "zscore-dataset", "--quiet"])
+        let edits: [(String, (inout [String: Any]) -> Void)] = [
+            ("size 0", { $0["size"] = 0 }), ("size 2^62", { $0["size"] = 1 << 62 }), ("size 1e6", { $0["size"] = 1_000_000 }),
+            ("binning 0", { $0["detection_binning"] = 0 }), ("binning -2", { $0["detection_binning"] = -2 }),
+            ("smoothing 1e6", { $0["smoothing"] = 1e6 }), ("margin -1", { $0["margin"] = -1 }), ("k -3", { $0["k"] = -3 }),
+            ("sigma 0", { c in var n = c["normalization_stats"] as! [String: Any]; n["sigma"] = 0; c["normalization_stats"] = n }),
+            ("sigma -1", { c in var n = c["normalization_stats"] as! [String: Any]; n["sigma"] = -1; c["normalization_stats"] = n }),
+        ]
+        for (what, edit) in edits {
+            let folder = TestSupport.tempDir("like-hostile")
+            var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reference + "/lenspipe.json"))) as! [String: Any]
+            var crop = meta["crop"] as! [String: Any]
+            edit(&crop)
+            meta["crop"] = crop
+            try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: folder + "/lenspipe.json"))
+            let out = TestSupport.tempDir("like-hostile-out") + "/out"
+            let r = try TestSupport.lenspipe(["preprocess", root + "/test", out, "--like", folder], timeout: 60)
+            #expect(r.status != 0 && r.stderr.contains(folder + "/lenspipe.json"), "\(what): \(r.status) \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out + "/index.json"), "\(what): wrote shards")
+        }
+    }
 }

@@ -132,9 +132,11 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
             throw LensDataError(path: path, "normalization \(normalization) without crop.normalization_stats")
         }
         guard let norm = normalizationSetting else { throw LensDataError(path: path, "unknown normalization '\(normalization)'") }
-        return CropConfig(policy: policy, size: c.size, k: c.k, seedK: seedK, smoothing: c.smoothing, minFluxShare: minFluxShare,
-                          minArea: minArea, minSignificance: minSignificance, detectionBinning: c.detectionBinning, margin: margin,
-                          normalization: norm)
+        let config = CropConfig(policy: policy, size: c.size, k: c.k, seedK: seedK, smoothing: c.smoothing, minFluxShare: minFluxShare,
+                                minArea: minArea, minSignificance: minSignificance, detectionBinning: c.detectionBinning, margin: margin,
+                                normalization: norm)
+        do { try config.validate() } catch { throw LensDataError(path: path, "crop settings: \(error)") }
+        return config
     }
 
     public var images: Int { splits.values.reduce(0) { $0 + $1.images } }
