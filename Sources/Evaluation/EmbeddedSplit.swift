@@ -61,6 +61,12 @@ public struct EmbeddedSplit: Sendable {
         (labels, targets, ids) = (split.labels, split.targets, split.ids)
     }
 
+    /// An id as one line of `ids.txt`: a backslash is written `\\`, a newline `\n`, a carriage return
+    /// `\r` (ids are file paths, which may hold any of them), so line i is always sample i.
+    static func escapedLine(_ id: String) -> String {
+        id.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+    }
+
     /// Throws when a feature is NaN or infinite (naming `what` and the sample): such features come from
     /// a network whose weights overflow, and no metric may see them.
     public func requireFinite(_ what: String) throws {
@@ -93,7 +99,7 @@ public struct EmbeddedSplit: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try NPYWriter.write(path: dir + "/labels.npy", shape: [count], int64: labels.map { Int64($0 ?? -1) })
         try NPYWriter.write(path: dir + "/targets.npy", shape: [count], float64: targets.map { $0 ?? .nan })
-        try NPYWriter.writeAtomically(path: dir + "/ids.txt", parts: [Array(ids.map { $0 + "\n" }.joined().utf8)])
+        try NPYWriter.writeAtomically(path: dir + "/ids.txt", parts: [Array(ids.map { Self.escapedLine($0) + "\n" }.joined().utf8)])
         try NPYWriter.write(path: path, shape: [count, dimension], float32: normalized ? l2Normalized() : features)
     }
 }

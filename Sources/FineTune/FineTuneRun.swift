@@ -142,6 +142,9 @@ public final class FineTuneRun {
         guard let kept = best else { throw FineTuneError("no validation pass ran") }
         trainer.restore(kept.weights)
         let (testScores, testPredictions) = score(trainer, data.test, data: data, size: size)
+        if let bad = testPredictions.firstIndex(where: { !$0.isFinite }) {
+            throw FineTuneError("test image \(bad / max(1, testPredictions.count / max(1, data.test.count))): the network's output is not finite; no report is written (lower --lr, or check the data)")
+        }
         metrics.append(Self.record(step: kept.step, split: "test", testScores, best: true))
         log("test (weights of step \(kept.step)): " + Self.summary(testScores))
 

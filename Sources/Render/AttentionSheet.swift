@@ -35,7 +35,7 @@ public struct AttentionSheet: Sendable {
     static let inferno: [RGB] = [RGB(0, 0, 4), RGB(87, 16, 110), RGB(188, 55, 84), RGB(249, 142, 9), RGB(252, 255, 164)]
 
     static func colour(_ v: Float) -> RGB {
-        let t = Double(min(max(v, 0), 1)) * Double(inferno.count - 1)
+        let t = Double(RGBImage.unit(v)) * Double(inferno.count - 1)
         let i = min(Int(t), inferno.count - 2)
         return RGB.mix(inferno[i], inferno[i + 1], t - Double(i))
     }
@@ -77,7 +77,7 @@ public struct AttentionSheet: Sendable {
             for tx in 0..<tile {
                 let sx = min(S - 1, tx * S / tile), sy = min(S - 1, ty * S / tile)
                 let v = row.image[sy * S + sx]
-                let g = UInt8(255 * min(max((v.isFinite ? v - lo : 0) / max(hi - lo, 1e-12), 0), 1))
+                let g = RGBImage.byte((v.isFinite ? v - lo : 0) / max(hi - lo, 1e-12))
                 out.set(x: x0 + tx, y: y0 + ty, (g, g, g))
                 guard let map, side > 0 else { continue }
                 // Bilinear, cell-centred: token (i, j) covers [j, j+1) x [i, i+1) of the grid.

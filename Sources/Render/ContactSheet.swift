@@ -40,7 +40,7 @@ public enum ContactSheet {
         let plane = image.channelSum()
         for y in 0..<image.height {
             for x in 0..<image.width {
-                let v = UInt8(255 * stretch(plane[y * image.width + x] / Float(image.channels)))
+                let v = RGBImage.byte(stretch(plane[y * image.width + x] / Float(image.channels)))
                 sheet.set(x: x0 + x, y: y0 + y, (v, v, v))
             }
         }

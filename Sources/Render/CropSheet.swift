@@ -18,9 +18,12 @@ public enum CropSheet {
             var original = RGBImage.tile(row.original)
             let empty = row.record.flags.contains(.emptyForeground)
             drawBox(row.record.box, into: &original, clipW: row.original.width, clipH: row.original.height, empty ? emptyColour : boxColour)
-            let cx = Int(row.record.centroidX.rounded()), cy = Int(row.record.centroidY.rounded())
-            let c = centroidColour
-            for d in -2...2 { original.set(x: cx + d, y: cy, (c.r, c.g, c.b)); original.set(x: cx, y: cy + d, (c.r, c.g, c.b)) }
+            let (fx, fy) = (row.record.centroidX, row.record.centroidY)
+            if fx.isFinite, fy.isFinite, abs(fx) < 1e6, abs(fy) < 1e6 {  // no centroid to mark on an image without finite flux
+                let cx = Int(fx.rounded()), cy = Int(fy.rounded())
+                let c = centroidColour
+                for d in -2...2 { original.set(x: cx + d, y: cy, (c.r, c.g, c.b)); original.set(x: cx, y: cy + d, (c.r, c.g, c.b)) }
+            }
             figure.set(row: r, column: 0, tile: original, caption: String(format: "kept %.2f", row.record.keptFluxShare))
             let flags = row.record.flags.names
             figure.set(row: r, column: 1, tile: .tile(row.crop), caption: flags.isEmpty ? "\(row.crop.width) px" : flags.joined(separator: ", "))

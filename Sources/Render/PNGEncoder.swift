@@ -15,6 +15,13 @@ public struct RGBImage: Sendable {
         for i in 0..<(width * height) { bytes[3 * i] = fill.0; bytes[3 * i + 1] = fill.1; bytes[3 * i + 2] = fill.2 }
     }
 
+    /// `v` clamped to [0, 1], NaN to 0: what every display mapping goes through, so no pixel value
+    /// (NaN, ±inf, 3e38) can trap a conversion to a byte or an index.
+    public static func unit(_ v: Float) -> Float { v > 0 ? Swift.min(v, 1) : 0 }
+
+    /// A value in [0, 1] as a byte (`unit` first).
+    public static func byte(_ v: Float) -> UInt8 { UInt8(255 * unit(v)) }
+
     public mutating func set(x: Int, y: Int, _ rgb: (UInt8, UInt8, UInt8)) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = 3 * (y * width + x)

@@ -92,6 +92,12 @@ extension LensPipe.Bench {
         @OptionGroup var threadOptions: ThreadOptions
         @OptionGroup var jsonOptions: BenchJSONOptions
 
+        func validate() throws {
+            guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be 1...1000000") }
+            guard (1...100).contains(repeats) else { throw ValidationError("--repeats must be 1...100") }
+            do { try CropConfig(policy: .fixed, size: size).validate() } catch { throw ValidationError("--size: \(error)") }
+        }
+
         func run() throws {
             let images: [LensImage]
             if let source {

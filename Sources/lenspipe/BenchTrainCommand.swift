@@ -53,7 +53,9 @@ extension LensPipe.Bench {
         }
 
         func validate() throws {
-            guard batch >= 1, steps >= 1, localCrops >= 0, dim >= 2, outDim >= 2 else { throw ValidationError("sizes must be positive") }
+            guard (1...4096).contains(batch), (1...10_000).contains(steps), (0...64).contains(localCrops), dim >= 2, outDim >= 2 else {
+                throw ValidationError("--batch must be 1...4096, --steps 1...10000, --local-views 0...64, --dim and --out-dim at least 2")
+            }
             _ = try config()
         }
 

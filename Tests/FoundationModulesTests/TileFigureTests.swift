@@ -79,3 +79,23 @@ import _TestSupport
         #expect(Self.brightPixels(image, rows: 0..<24) > 20, "title")
     }
 }
+
+/// Issue 36, item 13: pixel values a display cannot show (3e38, ±inf, NaN) are drawn, not trapped on.
+@Suite struct HostilePixelRenderingTests {
+    @Test func extremeAndNonFinitePixelsDraw() throws {
+        var image = LensImage(channels: 1, height: 8, width: 8)
+        for i in image.pixels.indices { image.pixels[i] = Float(i % 5) }
+        image.pixels[3] = 3e38
+        image.pixels[4] = -3e38
+        image.pixels[5] = .nan
+        image.pixels[6] = .infinity
+        var sheet = RGBImage(width: 8, height: 8)
+        ContactSheet.draw(image, into: &sheet, x0: 0, y0: 0)
+        #expect(sheet.bytes.count == 8 * 8 * 3)
+        let row = AttentionSheet.Row(label: ["x"], image: image.pixels, size: 8, maps: [[.nan, 1, 2, .infinity], [3e38, -3e38, 0, 1]])
+        let figure = AttentionSheet(title: "hostile", columnTitles: ["a", "b"], rows: [row], tile: 16)
+        let out = try figure.render()
+        #expect(out.width > 0 && out.height > 0)
+        #expect(RGBImage.byte(.nan) == 0 && RGBImage.byte(3e38) == 255 && RGBImage.byte(-.infinity) == 0)
+    }
+}

@@ -124,3 +124,15 @@ import _TestSupport
         #expect(outcomes.refused > 150)
     }
 }
+
+/// Issue 36, item 19: `merge` refuses a part index whose shard basename climbs out of the part.
+@Suite struct HostileMergeTests {
+    @Test func aPartBasenameThatClimbsOut() throws {
+        let root = TestSupport.tempDir("merge-climb")
+        try FileManager.default.createDirectory(atPath: root + "/part000", withIntermediateDirectories: true)
+        let index = #"{"shards": [{"column_encodings": ["int"], "column_names": ["label"], "column_sizes": [8], "compression": null, "format": "mds", "hashes": [], "raw_data": {"basename": "../../elsewhere/shard.00000.mds", "bytes": 100, "hashes": {}}, "samples": 1, "size_limit": 67108864, "version": 2, "zip_data": null}], "version": 2}"#
+        try index.write(toFile: root + "/part000/index.json", atomically: true, encoding: .utf8)
+        #expect(throws: LensDataError.self) { try ShardMerge.run(root: root) }
+        #expect(!FileManager.default.fileExists(atPath: root + "/index.json"))
+    }
+}

@@ -6,6 +6,7 @@ import ShardWriter
 import Cropping
 import PairSampler
 import FeatureMetrics
+@testable import Evaluation
 @testable import Training
 import _TestSupport
 
@@ -123,5 +124,11 @@ import _TestSupport
         for text in bad {
             #expect(throws: RecipeError.self, "\(text)") { try TrainRecipe.decode(Data(text.utf8)).validate() }
         }
+    }
+
+    /// Issue 36, item 19: an id holding a newline keeps `ids.txt` one line per sample.
+    @Test func idsWithLineBreaksStayOneLine() {
+        #expect(EmbeddedSplit.escapedLine("dir/a\nb\\c\rd.npy") == "dir/a\\nb\\\\c\\rd.npy")
+        #expect(EmbeddedSplit.escapedLine("plain/id.npy") == "plain/id.npy")
     }
 }

@@ -201,6 +201,11 @@ public final class FITSFile: Sendable {
         }
         ffgiet(h.fptr, &equiv, &status)  // fits_get_img_equivtype
         try h.check(status, "cannot read BSCALE/BZERO of HDU \(number)")
+        var scale = 1.0, scaleStatus: Int32 = 0
+        ffgkyd(h.fptr, "BSCALE", &scale, nil, &scaleStatus)  // absent (KEY_NO_EXIST) is BSCALE = 1
+        if scaleStatus == 0 && (scale == 0 || !scale.isFinite) {
+            throw LensDataError(path: path, "HDU \(number) has BSCALE = \(scale): every pixel would be BZERO (BSCALE must be a finite number other than 0)")
+        }
         var headStart: Int64 = 0, dataStart: Int64 = 0, dataEnd: Int64 = 0
         ffghadll(h.fptr, &headStart, &dataStart, &dataEnd, &status)  // fits_get_hduaddrll
         try h.check(status, "cannot locate the data of HDU \(number)")

@@ -18,7 +18,21 @@ enum Inflate {
     /// Inflates a raw deflate stream (no zlib or gzip wrapper, as zip stores it) that must decode to
     /// exactly `size` bytes.
     static func rawDeflate(_ input: UnsafeRawBufferPointer, size: Int, path: String) throws -> FileBytes {
-        try run(input, windowBits: -15, initialCapacity: size, limit: size, exact: true, path: path)
+        guard size <= ratioLimit(compressed: input.count) else {
+            throw LensDataError(path: path, "declares \(size) bytes from \(input.count) compressed, over \(maxRatio)x: a decompression bomb or an array of constants, refused (unzip it and read the .npy)")
+        }
+        return try run(input, windowBits: -15, initialCapacity: size, limit: size, exact: true, path: path)
+    }
+
+    /// The most a compressed stream may grow. Images carry noise in every pixel and compress a few
+    /// times at most; a member that grows more than this is a decompression bomb (or an array of
+    /// constants) and is refused before memory goes to it.
+    static let maxRatio = 100
+
+    /// The most bytes `compressed` bytes may inflate to: `maxRatio` times, and at least 16 MiB.
+    static func ratioLimit(compressed: Int) -> Int {
+        let (n, overflow) = compressed.multipliedReportingOverflow(by: maxRatio)
+        return overflow ? Int.max : max(16 << 20, n)
     }
 
     /// Inflates gzip data, one member or several concatenated (as `cat a.gz b.gz` makes), into at
@@ -30,6 +44,7 @@ enum Inflate {
         if input.count >= 18 {
             hint = (0..<4).reduce(0) { $0 | Int(input[input.count - 4 + $1]) << (8 * $1) }
         }
+        let limit = min(limit, ratioLimit(compressed: input.count))
         let initial = min(limit, max(hint, 4 * input.count, 1 << 16))
         return try run(input, windowBits: 15 + 16, initialCapacity: initial, limit: limit, exact: false, path: path)
     }
@@ -65,7 +80,7 @@ enum Inflate {
                 // zlib filled the buffer and wants more room.
                 guard capacity < room else {
                     throw LensDataError(path: path, exact ? "deflate data decode to more than the declared \(limit) bytes"
-                                                          : "decompresses to more than \(limit) bytes (the limit for compressed input)")
+                                                          : "decompresses to more than \(limit) bytes (the limit for compressed input: \(maxRatio)x its size, at least 16 MiB, at most 4 GiB)")
                 }
                 let grown = min(room, capacity * 2)
                 guard let p = realloc(out, grown) else { throw LensDataError(path: path, "cannot allocate \(grown) bytes to inflate into") }

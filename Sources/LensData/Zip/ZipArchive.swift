@@ -58,9 +58,12 @@ public struct ZipArchive: Sendable {
         let raw = member.dataOffset..<(member.dataOffset + member.compressedSize)
         switch member.method {
         case 0:
-            // Stored: the bytes are used in place. No CRC pass over them: for a memory-mapped
-            // archive of gigabytes that would read every page at open; the NPY header and sizes
-            // are checked by the readers instead.
+            // Stored: the bytes are used in place, after a CRC pass (numpy refuses a member whose
+            // CRC does not match; a flipped byte must not become a silently different pixel).
+            let crc = Inflate.crc32(UnsafeRawBufferPointer(rebasing: file.buffer[raw]))
+            guard crc == member.crc32 else {
+                throw LensDataError(path: where_, "CRC-32 mismatch (computed \(hex(crc)), the archive says \(hex(member.crc32))): the member is corrupt")
+            }
             return ByteSlice(file, range: raw)
         case 8:
             let inflated = try Inflate.rawDeflate(UnsafeRawBufferPointer(rebasing: file.buffer[raw]), size: member.size, path: where_)

@@ -4,6 +4,9 @@ import LensData
 /// One shard entry of an MDS `index.json`, checked against sane limits and against the shard files
 /// on disk before anything is sized by it.
 enum MDSIndexEntry {
+    /// Whether a shard's `basename` names a file inside the data set folder (no `..`, not absolute, not empty).
+    static func staysInside(_ basename: String) -> Bool { !(basename.contains("..") || basename.hasPrefix("/") || basename.isEmpty) }
+
     static let keys: Set<String> = ["column_encodings", "column_names", "column_sizes", "compression", "format", "hashes",
                                     "raw_data", "samples", "size_limit", "version", "zip_data"]
 
@@ -33,7 +36,7 @@ enum MDSIndexEntry {
             throw fail("compression '\(c)' is not supported (lenspipe reads zstd and uncompressed shards)")
         }
         let zipName = zip?["basename"] as? String
-        for name in [rawName, zipName].compactMap({ $0 }) where name.contains("..") || name.hasPrefix("/") || name.isEmpty {
+        for name in [rawName, zipName].compactMap({ $0 }) where !Self.staysInside(name) {
             throw fail("basename '\(name)' leaves the data set folder")
         }
         var zipBytes: Int?

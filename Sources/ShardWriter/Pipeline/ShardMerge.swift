@@ -32,6 +32,7 @@ public enum ShardMerge {
                     guard case .object(var dict) = entry else { continue }
                     for key in ["raw_data", "zip_data"] {
                         if case .object(var d)? = dict[key], case .string(let b)? = d["basename"] {
+                            guard MDSIndexEntry.staysInside(b) else { throw LensDataError(path: path, "\(key).basename '\(b)' leaves the part's folder") }
                             d["basename"] = .string(part + "/" + b)
                             dict[key] = .object(d)
                         }
