@@ -17,6 +17,9 @@ public final class ShardOrder: Sendable {
     public let seed: UInt64
     public let shardsPerBlock: Int
     private let cache = Mutex<[(Int, MDSShard)]>([])
+    /// The image shape `[C, H, W]` of the first sample decoded: every other must have it (shards of
+    /// other writers may store images of any shape in a dynamic ndarray column).
+    private let shape = Mutex<[Int]?>(nil)
 
     public init(reader: MDSReader, seed: UInt64, shardsPerBlock: Int) {
         self.reader = reader
@@ -54,7 +57,15 @@ public final class ShardOrder: Sendable {
         let name = reader.folder + "/" + (reader.shards[k].zipName ?? reader.shards[k].rawName)
         do {
             let values = try shard.withRecord(local) { try reader.shards[k].columns.decode($0) }
-            return try ShardSample(values, index: index)
+            let sample = try ShardSample(values, index: index)
+            let first = shape.withLock { s -> [Int] in
+                if s == nil { s = sample.image.shape }
+                return s!
+            }
+            guard sample.image.shape == first else {
+                throw MDSError("image shape \(sample.image.shape), but the split's images are \(first): every sample needs one shape")
+            }
+            return sample
         } catch {
             throw LensDataError(path: name, "sample \(local): \(error)")
         }

@@ -52,9 +52,9 @@ extension LensPipe {
 
         func validate() throws {
             guard size == 64 || size == 150 else { throw ValidationError("--image-size must be 64 or 150") }
-            guard count >= 30 else { throw ValidationError("--count must be at least 30 (the test split needs images of every class)") }
-            guard trainMinutes > 0 else { throw ValidationError("--train-minutes must be positive") }
-            if let e = trainEpochs, !(e > 0) { throw ValidationError("--train-epochs must be positive") }
+            guard count >= 30 && count <= 1_000_000 else { throw ValidationError("--count must be 30...1000000 (the test split needs images of every class)") }
+            guard trainMinutes > 0 && trainMinutes <= 10_080 else { throw ValidationError("--train-minutes must be within (0, 10080]") }
+            if let e = trainEpochs, !(e > 0 && e <= 1e6) { throw ValidationError("--train-epochs must be within (0, 1e6]") }
         }
 
         func run() throws {

@@ -76,8 +76,9 @@ extension LensPipe {
 
         func validate() throws {
             if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
-            if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
-            if let s = size, s < 1 { throw ValidationError("--image-size must be positive") }
+            if let m = minutes, !(m > 0 && m <= 10_080) { throw ValidationError("--minutes must be within (0, 10080] (a week)") }
+            if let e = epochs, !(e > 0 && e <= 1e6) { throw ValidationError("--epochs must be within (0, 1e6]") }
+            if let s = size, !(4...4096).contains(s) { throw ValidationError("--image-size must be 4...4096") }
             do { try recipe().validate() } catch { throw ValidationError("\(error)") }
             if curve != nil {
                 guard let fractions = curveFractions, !fractions.isEmpty, fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else {

@@ -53,6 +53,20 @@ extension LensPipe {
         @OptionGroup var viewOptions: ViewOptions
         @OptionGroup var threadOptions: ThreadOptions
 
+        /// The most pixels the figure may hold (a PNG a browser opens; 64 M is 192 MB of RGB in memory).
+        static let maxFigurePixels = 64 << 20
+
+        func validate() throws {
+            guard (1...256).contains(pairs) else { throw ValidationError("--pairs must be 1...256") }
+            let recipe = try viewOptions.resolve()
+            let views = recipe.global.count + recipe.local.count
+            let side = max(recipe.global.map(\.size).max() ?? 0, recipe.local.size)
+            let pixels = pairs * (views + 1) * side * side
+            guard pixels <= Self.maxFigurePixels else {
+                throw ValidationError("the figure would hold \(pixels >> 20) M pixels (\(pairs) rows of \(views + 1) tiles of up to \(side) px), more than \(Self.maxFigurePixels >> 20) M: lower --pairs or the view sizes")
+            }
+        }
+
         func run() throws {
             let source = try MDSSource.open(sourceOptions.spec)
             let recipe = try viewOptions.resolve()

@@ -70,8 +70,8 @@ extension LensPipe {
             guard shards != nil else { throw ValidationError("missing SHARDS (a lenspipe output or an MDS folder)") }
             guard out != nil else { throw ValidationError("missing -o/--output RUN (the run folder)") }
             if minutes != nil && epochs != nil { throw ValidationError("give --minutes or --epochs, not both") }
-            if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
-            if let e = epochs, !(e > 0) { throw ValidationError("--epochs must be positive") }
+            if let m = minutes, !(m > 0 && m <= 10_080) { throw ValidationError("--minutes must be within (0, 10080] (a week)") }
+            if let e = epochs, !(e > 0 && e <= 1e6) { throw ValidationError("--epochs must be within (0, 1e6]") }
             if resume && (recipe != nil || minutes != nil || epochs != nil) {
                 throw ValidationError("--resume continues the run as it was started: drop --recipe, --minutes and --epochs")
             }

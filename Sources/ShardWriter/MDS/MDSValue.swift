@@ -67,14 +67,16 @@ public enum MDSValue: Sendable, Equatable {
                 pos += width
             }
             let (count, overflow) = dims.reduce((1, false)) { acc, d in let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow) }
-            guard !overflow, count * dt.size == raw.count - pos else {
-                throw MDSError("ndarray of shape \(dims) \(dt.name) needs \(count * dt.size) bytes, record has \(raw.count - pos)")
+            let (bytes, tooMany) = count.multipliedReportingOverflow(by: dt.size)
+            guard !overflow, !tooMany, bytes == raw.count - pos else {
+                throw MDSError("ndarray of shape \(dims) \(dt.name) needs \(overflow || tooMany ? "more than 2^63" : String(bytes)) bytes, record has \(raw.count - pos)")
             }
             return .array(dt, dims, Array(raw[pos...]))
         }
         switch encoding {
         case .staticArray(let dt, let dims):
-            guard raw.count == dims.reduce(1, *) * dt.size else { throw MDSError("column \(encoding.text) holds \(raw.count) bytes") }
+            let bytes = dims.reduce(dt.size) { acc, d in acc.multipliedReportingOverflow(by: d).overflow ? -1 : (acc < 0 ? -1 : acc * d) }
+            guard raw.count == bytes else { throw MDSError("column \(encoding.text) holds \(raw.count) bytes") }
             return .array(dt, dims, Array(raw))
         case .arrayOfType(let dt): return try arrayBody(dt, 0)
         case .array:
