@@ -252,7 +252,13 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         do {
             return try JSONDecoder().decode(TrainRecipe.self, from: try JSONSerialization.data(withJSONObject: merged))
         } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
-            let field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            var field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            if field.isEmpty, let culprit = try? culprit(user, defaults: defaults) {
+                // The decoder names no field for a number its type cannot hold (8.5 or 1e30 for an
+                // integer, -1 for the seed, 1e-50 for a 32-bit float): find it by putting each back.
+                field = culprit.path
+                throw RecipeError("\(name): field \(field): \(culprit.value) does not fit it (integer fields take whole numbers, seed is >= 0, 32-bit float fields take magnitudes from 1e-38 to 3e38)")
+            }
             throw RecipeError("\(name): field \(field): \(context.debugDescription)")
         } catch {
             throw RecipeError("\(name): not a valid training recipe: \(error)")
@@ -261,6 +267,33 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
 
     /// Optional fields that the defaults leave out (nil is not written).
     static let optionalFields: Set<String> = ["clip", "detectionBinning"]
+
+    /// The first leaf of `user` (a dotted path and its value) without which the merged recipe decodes.
+    static func culprit(_ user: [String: Any], defaults: [String: Any]) throws -> (path: String, value: Any)? {
+        func leaves(_ o: [String: Any], _ prefix: [String]) -> [[String]] {
+            o.keys.sorted().flatMap { k -> [[String]] in
+                if let inner = o[k] as? [String: Any] { return leaves(inner, prefix + [k]) }
+                return [prefix + [k]]
+            }
+        }
+        func removing(_ path: [String], from o: [String: Any]) -> [String: Any] {
+            var o = o
+            if path.count == 1 { o.removeValue(forKey: path[0]) } else if let inner = o[path[0]] as? [String: Any] {
+                o[path[0]] = removing(Array(path.dropFirst()), from: inner)
+            }
+            return o
+        }
+        func value(_ path: [String], in o: [String: Any]) -> Any? {
+            path.count == 1 ? o[path[0]] : (o[path[0]] as? [String: Any]).flatMap { value(Array(path.dropFirst()), in: $0) }
+        }
+        for path in leaves(user, []) {
+            let merged = try merge(removing(path, from: user), over: defaults, path: "")
+            if (try? JSONDecoder().decode(TrainRecipe.self, from: try JSONSerialization.data(withJSONObject: merged))) != nil {
+                return (path.joined(separator: "."), value(path, in: user) ?? "?")
+            }
+        }
+        return nil
+    }
 
     /// `user`'s values over `defaults`, recursively for objects; arrays and scalars replace.
     static func merge(_ user: [String: Any], over defaults: [String: Any], path: String) throws -> [String: Any] {

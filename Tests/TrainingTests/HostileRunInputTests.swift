@@ -124,6 +124,16 @@ import _TestSupport
         for text in bad {
             #expect(throws: RecipeError.self, "\(text)") { try TrainRecipe.decode(Data(text.utf8)).validate() }
         }
+        // Numbers their field's type cannot hold: the message names the field, not "not valid JSON" (item 20).
+        for (text, field) in [(#"{"batch": 1e30}"#, "field batch"), (#"{"batch": 8.5}"#, "field batch"), (#"{"seed": -1}"#, "field seed"),
+                              (#"{"teacher": {"temperature": 1e-50}}"#, "field teacher.temperature")] {
+            do {
+                _ = try TrainRecipe.decode(Data(text.utf8))
+                Issue.record("\(text) decoded")
+            } catch {
+                #expect("\(error)".contains(field) && !"\(error)".contains("not valid JSON"), "\(text): \(error)")
+            }
+        }
     }
 
     /// Issue 36, item 19: an id holding a newline keeps `ids.txt` one line per sample.
