@@ -124,4 +124,24 @@ import _TestSupport
         c.window = 5
         #expect(throws: LensDataError.self) { try Checkpoint.checkFits(c, checkpoint: "c", shards: "s", channels: 1, size: 64) }
     }
+
+    /// Random byte flips in the header (its length field, the JSON, the metadata): every file loads or is
+    /// refused with a `LensDataError`; none traps.
+    @Test func headerByteFlipsNeverCrash() throws {
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.valid)))
+        let n = Int(original[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let dir = TestSupport.tempDir("hostile-ckpt-fuzz")
+        var state: UInt64 = 36
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: state >> 33) }
+        var refused = 0
+        for k in 0..<200 {
+            var b = original
+            for _ in 0..<(1 + next() % 3) { b[next() % (8 + n)] ^= UInt8(1 + next() % 255) }
+            let path = HostileFiles.write(b, in: dir, name: "f\(k).safetensors")
+            do { _ = try Checkpoint.load(from: path) } catch is LensDataError { refused += 1 } catch {
+                Issue.record("flip \(k): \(error) is not a LensDataError")
+            }
+        }
+        #expect(refused > 100)
+    }
 }

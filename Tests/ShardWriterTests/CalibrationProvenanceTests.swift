@@ -149,4 +149,38 @@ import _TestSupport
             #expect(!FileManager.default.fileExists(atPath: out + "/index.json"), "\(what): wrote shards")
         }
     }
+
+    /// The crop record of lenspipe.json with one field set to a hostile number, at random: the settings
+    /// are read or refused with a `LensDataError`, never trapped on (what `--like` reads).
+    @Test func likeMetadataFuzz() throws {
+        let reference = TestSupport.tempDir("like-fuzz-ref")
+        _ = try preprocess([train, reference, "--normalize", "zscore-dataset", "--quiet"])
+        let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reference + "/lenspipe.json"))) as! [String: Any]
+        let crop = meta["crop"] as! [String: Any]
+        let fields = crop.keys.sorted() + ["normalization_stats.low", "normalization_stats.high", "normalization_stats.sigma", "normalization_stats.background"]
+        let values: [Any] = [0, -1, -2, 1e300, -1e300, 1e-50, 8.5, 1 << 62, 1_000_000, "x", NSNull()]
+        var state: UInt64 = 11
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: state >> 33) }
+        for _ in 0..<300 {
+            var c = crop
+            let field = fields[next() % fields.count], value = values[next() % values.count]
+            if field.hasPrefix("normalization_stats.") {
+                var n = c["normalization_stats"] as! [String: Any]
+                n[String(field.dropFirst("normalization_stats.".count))] = value
+                c["normalization_stats"] = n
+            } else {
+                c[field] = value
+            }
+            var m = meta
+            m["crop"] = c
+            do {
+                let decoded = try JSONDecoder().decode(DatasetMetadata.self, from: try JSONSerialization.data(withJSONObject: m))
+                _ = try decoded.cropConfig(path: "fuzz")
+            } catch is LensDataError {
+            } catch is DecodingError {
+            } catch {
+                Issue.record("\(field) = \(value): \(error)")
+            }
+        }
+    }
 }

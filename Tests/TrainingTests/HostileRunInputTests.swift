@@ -141,4 +141,46 @@ import _TestSupport
         #expect(EmbeddedSplit.escapedLine("dir/a\nb\\c\rd.npy") == "dir/a\\nb\\\\c\\rd.npy")
         #expect(EmbeddedSplit.escapedLine("plain/id.npy") == "plain/id.npy")
     }
+
+    /// Recipes with one field set to a hostile number, at random: each decodes and validates or throws
+    /// a `RecipeError`; none traps (and a valid one gives a network configuration that lays out).
+    @Test func recipeFieldFuzz() throws {
+        let defaults = try JSONSerialization.jsonObject(with: try TrainRecipe().json()) as! [String: Any]
+        func leaves(_ o: [String: Any], _ prefix: [String]) -> [[String]] {
+            o.keys.sorted().flatMap { k -> [[String]] in (o[k] as? [String: Any]).map { leaves($0, prefix + [k]) } ?? [prefix + [k]] }
+        }
+        func setting(_ path: [String], _ v: Any, in o: [String: Any]) -> [String: Any] {
+            var o = o
+            o[path[0]] = path.count == 1 ? v : setting(Array(path.dropFirst()), v, in: o[path[0]] as? [String: Any] ?? [:])
+            return o
+        }
+        let paths = leaves(defaults, [])
+        let values: [Any] = [0, -1, -5, 1e300, -1e300, 1e-50, 8.5, 1 << 62, 100_000, [Any](), [1000, 1000], "x", true]
+        var state: UInt64 = 20
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: state >> 33) }
+        var accepted = 0
+        for _ in 0..<400 {
+            let path = paths[next() % paths.count], value = values[next() % values.count]
+            let user = setting(path, value, in: [:])
+            do {
+                let recipe = try TrainRecipe.decode(try JSONSerialization.data(withJSONObject: user))
+                try recipe.validate()
+                _ = EsViTNetwork(config: recipe.config(channels: 1)).layout
+                accepted += 1
+            } catch is RecipeError {
+            } catch {
+                Issue.record("\(path) = \(value): \(error) is not a RecipeError")
+            }
+        }
+        #expect(accepted > 0 && accepted < 400)
+    }
+
+    /// Issue 36, item 1: a learning rate that makes the weights overflow stops the fine-tune with a
+    /// message, in bounded time, instead of looping in the ROC.
+    @Test func finetuneWithAnOverflowingLearningRate() throws {
+        let root = try Self.split("lr")
+        let r = try TestSupport.lenspipe(["finetune", Self.run + "/final.safetensors", root, "--task", "classify", "--epochs", "2", "--lr", "1e30",
+                                          "-o", TestSupport.tempDir("hostile-lr") + "/ft", "--quiet"], timeout: 120)
+        #expect(r.status != 0 && r.stderr.contains("--lr"), "\(r.status): \(r.stderr)")
+    }
 }
