@@ -171,7 +171,8 @@ public struct DemoRun {
                                    numbers: [("train / test images", "\(evaluation.trainImages) / \(evaluation.testImages)")],
                                    figures: [("run/eval/roc.png", "One-vs-rest ROC curves of the linear probe on the trained features, test set."),
                                              ("run/eval/confusion.png", "The probe's confusion matrix on the test set.")],
-                                   text: "k-NN (DINO's cosine vote, and the same vote on features centred by the train mean) and a linear probe on the frozen teacher's pooled features, beside a randomly initialised network and the raw pixels scored the same way: the gap is what pre-training added.")
+                                   text: "k-NN (DINO's cosine vote, and the same vote on features centred by the train mean) and a linear probe on the frozen teacher's pooled features, beside a randomly initialised network and the raw pixels scored the same way: the gap is what pre-training added. "
+                                       + DemoFindings.evaluation(evaluation.rows))
         step.table = (["features", "k-NN accuracy", "k-NN AUC", "centred k-NN accuracy", "probe accuracy", "probe macro AUC"],
                       evaluation.rows.map { r in
                           [r.features] + [r.knnAccuracy, r.knnMacroAUC, r.knnCentredAccuracy, r.probeAccuracy, r.probeMacroAUC].map { String(format: "%.3f", $0) }
@@ -188,7 +189,8 @@ public struct DemoRun {
         var curveStep = DemoReport.Step(title: "Label efficiency: fine-tuning with few labels",
                                         command: "lenspipe finetune \(trained.run.final) \(shards) --task classify --curve \(o.curveFractions.map { "\($0)" }.joined(separator: ",")) --seeds \(o.seed) \(budget) -o \(run)/label-efficiency",
                                         figures: [("run/label-efficiency/label_efficiency.png", "Test macro AUC and accuracy against the share of train labels used, fine-tuned from the pre-trained checkpoint and from random init.")],
-                                        text: "What users pre-train for: the same fine-tune (same labels, budget and order) from the pre-trained weights and from scratch. Above the scratch line, pre-training saved labels; below, it cost them.")
+                                        text: "What users pre-train for: the same fine-tune (same labels, budget and order) from the pre-trained weights and from scratch. Above the scratch line, pre-training saved labels; below, it cost them. "
+                                            + DemoFindings.labelEfficiency(curve.points))
         curveStep.table = (["label fraction", "train images", "pre-trained accuracy", "pre-trained macro AUC", "scratch accuracy", "scratch macro AUC"],
                            curve.points.map { p in
                                [String(format: "%g", p.fraction), "\(p.trainImages)"]
@@ -202,14 +204,21 @@ public struct DemoRun {
 
         // 9. Attention.
         let attention = try KernelThreads.$count.withValue(o.threads) {
-            try AttentionStudy.run(checkpoint: trained.run.final, input: shards + "/test", count: 6, network: "teacher", figure: run + "/attention.png")
+            try AttentionStudy.run(checkpoint: trained.run.final, input: shards + "/test", count: 150, drawn: 6, network: "teacher", figure: run + "/attention.png")
         }
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
-        report.add(.init(title: "Attention", command: "lenspipe attention \(trained.run.final) \(shards)/test -o \(run)/attention.png --count 6",
-                         numbers: [("lens-attention ratio, mean", fmt(attention.meanRatio)), ("median", fmt(attention.medianRatio)),
-                                   ("per head", attention.meanRatioPerHead.map(fmt).joined(separator: ", "))],
-                         figures: [("run/attention.png", "Per image: the stamp, the lens mask, and the last stage's attention per head.")],
-                         text: "The ratio compares the attention on lens pixels with the lens's share of the stamp: 1 means no preference, above 1 means the model looks at the lens."))
+        var attentionStep = DemoReport.Step(
+            title: "Attention", command: "lenspipe attention \(trained.run.final) \(shards)/test -o \(run)/attention.png --count 150 --rows 6",
+            numbers: [("lens-attention ratio, mean", fmt(attention.meanRatio)), ("median", fmt(attention.medianRatio)),
+                      ("per head", attention.meanRatioPerHead.map(fmt).joined(separator: ", "))],
+            figures: [("run/attention.png", "Per image: the stamp, its lens mask, the attention each token receives (heads' mean), the brightest token's attention, and each token's similarity to the pooled feature.")]
+                + (attention.classesFigure != nil ? [("run/attention_classes.png", "Per class: the mean stamp and mean attention, each image centred on its lens, and the class's attention minus the other classes'.")] : [])
+                + [("run/attention_heads.png", "Each head's attention, per image.")],
+            text: "The lens-attention ratio compares the attention on lens pixels with the lens's share of the stamp: 1 means no preference, above 1 means the model looks at the lens. " + DemoFindings.attention(attention))
+        attentionStep.table = (["class", "images", "lens ratio mean", "standard deviation"] + (0..<attention.heads).map { "head \($0 + 1)" },
+                               attention.classes.map { c in [c.label, "\(c.images)", fmt(c.ratioMean), fmt(c.ratioStd)] + c.ratioPerHeadMean.map(fmt) }
+                                   + attention.overTraining.map { p in ["all, \(p.stage) (step \(p.step))", "\(attention.images.count)", fmt(p.meanRatio), "-"] + p.meanRatioPerHead.map(fmt) })
+        report.add(attentionStep)
         log("9. attention: lens-attention ratio mean \(fmt(attention.meanRatio)); \(run)/attention.png")
         return report
     }

@@ -4,6 +4,7 @@ import LensData
 import MiniTrain
 import Render
 import ShardWriter
+import Training
 
 /// `lenspipe attention`: the first `count` images of shards (as stored) or of any source (cropped and
 /// normalised as `preprocess` does by default) through a checkpoint's network, their `AttentionMaps`,
@@ -37,6 +38,22 @@ public struct AttentionStudy: Sendable {
         public var meanRatioBrightest: Double?
         public var imagesWithoutForeground: Int
         public var figure: String?
+        /// The per-head figure and the per-class figure (beside `figure`).
+        public var headsFigure: String?
+        public var classesFigure: String?
+        /// Per class: images, lens ratio mean and spread, per head.
+        public var classes: [ClassAttention] = []
+        /// The mean lens ratio at the start (random init), the middle and the end of the run, when the
+        /// checkpoint's run folder has them (`middle.safetensors`, `recipe.json`).
+        public var overTraining: [TrainingPoint] = []
+    }
+
+    /// The heads' mean lens ratio of one checkpoint of a run.
+    public struct TrainingPoint: Codable, Sendable {
+        public var stage: String
+        public var step: Int
+        public var meanRatio: Double?
+        public var meanRatioPerHead: [Double?]
     }
 
     /// Reads the first `count` images of `input` with their foreground masks.
@@ -68,7 +85,10 @@ public struct AttentionStudy: Sendable {
         return (images, masks, ids, labels)
     }
 
-    public static func run(checkpoint: String, input: String, count: Int, network choice: String, figure: String?,
+    /// - Parameters:
+    ///   - count: images measured (evenly spaced through the input, so every class is in);
+    ///   - drawn: how many of them the figures show, one row each.
+    public static func run(checkpoint: String, input: String, count: Int, drawn: Int = 6, network choice: String, figure: String?,
                            progress: ((Int) -> Void)? = nil) throws -> Report {
         let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: input, channels: nil)
         let (images, masks, ids, labels) = try readImages(input, count: count, size: size)
@@ -89,29 +109,74 @@ public struct AttentionStudy: Sendable {
                                     ratioSimilarity: total > 0 ? m.lensRatio(shifted.map { $0 / total }) : nil))
         }
         let H = maps.first?.heads ?? 0
-        func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
         let ratios = rows.compactMap(\.ratio).sorted()
-        let report = Report(checkpoint: checkpoint, input: input, network: choice, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
+        var report = Report(checkpoint: checkpoint, input: input, network: choice, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
                             images: rows, meanRatio: mean(ratios), medianRatio: ratios.isEmpty ? nil : ratios[ratios.count / 2],
                             meanRatioPerHead: (0..<H).map { h in mean(rows.compactMap { $0.ratioPerHead[h] }) },
                             meanRatioBrightest: mean(rows.compactMap(\.ratioBrightest)),
                             imagesWithoutForeground: rows.filter { $0.ratio == nil }.count, figure: figure)
-        if let figure { try drawFigure(maps: maps, rows: rows, report: report, to: figure) }
+        report.classes = ClassAttention.compute(maps: maps, rows: rows)
+        report.overTraining = try overTraining(checkpoint: checkpoint, final: trainer, arena: arena, images: images, masks: masks, size: size,
+                                               choice: choice)
+        if let figure {
+            let stem = figure.hasSuffix(".png") ? String(figure.dropLast(4)) : figure
+            (report.headsFigure, report.classesFigure) = (stem + "_heads.png", report.classes.isEmpty ? nil : stem + "_classes.png")
+            try drawFigures(maps: Array(maps.prefix(drawn)), rows: Array(rows.prefix(drawn)), report: report)
+        }
         return report
     }
 
-    static func drawFigure(maps: [AttentionMaps], rows: [ImageReport], report: Report, to path: String) throws {
-        let H = report.heads
-        let titles = ["image", "lens mask", "heads mean", "brightest", "~ pooled"]
-            + (0..<H).map { "head \($0 + 1)" } + (0..<H).map { "h\($0 + 1) bright" }
-        func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
-        let sheetRows = zip(maps, rows).map { m, r in
-            AttentionSheet.Row(label: [String(r.id.prefix(22)), r.label ?? "", "lens ratio \(fmt(r.ratio))", "lens area \(String(format: "%.0f%%", 100 * r.foregroundArea))"],
-                               image: m.input, size: m.inputSize,
-                               maps: [nil, m.foreground, m.meanQueryAveraged, m.meanBrightest, m.similarity] + m.queryAveraged.map { Optional($0) }
-                                   + m.brightest.map { Optional($0) })
+    static func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
+
+    /// The run's start (the random init its recipe's seed gives), middle (`middle.safetensors`) and end
+    /// (this checkpoint): the heads' mean lens ratio of each on the same images. Empty unless the
+    /// checkpoint's folder holds `recipe.json` and `middle.safetensors` (runs of this version on).
+    static func overTraining(checkpoint: String, final: EsViTTrainer, arena: ParameterArena, images: [LensImage], masks: [[Bool]], size: Int,
+                             choice: String) throws -> [TrainingPoint] {
+        let folder = (checkpoint as NSString).deletingLastPathComponent
+        let dir = folder.isEmpty ? "." : folder
+        guard FileManager.default.fileExists(atPath: dir + "/middle.safetensors"), FileManager.default.fileExists(atPath: dir + "/recipe.json"),
+              let seed = try? TrainRecipe.load(path: dir + "/recipe.json").seed else { return [] }
+        let start = EsViTTrainer(config: final.config)
+        start.initialize(seed: seed)
+        let middle = try Checkpoint.load(from: dir + "/middle.safetensors")
+        try Checkpoint.checkFits(middle.config, checkpoint: dir + "/middle.safetensors", shards: "the images", channels: final.config.inChannels, size: size)
+        func point(_ stage: String, _ t: EsViTTrainer, _ a: ParameterArena) -> TrainingPoint {
+            let maps = AttentionMaps.compute(images: images, masks: masks, network: t.network, arena: a, size: size)
+            let H = maps.first?.heads ?? 0
+            return TrainingPoint(stage: stage, step: t.step, meanRatio: mean(maps.compactMap { $0.lensRatio($0.meanQueryAveraged) }),
+                                 meanRatioPerHead: (0..<H).map { h in mean(maps.compactMap { $0.lensRatio($0.queryAveraged[h]) }) })
         }
-        let title = "Last-stage attention (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network)); lens ratio = attention on the lens / lens area (1 = no preference), mean \(fmt(report.meanRatio))\nColumns: the lens mask; query-averaged attention (mean of heads, then per head); the brightest token's attention; each token's cosine similarity to the pooled feature"
-        try AttentionSheet(title: title, columnTitles: titles, rows: sheetRows).writePNG(path: path)
+        let pick = { (t: EsViTTrainer) in choice == "student" ? t.student : t.teacher }
+        return [point("start (random init)", start, pick(start)), point("middle", middle, pick(middle)), point("end", final, arena)]
+    }
+
+    /// `figure` (one row per image: the stamp, the lens mask, the heads' mean attention, the brightest
+    /// token's, the similarity to the pooled feature), the per-head figure and the per-class figure.
+    static func drawFigures(maps: [AttentionMaps], rows: [ImageReport], report: Report) throws {
+        guard let path = report.figure else { return }
+        let H = report.heads
+        func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
+        func label(_ r: ImageReport) -> [String] {
+            [r.id, r.label ?? "", "lens ratio \(fmt(r.ratio))", "lens area \(String(format: "%.0f%%", 100 * r.foregroundArea))"]
+        }
+        let main = zip(maps, rows).map { m, r in
+            AttentionSheet.Row(label: label(r), image: m.input, size: m.inputSize, maps: [nil, m.foreground, m.meanQueryAveraged, m.meanBrightest, m.similarity])
+        }
+        try AttentionSheet(title: "What the last stage attends to (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network)): mean lens ratio \(fmt(report.meanRatio)) over \(report.images.count) images\nLens ratio = the attention on the lens / the lens's share of the area (1 = no preference, 2 = twice a uniform map's). Columns: the stamp; its lens mask; the attention each token receives, averaged over queries and heads; the attention of the brightest token; each token's cosine similarity to the pooled feature.",
+                           columnTitles: ["stamp", "lens mask", "attention (heads' mean)", "brightest token's attention", "similarity to pooled"],
+                           rows: main, tile: 150).writePNG(path: path)
+        if let heads = report.headsFigure {
+            let rows = zip(maps, rows).map { m, r in
+                AttentionSheet.Row(label: [r.id, r.label ?? ""] + ["ratio per head:"] + [m.queryAveraged.map { fmt(m.lensRatio($0)) }.joined(separator: " ")],
+                                   image: m.input, size: m.inputSize, maps: m.queryAveraged.map { Optional($0) })
+            }
+            let tile = max(60, min(120, (AttentionSheet.pageWidth - 200) / max(H, 1) - 6))
+            try AttentionSheet(title: "Each head's attention (averaged over queries), \(report.network)\nMean lens ratio per head: " + report.meanRatioPerHead.map(fmt).joined(separator: ", "),
+                               columnTitles: (0..<H).map { "head \($0 + 1)" }, rows: rows, tile: tile).writePNG(path: heads)
+        }
+        if let classes = report.classesFigure {
+            try ClassAttention.figure(report.classes, heads: H, network: report.network).writePNG(path: classes)
+        }
     }
 }

@@ -18,12 +18,21 @@ public struct AttentionSheet: Sendable {
         }
     }
 
-    /// One or more lines (`\n`); the first is the heading, the rest are drawn muted.
+    /// One or more paragraphs (`\n`), wrapped to the figure's width; the first is the heading, the
+    /// rest are drawn muted.
     public var title: String
     public var columnTitles: [String]
     public var rows: [Row]
     public var tile: Int
-    public var labelWidth = 170
+    public var labelWidth = 190
+    /// What the colour bar under the grid says its two ends mean (nil: no colour bar).
+    public var colourBar: (low: String, high: String, caption: String)? = ("low", "high",
+        "Grey: the input stamp. Colour: the map over it, each scaled to its own range.")
+
+    /// The smallest text the sheet draws (readable at 1200 px page width, as the report shows it).
+    public static let minTextSize = 11
+    /// The widest figure laid out for a page (the report's column is 1200 px).
+    public static let pageWidth = 1200
 
     public init(title: String, columnTitles: [String], rows: [Row], tile: Int = 80) {
         self.title = title
@@ -40,31 +49,96 @@ public struct AttentionSheet: Sendable {
         return RGB.mix(inferno[i], inferno[i + 1], t - Double(i))
     }
 
+    /// A string as drawn: its text, size, and box (`x` its left edge).
+    public struct DrawnText: Sendable, Equatable {
+        public var text: String
+        public var size: Int
+        public var x: Int, y: Int, width: Int
+    }
+
     public func render() throws -> RGBImage { render(text: try TextRenderer()) }
     public func writePNG(path: String) throws { try render().writePNG(path: path) }
+    public func render(text: TextRenderer) -> RGBImage { renderRecordingText(text: text).image }
 
-    public func render(text: TextRenderer) -> RGBImage {
-        let titleLines = title.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let gap = 4, lineH = text.lineHeight(size: 13) + 2, titleH = titleLines.count * lineH + 6, headH = text.lineHeight(size: 11) + 6
+    /// `text` broken into lines of at most `width` px at `size` (a word wider than that stays whole).
+    static func wrap(_ paragraph: String, width: Int, size: Int, text: TextRenderer) -> [String] {
+        var lines: [String] = [], line = ""
+        for word in paragraph.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let candidate = line.isEmpty ? word : line + " " + word
+            if !line.isEmpty && text.width(candidate, size: size) > width { lines.append(line); line = word } else { line = candidate }
+        }
+        return lines + [line]
+    }
+
+    /// `s` shortened with a leading ellipsis until it fits `width` px at `size`.
+    static func fit(_ s: String, width: Int, size: Int, text: TextRenderer) -> String {
+        var t = s
+        while text.width(t, size: size) > width && t.count > 1 { t = "…" + t.dropFirst(2) }
+        return t
+    }
+
+    /// The figure and every string drawn in it (what a test checks: sizes, and boxes inside the figure).
+    public func renderRecordingText(text: TextRenderer) -> (image: RGBImage, texts: [DrawnText]) {
+        let gap = 6, small = Self.minTextSize
         let columns = columnTitles.count
         let width = labelWidth + columns * (tile + gap) + gap
-        let height = titleH + headH + rows.count * (tile + gap) + gap
-        var out = RGBImage(width: width, height: height, fill: (255, 255, 255))
-        for (i, line) in titleLines.enumerated() { text.draw(line, into: &out, x: gap, y: 3 + i * lineH, size: 13, colour: i == 0 ? .ink : .muted) }
-        for (c, t) in columnTitles.enumerated() {
-            text.draw(t, into: &out, x: labelWidth + c * (tile + gap) + tile / 2, y: titleH, size: 11, alignment: .center)
+        var drawn: [(String, Int, Int, Int, RGB, TextRenderer.Alignment)] = []  // text, size, x, y, colour, alignment
+        var y = 4
+        for (i, paragraph) in title.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).enumerated() {
+            let size = i == 0 ? 14 : 12
+            for line in Self.wrap(paragraph, width: width - 2 * gap, size: size, text: text) {
+                drawn.append((line, size, gap, y, i == 0 ? .ink : .muted, .left))
+                y += text.lineHeight(size: size) + 2
+            }
         }
+        y += 4
+        let headLines = columnTitles.map { Self.wrap($0, width: tile, size: 12, text: text) }
+        let headH = (headLines.map(\.count).max() ?? 1) * (text.lineHeight(size: 12) + 1) + 4
+        for (c, lines) in headLines.enumerated() {
+            for (l, line) in lines.enumerated() {
+                drawn.append((line, 12, labelWidth + c * (tile + gap) + tile / 2, y + l * (text.lineHeight(size: 12) + 1), .ink, .center))
+            }
+        }
+        let gridTop = y + headH
         for (r, row) in rows.enumerated() {
-            let y0 = titleH + headH + r * (tile + gap)
+            let y0 = gridTop + r * (tile + gap)
             for (l, line) in row.label.enumerated() {
-                text.draw(line, into: &out, x: gap, y: y0 + 4 + l * (text.lineHeight(size: 11) + 2), size: 11,
-                          colour: l == 0 ? .ink : .muted)
-            }
-            for c in 0..<min(columns, row.maps.count) {
-                drawTile(row, map: row.maps[c], into: &out, x0: labelWidth + c * (tile + gap), y0: y0)
+                let size = l == 0 ? 12 : small
+                drawn.append((Self.fit(line, width: labelWidth - 2 * gap, size: size, text: text), size, gap,
+                              y0 + 2 + l * (text.lineHeight(size: small) + 2), l == 0 ? .ink : .muted, .left))
             }
         }
-        return out
+        var height = gridTop + rows.count * (tile + gap) + gap
+        let barTop = height
+        if let bar = colourBar {
+            let captionLines = Self.wrap(bar.caption, width: width - 2 * gap - 320, size: small, text: text)
+            drawn.append((bar.low, small, gap, barTop, .muted, .left))
+            drawn.append((bar.high, small, gap + 240, barTop, .muted, .right))
+            for (l, line) in captionLines.enumerated() {
+                drawn.append((line, small, gap + 260, barTop + l * (text.lineHeight(size: small) + 2), .muted, .left))
+            }
+            height += max(text.lineHeight(size: small) + 20, captionLines.count * (text.lineHeight(size: small) + 2)) + gap
+        }
+        var out = RGBImage(width: width, height: height, fill: (255, 255, 255))
+        for (r, row) in rows.enumerated() {
+            let y0 = gridTop + r * (tile + gap)
+            for c in 0..<min(columns, row.maps.count) { drawTile(row, map: row.maps[c], into: &out, x0: labelWidth + c * (tile + gap), y0: y0) }
+        }
+        if colourBar != nil {
+            let lineH = text.lineHeight(size: small)
+            for x in 0..<240 {
+                let c = Self.colour(Float(x) / 239)
+                for dy in 0..<10 { out.set(x: gap + x, y: barTop + lineH + 2 + dy, (c.r, c.g, c.b)) }
+            }
+        }
+        var texts: [DrawnText] = []
+        for (t, size, x, y, colour, alignment) in drawn {
+            text.draw(t, into: &out, x: x, y: y, size: size, colour: colour, alignment: alignment)
+            let w = text.width(t, size: size)
+            let left = alignment == .left ? x : (alignment == .center ? x - w / 2 : x - w)
+            texts.append(DrawnText(text: t, size: size, x: left, y: y, width: w))
+        }
+        return (out, texts)
     }
 
     func drawTile(_ row: Row, map: [Float]?, into out: inout RGBImage, x0: Int, y0: Int) {

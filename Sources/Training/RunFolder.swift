@@ -11,6 +11,7 @@ import MiniTrain
 /// | `run.json` | steps, data, budget, the measured step time |
 /// | `checkpoint.safetensors` | the latest checkpoint (written atomically every N steps or minutes) |
 /// | `final.safetensors` | the checkpoint at the end of the run |
+/// | `middle.safetensors` | the checkpoint half-way (`lenspipe attention` compares start, middle and end) |
 /// | `metrics.jsonl` | one JSON object per measurement (`docs/training.md` lists the fields) |
 /// | `curves.png` | loss, teacher entropies and k-NN accuracy against the step |
 public struct RunFolder: Sendable {
@@ -21,6 +22,7 @@ public struct RunFolder: Sendable {
     public var state: String { path + "/run.json" }
     public var checkpoint: String { path + "/checkpoint.safetensors" }
     public var final: String { path + "/final.safetensors" }
+    public var middle: String { path + "/middle.safetensors" }
     public var metrics: String { path + "/metrics.jsonl" }
     public var curves: String { path + "/curves.png" }
 

@@ -187,6 +187,9 @@ public final class TrainingRun {
                                 "elapsed_s": Date().timeIntervalSince(start)].merging(scores.record) { a, _ in a })
                 log("step \(done): " + scores.line + " (val \(monitor.valCount) vs train \(monitor.trainCount), teacher features)")
             }
+            if done >= max(1, state.totalSteps / 2) && !FileManager.default.fileExists(atPath: folder.middle) {
+                try Checkpoint.save(trainer, to: folder.middle, metadata: try metadata())  // the attention study's "middle"
+            }
             if done % recipe.monitor.checkpointEvery == 0 || Date().timeIntervalSince(lastCheckpoint) >= recipe.monitor.checkpointMinutes * 60 || isLast {
                 let saveStart = Date()
                 try Checkpoint.save(trainer, to: folder.checkpoint, metadata: try metadata())

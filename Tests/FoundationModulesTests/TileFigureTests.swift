@@ -99,3 +99,34 @@ import _TestSupport
         #expect(RGBImage.byte(.nan) == 0 && RGBImage.byte(3e38) == 255 && RGBImage.byte(-.infinity) == 0)
     }
 }
+
+/// Issue 38: the attention figure is laid out for the report's 1200 px column, and every string in it
+/// (title, column titles, row labels, colour bar, caption) is drawn at 11 px or more, inside the figure.
+@Suite struct AttentionFigureLayoutTests {
+    @Test func everyStringIsReadableAndInsideAtPageWidth() throws {
+        let S = 64
+        let image = (0..<(S * S)).map { Float(($0 % S) + ($0 / S)) / Float(2 * S) }
+        let rows = (0..<6).map { i in
+            AttentionSheet.Row(label: ["model2/test/very/long/folder/name/sample_\(i)_with_a_long_id.npy", "cdm", "lens ratio 1.23", "lens area 18%"],
+                               image: image, size: S, maps: [nil, [Float](repeating: 0.5, count: 16), (0..<16).map { Float($0) }, (0..<16).map { Float(15 - $0) }, (0..<16).map { Float($0 % 4) }])
+        }
+        let title = "What the last stage attends to (4x4 tokens, 8 heads, teacher): mean lens ratio 1.04 over 150 images\nLens ratio = the attention on the lens / the lens's share of the area (1 = no preference, 2 = twice a uniform map's). Columns: the stamp; its lens mask; the attention each token receives, averaged over queries and heads; the attention of the brightest token; each token's cosine similarity to the pooled feature."
+        let sheet = AttentionSheet(title: title, columnTitles: ["stamp", "lens mask", "attention (heads' mean)", "brightest token's attention", "similarity to pooled"],
+                                   rows: rows, tile: 150)
+        let (out, texts) = sheet.renderRecordingText(text: try TextRenderer())
+        #expect(out.width <= AttentionSheet.pageWidth, "figure \(out.width) px wide")
+        #expect(out.height == 0 || out.bytes.count == out.width * out.height * 3)
+        for t in texts {
+            #expect(t.size >= AttentionSheet.minTextSize, "'\(t.text)' at \(t.size) px")
+            #expect(t.x >= 0 && t.x + t.width <= out.width && t.y >= 0 && t.y < out.height, "'\(t.text)' at x \(t.x), width \(t.width), y \(t.y)")
+        }
+        // Every part is there: the title's paragraphs, each column title, each row's lines, the colour bar and its caption.
+        let all = texts.map(\.text).joined(separator: " ")
+        for needle in ["What the last stage", "Lens ratio =", "stamp", "lens mask", "similarity", "mple_5_with", "cdm", "lens ratio 1.23", "low", "high", "Grey:"] {
+            #expect(all.contains(needle), "'\(needle)' is not drawn")
+        }
+        // A column title wider than a tile wraps instead of running into its neighbour.
+        for t in texts where ["stamp", "lens mask"].contains(t.text) { #expect(t.width <= 150) }
+        #expect(texts.filter { $0.y < texts.first { $0.text == "stamp" }!.y }.count >= 3, "the long title wraps onto several lines")
+    }
+}

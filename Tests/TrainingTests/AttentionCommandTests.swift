@@ -21,8 +21,20 @@ import _TestSupport
         let heads = try #require(report["heads"] as? Int)
         for image in images { #expect((image["ratioPerHead"] as? [Any])?.count == heads) }
         #expect(report["meanRatio"] is Double)
-        #expect(FileManager.default.fileExists(atPath: base + "/att.png"))
         #expect(FileManager.default.fileExists(atPath: base + "/att.json"))
+        // Three figures, each laid out for a 1200 px page (issue 38).
+        for png in ["att.png", "att_heads.png", "att_classes.png"] {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: base + "/" + png)))
+            let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }
+            #expect(width > 0 && width <= 1200, "\(png) is \(width) px wide")
+        }
+        // Per class: the images of each class, its ratio with a spread, one value per head.
+        let classes = try #require(report["classes"] as? [[String: Any]])
+        #expect(!classes.isEmpty && classes.compactMap { $0["images"] as? Int }.reduce(0, +) == images.compactMap { $0["label"] as? String }.count)
+        for c in classes { #expect((c["ratio_per_head_mean"] as? [Any])?.count == heads && c["ratio_mean"] is Double) }
+        // The run kept its middle checkpoint: start, middle and end of training.
+        let over = try #require(report["overTraining"] as? [[String: Any]])
+        #expect(over.compactMap { $0["stage"] as? String }.count == 3 && over.allSatisfy { $0["meanRatio"] is Double })
         // Bad input: a missing checkpoint and a non-positive count are clear errors.
         let missing = try TestSupport.lenspipe(["attention", base + "/nope.safetensors", setup.shards + "/val", "-o", base + "/x.png", "--quiet"])
         #expect(missing.status != 0 && missing.stderr.contains("nope.safetensors"))
