@@ -204,7 +204,7 @@ public struct DemoRun {
 
         // 9. Attention.
         let attention = try KernelThreads.$count.withValue(o.threads) {
-            try AttentionStudy.run(checkpoint: trained.run.final, input: shards + "/test", count: 150, drawn: 6, network: "teacher", figure: run + "/attention.png")
+            try AttentionStudy.run(checkpoint: trained.run.final, input: shards + "/test", count: 150, drawn: 6, network: .teacher, figure: run + "/attention.png")
         }
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
         var attentionStep = DemoReport.Step(

@@ -88,7 +88,7 @@ public struct AttentionStudy: Sendable {
     /// - Parameters:
     ///   - count: images measured (evenly spaced through the input, so every class is in);
     ///   - drawn: how many of them the figures show, one row each.
-    public static func run(checkpoint: String, input: String, count: Int, drawn: Int = 6, network choice: String, figure: String?,
+    public static func run(checkpoint: String, input: String, count: Int, drawn: Int = 6, network choice: NetworkChoice, figure: String?,
                            progress: ((Int) -> Void)? = nil) throws -> Report {
         let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: input, channels: nil)
         let (images, masks, ids, labels) = try readImages(input, count: count, size: size)
@@ -96,7 +96,7 @@ public struct AttentionStudy: Sendable {
             throw LensDataError(path: input, "image \(bad) (\(ids[bad])) has \(images[bad].channels) channels, image 0 has \(images[0].channels)")
         }
         try Checkpoint.checkFits(trainer.config, checkpoint: checkpoint, shards: input, channels: images[0].channels, size: size)
-        let arena = choice == "student" ? trainer.student : trainer.teacher
+        let arena = choice.arena(of: trainer)
         let maps = AttentionMaps.compute(images: images, masks: masks, network: trainer.network, arena: arena, size: size)
         progress?(maps.count)
         var rows: [ImageReport] = []
@@ -110,7 +110,7 @@ public struct AttentionStudy: Sendable {
         }
         let H = maps.first?.heads ?? 0
         let ratios = rows.compactMap(\.ratio).sorted()
-        var report = Report(checkpoint: checkpoint, input: input, network: choice, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
+        var report = Report(checkpoint: checkpoint, input: input, network: choice.rawValue, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
                             images: rows, meanRatio: mean(ratios), medianRatio: ratios.isEmpty ? nil : ratios[ratios.count / 2],
                             meanRatioPerHead: (0..<H).map { h in mean(rows.compactMap { $0.ratioPerHead[h] }) },
                             meanRatioBrightest: mean(rows.compactMap(\.ratioBrightest)),
@@ -132,7 +132,7 @@ public struct AttentionStudy: Sendable {
     /// (this checkpoint): the heads' mean lens ratio of each on the same images. Empty unless the
     /// checkpoint's folder holds `recipe.json` and `middle.safetensors` (runs of this version on).
     static func overTraining(checkpoint: String, final: EsViTTrainer, arena: ParameterArena, images: [LensImage], masks: [[Bool]], size: Int,
-                             choice: String) throws -> [TrainingPoint] {
+                             choice: NetworkChoice) throws -> [TrainingPoint] {
         let folder = (checkpoint as NSString).deletingLastPathComponent
         let dir = folder.isEmpty ? "." : folder
         guard FileManager.default.fileExists(atPath: dir + "/middle.safetensors"), FileManager.default.fileExists(atPath: dir + "/recipe.json"),
@@ -147,7 +147,7 @@ public struct AttentionStudy: Sendable {
             return TrainingPoint(stage: stage, step: t.step, meanRatio: mean(maps.compactMap { $0.lensRatio($0.meanQueryAveraged) }),
                                  meanRatioPerHead: (0..<H).map { h in mean(maps.compactMap { $0.lensRatio($0.queryAveraged[h]) }) })
         }
-        let pick = { (t: EsViTTrainer) in choice == "student" ? t.student : t.teacher }
+        let pick = { (t: EsViTTrainer) in choice.arena(of: t) }
         return [point("start (random init)", start, pick(start)), point("middle", middle, pick(middle)), point("end", final, arena)]
     }
 

@@ -22,7 +22,7 @@ public struct FrozenEvaluation {
         public var train: String
         public var test: String
         /// `teacher` (DINO's choice) or `student`.
-        public var network = "teacher"
+        public var network = NetworkChoice.teacher
         public var k = 20
         public var temperature = 0.07
         /// Also evaluate a random-init network and the raw pixels.
@@ -125,7 +125,7 @@ public struct FrozenEvaluation {
                        row.knnMacroAUC, row.knnCentredAccuracy, row.probeAccuracy, row.probeMacroAUC, row.probeC, row.seconds))
             return (row, probe)
         }
-        let arena = options.network == "student" ? trained.student : trained.teacher
+        let arena = options.network.arena(of: trained)
         var config = trained.config
         if let pooling = options.pooling { config.pooling = pooling }
         let network = EsViTNetwork(config: config)

@@ -69,7 +69,7 @@ public final class FineTuneRun {
         log("\(task.rawValue): \(data.train.count) train (label fraction \(recipe.labelFraction)), \(data.val.count) val, \(data.test.count) test images at \(size) px")
 
         let trainer = FineTuneTrainer(config: config, task: task, outputs: data.outputs)
-        let initArena = options.network == "student" ? source.student : source.teacher
+        let initArena = options.network.arena(of: source)
         trainer.initialize(backbone: options.fromScratch ? nil : initArena, seed: recipe.seed)
         configure(trainer)
         let B = min(recipe.batch, data.train.count)
@@ -377,7 +377,7 @@ public struct FineTuneOptions: Sendable {
     /// Train the same network from random init (the baseline).
     public var fromScratch = false
     /// The checkpoint's `teacher` or `student` weights.
-    public var network = "teacher"
+    public var network = NetworkChoice.teacher
     /// The side images are resampled to (default: the checkpoint's global view size, as `eval`).
     public var size: Int?
     public var threads = 2

@@ -8,21 +8,9 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "What a checkpoint's last stage attends to: attention maps over images and the lens-attention ratio.",
             discussion: """
-            Measures --count images, evenly spaced through INPUT (so every class is in): the last stage's
-            self-attention per head, averaged over the query tokens and for the brightest token, the
-            similarity of each output token to the pooled feature, and the image's lens mask. The
-            lens-attention ratio is the attention mass on the lens divided by the lens's share of the
-            area: 1 means no preference for the lens, 2 means twice the attention a uniform map would
-            put there. INPUT is shards (images as the network saw them; the foreground column gives the
-            lens) or any source (cropped and normalised as `preprocess` does by default).
+            Measures --count images, evenly spaced through INPUT (so every class is in): the last stage's self-attention per head, averaged over the query tokens and for the brightest token, the similarity of each output token to the pooled feature, and the image's lens mask. The lens-attention ratio is the attention mass on the lens divided by the lens's share of the area: 1 means no preference for the lens, 2 means twice the attention a uniform map would put there. INPUT is shards (images as the network saw them; the foreground column gives the lens) or any source (cropped and normalised as `preprocess` does by default).
 
-            Writes three figures, laid out for a 1200 px page: FIGURE (--rows images: stamp, lens mask,
-            heads' mean attention, brightest token's, similarity), FIGURE_heads.png (each head) and
-            FIGURE_classes.png (per class: the maps averaged over its images, each centred on its lens,
-            and the difference to the other classes), and a JSON report with the ratios per image, per
-            head and per class (mean and standard deviation). When the checkpoint's run folder holds
-            middle.safetensors (runs since this version), the report adds the ratio at the start (random
-            init), the middle and the end of the run. docs/evaluation.md explains each panel.
+            Writes three figures, laid out for a 1200 px page: FIGURE (--rows images: stamp, lens mask, heads' mean attention, brightest token's, similarity), FIGURE_heads.png (each head) and FIGURE_classes.png (per class: the maps averaged over its images, each centred on its lens, and the difference to the other classes), and a JSON report with the ratios per image, per head and per class (mean and standard deviation). When the checkpoint's run folder holds middle.safetensors (runs since this version), the report adds the ratio at the start (random init), the middle and the end of the run. docs/evaluation.md explains each panel.
 
             Examples:
               lenspipe attention run1/final.safetensors out/test -o attention.png
@@ -51,7 +39,7 @@ extension LensPipe {
             BLAS.setThreads(1)
             let meter = ProgressMeter("attention", total: count, quiet: quiet)
             let result = try KernelThreads.$count.withValue(threadOptions.threads) {
-                try AttentionStudy.run(checkpoint: checkpoint, input: input, count: count, drawn: rows, network: network.rawValue, figure: output) { meter.update($0) }
+                try AttentionStudy.run(checkpoint: checkpoint, input: input, count: count, drawn: rows, network: network, figure: output) { meter.update($0) }
             }
             meter.finish()
             let encoder = JSONEncoder()

@@ -19,10 +19,7 @@ extension LensPipe.Bench {
         static let configuration = CommandConfiguration(
             abstract: "Read every sample of a source to Float32 and report files/s and MB/s.",
             discussion: """
-            MB/s counts the bytes read: the files of a folder source, the image data of a stack or an
-            HDF5 dataset (as stored, before decompression). Each pass opens every file once. Compare
-            with scripts/bench_read.py, a numpy np.load loop over the same files (scripts/bench-read.sh
-            runs both).
+            MB/s counts the bytes read: the files of a folder source, the image data of a stack or an HDF5 dataset (as stored, before decompression). Each pass opens every file once. Compare with scripts/bench_read.py, a numpy np.load loop over the same files (scripts/bench-read.sh runs both).
             """)
 
         @OptionGroup var sourceOptions: SourceOptions
@@ -69,9 +66,7 @@ extension LensPipe.Bench {
             commandName: "crop",
             abstract: "Crops per second: foreground detection, fixed window, normalisation (JSON).",
             discussion: """
-            Images are loaded into memory first; only cropping is timed. Without a source, 150x150
-            Model I-like images are simulated. Compare with scripts/bench_crop.py (numpy: median/MAD,
-            threshold, centroid, crop, normalise) on the same stack: scripts/bench-crop.sh runs both.
+            Images are loaded into memory first; only cropping is timed. Without a source, 150x150 Model I-like images are simulated. Compare with scripts/bench_crop.py (numpy: median/MAD, threshold, centroid, crop, normalise) on the same stack: scripts/bench-crop.sh runs both.
             """)
 
         @Argument(help: "A source (default: simulated 150x150 images).")
@@ -137,13 +132,7 @@ extension LensPipe.Bench {
         static let configuration = CommandConfiguration(
             abstract: "Images/s and views/s for the full view recipe, rejection sampling included (JSON).",
             discussion: """
-            Images are loaded and their foreground maps computed first (once per image, as a trainer
-            does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with
-            lenses up to 8 px off centre are simulated. scripts/bench-augment.sh runs it beside an
-            albumentations chain with the same crop sizes, D4, blur and noise. would_reject counts the
-            views whose crop fails the rejection test (too little lens flux or foreground, as sky-only
-            views do): with --no-rejection, the views rejection would have redrawn; with it, only
-            fallbacks can. would_reject_share is over the views of images with a foreground.
+            Images are loaded and their foreground maps computed first (once per image, as a trainer does); the timed part makes every view. Without a source, 64x64 Model II-like lenses with lenses up to 8 px off centre are simulated. scripts/bench-augment.sh runs it beside an albumentations chain with the same crop sizes, D4, blur and noise. would_reject counts the views whose crop fails the rejection test (too little lens flux or foreground, as sky-only views do): with --no-rejection, the views rejection would have redrawn; with it, only fallbacks can. would_reject_share is over the views of images with a foreground.
             """)
 
         @Argument(help: "A source (default: simulated 64x64 images).")

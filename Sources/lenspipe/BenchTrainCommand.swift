@@ -8,11 +8,7 @@ extension LensPipe.Bench {
         static let configuration = CommandConfiguration(
             abstract: "Full EsViT training steps on synthetic crops: images/s, seconds per step, peak memory.",
             discussion: """
-            Defaults are the project's tiny configuration: 1 channel, patch 4, dim 32, depths 2,2,2,
-            heads 2,4,8, window 4, MLP ratio 4; heads with 1024 outputs, hidden 256, bottleneck 64;
-            batch 32 of 2 global 64x64 and 4 local 32x32 crops. The first step is a warm-up and is not
-            counted. scripts/bench-train.sh runs it beside a PyTorch eager implementation of the same
-            model and step.
+            Defaults are the project's tiny configuration: 1 channel, patch 4, dim 32, depths 2,2,2, heads 2,4,8, window 4, MLP ratio 4; heads with 1024 outputs, hidden 256, bottleneck 64; batch 32 of 2 global 64x64 and 4 local 32x32 crops. The first step is a warm-up and is not counted. scripts/bench-train.sh runs it beside a PyTorch eager implementation of the same model and step.
             """)
 
         @Option(help: "Embedding dimension of the first stage.") var dim = 32

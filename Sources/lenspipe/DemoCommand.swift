@@ -7,13 +7,8 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "The whole job on lenses lenspipe simulates itself, ending in OUT/report.html.",
             discussion: """
-            synthesize -> inspect -> crop -> preprocess to MDS shards -> verify -> views -> train (the
-            default recipe, --train-minutes) -> eval (k-NN and linear probe beside random-init and raw-pixel
-            baselines) -> attention maps. Each step prints its numbers; OUT/report.html (self-contained:
-            figures embedded) shows every step's command, numbers and figures with what they show.
-            Folders: OUT/data (the simulated tree), OUT/shards (train/val/test), OUT/run (the training run,
-            its eval/ and attention.png). About 5 minutes on 2 cores with the defaults.
-            Example:
+            synthesize -> inspect -> crop -> preprocess to MDS shards -> verify -> views -> train (the default recipe, --train-minutes) -> eval (k-NN and linear probe beside random-init and raw-pixel baselines) -> attention maps. Each step prints its numbers; OUT/report.html (self-contained:
+            figures embedded) shows every step's command, numbers and figures with what they show. Folders: OUT/data (the simulated tree), OUT/shards (train/val/test), OUT/run (the training run, its eval/ and attention.png). About 5 minutes on 2 cores with the defaults. Example:
               lenspipe demo -o lenspipe-demo --count 1200 --train-minutes 4
             """)
 

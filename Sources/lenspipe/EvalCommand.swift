@@ -8,11 +8,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Pooled backbone features of a checkpoint for one split of shards, as .npy.",
             discussion: """
-            Writes FEATURES ([N, D] float32, in shard order) and, beside it, labels.npy (int64, -1 when
-            unknown), targets.npy (float64, NaN when absent) and ids.txt (line i is sample i's id, with
-            \\, \\n and \\r escaped). Those three are not replaced if the folder has them (--overwrite).
-            Inference only, batched, on --threads cores; whole images resampled to the checkpoint's
-            global view size.
+            Writes FEATURES ([N, D] float32, in shard order) and, beside it, labels.npy (int64, -1 when unknown), targets.npy (float64, NaN when absent) and ids.txt (line i is sample i's id, with \\, \\n and \\r escaped). Those three are not replaced if the folder has them (--overwrite). Inference only, batched, on --threads cores; whole images resampled to the checkpoint's global view size.
 
             Example:
               lenspipe embed run1/final.safetensors out/test -o feats/test.npy --l2
@@ -33,7 +29,7 @@ extension LensPipe {
             let images = try EmbeddedSplit.Images(folder: split)
             let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: split, channels: images.channels)
             let meter = ProgressMeter("embed", total: images.ids.count, quiet: quiet)
-            let arena = network == .teacher ? trainer.teacher : trainer.student
+            let arena = network.arena(of: trainer)
             BLAS.setThreads(1)
             let embedded = KernelThreads.$count.withValue(threadOptions.threads) {
                 EmbeddedSplit(images, network: trainer.network, arena: arena, size: size) { meter.update($0) }
@@ -57,15 +53,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "k-NN and linear probe of a checkpoint's frozen features, beside random-init and raw-pixel baselines.",
             discussion: """
-            Three rows on the same images: the checkpoint's features, a randomly initialised network of
-            the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised
-            features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on
-            features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what
-            differs between images, when all of them share a large common part) and by a linear
-            probe (multinomial logistic regression on standardised features; C chosen on a stratified
-            20% of train, never on test). Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the
-            probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row.
-            docs/evaluation.md describes the protocol.
+            Three rows on the same images: the checkpoint's features, a randomly initialised network of the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what differs between images, when all of them share a large common part) and by a linear probe (multinomial logistic regression on standardised features; C chosen on a stratified 20% of train, never on test). Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row. docs/evaluation.md describes the protocol.
 
             Example:
               lenspipe eval run1/final.safetensors --train out/train --test out/test -o run1/eval --json
@@ -94,7 +82,7 @@ extension LensPipe {
 
         func run() throws {
             var options = FrozenEvaluation.Options(checkpoint: checkpoint, train: train, test: test)
-            options.network = network.rawValue
+            options.network = network
             options.k = k
             options.temperature = temperature
             options.baselines = !noBaselines
@@ -128,6 +116,4 @@ extension LensPipe {
 extension TokenPooling: ExpressibleByArgument {}
 
 /// Which network of a checkpoint.
-enum NetworkChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case teacher, student
-}
+extension NetworkChoice: ExpressibleByArgument {}

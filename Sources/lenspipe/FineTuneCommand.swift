@@ -1,5 +1,6 @@
 import ArgumentParser
 import FineTune
+import MiniTrain
 import Foundation
 import Synchronization
 
@@ -9,26 +10,13 @@ extension LensPipe {
             commandName: "finetune",
             abstract: "Fine-tune a pre-trained backbone with labels: classify the substructure, or regress the axion mass.",
             discussion: """
-            The Swin backbone of a lenspipe train checkpoint (--network teacher or student weights) plus
-            a linear head on its mean-pooled tokens, trained with labels on SHARDS/train (AdamW, linear
-            warm-up then cosine; the backbone at --backbone-lr-scale times the head's rate), the weights
-            of the best SHARDS/val pass kept, scored once on SHARDS/test. Images are the stored stamps
-            resampled to the checkpoint's global view size (as eval does), under random flips and
-            90-degree rotations while training.
+            The Swin backbone of a lenspipe train checkpoint (--network teacher or student weights) plus a linear head on its mean-pooled tokens, trained with labels on SHARDS/train (AdamW, linear warm-up then cosine; the backbone at --backbone-lr-scale times the head's rate), the weights of the best SHARDS/val pass kept, scored once on SHARDS/test. Images are the stored stamps resampled to the checkpoint's global view size (as eval does), under random flips and 90-degree rotations while training.
 
-            --task classify: cross-entropy; test accuracy, macro and per-class one-vs-rest ROC AUC,
-            confusion matrix; roc.png and confusion.png. --task regress: the samples with a target (the
-            axion class), log10 of the target (errors in dex) standardised by train, Huber loss; test
-            MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean;
-            regression.png. --from-scratch trains the same network from random init for the same
-            budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train, and the same share of val for choosing the weights.
-            --curve 0.01,0.1,1 --seeds 0,1 runs both starts at every fraction and seed (same budget, subset
-            and order) and draws the label-efficiency curve: what pre-training saves in labels.
+            --task classify: cross-entropy; test accuracy, macro and per-class one-vs-rest ROC AUC, confusion matrix; roc.png and confusion.png. --task regress: the samples with a target (the axion class), log10 of the target (errors in dex) standardised by train, Huber loss; test MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean; regression.png. --from-scratch trains the same network from random init for the same budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train, and the same share of val for choosing the weights.
+            --curve 0.01,0.1,1 --seeds 0,1 runs both starts at every fraction and seed (same budget, subset and order) and draws the label-efficiency curve: what pre-training saves in labels.
             --minutes M measures the step first and fits the step count to M minutes.
 
-            OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and
-            head.bias), report.json, metrics.jsonl and the figures. docs/evaluation.md describes the
-            protocol.
+            OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and head.bias), report.json, metrics.jsonl and the figures. docs/evaluation.md describes the protocol.
 
             Examples:
               lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 -o run1/ft-cls-10
@@ -118,10 +106,11 @@ extension LensPipe {
             return (dir.isEmpty ? "." : dir) + "/" + name
         }
 
-        /// Runs `body` under the progress line, which is finished either way; a fine-tuning error becomes a usage error.
+        /// Runs `body` under the progress line, which is finished either way (a failed run is not a usage
+        /// error: it exits 1, without the usage text).
         static func reporting<T>(_ line: StepProgressLine, _ body: () throws -> T) throws -> T {
             defer { line.finish() }
-            do { return try body() } catch let e as FineTuneError { throw ValidationError(e.description) }
+            return try body()
         }
 
         static func printJSON<T: Encodable>(_ value: T) throws {
@@ -136,7 +125,7 @@ extension LensPipe {
             options.minutes = minutes
             options.epochs = epochs
             options.fromScratch = fromScratch
-            options.network = network.rawValue
+            options.network = network
             options.size = size
             options.threads = threadOptions.threads
             let line = StepProgressLine(quiet: quiet)

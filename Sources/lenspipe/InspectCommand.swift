@@ -9,10 +9,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Scan a data set: counts per class, shapes, dtypes, value range, targets, unreadable files.",
             discussion: """
-            Every sample is read (in parallel). Unreadable files are listed with the reason and the
-            scan goes on; the exit status is 1 if any failed. A folder of splits (root/train/<class>/*.npy,
-            root/test/..., as preprocess --keep-splits takes) or a preprocess output (OUT/train, OUT/val)
-            is reported split by split, then in total.
+            Every sample is read (in parallel). Unreadable files are listed with the reason and the scan goes on; the exit status is 1 if any failed. A folder of splits (root/train/<class>/*.npy, root/test/..., as preprocess --keep-splits takes) or a preprocess output (OUT/train, OUT/val) is reported split by split, then in total.
 
             Examples:
               lenspipe inspect data/model1/train

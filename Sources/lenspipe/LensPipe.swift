@@ -10,10 +10,7 @@ struct LensPipe: ParsableCommand {
         abstract: "Self-supervised learning on strong-lensing images, from raw files to a trained encoder.",
         discussion: """
         Data flows one way: source -> crop -> shards -> views -> trainer -> eval.
-        A SOURCE is a folder of class folders (root/<class>/*.npy or *.fits), a
-        flat folder of .npy or FITS files, an .npy stack (N,H,W) / (N,1,H,W) /
-        (N,H,W,C), a FITS image or cube FILE.fits[ext], an .npz archive, or an
-        HDF5 dataset FILE.h5:/group/dataset.
+        A SOURCE is a folder of class folders (root/<class>/*.npy or *.fits), a flat folder of .npy or FITS files, an .npy stack (N,H,W) / (N,1,H,W) / (N,H,W,C), a FITS image or cube FILE.fits[ext], an .npz archive, or an HDF5 dataset FILE.h5:/group/dataset.
 
         Start with:  lenspipe demo     (simulates lenses, trains, evaluates, and
                                         writes a report)
@@ -31,9 +28,7 @@ struct LensPipe: ParsableCommand {
           --threads N   worker threads (default: all cores)
           --size        a crop window (crop, preprocess, bench crop);
           --image-size  an image's side (synth, demo, finetune)
-        Spellings from before 0.5 (a positional OUT, --out, --png, --save,
-        --local-crops, --split-seed, --size for an image side) still work; the
-        help no longer shows them.
+        Spellings from before 0.5 (a positional OUT, --out, --png, --save, --local-crops, --split-seed, --size for an image side) still work; the help no longer shows them.
 
         """,
         version: LensPipeVersion.current,

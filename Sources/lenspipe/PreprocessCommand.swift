@@ -9,14 +9,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Crop, normalise and write a data set as zstd-compressed MDS shards (MosaicML Streaming format).",
             discussion: """
-            Streams SOURCE through read -> crop -> normalise -> encode -> compress -> write on all cores,
-            in bounded memory; the shards are identical whatever the thread count. Columns: image
-            (ndarray:<dtype>:C,H,W), label (int, -1 unknown), target (float64, NaN absent), id (str),
-            crop (ndarray:int32:4, the box in source pixels). OUT/lenspipe.json records the settings.
-            Shards are written under temporary names and renamed; index.json is written last, so a
-            killed run never leaves an index that points at missing shards. A non-empty OUT is refused
-            unless --overwrite: the run then writes beside it (.OUT.lenspipe-partial) and moves the
-            finished data set in place, so OUT never mixes two runs.
+            Streams SOURCE through read -> crop -> normalise -> encode -> compress -> write on all cores, in bounded memory; the shards are identical whatever the thread count. Columns: image (ndarray:<dtype>:C,H,W), label (int, -1 unknown), target (float64, NaN absent), id (str), crop (ndarray:int32:4, the box in source pixels). OUT/lenspipe.json records the settings. Shards are written under temporary names and renamed; index.json is written last, so a killed run never leaves an index that points at missing shards. A non-empty OUT is refused unless --overwrite: the run then writes beside it (.OUT.lenspipe-partial) and moves the finished data set in place, so OUT never mixes two runs.
 
             Examples:
               lenspipe preprocess data/model1/train -o out --size 64 --normalize minmax
@@ -24,15 +17,10 @@ extension LensPipe {
               lenspipe preprocess data/model1/train -o out --split train=0.8,val=0.1,test=0.1
               lenspipe preprocess data -o out --worker 0/4   (then 1/4 ... 3/4, then: lenspipe merge out)
 
-            Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train,
-            OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
-            streaming.StreamingDataset(local="OUT/train", remote=None) (or local="OUT" when unsplit);
-            preprocess prints the exact folders when it finishes.
+            Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train, OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
+            streaming.StreamingDataset(local="OUT/train", remote=None) (or local="OUT" when unsplit); preprocess prints the exact folders when it finishes.
 
-            Calibration: --size auto and the -dataset normalisations measure the training images only
-            (the train split folder, or the train part of --split), never val or test.
-            OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what
-            they were measured on, the crop summary, the tool version and the command line;
+            Calibration: --size auto and the -dataset normalisations measure the training images only (the train split folder, or the train part of --split), never val or test. OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what they were measured on, the crop summary, the tool version and the command line;
             --like OUT re-applies them to new data without measuring anything:
               lenspipe preprocess data/model2/train -o out --split train=0.85,val=0.15 --size auto --normalize zscore-dataset
               lenspipe preprocess data/model2/test -o out-test --like out

@@ -11,13 +11,9 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Draw SSL view pairs as a PNG grid: each image with its crop boxes, then its views.",
             discussion: """
-            One row per image: the image (asinh stretch) with the crops of its views drawn on it (global
-            cyan, local yellow, constructive fallbacks magenta; with --show-rejected, the rejected
-            candidates in red), then the global and local views. SOURCE may be any data set or a
-            preprocessed MDS folder (one with index.json).
+            One row per image: the image (asinh stretch) with the crops of its views drawn on it (global cyan, local yellow, constructive fallbacks magenta; with --show-rejected, the rejected candidates in red), then the global and local views. SOURCE may be any data set or a preprocessed MDS folder (one with index.json).
 
-            --save-views DIR writes DIR/global.npy [N, 2, C, S, S], DIR/local.npy [N, L, C, s, s] and
-            DIR/boxes.json (per view: crop centre, size, angle, corners in source pixels, symmetry, retries).
+            --save-views DIR writes DIR/global.npy [N, 2, C, S, S], DIR/local.npy [N, L, C, s, s] and DIR/boxes.json (per view: crop centre, size, angle, corners in source pixels, symmetry, retries).
 
             Examples:
               lenspipe preview data/model1/train -o views.png --pairs 8 --show-rejected

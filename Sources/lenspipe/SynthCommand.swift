@@ -8,12 +8,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Simulate DeepLense-like lensing images (axion, cdm, no_sub) in the layouts real releases use.",
             discussion: """
-            SIE main halo + external shear lensing a Sersic source at a random offset; cdm adds 25
-            point-mass subhalos, axion a vortex line of 100 point masses whose length follows the axion
-            mass; Gaussian PSF; Poisson noise (150 px, int64 counts) or Gaussian noise (64 px, float64).
-            Image i depends only on (seed, i). truth.csv records lens and source positions and masses.
-            A non-empty OUT is refused unless --overwrite; images are written into .OUT.lenspipe-partial
-            beside it and moved in place when complete (a leftover from a killed run is removed).
+            SIE main halo + external shear lensing a Sersic source at a random offset; cdm adds 25 point-mass subhalos, axion a vortex line of 100 point masses whose length follows the axion mass; Gaussian PSF; Poisson noise (150 px, int64 counts) or Gaussian noise (64 px, float64). Image i depends only on (seed, i). truth.csv records lens and source positions and masses. A non-empty OUT is refused unless --overwrite; images are written into .OUT.lenspipe-partial beside it and moved in place when complete (a leftover from a killed run is removed).
 
             Formats:
               tree   OUT/<class>/<class>_sim_NNNNNN.npy (axion files are object arrays [image, mass])

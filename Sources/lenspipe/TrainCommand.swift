@@ -8,17 +8,9 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "Pre-train a compact EsViT on preprocessed shards (self-supervised, no labels needed).",
             discussion: """
-            Reads the train split of a lenspipe output (SHARDS/train; SHARDS/val, when present and
-            labelled, feeds the k-NN monitor) or any MDS folder with an image column. Every
-            hyper-parameter lives in one recipe (JSON): --print-recipe shows the defaults, --recipe FILE
-            changes the fields it lists; the model flags below override the recipe's model.
+            Reads the train split of a lenspipe output (SHARDS/train; SHARDS/val, when present and labelled, feeds the k-NN monitor) or any MDS folder with an image column. Every hyper-parameter lives in one recipe (JSON): --print-recipe shows the defaults, --recipe FILE changes the fields it lists; the model flags below override the recipe's model.
 
-            --minutes M measures the step time first and fits the whole schedule (warm-up, cosine
-            decays) into M minutes; --epochs E runs E passes. The run folder gets recipe.json, run.json,
-            checkpoint.safetensors (every N steps or minutes, atomic), final.safetensors,
-            metrics.jsonl (loss parts, schedules, per-head teacher entropy, feature spread, k-NN) and
-            curves.png. A killed run continues bit for bit with --resume. docs/training.md explains the
-            metrics and what a collapse looks like.
+            --minutes M measures the step time first and fits the whole schedule (warm-up, cosine decays) into M minutes; --epochs E runs E passes. The run folder gets recipe.json, run.json, checkpoint.safetensors (every N steps or minutes, atomic), final.safetensors, metrics.jsonl (loss parts, schedules, per-head teacher entropy, feature spread, k-NN) and curves.png. A killed run continues bit for bit with --resume. docs/training.md explains the metrics and what a collapse looks like.
 
             Examples:
               lenspipe preprocess data/model2 -o out --keep-splits
@@ -107,7 +99,8 @@ extension LensPipe {
                                   log: { line.log($0, evenIfQuiet: $0.contains("collapse")) },
                                   progress: { p in line.show(step: p.step, of: p.totalSteps, p.line) })
             let summary: TrainSummary
-            do { summary = try run.run() } catch let e as TrainError { line.finish(); throw ValidationError(e.description) }
+            // A failure of the run (NaN, a budget too short, bad data) is not a usage error: exit 1, no usage text.
+            do { summary = try run.run() } catch { line.finish(); throw error }
             line.finish()
             let result: [String: Any] = [
                 "run": summary.run.path, "steps": summary.steps, "steps_run": summary.stepsRun, "seconds": summary.seconds,

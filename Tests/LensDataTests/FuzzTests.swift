@@ -54,7 +54,7 @@ import _TestSupport
                 outcomes.rejected += 1
             }
         }
-        #expect(outcomes.ok + outcomes.rejected == Self.iterations)
+        #expect(outcomes.ok > 0, "some mutations (in the pixel data) leave a valid file, read as such")
         #expect(outcomes.rejected > Self.iterations / 4, "mutations should mostly be caught")
     }
 }

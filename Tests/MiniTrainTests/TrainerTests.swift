@@ -84,9 +84,20 @@ import _TestSupport
         let (g, l) = Self.batch(5)
         let first = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2).loss
         var last = first
-        for _ in 0..<15 { last = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2).loss }
+        var r = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+        for _ in 0..<15 { r = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2) }
+        last = r.loss
         #expect(last < first, "loss \(first) -> \(last)")
         #expect(last.isFinite)
+        // Not by collapsing: the teacher's targets are not uniform, and its features still tell the
+        // four crops apart (a collapsed network gives every crop one feature).
+        #expect(r.teacherViewEntropy < 0.99 * log(Double(t.config.outDim)), "teacher entropy \(r.teacherViewEntropy)")
+        let C = t.config.finalDim, rows = r.teacherPooled.count / C
+        let spread = (0..<C).map { c in
+            let v = (0..<rows).map { Double(r.teacherPooled[$0 * C + c]) }, m = v.reduce(0, +) / Double(rows)
+            return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(rows)).squareRoot()
+        }.max() ?? 0
+        #expect(spread > 1e-3, "the teacher's pooled features are the same for every crop (spread \(spread))")
     }
 
     @Test func freezingTheLastLayerLeavesItUntouched() {

@@ -32,10 +32,12 @@ public enum TestSupport {
     /// Runs a program and captures its output; with `timeout` (seconds), a program still running then
     /// is killed (SIGKILL) and the result says `timedOut`.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil) throws -> ProcessResult {
+    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil,
+                           environment: [String: String] = [:]) throws -> ProcessResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

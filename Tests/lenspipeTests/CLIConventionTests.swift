@@ -147,3 +147,47 @@ import _TestSupport
         #expect(quiet.status == 0 && quiet.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(quiet.stdout)")
     }
 }
+
+/// Issue 37, item 6: every command's help reads in an 80-column terminal: no line ends early while the
+/// next word of the same paragraph would have fitted (the ragged half-lines that hard breaks at ~100
+/// columns make once argument-parser wraps them again at 80).
+@Suite struct HelpAt80ColumnsTests {
+    static let commands: [[String]] = [[], ["demo"], ["inspect"], ["crop"], ["preprocess"], ["verify"], ["merge"], ["preview"], ["train"], ["embed"],
+                                       ["eval"], ["finetune"], ["attention"], ["synth"], ["bench"], ["bench", "read"], ["bench", "crop"],
+                                       ["bench", "augment"], ["bench", "train"]]
+
+    /// Prose lines: paragraphs (no indent) and option help (the help column); not the usage line, example
+    /// commands or little tables, which are indented by a few spaces and laid out by hand.
+    static func isProse(_ line: String) -> Bool {
+        let indent = line.prefix { $0 == " " }.count
+        return !line.hasPrefix("USAGE:") && (indent == 0 || indent >= 20)
+    }
+
+    /// The pairs of consecutive prose lines of one paragraph where the second's first word would have
+    /// fitted on the first (argument-parser wraps to lines of at most `width - 1` characters).
+    static func raggedPairs(_ help: String, width: Int = 80) -> [String] {
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var out: [String] = []
+        for (a, b) in zip(lines, lines.dropFirst()) where !a.trimmingCharacters(in: .whitespaces).isEmpty && isProse(a) && isProse(b) {
+            let indentA = a.prefix { $0 == " " }.count, indentB = b.prefix { $0 == " " }.count
+            let word = b.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            guard !word.isEmpty, indentA == indentB, !word.hasPrefix("-"), !a.hasSuffix("."), !a.hasSuffix(":") else { continue }
+            if a.count + 1 + word.count < width { out.append(a + " ⏎ " + b) }
+        }
+        return out
+    }
+
+    @Test(arguments: commands)
+    func helpHasNoRaggedLines(command: [String]) throws {
+        let r = try TestSupport.run(TestSupport.lenspipeBinary, command + ["--help"], environment: ["COLUMNS": "80"])
+        #expect(r.status == 0)
+        let wide = r.stdout.split(separator: "\n").map(String.init).filter { Self.isProse($0) && $0.count > 80 }
+        #expect(wide.isEmpty, "\(command): prose wider than 80 columns: \(wide.prefix(2))")
+        #expect(Self.raggedPairs(r.stdout).isEmpty, "\(command): \(Self.raggedPairs(r.stdout).prefix(3))")
+    }
+
+    @Test func theCheckFindsRaggedLines() {
+        #expect(Self.raggedPairs("a paragraph that ends\nearly on this line") == ["a paragraph that ends ⏎ early on this line"])
+        #expect(Self.raggedPairs("a full sentence.\nNext one") == [])
+    }
+}

@@ -24,7 +24,8 @@ public enum LayerNorm {
         }
     }
 
-    /// Accumulates `dinp`, `dgamma`, `dbeta` (§4.1 of the EsViT notes).
+    /// Accumulates `dinp`, `dgamma`, `dbeta`: with `x̂ = (x − mean)·rstd` and `g = dout·γ`,
+    /// `dinp += rstd·(g − mean(g) − x̂·mean(g·x̂))`, `dγ += Σ_rows dout·x̂`, `dβ += Σ_rows dout` (llm.c's layernorm_backward).
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
