@@ -155,6 +155,8 @@ public struct AttentionStudy: Sendable {
     /// token's, the similarity to the pooled feature), the per-head figure and the per-class figure.
     static func drawFigures(maps: [AttentionMaps], rows: [ImageReport], report: Report) throws {
         guard let path = report.figure else { return }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let H = report.heads
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
         func label(_ r: ImageReport) -> [String] {
