@@ -309,13 +309,10 @@ public final class FineTuneRun {
         _ = Self.outputs(probe, sample, size: size)
         let perImage = Date().timeIntervalSince(t) / Double(max(1, sample.count))
         let valSeconds = perImage * Double(data.val.count), testSeconds = perImage * Double(data.test.count)
-        // The test pass, the figures and the checkpoint come off the budget first.
-        let budget = minutes * 60 - elapsed - Date().timeIntervalSince(t0) - testSeconds - 2
-        let steps = Int(((budget - Double(options.recipe.evaluations) * valSeconds) / step).rounded(.down))
-        guard steps >= 1 else {
-            throw FineTuneError(String(format: "a budget of %.1f min leaves no time for a step (%.2f s each, validation %.1f s per pass)",
-                                       minutes, step, valSeconds))
-        }
+        // The test pass, the validation passes, the figures and the checkpoint come off the budget first.
+        let steps = try StepBudget.firstFit(minutes: minutes, stepSeconds: step,
+                                            reserved: elapsed + Date().timeIntervalSince(t0) + testSeconds + 2 + Double(options.recipe.evaluations) * valSeconds,
+                                            measured: String(format: "validation %.1f s per pass", valSeconds))
         return (steps, step)
     }
 

@@ -303,11 +303,9 @@ public final class TrainingRun {
             if recipe.monitor.knnEvery > 0 { knnEvery = Double(recipe.monitor.knnEvery) }
         }
         // The k-NN at step 0 and at the end, checkpoints and curves come off the budget first.
-        let budget = minutes * 60 - elapsed - Date().timeIntervalSince(t0) - 2 * knnSeconds - 2
-        let steps = Int((budget / (step + knnSeconds / knnEvery)).rounded(.down))
-        guard steps >= 1 else {
-            throw TrainError(String(format: "a budget of %.1f min leaves no time for a step (%.2f s each, k-NN %.1f s)", minutes, step, knnSeconds))
-        }
+        let steps = try StepBudget.firstFit(minutes: minutes, stepSeconds: step, perStepExtra: knnSeconds / knnEvery,
+                                            reserved: elapsed + Date().timeIntervalSince(t0) + 2 * knnSeconds + 2,
+                                            measured: String(format: "k-NN %.1f s", knnSeconds))
         return (steps, step)
     }
 }

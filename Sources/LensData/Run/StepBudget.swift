@@ -12,6 +12,20 @@ public struct StepBudget: Sendable {
     /// Steps between refits.
     public let every: Int
 
+    /// The first fit, before the loop, for `train --minutes` and `finetune --minutes` alike: what a step
+    /// costs (`stepSeconds`, measured, plus `perStepExtra`, the share of periodic work such as
+    /// validation or k-NN passes), and what comes off the budget first (`reserved`: the time already
+    /// spent, final passes, outputs). Throws when not one step fits, saying what was measured.
+    public static func firstFit(minutes: Double, stepSeconds: Double, perStepExtra: Double = 0, reserved: Double,
+                                measured: String) throws -> Int {
+        let budget = minutes * 60 - reserved
+        let steps = Int((budget / (stepSeconds + perStepExtra)).rounded(.down))
+        guard steps >= 1 else {
+            throw BudgetError(String(format: "a budget of %.1f min leaves no time for a step (%.2f s each, %@)", minutes, stepSeconds, measured))
+        }
+        return steps
+    }
+
     /// `plannedSteps`: the count fitted before the loop (refits come every 1/40 of it, at least 20 steps).
     public init(minutes: Double, start: Date, plannedSteps: Int) {
         seconds = minutes * 60
@@ -29,4 +43,10 @@ public struct StepBudget: Sendable {
         let left = seconds - now.timeIntervalSince(start) - tail
         return done + max(1, Int((left / perStep).rounded(.down)))
     }
+}
+
+/// A wall-clock budget too short for the work (`StepBudget.firstFit`).
+public struct BudgetError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
