@@ -14,7 +14,7 @@ fi
 height=$(python3 - "$report" <<'PY'
 import re, sys
 html = open(sys.argv[1], encoding="utf-8").read()
-print(max(2000, 700 * html.count("<figure>") + 300 * html.count("<h2>")))
+print(max(2000, 900 * html.count("<figure>") + 300 * html.count("<h2>")))
 PY
 )
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$width,$height" \
