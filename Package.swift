@@ -57,6 +57,8 @@ let package = Package(
         // 6. EsViT training on CPU.
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: kernelSettings),
+        // 6'. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
+        .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
         // 7. The training loop over shards: views from PairSampler, MiniTrain's step, schedules, checkpoints, monitors.
         .target(name: "Training", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "FeatureMetrics", "Render"]),
         // 8. Evaluation of checkpoints: embeddings, k-NN and linear probe with random-init and raw-pixel baselines, attention maps.
@@ -66,8 +68,6 @@ let package = Package(
         // 10. The whole job on simulated lenses, ending in a self-contained HTML report (lenspipe demo).
         .target(name: "Demo", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation",
                                             "FineTune"]),
-        // 7. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
-        .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
 
         .executableTarget(name: "lenspipe", dependencies: [
             "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune", "Demo",

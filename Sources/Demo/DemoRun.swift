@@ -164,9 +164,7 @@ public struct DemoRun {
         evalOptions.figures = run + "/eval"
         try FileManager.default.createDirectory(atPath: run + "/eval", withIntermediateDirectories: true)
         let evaluation = try KernelThreads.$count.withValue(o.threads) { try FrozenEvaluation(options: evalOptions).run() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(evaluation).write(to: URL(fileURLWithPath: run + "/eval/report.json"), options: .atomic)
+        try evaluation.write(toFolder: run + "/eval")
         var step = DemoReport.Step(title: "Evaluate frozen features", command: "lenspipe eval \(trained.run.final) --train \(shards)/train --test \(shards)/test -o \(run)/eval",
                                    numbers: [("train / test images", "\(evaluation.trainImages) / \(evaluation.testImages)")],
                                    figures: [("run/eval/roc.png", "One-vs-rest ROC curves of the linear probe on the trained features, test set."),

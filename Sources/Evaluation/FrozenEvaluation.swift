@@ -67,6 +67,18 @@ public struct FrozenEvaluation {
     }
 
     public struct Report: Sendable, Codable {
+        /// The report as pretty, sorted JSON (what `report.json` holds).
+        public func json() throws -> Data {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            return try encoder.encode(self)
+        }
+
+        /// Writes `folder/report.json` (atomically), the one place eval's report is written.
+        public func write(toFolder folder: String) throws {
+            try json().write(to: URL(fileURLWithPath: folder + "/report.json"), options: .atomic)
+        }
+
         public var checkpoint: String
         public var train: String
         public var test: String

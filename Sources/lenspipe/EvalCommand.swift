@@ -93,10 +93,8 @@ extension LensPipe {
             let report = try KernelThreads.$count.withValue(threadOptions.threads) {
                 try FrozenEvaluation(options: options, log: { if !quiet { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }).run()
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let data = try encoder.encode(report)
-            if let output { try data.write(to: URL(fileURLWithPath: output + "/report.json"), options: .atomic) }
+            let data = try report.json()
+            if let output { try report.write(toFolder: output) }
             if json {
                 print(String(decoding: data, as: UTF8.self))
                 return

@@ -27,7 +27,7 @@ extension LensPipe {
 
         @Argument(help: ArgumentHelp("A checkpoint (lenspipe train).", valueName: "checkpoint")) var checkpoint: String
         @Argument(help: ArgumentHelp("A lenspipe output with train/, val/ and test/ splits.", valueName: "shards")) var shards: String
-        @Option(help: "classify (the class label) or regress (the target: the axion mass).") var task: TaskChoice
+        @Option(help: "classify (the class label) or regress (the target: the axion mass).") var task: FineTuneTask
         @Option(help: "Share of the train split used: a seeded, label-stratified subset (e.g. 0.01, 0.1, 1).") var labelFraction = 1.0
         @Option(help: "Wall-clock budget in minutes: the step count is fitted to it.") var minutes: Double?
         @Option(help: "Passes over the (sub-sampled) train split (instead of --minutes; default 10).") var epochs: Double?
@@ -121,7 +121,7 @@ extension LensPipe {
 
         func run() throws {
             var options = FineTuneOptions(checkpoint: checkpoint, shards: shards, out: out ?? defaultOut,
-                                          task: task == .classify ? .classify : .regress, recipe: recipe())
+                                          task: task, recipe: recipe())
             options.minutes = minutes
             options.epochs = epochs
             options.fromScratch = fromScratch
@@ -165,10 +165,7 @@ extension LensPipe {
     }
 }
 
-/// `--task`.
-enum TaskChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case classify, regress
-}
+extension FineTuneTask: ExpressibleByArgument {}
 
 extension FineTuneProgress {
     /// The progress line's text.
