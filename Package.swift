@@ -85,6 +85,6 @@ let package = Package(
         .testTarget(name: "FeatureMetricsTests", dependencies: ["FeatureMetrics", "LensData", "_TestSupport"]),
         .testTarget(name: "MiniTrainTests", dependencies: ["MiniTrain", "LensData", "_TestSupport"]),
         .testTarget(name: "FoundationModulesTests", dependencies: ["Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "LensData", "_TestSupport"]),
-        .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "Demo", "LensData", "Render", "_TestSupport"]),
+        .testTarget(name: "lenspipeTests", dependencies: ["lenspipe", "Demo", "Evaluation", "LensData", "Render", "_TestSupport"]),
     ]
 )

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+@testable import Demo
+import Evaluation
 import _TestSupport
 
 /// `lenspipe demo` end to end on a small simulated set: every stage runs and the report holds each
@@ -22,5 +24,20 @@ import _TestSupport
                      "run/label-efficiency/label_efficiency.json", "run/label-efficiency/label_efficiency.png"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
         }
+    }
+}
+
+/// Issue 38: the report's findings are sentences computed from the numbers, never fixed text.
+@Suite struct DemoFindingsTests {
+    @Test func sentencesFollowTheNumbers() {
+        #expect(DemoFindings.versus(0.95, 0.93, "the probe", "raw pixels") == "beat raw pixels on the probe by 0.020 (0.950 against 0.930)")
+        #expect(DemoFindings.versus(0.70, 0.75, "k-NN accuracy", "raw pixels") == "lost to raw pixels on k-NN accuracy by 0.050 (0.700 against 0.750)")
+        #expect(DemoFindings.versus(0.8, 0.8002, "k-NN accuracy", "random init").hasPrefix("matched random init"))
+        let json = #"{"checkpoint": "c", "input": "i", "network": "teacher", "inputSize": 64, "grid": 4, "heads": 2, "images": [], "meanRatio": 1.2, "medianRatio": 1.2, "meanRatioPerHead": [1.1, 1.3], "meanRatioBrightest": 1.4, "imagesWithoutForeground": 0, "classes": [{"label": "cdm", "images": 3, "ratio_mean": 1.3, "ratio_std": 0.1, "ratio_per_head_mean": [], "ratio_per_head_std": []}, {"label": "no_sub", "images": 3, "ratio_mean": 1.1, "ratio_std": 0.1, "ratio_per_head_mean": [], "ratio_per_head_std": []}], "overTraining": []}"#
+        var report = try! JSONDecoder().decode(AttentionStudy.Report.self, from: Data(json.utf8))
+        let words = DemoFindings.attention(report)
+        #expect(words.contains("1.20x") && words.contains("looks at the lens more") && words.contains("highest for cdm (1.30x), lowest for no_sub (1.10x)"), "\(words)")
+        report.meanRatio = 0.8
+        #expect(DemoFindings.attention(report).contains("looks away from the lens"))
     }
 }
