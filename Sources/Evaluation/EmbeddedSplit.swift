@@ -1,3 +1,4 @@
+import FeatureMetrics
 import Foundation
 import LensData
 import MiniTrain
@@ -75,16 +76,7 @@ public struct EmbeddedSplit: Sendable {
     }
 
     /// Rows scaled to unit length (what k-NN compares).
-    public func l2Normalized() -> [Float] {
-        var out = features
-        for r in 0..<count {
-            var s: Float = 0
-            for d in 0..<dimension { s += out[r * dimension + d] * out[r * dimension + d] }
-            let inv = 1 / max(s.squareRoot(), 1e-12)
-            for d in 0..<dimension { out[r * dimension + d] *= inv }
-        }
-        return out
-    }
+    public func l2Normalized() -> [Float] { Rows.l2Normalized(features, dimension: dimension) }
 
     /// Writes `features.npy` (`[N, D]` float32), and beside it `labels.npy` (int64, -1 unknown),
     /// `targets.npy` (float64, NaN absent) and `ids.txt` (one per line). Those three files are not named

@@ -1,11 +1,11 @@
 import RealModule
 
 /// Row-wise helpers on `[N, D]` row-major feature matrices.
-enum Rows {
+public enum Rows {
     /// `x / max(‖x‖₂, eps)` for every row (PyTorch's `F.normalize(x, dim=1)`, eps = 1e-12).
     /// - Parameter features: `[N, D]`.
     /// - Returns: `[N, D]`, each row of unit length (zero rows stay zero).
-    static func l2Normalized(_ features: [Float], dimension D: Int, eps: Float = 1e-12) -> [Float] {
+    public static func l2Normalized(_ features: [Float], dimension D: Int, eps: Float = 1e-12) -> [Float] {
         var out = features
         let n = D == 0 ? 0 : features.count / D
         out.withUnsafeMutableBufferPointer { y in

@@ -91,7 +91,7 @@ public final class FineTuneRun {
 
         let folder = Folder(path: options.out)
         try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
-        let metrics = try JSONLines(path: folder.metrics)
+        let metrics = try MetricsLog(path: folder.metrics)
         defer { metrics.close() }
         var best: (scores: Scores, step: Int, weights: [Float])?
         var order: [Int] = []
@@ -401,21 +401,3 @@ public struct FineTuneProgress: Sendable {
     public var best: (value: Double, step: Int)?
 }
 
-/// `metrics.jsonl`: one JSON object per line, written as the run goes (non-finite values as null).
-final class JSONLines {
-    private let handle: FileHandle
-
-    init(path: String) throws {
-        try NPYWriter.writeAtomically(path: path, parts: [[]])
-        guard let h = FileHandle(forWritingAtPath: path) else { throw FineTuneError("\(path): cannot open for writing") }
-        handle = h
-    }
-
-    func append(_ record: [String: Any]) {
-        let clean = record.mapValues { v -> Any in (v as? Double).map { $0.isFinite ? $0 : NSNull() as Any } ?? v }
-        guard let data = try? JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys]) else { return }
-        handle.write(data + Data([UInt8(ascii: "\n")]))
-    }
-
-    func close() { try? handle.close() }
-}

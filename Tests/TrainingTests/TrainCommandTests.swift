@@ -1,4 +1,5 @@
 import Foundation
+import LensData
 import Testing
 import MiniTrain
 import ShardWriter
