@@ -190,6 +190,7 @@ public struct FrozenEvaluation {
         let trainer = try Checkpoint.load(from: checkpoint)
         let size = try globalSize(checkpoint: checkpoint)
         try Checkpoint.checkFits(trainer.config, checkpoint: checkpoint, shards: shards, channels: channels ?? trainer.config.inChannels, size: size)
+        try DataNormalization.check(metadata: try Checkpoint.metadata(at: checkpoint), checkpoint: checkpoint, shards: shards)
         return (trainer, size)
     }
 }

@@ -60,6 +60,9 @@ public final class FineTuneRun {
         let task = options.task
         let source = try Checkpoint.load(from: options.checkpoint)
         let sourceMeta = try Checkpoint.metadata(at: options.checkpoint)
+        for split in ["train", "val", "test"] {
+            try DataNormalization.check(metadata: sourceMeta, checkpoint: options.checkpoint, shards: options.shards + "/" + split)
+        }
         let config = source.config
         let size = try options.size ?? FrozenEvaluation.globalSize(checkpoint: options.checkpoint)
         do { try config.validate(cropSize: size) } catch {
@@ -333,6 +336,7 @@ public final class FineTuneRun {
         ]
         if let target = data.target { meta["target"] = String(decoding: try compact.encode(target), as: UTF8.self) }
         if let recipe = sourceMeta["recipe"] { meta["recipe"] = recipe }
+        if let n = sourceMeta[DataNormalization.key] { meta[DataNormalization.key] = n }
         return meta
     }
 

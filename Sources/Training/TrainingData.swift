@@ -18,6 +18,8 @@ struct TrainingData {
     /// The normalisation the stored images carry (from `lenspipe.json`), for views of shards without
     /// a `foreground` column.
     let stretch: Normalization
+    /// The train split's normalisation as its `lenspipe.json` records it (nil: not recorded).
+    public let normalization: Normalization?
     /// Class names (`lenspipe.json`), empty when unknown.
     let classes: [String]
 
@@ -39,7 +41,8 @@ struct TrainingData {
         let first = try ShardSample(try train.sample(at: 0), index: 0)
         (channels, height, width) = (first.image.channels, first.image.height, first.image.width)
         let source = try MDSSource(folder: trainFolder)
-        stretch = source.normalization ?? .none
+        normalization = source.normalization
+        stretch = normalization ?? .none
         classes = source.classes
     }
 }

@@ -96,7 +96,12 @@ public final class TrainingRun {
         }
         var schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
         let recipeText = String(decoding: try recipe.json(), as: UTF8.self)
-        func metadata() throws -> [String: String] { ["recipe": recipeText, "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)] }
+        let normalizationText = try data.normalization.map { String(decoding: try Self.sortedEncoder.encode($0), as: UTF8.self) }
+        func metadata() throws -> [String: String] {
+            var m = ["recipe": recipeText, "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)]
+            m["normalization"] = normalizationText  // what the network expects its images to be (Evaluation's DataNormalization)
+            return m
+        }
         let metrics = try MetricsLog(path: folder.metrics, keepThrough: options.resume ? trainer.step : nil)
         defer { metrics.close() }
         let monitor = try KNNMonitor(data: data, recipe: recipe)

@@ -183,4 +183,25 @@ import _TestSupport
                                           "-o", TestSupport.tempDir("hostile-lr") + "/ft", "--quiet"], timeout: 120)
         #expect(r.status != 0 && r.stderr.contains("--lr"), "\(r.status): \(r.stderr)")
     }
+
+    /// Issue 34: the checkpoint records the normalisation of the shards it was trained on, and eval,
+    /// embed, attention and finetune refuse shards normalised otherwise, naming both.
+    @Test func shardsNormalisedOtherwiseAreRefused() throws {
+        let meta = try Checkpoint.metadata(at: Self.run + "/final.safetensors")
+        #expect(meta["normalization"] != nil, "train records the shards' normalisation")
+        let synth = (TrainCommandTests.setup.shards as NSString).deletingLastPathComponent + "/synth"
+        let other = TestSupport.tempDir("hostile-norm") + "/shards"
+        let pp = try TestSupport.lenspipe(["preprocess", synth, other, "--size", "32", "--normalize", "zscore", "--split", "train=0.75,val=0.25", "--quiet"])
+        #expect(pp.status == 0, "\(pp.stderr)")
+        let ckpt = Self.run + "/final.safetensors"
+        for args in [["eval", ckpt, "--train", other + "/train", "--test", other + "/val", "--quiet"],
+                     ["embed", ckpt, other + "/val", "-o", TestSupport.tempDir("hostile-norm-embed") + "/f.npy", "--quiet"],
+                     ["attention", ckpt, other + "/val", "-o", TestSupport.tempDir("hostile-norm-att") + "/a.png", "--count", "4", "--quiet"]] {
+            let r = try TestSupport.lenspipe(args, timeout: 120)
+            #expect(r.status != 0 && r.stderr.contains("zscore") && r.stderr.contains(ckpt), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+        // The shards it was trained on pass.
+        let same = try TestSupport.lenspipe(["embed", ckpt, TrainCommandTests.setup.shards + "/val", "-o", TestSupport.tempDir("hostile-norm-same") + "/f.npy", "--quiet"])
+        #expect(same.status == 0, "\(same.stderr)")
+    }
 }

@@ -18,9 +18,13 @@ import _TestSupport
         }
         for row in ["trained (teacher)", "random init", "raw pixels"] { #expect(html.contains("<td>\(row)</td>"), "\(row)") }
         let embedded = html.components(separatedBy: "data:image/png;base64,").count - 1
-        #expect(embedded == 8, "sheet, crops, views, curves, roc, confusion, label efficiency, attention: \(embedded)")
+        #expect(embedded == 10, "sheet, crops, views, curves, roc, confusion, label efficiency, attention per image, per class and per head: \(embedded)")
+        // The findings are stated in words (computed from the numbers; DemoFindingsTests checks the sentences).
+        for phrase in ["The pre-trained features", "raw pixels on the linear probe", "Attention on the lens:", "Over training: start (random init)"] {
+            #expect(html.contains(phrase), "\(phrase)")
+        }
         #expect(!html.contains("was not written"))
-        for file in ["sheet.png", "crops.png", "views.png", "run/curves.png", "run/eval/roc.png", "run/attention.png", "run/eval/report.json",
+        for file in ["sheet.png", "crops.png", "views.png", "run/curves.png", "run/eval/roc.png", "run/attention.png", "run/attention_classes.png", "run/attention_heads.png", "run/middle.safetensors", "run/eval/report.json",
                      "run/label-efficiency/label_efficiency.json", "run/label-efficiency/label_efficiency.png"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
         }

@@ -1,0 +1,35 @@
+import Cropping
+import Foundation
+import LensData
+import ShardWriter
+
+/// What a network expects its images to be: the normalisation of the shards it was trained on
+/// (`lenspipe.json`'s, written into the checkpoint's metadata as `normalization` by `train` and carried
+/// by `finetune`). `embed`, `eval`, `attention` and `finetune` refuse shards normalised otherwise:
+/// the network's numbers would be for other units.
+public enum DataNormalization {
+    /// The metadata key.
+    public static let key = "normalization"
+
+    /// A normalisation as a person reads it: its name, with its data-set statistics or softening.
+    public static func describe(_ n: Normalization) -> String {
+        switch n {
+        case .minmax(let s?): return "\(n.name) (low \(s.low), high \(s.high))"
+        case .zscore(let s?): return "\(n.name) (background \(s.background), sigma \(s.sigma))"
+        case .asinh(let s), .asinhFlux(let s): return "\(n.name) (softening \(s))"
+        default: return n.name
+        }
+    }
+
+    /// Throws when checkpoint `path` (its `metadata`) records a normalisation and the shards under
+    /// `shards` (an MDS folder with a `lenspipe.json` near it) were written with another. Either side
+    /// unknown (a checkpoint from before this check, shards of another writer): nothing to compare.
+    public static func check(metadata: [String: String], checkpoint path: String, shards: String) throws {
+        guard let text = metadata[key], let expected = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)),
+              FileManager.default.fileExists(atPath: shards + "/index.json"),
+              let actual = (try? MDSSource(folder: shards))?.normalization else { return }
+        guard actual == expected else {
+            throw LensDataError(path: path, "the network was trained on images normalised \(describe(expected)), but \(shards) holds images normalised \(describe(actual)): preprocess them with --like the training data set")
+        }
+    }
+}
