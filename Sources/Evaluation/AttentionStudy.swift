@@ -46,6 +46,8 @@ public struct AttentionStudy: Sendable {
         /// The mean lens ratio at the start (random init), the middle and the end of the run, when the
         /// checkpoint's run folder has them (`middle.safetensors`, `recipe.json`).
         public var overTraining: [TrainingPoint] = []
+        /// Why `overTraining` is empty although the run folder has a middle checkpoint (nil otherwise).
+        public var overTrainingSkipped: String?
     }
 
     /// The heads' mean lens ratio of one checkpoint of a run.
@@ -116,8 +118,12 @@ public struct AttentionStudy: Sendable {
                             meanRatioBrightest: mean(rows.compactMap(\.ratioBrightest)),
                             imagesWithoutForeground: rows.filter { $0.ratio == nil }.count, figure: figure)
         report.classes = ClassAttention.compute(maps: maps, rows: rows)
-        report.overTraining = try overTraining(checkpoint: checkpoint, final: trainer, arena: arena, images: images, masks: masks, size: size,
-                                               choice: choice)
+        do {
+            report.overTraining = try overTraining(checkpoint: checkpoint, final: trainer, arena: arena, images: images, masks: masks, size: size,
+                                                   choice: choice)
+        } catch {
+            report.overTrainingSkipped = "\(error)"  // optional: a bad middle checkpoint does not stop the study
+        }
         if let figure {
             let stem = figure.hasSuffix(".png") ? String(figure.dropLast(4)) : figure
             (report.headsFigure, report.classesFigure) = (stem + "_heads.png", report.classes.isEmpty ? nil : stem + "_classes.png")

@@ -110,6 +110,7 @@ public struct FrozenEvaluation {
             throw EvaluationError("\(options.train) holds \(train.channels)-channel images, \(options.test) \(test.channels)-channel ones")
         }
         let (trained, size) = try Self.open(checkpoint: options.checkpoint, shards: options.train, channels: train.channels)
+        try DataNormalization.check(metadata: try Checkpoint.metadata(at: options.checkpoint), checkpoint: options.checkpoint, shards: options.test)
         let trainLabels = try Self.labels(train, options.train), testLabels = try Self.labels(test, options.test)
         let classes = (try? MDSSource(folder: options.train).classes) ?? []
         let K = max(classes.count, (trainLabels + testLabels).max()! + 1)

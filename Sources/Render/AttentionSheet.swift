@@ -110,14 +110,20 @@ public struct AttentionSheet: Sendable {
         }
         var height = gridTop + rows.count * (tile + gap) + gap
         let barTop = height
+        let barWidth = min(240, width - 2 * gap)
         if let bar = colourBar {
-            let captionLines = Self.wrap(bar.caption, width: width - 2 * gap - 320, size: small, text: text)
+            // The caption beside the bar when there is room for it (200 px or more), else under it.
+            let beside = width - 2 * gap - barWidth - 20 >= 200
+            let captionX = beside ? gap + barWidth + 20 : gap
+            let captionTop = beside ? barTop : barTop + text.lineHeight(size: small) + 16
+            let captionLines = Self.wrap(bar.caption, width: width - captionX - gap, size: small, text: text)
             drawn.append((bar.low, small, gap, barTop, .muted, .left))
-            drawn.append((bar.high, small, gap + 240, barTop, .muted, .right))
+            drawn.append((bar.high, small, gap + barWidth, barTop, .muted, .right))
             for (l, line) in captionLines.enumerated() {
-                drawn.append((line, small, gap + 260, barTop + l * (text.lineHeight(size: small) + 2), .muted, .left))
+                drawn.append((line, small, captionX, captionTop + l * (text.lineHeight(size: small) + 2), .muted, .left))
             }
-            height += max(text.lineHeight(size: small) + 20, captionLines.count * (text.lineHeight(size: small) + 2)) + gap
+            let captionBottom = captionTop + captionLines.count * (text.lineHeight(size: small) + 2)
+            height = max(barTop + text.lineHeight(size: small) + 20, captionBottom) + gap
         }
         var out = RGBImage(width: width, height: height, fill: (255, 255, 255))
         for (r, row) in rows.enumerated() {
@@ -126,8 +132,8 @@ public struct AttentionSheet: Sendable {
         }
         if colourBar != nil {
             let lineH = text.lineHeight(size: small)
-            for x in 0..<240 {
-                let c = Self.colour(Float(x) / 239)
+            for x in 0..<barWidth {
+                let c = Self.colour(Float(x) / Float(max(1, barWidth - 1)))
                 for dy in 0..<10 { out.set(x: gap + x, y: barTop + lineH + 2 + dy, (c.r, c.g, c.b)) }
             }
         }

@@ -17,9 +17,10 @@ public final class ShardOrder: Sendable {
     public let seed: UInt64
     public let shardsPerBlock: Int
     private let cache = Mutex<[(Int, MDSShard)]>([])
-    /// The image shape `[C, H, W]` of the first sample decoded: every other must have it (shards of
-    /// other writers may store images of any shape in a dynamic ndarray column).
-    private let shape = Mutex<[Int]?>(nil)
+    /// The channels of the first sample decoded: every other must have as many (shards of other
+    /// writers may store images of any shape in a dynamic ndarray column; sizes may differ, since views
+    /// and embeddings resample, but a batch needs one channel count).
+    private let channels = Mutex<Int?>(nil)
 
     public init(reader: MDSReader, seed: UInt64, shardsPerBlock: Int) {
         self.reader = reader
@@ -58,12 +59,12 @@ public final class ShardOrder: Sendable {
         do {
             let values = try shard.withRecord(local) { try reader.shards[k].columns.decode($0) }
             let sample = try ShardSample(values, index: index)
-            let first = shape.withLock { s -> [Int] in
-                if s == nil { s = sample.image.shape }
-                return s!
+            let first = channels.withLock { c -> Int in
+                if c == nil { c = sample.image.channels }
+                return c!
             }
-            guard sample.image.shape == first else {
-                throw MDSError("image shape \(sample.image.shape), but the split's images are \(first): every sample needs one shape")
+            guard sample.image.channels == first else {
+                throw MDSError("\(sample.image.channels) channels, but the split's images have \(first): every sample needs as many")
             }
             return sample
         } catch {

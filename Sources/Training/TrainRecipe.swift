@@ -186,8 +186,10 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
         try check(epochs > 0 && epochs <= 1e6, "epochs must be within (0, 1e6]")
         try check(monitor.knnK >= 1 && monitor.knnK <= 10_000, "monitor.knnK must be 1...10000")
         try check(monitor.knnTemperature.isFinite && monitor.knnTemperature >= 1e-4 && monitor.knnTemperature <= 100, "monitor.knnTemperature must be within [1e-4, 100]")
-        try check(monitor.knnTrain >= 1 && monitor.knnVal >= 1 && monitor.knnTrain <= 1_000_000 && monitor.knnVal <= 1_000_000,
-                  "monitor.knnTrain and knnVal must be 1...1000000")
+        try check(monitor.knnTrain >= 0 && monitor.knnVal >= 0 && monitor.knnTrain <= 1_000_000 && monitor.knnVal <= 1_000_000,
+                  "monitor.knnTrain and knnVal must be 0...1000000 (0: no k-NN monitor)")
+        // The model's own limits first: the checks below divide by its patch and shift by its stages.
+        do { try config(channels: channels).checkLimits() } catch { throw RecipeError("model: \(error)") }
         try check(monitor.checkpointMinutes.isFinite && monitor.checkpointMinutes > 0, "monitor.checkpointMinutes must be positive")
         try check(optimizer.freezeLastLayerEpochs.isFinite && optimizer.freezeLastLayerEpochs >= 0 && optimizer.freezeLastLayerEpochs <= 1e6,
                   "optimizer.freezeLastLayerEpochs must be within [0, 1e6]")

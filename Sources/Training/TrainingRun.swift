@@ -58,7 +58,7 @@ public final class TrainingRun {
                 throw TrainError("\(folder.checkpoint): no checkpoint to resume from (the run stopped before its first)")
             }
             trainer = try Checkpoint.load(from: folder.checkpoint)
-            guard trainer.config == recipe.config(channels: data.channels) else {
+            guard trainer.config == recipe.config(channels: trainer.config.inChannels) else {
                 throw TrainError("\(folder.checkpoint): its model configuration is not the one \(folder.recipe) describes (was either file edited?)")
             }
             guard trainer.step <= state.totalSteps else {

@@ -11,7 +11,7 @@ extension LensPipe {
             Writes FEATURES ([N, D] float32, in shard order) and, beside it, labels.npy (int64, -1 when unknown), targets.npy (float64, NaN when absent) and ids.txt (line i is sample i's id, with \\, \\n and \\r escaped). Those three are not replaced if the folder has them (--overwrite). Inference only, batched, on --threads cores; whole images resampled to the checkpoint's global view size.
 
             Example:
-              lenspipe embed run1/final.safetensors out/test -o feats/test.npy --l2
+              lenspipe embed run1/final.safetensors out/test -o feats/test/features.npy --l2
             """)
 
         @Argument(help: ArgumentHelp("A checkpoint (lenspipe train).", valueName: "checkpoint")) var checkpoint: String

@@ -129,4 +129,16 @@ import _TestSupport
         for t in texts where ["stamp", "lens mask"].contains(t.text) { #expect(t.width <= 150) }
         #expect(texts.filter { $0.y < texts.first { $0.text == "stamp" }!.y }.count >= 3, "the long title wraps onto several lines")
     }
+
+    /// A sheet of one narrow column (the per-head figure of a one-head model) keeps its caption inside.
+    @Test func aNarrowSheetKeepsEveryStringInside() throws {
+        let S = 32
+        let rows = [AttentionSheet.Row(label: ["id", "cdm"], image: [Float](repeating: 0.5, count: S * S), size: S, maps: [[Float](repeating: 1, count: 16)])]
+        let (out, texts) = AttentionSheet(title: "Each head's attention\nMean lens ratio per head: 1.00", columnTitles: ["head 1"], rows: rows, tile: 60)
+            .renderRecordingText(text: try TextRenderer())
+        for t in texts {
+            #expect(t.size >= AttentionSheet.minTextSize && t.x >= 0 && t.x + t.width <= out.width && t.y < out.height, "'\(t.text)' at x \(t.x) width \(t.width)")
+        }
+        #expect(texts.contains { $0.text.hasPrefix("Grey:") })
+    }
 }

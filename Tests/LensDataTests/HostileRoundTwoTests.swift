@@ -21,13 +21,13 @@ import _TestSupport
         }
     }
 
-    /// `.fits.gz` of 64 MiB of zeros (about 64 KiB compressed) and an `.npz` whose deflated member is
-    /// 64 MiB of zeros: over 100x, refused before the memory goes to them.
+    /// `.fits.gz` of 100 MB of zeros (about 100 KB compressed) and an `.npz` whose deflated member is
+    /// 100 MB of zeros: over 100x and over 64 MiB, refused before the memory goes to them.
     @Test func compressedMembersThatInflateAHundredfold() throws {
         let fits = Self.dir + "/bomb.fits.gz", npz = Self.dir + "/bomb.npz"
         _ = try TestSupport.python("""
         import gzip, io, zipfile, numpy as np, sys
-        n = 4096
+        n = 5000
         cards = ["SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   =                    2",
                  "NAXIS1  = %20d" % n, "NAXIS2  = %20d" % n, "END"]
         header = "".join(c.ljust(80) for c in cards).ljust(2880).encode()

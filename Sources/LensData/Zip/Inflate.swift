@@ -29,10 +29,11 @@ enum Inflate {
     /// constants) and is refused before memory goes to it.
     static let maxRatio = 100
 
-    /// The most bytes `compressed` bytes may inflate to: `maxRatio` times, and at least 16 MiB.
+    /// The most bytes `compressed` bytes may inflate to: `maxRatio` times, and at least 64 MiB (so a
+    /// labels or mask array, which compresses far better than images, is never refused for its ratio).
     static func ratioLimit(compressed: Int) -> Int {
         let (n, overflow) = compressed.multipliedReportingOverflow(by: maxRatio)
-        return overflow ? Int.max : max(16 << 20, n)
+        return overflow ? Int.max : max(64 << 20, n)
     }
 
     /// Inflates gzip data, one member or several concatenated (as `cat a.gz b.gz` makes), into at
@@ -80,7 +81,7 @@ enum Inflate {
                 // zlib filled the buffer and wants more room.
                 guard capacity < room else {
                     throw LensDataError(path: path, exact ? "deflate data decode to more than the declared \(limit) bytes"
-                                                          : "decompresses to more than \(limit) bytes (the limit for compressed input: \(maxRatio)x its size, at least 16 MiB, at most 4 GiB)")
+                                                          : "decompresses to more than \(limit) bytes (the limit for compressed input: \(maxRatio)x its size, at least 64 MiB, at most 4 GiB)")
                 }
                 let grown = min(room, capacity * 2)
                 guard let p = realloc(out, grown) else { throw LensDataError(path: path, "cannot allocate \(grown) bytes to inflate into") }

@@ -59,8 +59,10 @@ public struct ZipArchive: Sendable {
         switch member.method {
         case 0:
             // Stored: the bytes are used in place, after a CRC pass (numpy refuses a member whose
-            // CRC does not match; a flipped byte must not become a silently different pixel).
-            let crc = Inflate.crc32(UnsafeRawBufferPointer(rebasing: file.buffer[raw]))
+            // CRC does not match; a flipped byte must not become a silently different pixel). Members
+            // above 256 MiB are not read whole at open (a memory-mapped stack of gigabytes would be):
+            // their NPY header and sizes are checked by the readers.
+            let crc = member.size <= 256 << 20 ? Inflate.crc32(UnsafeRawBufferPointer(rebasing: file.buffer[raw])) : member.crc32
             guard crc == member.crc32 else {
                 throw LensDataError(path: where_, "CRC-32 mismatch (computed \(hex(crc)), the archive says \(hex(member.crc32))): the member is corrupt")
             }
