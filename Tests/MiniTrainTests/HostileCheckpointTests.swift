@@ -144,4 +144,29 @@ import _TestSupport
         }
         #expect(refused > 100)
     }
+
+    /// The configuration in the metadata with one field set to a hostile value, at random: every
+    /// checkpoint loads or is refused with a `LensDataError` naming it, before any allocation from it.
+    @Test func configurationFieldFuzz() throws {
+        let fields = ["inChannels", "patch", "dim", "depths", "heads", "window", "mlpRatio", "outDim", "hidden", "bottleneck", "layerNormEps",
+                      "inputScale", "pooling", "viewHead", "pixelDecoder", "decoderStages"]
+        let values: [Any] = [0, -1, 1, 3, 1 << 40, Int.max, 1e300, -1e-300, 0.5, [Int](), [0], [1 << 30, 1 << 30], Array(repeating: 2, count: 40), "x", true]
+        var state: UInt64 = 77
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: state >> 33) }
+        for k in 0..<60 {
+            let field = fields[next() % fields.count], value = values[next() % values.count]
+            let path = try Self.edited("fuzz\(k)") { h in
+                var meta = h["__metadata__"] as! [String: String]
+                var config = try! JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]
+                config[field] = value
+                meta["config"] = String(decoding: try! JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+                h["__metadata__"] = meta
+            }
+            do { _ = try Checkpoint.load(from: path) } catch let e as LensDataError {
+                #expect(e.path == path)
+            } catch {
+                Issue.record("\(field) = \(value): \(error) is not a LensDataError")
+            }
+        }
+    }
 }
