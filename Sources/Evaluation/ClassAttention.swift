@@ -41,14 +41,7 @@ public struct ClassAttention: Codable, Sendable {
             for x in 0..<S {
                 let sx = x - dx, sy = y - dy
                 guard sx >= 0, sy >= 0, sx < S, sy < S else { continue }
-                if side == S { out[y * S + x] = map[sy * S + sx]; continue }
-                let gx = (Double(sx) + 0.5) * Double(side) / Double(S) - 0.5, gy = (Double(sy) + 0.5) * Double(side) / Double(S) - 0.5
-                let x0 = min(max(Int(gx.rounded(.down)), 0), side - 1), y0 = min(max(Int(gy.rounded(.down)), 0), side - 1)
-                let x1 = min(x0 + 1, side - 1), y1 = min(y0 + 1, side - 1)
-                let fx = Float(min(max(gx - Double(x0), 0), 1)), fy = Float(min(max(gy - Double(y0), 0), 1))
-                let top = map[y0 * side + x0] * (1 - fx) + map[y0 * side + x1] * fx
-                let bottom = map[y1 * side + x0] * (1 - fx) + map[y1 * side + x1] * fx
-                out[y * S + x] = top * (1 - fy) + bottom * fy
+                out[y * S + x] = side == S ? map[sy * S + sx] : AttentionSheet.upsampled(map, side: side, x: sx, y: sy, size: S)
             }
         }
         return out

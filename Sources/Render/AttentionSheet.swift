@@ -147,6 +147,18 @@ public struct AttentionSheet: Sendable {
         return (out, texts)
     }
 
+    /// Pixel (`x`, `y`) of `map` (`[side, side]`) upsampled bilinearly to `size x size`, cell-centred:
+    /// token (i, j) covers [j, j+1) x [i, i+1) of the grid.
+    public static func upsampled(_ map: [Float], side: Int, x: Int, y: Int, size: Int) -> Float {
+        let gx = (Double(x) + 0.5) * Double(side) / Double(size) - 0.5, gy = (Double(y) + 0.5) * Double(side) / Double(size) - 0.5
+        let x0 = min(max(Int(gx.rounded(.down)), 0), side - 1), y0 = min(max(Int(gy.rounded(.down)), 0), side - 1)
+        let x1 = min(x0 + 1, side - 1), y1 = min(y0 + 1, side - 1)
+        let fx = Float(min(max(gx - Double(x0), 0), 1)), fy = Float(min(max(gy - Double(y0), 0), 1))
+        let top = map[y0 * side + x0] * (1 - fx) + map[y0 * side + x1] * fx
+        let bottom = map[y1 * side + x0] * (1 - fx) + map[y1 * side + x1] * fx
+        return top * (1 - fy) + bottom * fy
+    }
+
     func drawTile(_ row: Row, map: [Float]?, into out: inout RGBImage, x0: Int, y0: Int) {
         let S = row.size
         let finite = row.image.filter(\.isFinite)
@@ -160,14 +172,7 @@ public struct AttentionSheet: Sendable {
                 let g = RGBImage.byte((v.isFinite ? v - lo : 0) / max(hi - lo, 1e-12))
                 out.set(x: x0 + tx, y: y0 + ty, (g, g, g))
                 guard let map, side > 0 else { continue }
-                // Bilinear, cell-centred: token (i, j) covers [j, j+1) x [i, i+1) of the grid.
-                let gx = (Double(tx) + 0.5) * Double(side) / Double(tile) - 0.5, gy = (Double(ty) + 0.5) * Double(side) / Double(tile) - 0.5
-                let x0i = min(max(Int(gx.rounded(.down)), 0), side - 1), y0i = min(max(Int(gy.rounded(.down)), 0), side - 1)
-                let x1i = min(x0i + 1, side - 1), y1i = min(y0i + 1, side - 1)
-                let fx = Float(min(max(gx - Double(x0i), 0), 1)), fy = Float(min(max(gy - Double(y0i), 0), 1))
-                let top = map[y0i * side + x0i] * (1 - fx) + map[y0i * side + x1i] * fx
-                let bottom = map[y1i * side + x0i] * (1 - fx) + map[y1i * side + x1i] * fx
-                let m = top * (1 - fy) + bottom * fy
+                let m = Self.upsampled(map, side: side, x: tx, y: ty, size: tile)
                 out.blend(x: x0 + tx, y: y0 + ty, Self.colour((m - mlo) / max(mhi - mlo, 1e-12)), alpha: 0.6)
             }
         }

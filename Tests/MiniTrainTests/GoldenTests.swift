@@ -95,13 +95,11 @@ import _TestSupport
         #expect(checked == 75)
     }
 
-    @Test func oneStepMatchesPyTorch() throws {
-        let t = try Self.trainer()
-        let (g, l) = try Self.crops()
-        _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+    /// The student and teacher of `t` against the `step.student.*` / `step.teacher.*` files of `folder`.
+    static func expectStateAfterStep(_ t: EsViTTrainer, from folder: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         for (arena, prefix) in [(t.student, "step.student."), (t.teacher, "step.teacher.")] {
             for tensor in arena.tensors {
-                var gold = try Self.load(prefix + tensor.name).values
+                var gold = try load(prefix + tensor.name, from: folder).values
                 var ours = Array(UnsafeBufferPointer(start: arena.values + tensor.offset, count: tensor.count))
                 if tensor.name.hasSuffix("attn.qkv.bias") {
                     // The key bias shifts every logit of a query's row equally, so softmax ignores it: its
@@ -111,9 +109,16 @@ import _TestSupport
                     gold.removeSubrange(C..<(2 * C))
                     ours.removeSubrange(C..<(2 * C))
                 }
-                Self.expectClose(ours, gold, prefix + tensor.name, abs: 1e-5, rel: 1e-4)
+                expectClose(ours, gold, prefix + tensor.name, abs: 1e-5, rel: 1e-4, sourceLocation: sourceLocation)
             }
         }
+    }
+
+    @Test func oneStepMatchesPyTorch() throws {
+        let t = try Self.trainer()
+        let (g, l) = try Self.crops()
+        _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2)
+        try Self.expectStateAfterStep(t, from: Self.dir)
         Self.expectClose(t.center, try Self.load("step.center").values, "center")
         Self.expectClose(t.centerGrid, try Self.load("step.center_grid").values, "center_grid")
     }
