@@ -29,21 +29,12 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "pytorch"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from esvit_model import EsViT  # noqa: E402
+from esvit_model import EsViT, normalized_target  # noqa: E402
 from make_golden_esvit import CONFIG as ESVIT_CONFIG, initialise  # noqa: E402
 
 CONFIG = dict(ESVIT_CONFIG, pixelDecoder=True)
 LR, WEIGHT_DECAY, CLIP, BETAS, EPS, EMA = 1e-3, 0.04, 3.0, (0.9, 0.999), 1e-8, 0.996
 SIZE, IMAGES, TARGET_BLOCK = 32, 2, 8
-
-
-def normalized_target(x, block):
-    """Each block x block cell of each plane of x [B, Cin, S, S], standardised (biased variance, +1e-6)."""
-    B, C, S, _ = x.shape
-    cells = x.reshape(B, C, S // block, block, S // block, block)
-    mean = cells.mean(dim=(3, 5), keepdim=True)
-    var = cells.var(dim=(3, 5), keepdim=True, unbiased=False)
-    return ((cells - mean) / torch.sqrt(var + 1e-6)).reshape(B, C, S, S)
 
 
 def main():

@@ -172,9 +172,10 @@ class EsViT(nn.Module):
                 self.decoder_mid = nn.Sequential(nn.Conv2d(f // 2, c["inChannels"] * (self.stride // 2) ** 2, 1),
                                                  nn.PixelShuffle(self.stride // 2))
 
-    def forward(self, x, patch_mask=None):
+    def forward(self, x, patch_mask=None, heads=True):
         """View and region logits. `patch_mask` [B, S/P, S/P] (1 = masked) puts the mask token in place of
-        those patch embeddings, as SimMIM's encoder does (the pixel decoder then reads `self.tokens`)."""
+        those patch embeddings, as SimMIM's encoder does (the pixel decoder then reads `self.tokens`).
+        `heads=False` stops after the pooled features (SimMIM's step reads no head) and returns None."""
         images = x
         x = self.patch_embed.norm(self.patch_embed.proj(x * self.input_scale).flatten(2).transpose(1, 2))
         if patch_mask is not None:
@@ -195,6 +196,8 @@ class EsViT(nn.Module):
             self.pooled = (r * foreground_weights(images, H)[..., None]).sum(1)
         else:
             self.pooled = r.mean(1)
+        if not heads:
+            return None
         head_input = self.pooled
         if self.view_head == "standardized":
             head_input = (self.pooled - self.head_mean) * self.head_inv_std
@@ -204,7 +207,7 @@ class EsViT(nn.Module):
         """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
         the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe) against
         `target` (default: x itself; lenspipe's `mim.normalizeTarget` passes the per-block normalised x)."""
-        self.forward(x, patch_mask)
+        self.forward(x, patch_mask, heads=False)
         B, L, C = self.tokens.shape
         g = int(round(L ** 0.5))
         pred = self.decoder(self.tokens.transpose(1, 2).reshape(B, C, g, g))
@@ -215,6 +218,15 @@ class EsViT(nn.Module):
         target = x if target is None else target
         loss = ((pred - target).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]
         return pred, loss
+
+
+def normalized_target(x, block):
+    """lenspipe's `mim.normalizeTarget` (MaskedImageModeling.normalizedTarget): each block x block cell of each plane of x [B, Cin, S, S], standardised (biased variance, +1e-6)."""
+    B, C, S, _ = x.shape
+    cells = x.reshape(B, C, S // block, block, S // block, block)
+    mean = cells.mean(dim=(3, 5), keepdim=True)
+    var = cells.var(dim=(3, 5), keepdim=True, unbiased=False)
+    return ((cells - mean) / torch.sqrt(var + 1e-6)).reshape(B, C, S, S)
 
 
 def read_safetensors(path):
