@@ -49,9 +49,14 @@ public struct EsViTNetwork: Sendable {
     /// deviation `[C]` that the pooled features are standardised by before the view head (the trainer
     /// keeps them, one pair per network); ignored otherwise. `patchMask` (`[B·(S/P)²]`, 1 = masked)
     /// puts the decoder's mask token in place of those patches' embeddings (`SwinBackbone.forward`).
+    /// `reusing`: an earlier output whose backbone buffers this pass refills, `keep`: keep them for that
+    /// (`SwinBackbone.forward`; the heads still allocate theirs).
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
-                        headInput: (mean: [Float], invStd: [Float])? = nil, patchMask: [Float]? = nil) -> Output {
-        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward, patchMask: backboneMask(patchMask))
+                        headInput: (mean: [Float], invStd: [Float])? = nil, patchMask: [Float]? = nil, reusing old: Output? = nil,
+                        keep: Bool = false) -> Output {
+        if let old { (old.view.input, old.region.input) = ([], []) }  // the region head read the old tokens: let them go
+        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward, patchMask: backboneMask(patchMask),
+                                  reusing: old?.backbone, keep: keep)
         let (pooled, weights) = pool(bb, images: images, size: S)
         var headIn = pooled, invStd: [Float] = []
         if config.viewHead == .standardized {

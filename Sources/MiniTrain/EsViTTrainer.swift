@@ -82,6 +82,37 @@ public final class EsViTTrainer: @unchecked Sendable {
     public var lanes = 2
     /// Gradients of lanes 1 ..< `lanes` (lane 0 uses the student's own).
     private var laneArenas: [ParameterArena] = []
+    /// Each lane's step memory, kept across steps (`LaneMemory`).
+    private(set) var laneMemory: [LaneMemory] = []
+
+    /// One lane's step memory: the backbone passes of the student's global and local crops and the
+    /// teacher's, the decoder's buffers, and the lane's share of the batch, kept across steps so that a
+    /// step refills them instead of allocating (llm.c's arena, one per lane and crop size).
+    /// Unchecked: a lane's memory is used by the one worker that runs that lane.
+    final class LaneMemory: @unchecked Sendable {
+        var student: SwinBackbone.Cache?
+        var global: EsViTNetwork.Output?, local: EsViTNetwork.Output?, teacher: EsViTNetwork.Output?
+        let decoder = PixelDecoder.Memory()
+        var globals: [Float] = [], locals: [Float] = [], patchMask: [Float] = [], target: [Float] = []
+
+        /// Lets go of the last step's references to `patchMask` (the caches hold it), so that copying the
+        /// next step's mask in writes in place.
+        func releaseInputs() {
+            student?.patchMask = []
+            global?.backbone.patchMask = []
+        }
+
+        /// The identities of every buffer kept (for the test that steps after the first allocate none).
+        var bufferAddresses: [Int] {
+            func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses
+            for cache in [student, global?.backbone, local?.backbone, teacher?.backbone] { out += cache?.bufferAddresses ?? [] }
+            return out
+        }
+    }
+
+    /// The base addresses of every lane's step memory (a test compares them across steps).
+    public var stepMemoryAddresses: [Int] { laneMemory.flatMap(\.bufferAddresses) }
 
     public init(config: EsViTConfig, hyper: Hyper = Hyper()) {
         network = EsViTNetwork(config: config)
@@ -168,16 +199,26 @@ public final class EsViTTrainer: @unchecked Sendable {
         let maskedPixels = (pixelMask?.reduce(0, +)).map { Double($0) * Double(config.patch * config.patch * config.inChannels) + 1e-5 } ?? 1
         let standardizers = config.viewHead == .standardized ? (student: studentPoolMoments.standardizer, teacher: teacherPoolMoments.standardizer) : nil
         let n = max(1, min(lanes, B))
+        while laneMemory.count < n { laneMemory.append(LaneMemory()) }
+        for m in laneMemory { m.releaseInputs() }
         if n == 1 {
             let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
                              tokenMask: mask, patchMask: pixelMask, batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels,
-                             standardizers: standardizers)
+                             standardizers: standardizers, memory: laneMemory[0])
             return (r.result.loss + Double(hyper.mimWeight) * r.sums.mimLoss, r.result, r.pooled, r.sums)
         }
         while laneArenas.count < n - 1 { laneArenas.append(ParameterArena(gradientsOf: student)) }
         let starts = (0...n).map { $0 * B / n }
         let counts = (0..<n).map { starts[$0 + 1] - starts[$0] }
         let arenas = [student] + laneArenas.prefix(n - 1)
+        // Each lane's share of the batch, copied into its memory.
+        for h in 0..<n {
+            let m = laneMemory[h]
+            CropMajor.lane(into: &m.globals, globals, crops: 2, images: B, start: starts[h], count: counts[h])
+            CropMajor.lane(into: &m.locals, locals, crops: L, images: B, start: starts[h], count: counts[h])
+            if let pixelMask { CropMajor.lane(into: &m.patchMask, pixelMask, crops: 2, images: B, start: starts[h], count: counts[h]) }
+        }
+        let memories = laneMemory
         let threads = max(1, KernelThreads.count)
         let workers = min(n, threads), perLane = max(1, threads / n)
         let slots = UnsafeMutablePointer<LaneOutput?>.allocate(capacity: n)
@@ -188,11 +229,11 @@ public final class EsViTTrainer: @unchecked Sendable {
             for h in stride(from: w, to: n, by: workers) {
                 let (start, count) = (starts[h], counts[h])
                 out[h] = KernelThreads.$count.withValue(perLane) {
-                    laneStep(arenas[h], globals: CropMajor.lane(globals, crops: 2, images: B, start: start, count: count), globalSize: S,
-                             locals: CropMajor.lane(locals, crops: L, images: B, start: start, count: count), localCrops: L, localSize: s,
+                    laneStep(arenas[h], globals: memories[h].globals, globalSize: S, locals: memories[h].locals, localCrops: L, localSize: s,
                              images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
-                             patchMask: pixelMask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
-                             batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels, standardizers: standardizers)
+                             patchMask: pixelMask == nil ? nil : memories[h].patchMask,
+                             batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels, standardizers: standardizers,
+                             memory: memories[h])
                 }
             }
         }
@@ -236,25 +277,32 @@ public final class EsViTTrainer: @unchecked Sendable {
     }
 
     /// Teacher forward, student forward, loss and backward of one lane's images (`B` of the batch's
-    /// `batchImages`), into `arena`'s gradients (zeroed first).
+    /// `batchImages`), into `arena`'s gradients (zeroed first). `memory`: the lane's buffers, refilled.
     func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                   tokenMask mask: [Bool]?, patchMask: [Float]? = nil, batchImages: Int, batchMaskedTokens: Int, batchMaskedPixels: Double = 1,
-                  standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil) -> LaneOutput {
+                  standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil,
+                  memory: LaneMemory? = nil) -> LaneOutput {
         let C = config.finalDim
         // SimMIM's term on the student's global crops: target, loss, decoder gradients, and the gradients
         // of what the decoder read (the final tokens; with two stages, the stage before the last too).
         func reconstruction(_ bb: SwinBackbone.Cache) -> (loss: Double, dtokens: [Float], dstage: (stage: Int, grad: [Float])?) {
             let decoder = network.decoder!
-            let target = hyper.mimTargetBlock > 0
-                ? MaskedImageModeling.normalizedTarget(globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock) : globals
+            var target = globals
+            if hyper.mimTargetBlock > 0 {
+                let m = memory ?? LaneMemory()
+                MaskedImageModeling.normalizedTarget(into: &m.target, globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                target = m.target
+            }
             let (tokens, mid) = decoder.inputs(bb)
             let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: patchMask!, batch: 2 * B, size: S,
-                                 normalizer: batchMaskedPixels, weight: hyper.mimWeight)
+                                 normalizer: batchMaskedPixels, weight: hyper.mimWeight, memory: memory?.decoder)
             return (r.loss, r.dtokens, decoder.readsTwoStages ? (decoder.midStage, r.dmid) : nil)
         }
         if !usesEsViTTerms {
             // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward.
-            let bb = network.backbone.forward(arena, images: globals, batch: 2 * B, size: S, patchMask: network.backboneMask(patchMask))
+            let bb = network.backbone.forward(arena, images: globals, batch: 2 * B, size: S, patchMask: network.backboneMask(patchMask),
+                                              reusing: memory?.student)
+            memory?.student = bb
             arena.zeroGrads()
             let (loss, dtokens, dstage) = reconstruction(bb)
             network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage)
@@ -262,15 +310,21 @@ public final class EsViTTrainer: @unchecked Sendable {
             sums.mimLoss = loss
             return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: network.pool(bb, images: globals, size: S).pooled, sums: sums)
         }
-        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher)
+        let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher,
+                                reusing: memory?.teacher, keep: memory != nil)
+        memory?.teacher = t
         var studentGlobals = globals
         if let mask {
             let g = tokenGrid(size: S)
             TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
         }
         var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student,
-                                      patchMask: patchMask)]
-        if L > 0 { groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student)) }
+                                      patchMask: patchMask, reusing: memory?.global)]
+        memory?.global = groups[0]
+        if L > 0 {
+            groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student, reusing: memory?.local))
+            memory?.local = groups[1]
+        }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,

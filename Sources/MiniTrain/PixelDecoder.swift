@@ -49,6 +49,18 @@ public struct PixelDecoder: Sendable {
         (arena.values + maskToken, arena.grads + maskToken)
     }
 
+    /// The decoder's step memory: its activation and gradient buffers, refilled in place by every pass
+    /// that is given it (one per lane and crop size; `EsViTTrainer`).
+    public final class Memory {
+        var decoded: [Float] = [], pixels: [Float] = [], decodedMid: [Float] = [], pixelsMid: [Float] = []
+        var dpixels: [Float] = [], ddecoded: [Float] = [], dtokens: [Float] = [], ddecodedMid: [Float] = [], dmid: [Float] = []
+        public init() {}
+        /// The buffers' base addresses (for the tests that a reused memory keeps them).
+        public var bufferAddresses: [Int] {
+            [decoded, pixels, dpixels, ddecoded, dtokens].map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+        }
+    }
+
     /// What the decoder reads from a backbone pass: the final tokens `[B·g², C]` and, with two stages,
     /// the stage before the last `[B·(2g)², C/2]` (empty otherwise).
     public func inputs(_ cache: SwinBackbone.Cache) -> (tokens: [Float], mid: [Float]) {
@@ -57,43 +69,50 @@ public struct PixelDecoder: Sendable {
 
     /// The reconstruction `[B, Cin, S, S]` from the final tokens `[B·g², C]` (`g = S / stride`) and, with
     /// two stages, `mid [B·(2g)², C/2]`.
-    public func forward(_ arena: ParameterArena, tokens: [Float], mid: [Float] = [], batch B: Int, size S: Int) -> [Float] {
+    public func forward(_ arena: ParameterArena, tokens: [Float], mid: [Float] = [], batch B: Int, size S: Int, memory: Memory? = nil) -> [Float] {
+        let m = memory ?? Memory()
+        forward(arena, tokens: tokens, mid: mid, batch: B, size: S, into: m)
+        return m.pixels
+    }
+
+    /// `forward` into `m.pixels`.
+    func forward(_ arena: ParameterArena, tokens: [Float], mid: [Float], batch B: Int, size S: Int, into m: Memory) {
         let g = S / stride, C = config.finalDim, OC = outChannels
         precondition(g * stride == S && tokens.count == B * g * g * C)
-        var decoded = [Float].uninitialized(B * g * g * OC)
-        Linear.forward(&decoded, tokens, arena.values + weight, arena.values + bias, N: B * g * g, C: C, OC: OC)
-        var pixels = [Float].uninitialized(B * config.inChannels * S * S)
-        MaskedImageModeling.pixelShuffle(&pixels, decoded, B: B, Cin: config.inChannels, grid: g, r: stride)
+        SwinBackbone.fit(&m.decoded, B * g * g * OC)
+        Linear.forward(&m.decoded, tokens, arena.values + weight, arena.values + bias, N: B * g * g, C: C, OC: OC)
+        SwinBackbone.fit(&m.pixels, B * config.inChannels * S * S)
+        MaskedImageModeling.pixelShuffle(&m.pixels, m.decoded, B: B, Cin: config.inChannels, grid: g, r: stride)
         if readsTwoStages {
             let g2 = 2 * g, C2 = midChannels, OC2 = midOutChannels
             precondition(mid.count == B * g2 * g2 * C2, "the second decoder reads \(B * g2 * g2 * C2) values, not \(mid.count)")
-            var decodedMid = [Float].uninitialized(B * g2 * g2 * OC2)
-            Linear.forward(&decodedMid, mid, arena.values + midWeight, arena.values + midBias, N: B * g2 * g2, C: C2, OC: OC2)
-            var pixelsMid = [Float].uninitialized(pixels.count)
-            MaskedImageModeling.pixelShuffle(&pixelsMid, decodedMid, B: B, Cin: config.inChannels, grid: g2, r: stride / 2)
-            for i in pixels.indices { pixels[i] += pixelsMid[i] }
+            SwinBackbone.fit(&m.decodedMid, B * g2 * g2 * OC2)
+            Linear.forward(&m.decodedMid, mid, arena.values + midWeight, arena.values + midBias, N: B * g2 * g2, C: C2, OC: OC2)
+            SwinBackbone.fit(&m.pixelsMid, m.pixels.count)
+            MaskedImageModeling.pixelShuffle(&m.pixelsMid, m.decodedMid, B: B, Cin: config.inChannels, grid: g2, r: stride / 2)
+            m.pixels.withUnsafeMutableBufferPointer { p in m.pixelsMid.withUnsafeBufferPointer { q in for i in p.indices { p[i] += q[i] } } }
         }
-        return pixels
     }
 
     /// Accumulates the decoder's parameter gradients from `dpixels [B, Cin, S, S]` and returns the
     /// gradients of the final tokens `[B·g², C]` and of `mid` (empty with one stage).
-    public func backward(_ arena: ParameterArena, tokens: [Float], mid: [Float] = [], dpixels: [Float], batch B: Int, size S: Int)
-        -> (dtokens: [Float], dmid: [Float]) {
+    public func backward(_ arena: ParameterArena, tokens: [Float], mid: [Float] = [], dpixels: [Float], batch B: Int, size S: Int,
+                         memory: Memory? = nil) -> (dtokens: [Float], dmid: [Float]) {
+        let m = memory ?? Memory()
         let g = S / stride, C = config.finalDim, OC = outChannels
-        var ddecoded = [Float].uninitialized(B * g * g * OC)
-        MaskedImageModeling.pixelUnshuffle(&ddecoded, dpixels, B: B, Cin: config.inChannels, grid: g, r: stride)
-        var dtokens = [Float](repeating: 0, count: B * g * g * C)
-        Linear.backward(dinp: &dtokens, dweight: arena.grads + weight, dbias: arena.grads + bias, dout: ddecoded, inp: tokens,
+        SwinBackbone.fit(&m.ddecoded, B * g * g * OC)
+        MaskedImageModeling.pixelUnshuffle(&m.ddecoded, dpixels, B: B, Cin: config.inChannels, grid: g, r: stride)
+        SwinBackbone.zeroed(&m.dtokens, B * g * g * C)
+        Linear.backward(dinp: &m.dtokens, dweight: arena.grads + weight, dbias: arena.grads + bias, dout: m.ddecoded, inp: tokens,
                         weight: arena.values + weight, N: B * g * g, C: C, OC: OC)
-        guard readsTwoStages else { return (dtokens, []) }
+        guard readsTwoStages else { return (m.dtokens, []) }
         let g2 = 2 * g, C2 = midChannels, OC2 = midOutChannels
-        var ddecodedMid = [Float].uninitialized(B * g2 * g2 * OC2)
-        MaskedImageModeling.pixelUnshuffle(&ddecodedMid, dpixels, B: B, Cin: config.inChannels, grid: g2, r: stride / 2)
-        var dmid = [Float](repeating: 0, count: B * g2 * g2 * C2)
-        Linear.backward(dinp: &dmid, dweight: arena.grads + midWeight, dbias: arena.grads + midBias, dout: ddecodedMid, inp: mid,
+        SwinBackbone.fit(&m.ddecodedMid, B * g2 * g2 * OC2)
+        MaskedImageModeling.pixelUnshuffle(&m.ddecodedMid, dpixels, B: B, Cin: config.inChannels, grid: g2, r: stride / 2)
+        SwinBackbone.zeroed(&m.dmid, B * g2 * g2 * C2)
+        Linear.backward(dinp: &m.dmid, dweight: arena.grads + midWeight, dbias: arena.grads + midBias, dout: m.ddecodedMid, inp: mid,
                         weight: arena.values + midWeight, N: B * g2 * g2, C: C2, OC: OC2)
-        return (dtokens, dmid)
+        return (m.dtokens, m.dmid)
     }
 }
 
@@ -103,14 +122,16 @@ extension PixelDecoder {
     /// `patchMask [B·(S/P)²]` masked (divided by `normalizer`, the masked pixels times `Cin` of the whole
     /// batch), accumulates the decoder's gradients (scaled by `weight`) and returns the loss with the
     /// gradients of the tokens and of `mid`.
+    /// `memory`: the buffers to refill (a step's lane keeps one); the gradients returned are its buffers.
     public func loss(_ arena: ParameterArena, tokens: [Float], mid: [Float] = [], target: [Float], patchMask: [Float], batch B: Int, size S: Int,
-                     normalizer: Double, weight: Float) -> (loss: Double, dtokens: [Float], dmid: [Float]) {
-        let pixels = forward(arena, tokens: tokens, mid: mid, batch: B, size: S)
-        var dpixels = [Float].uninitialized(pixels.count)
-        let loss = MaskedImageModeling.maskedL1(dpred: &dpixels, pred: pixels, target: target, mask: patchMask, B: B, Cin: config.inChannels,
+                     normalizer: Double, weight: Float, memory: Memory? = nil) -> (loss: Double, dtokens: [Float], dmid: [Float]) {
+        let m = memory ?? Memory()
+        forward(arena, tokens: tokens, mid: mid, batch: B, size: S, into: m)
+        SwinBackbone.fit(&m.dpixels, m.pixels.count)
+        let loss = MaskedImageModeling.maskedL1(dpred: &m.dpixels, pred: m.pixels, target: target, mask: patchMask, B: B, Cin: config.inChannels,
                                                 S: S, P: config.patch, normalizer: normalizer)
-        if weight != 1 { dpixels.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] *= weight } } }
-        let (dtokens, dmid) = backward(arena, tokens: tokens, mid: mid, dpixels: dpixels, batch: B, size: S)
+        if weight != 1 { m.dpixels.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] *= weight } } }
+        let (dtokens, dmid) = backward(arena, tokens: tokens, mid: mid, dpixels: m.dpixels, batch: B, size: S, memory: m)
         return (loss, dtokens, dmid)
     }
 }

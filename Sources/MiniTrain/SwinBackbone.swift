@@ -97,36 +97,53 @@ public struct SwinBackbone: Sendable {
         return out
     }
 
-    /// One block's saved activations. Buffers are `[B·L, ·]`.
+    /// One block's saved activations. Buffers are `[B·L, ·]`; `input` is the buffer the block read (the
+    /// previous block's `output`, a merge's, or the embedding's), held for backward, not a copy.
     final class BlockCache {
         var input: [Float] = [], ln1: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
-        var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = []
+        var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = [], proj: [Float] = []
         var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
-        var fc1Slope: [Float] = [], gelu: [Float] = []
+        var fc1: [Float] = [], fc1Slope: [Float] = [], gelu: [Float] = [], output: [Float] = []
+        /// The window layout, computed once per cache.
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
         var nW = 1, ws = 1, side = 1, C = 1, heads = 1
         let o: BlockOffsets
         init(_ o: BlockOffsets) { self.o = o }
 
-        /// Inference keeps only the attention probabilities (for attention maps): the rest is what
-        /// backward would read, freed as soon as the block is done (a smaller peak for the teacher).
+        /// Inference keeps only the attention probabilities (for attention maps) and the output (the
+        /// next block's input): the rest is what backward would read, freed as soon as the block is done.
         func releaseForInference() {
-            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn) = ([], [], [], [], [], [], [])
-            (x1, ln2, ln2Mean, ln2Rstd, fc1Slope, gelu) = ([], [], [], [], [], [])
+            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn, proj) = ([], [], [], [], [], [], [], [])
+            (x1, ln2, ln2Mean, ln2Rstd, fc1, fc1Slope, gelu) = ([], [], [], [], [], [], [])
         }
     }
 
     final class MergeCache {
-        var input: [Float] = [], gathered: [Float] = [], ln: [Float] = [], mean: [Float] = [], rstd: [Float] = []
+        var input: [Float] = [], gathered: [Float] = [], ln: [Float] = [], mean: [Float] = [], rstd: [Float] = [], output: [Float] = []
         var perm: [Int32] = [], C = 1, side = 1
         let o: MergeOffsets
         init(_ o: MergeOffsets) { self.o = o }
     }
 
-    /// Everything the backward pass needs from one forward pass.
+    /// Backward's working buffers for one stage, shared by its blocks (`[B·side², ·]`).
+    final class StageGradients {
+        /// The gradient of the stage's tokens, replaced block by block (backward runs in place).
+        var dx: [Float] = []
+        var dgelu: [Float] = [], dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
+        var dqkv: [Float] = [], dwin: [Float] = [], dln1: [Float] = []
+        /// The patch merging after the stage: gradients of its LayerNorm output and of its gathered input.
+        var dmergeLN: [Float] = [], dmergeIn: [Float] = []
+    }
+
+    /// Everything the backward pass needs from one forward pass, and the step memory: a cache passed
+    /// back to `forward(reusing:)` for the same batch, size and pass keeps its buffers and window
+    /// layouts, so a training step allocates no activation after the first (llm.c's one arena, kept
+    /// as one set of buffers per lane and crop size).
     public final class Cache {
         public var batch = 0
         public var tokens = 0
+        /// The crop side and the pass (`forBackward`) the buffers were sized for.
+        var size = 0, forBackward = true
         var patches: [Float] = [], embed: [Float] = [], embedLN: [Float] = [], embedMean: [Float] = [], embedRstd: [Float] = []
         var blocks: [[BlockCache]] = []
         var merges: [MergeCache] = []
@@ -134,6 +151,9 @@ public struct SwinBackbone: Sendable {
         /// `[B·L0]`: the SimMIM patch mask the forward mixed the mask token in with, and the token's
         /// offset in the arena (empty / nil: no mask).
         var patchMask: [Float] = [], maskToken: Int? = nil
+        /// Backward's buffers, one per stage, and the embedding's gradient.
+        var gradients: [StageGradients] = []
+        var dembed: [Float] = []
         /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
         public var tokensOut: [Float] = []
         /// The output of stage `i`'s blocks `[B·side², C_i]` (before its patch merging; `i` below the last
@@ -148,6 +168,68 @@ public struct SwinBackbone: Sendable {
             let b = blocks[stage][block]
             return (b.perm, b.side, b.ws, b.heads)
         }
+
+        /// The identities of the activation buffers (their base addresses), for tests that a reused
+        /// cache keeps its memory.
+        public var bufferAddresses: [Int] {
+            func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+            var out = [a(patches), a(embed), a(embedLN), a(tokensOut), a(finalMean), a(dembed)]
+            for stage in blocks { for b in stage { out += [a(b.ln1), a(b.qkv), a(b.probs), a(b.x1), a(b.fc1), a(b.gelu), a(b.output)] } }
+            for m in merges { out += [a(m.gathered), a(m.ln), a(m.output)] }
+            for g in gradients { out += [a(g.dx), a(g.dgelu), a(g.dqkv), a(g.dln1)] }
+            return out
+        }
+
+        /// Drops the references to buffers that other fields own (a block's input is the buffer before
+        /// it), so that refilling those buffers writes in place instead of copying them.
+        func dropAliases() {
+            for stage in blocks { for b in stage { b.input = [] } }
+            for m in merges { m.input = [] }
+            finalInput = []
+        }
+    }
+
+    /// Sets `buffer` to `count` values, keeping its memory when it already holds that many (contents
+    /// left as they are: every caller overwrites, or `zeroed` clears).
+    @inline(__always) static func fit(_ buffer: inout [Float], _ count: Int) {
+        if buffer.count != count { buffer = .uninitialized(count) }
+    }
+
+    /// `fit`, then every value 0 (for the gradients that kernels accumulate into).
+    @inline(__always) static func zeroed(_ buffer: inout [Float], _ count: Int) {
+        fit(&buffer, count)
+        buffer.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// A new cache laid out for `B` crops of `S x S`: the blocks' window permutations, relative indices
+    /// and shift masks, and the merges' permutations, computed here once.
+    func makeCache(batch B: Int, size S: Int, forBackward: Bool) -> Cache {
+        let c = config
+        let cache = Cache()
+        (cache.batch, cache.size, cache.forBackward) = (B, S, forBackward)
+        var side = S / c.patch
+        for i in 0..<c.stages {
+            cache.blocks.append((0..<c.depths[i]).map { j in
+                let b = BlockCache(offsets.blocks[i][j])
+                (b.side, b.C, b.heads, b.ws) = (side, c.stageDim(i), c.heads[i], min(c.window, side))
+                let shift = (side <= c.window || j % 2 == 0) ? 0 : c.window / 2
+                b.nW = (side / b.ws) * (side / b.ws)
+                b.perm = TokenLayout.windowPermutation(B: B, H: side, W: side, ws: b.ws, shift: shift)
+                b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
+                b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
+                return b
+            })
+            if i < c.stages - 1 {
+                let m = MergeCache(offsets.merges[i])
+                (m.C, m.side) = (c.stageDim(i), side)
+                m.perm = TokenLayout.mergePermutation(B: B, H: side, W: side)
+                cache.merges.append(m)
+                side /= 2
+            }
+            cache.gradients.append(StageGradients())
+        }
+        cache.tokens = side * side
+        return cache
     }
 
     /// Runs the backbone on `images [B, Cin, S, S]` with parameters from `arena`. With
@@ -155,201 +237,202 @@ public struct SwinBackbone: Sendable {
     /// computed; such a cache cannot be passed to `backward`. `patchMask` (`[B·(S/P)²]`, 1 = masked,
     /// patches row-major per image) replaces those patches' embeddings, after the embedding's LayerNorm,
     /// by the mask token at arena offset `token` (SimMIM, `MaskedImageModeling.mixToken`).
+    /// `reusing`: the cache of an earlier call; when it was made for the same batch, size and pass, it is
+    /// refilled and returned (no allocation). `keep`: an inference pass keeps every buffer (its cache is
+    /// to be reused) instead of freeing each as soon as nothing reads it.
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
-                        patchMask: (mask: [Float], token: Int)? = nil) -> Cache {
+                        patchMask: (mask: [Float], token: Int)? = nil, reusing old: Cache? = nil, keep: Bool = false) -> Cache {
         check(arena)
         let c = config
-        let cache = Cache()
-        cache.batch = B
+        let reuse = keep || old != nil
+        let cache: Cache
+        if let old, old.batch == B, old.size == S, old.forBackward == forBackward {
+            cache = old
+            cache.dropAliases()
+        } else {
+            cache = makeCache(batch: B, size: S, forBackward: forBackward)
+        }
         let P = c.patch, side0 = S / P, L0 = side0 * side0
         let patchLen = c.inChannels * P * P
-        cache.patches = [Float].uninitialized(B * L0 * patchLen)
+        Self.fit(&cache.patches, B * L0 * patchLen)
         images.withUnsafeBufferPointer { TokenLayout.patches(&cache.patches, $0.baseAddress!, B: B, Cin: c.inChannels, H: S, W: S, P: P) }
         if c.inputScale != 1 { let g = c.inputScale; cache.patches.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= g } } }
-        cache.embed = [Float].uninitialized(B * L0 * c.dim)
+        Self.fit(&cache.embed, B * L0 * c.dim)
         Linear.forward(&cache.embed, cache.patches, (arena.values + offsets.embedWeight), (arena.values + offsets.embedBias),
                        N: B * L0, C: patchLen, OC: c.dim)
-        cache.embedLN = [Float].uninitialized(B * L0 * c.dim)
-        cache.embedMean = [Float].uninitialized(B * L0)
-        cache.embedRstd = [Float].uninitialized(B * L0)
+        Self.fit(&cache.embedLN, B * L0 * c.dim)
+        Self.fit(&cache.embedMean, B * L0)
+        Self.fit(&cache.embedRstd, B * L0)
         LayerNorm.forward(&cache.embedLN, mean: &cache.embedMean, rstd: &cache.embedRstd, cache.embed,
                           (arena.values + offsets.embedNormWeight), (arena.values + offsets.embedNormBias), N: B * L0, C: c.dim, eps: c.layerNormEps)
         if let patchMask {
             precondition(patchMask.mask.count == B * L0, "the patch mask has \(patchMask.mask.count) entries, not \(B * L0)")
             MaskedImageModeling.mixToken(&cache.embedLN, token: arena.values + patchMask.token, mask: patchMask.mask, rows: B * L0, C: c.dim)
             (cache.patchMask, cache.maskToken) = (patchMask.mask, patchMask.token)
+        } else {
+            (cache.patchMask, cache.maskToken) = ([], nil)
         }
+        // An inference pass without a cache to keep frees each buffer once nothing reads it.
+        let release = !forBackward && !reuse
         var x = cache.embedLN
-        var side = side0
+        if release { (cache.patches, cache.embed, cache.embedLN) = ([], [], []) }
         for i in 0..<c.stages {
-            let C = c.stageDim(i)
-            var stageBlocks: [BlockCache] = []
-            for j in 0..<c.depths[i] {
-                let b = BlockCache(offsets.blocks[i][j])
-                b.side = side
-                b.C = C
-                b.heads = c.heads[i]
-                b.ws = min(c.window, side)
-                let shift = (side <= c.window || j % 2 == 0) ? 0 : c.window / 2
-                b.nW = (side / b.ws) * (side / b.ws)
-                b.perm = TokenLayout.windowPermutation(B: B, H: side, W: side, ws: b.ws, shift: shift)
-                b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
-                b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
-                x = blockForward(arena, b, x, B: B, forBackward: forBackward)
-                if !forBackward { b.releaseForInference() }
-                stageBlocks.append(b)
+            for b in cache.blocks[i] {
+                blockForward(arena, b, x, B: B, forBackward: forBackward)
+                if release { b.releaseForInference() }
+                x = b.output
+                if release { b.output = [] }
             }
-            cache.blocks.append(stageBlocks)
             if i < c.stages - 1 {
-                let m = MergeCache(offsets.merges[i])
-                m.C = C
-                m.side = side
+                let m = cache.merges[i], C = m.C
+                let rows = B * m.side * m.side / 4
                 m.input = x
-                m.perm = TokenLayout.mergePermutation(B: B, H: side, W: side)
-                let rows = B * side * side / 4
-                m.gathered = [Float].uninitialized(rows * 4 * C)
+                Self.fit(&m.gathered, rows * 4 * C)
                 TokenLayout.gather(&m.gathered, x, m.perm, rows: rows * 4, C: C)
-                m.ln = [Float].uninitialized(rows * 4 * C)
-                m.mean = [Float].uninitialized(rows)
-                m.rstd = [Float].uninitialized(rows)
+                Self.fit(&m.ln, rows * 4 * C)
+                Self.fit(&m.mean, rows)
+                Self.fit(&m.rstd, rows)
                 LayerNorm.forward(&m.ln, mean: &m.mean, rstd: &m.rstd, m.gathered, (arena.values + m.o.normWeight),
                                   (arena.values + m.o.normBias), N: rows, C: 4 * C, eps: c.layerNormEps)
-                x = [Float].uninitialized(rows * 2 * C)
-                Linear.forward(&x, m.ln, (arena.values + m.o.reduction), nil, N: rows, C: 4 * C, OC: 2 * C)
-                if !forBackward { (m.input, m.gathered, m.ln) = ([], [], []) }
-                cache.merges.append(m)
-                side /= 2
+                Self.fit(&m.output, rows * 2 * C)
+                Linear.forward(&m.output, m.ln, (arena.values + m.o.reduction), nil, N: rows, C: 4 * C, OC: 2 * C)
+                x = m.output
+                if release { (m.input, m.gathered, m.ln, m.output) = ([], [], [], []) }
             }
         }
-        cache.tokens = side * side
         let rows = B * cache.tokens
         cache.finalInput = x
-        cache.tokensOut = [Float].uninitialized(rows * c.finalDim)
-        cache.finalMean = [Float].uninitialized(rows)
-        cache.finalRstd = [Float].uninitialized(rows)
+        Self.fit(&cache.tokensOut, rows * c.finalDim)
+        Self.fit(&cache.finalMean, rows)
+        Self.fit(&cache.finalRstd, rows)
         LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, (arena.values + offsets.normWeight),
                           (arena.values + offsets.normBias), N: rows, C: c.finalDim, eps: c.layerNormEps)
-        if !forBackward { (cache.patches, cache.embed, cache.embedLN, cache.finalInput) = ([], [], [], []) }
+        if release { cache.finalInput = [] }
         return cache
     }
 
-    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool) -> [Float] {
+    /// One block on `x` (`[B·side², C]`, held as the block's input), into `b.output`.
+    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let (o, v) = (b.o, arena.values)
         b.input = x
-        b.ln1 = [Float].uninitialized(rows * C)
-        b.ln1Mean = [Float].uninitialized(rows)
-        b.ln1Rstd = [Float].uninitialized(rows)
+        Self.fit(&b.ln1, rows * C)
+        Self.fit(&b.ln1Mean, rows)
+        Self.fit(&b.ln1Rstd, rows)
         LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, (v + o.norm1Weight), (v + o.norm1Bias), N: rows, C: C, eps: eps)
-        b.windows = [Float].uninitialized(rows * C)
+        Self.fit(&b.windows, rows * C)
         TokenLayout.gather(&b.windows, b.ln1, b.perm, rows: rows, C: C)
-        b.qkv = [Float].uninitialized(rows * 3 * C)
+        Self.fit(&b.qkv, rows * 3 * C)
         Linear.forward(&b.qkv, b.windows, (v + o.qkvWeight), (v + o.qkvBias), N: rows, C: C, OC: 3 * C)
         let N = b.ws * b.ws, W = rows / N
-        b.probs = [Float].uninitialized(W * b.heads * N * N)
-        b.attn = [Float].uninitialized(rows * C)
+        Self.fit(&b.probs, W * b.heads * N * N)
+        Self.fit(&b.attn, rows * C)
         let mask = b.mask
         mask.withUnsafeBufferPointerIfPresent { m in
             WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: (v + o.table),
                                     index: b.index, mask: m, windowsPerImage: b.nW, W: W, N: N, C: C, heads: b.heads)
         }
-        var proj = [Float].uninitialized(rows * C)
-        Linear.forward(&proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
-        b.x1 = x
-        TokenLayout.scatterAdd(&b.x1, proj, b.perm, rows: rows, C: C)
-        b.ln2 = [Float].uninitialized(rows * C)
-        b.ln2Mean = [Float].uninitialized(rows)
-        b.ln2Rstd = [Float].uninitialized(rows)
+        Self.fit(&b.proj, rows * C)
+        Linear.forward(&b.proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
+        Self.fit(&b.x1, rows * C)
+        b.x1.withUnsafeMutableBufferPointer { d in x.withUnsafeBufferPointer { d.baseAddress!.update(from: $0.baseAddress!, count: rows * C) } }
+        TokenLayout.scatterAdd(&b.x1, b.proj, b.perm, rows: rows, C: C)
+        Self.fit(&b.ln2, rows * C)
+        Self.fit(&b.ln2Mean, rows)
+        Self.fit(&b.ln2Rstd, rows)
         LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, (v + o.norm2Weight), (v + o.norm2Bias), N: rows, C: C, eps: eps)
-        var fc1 = [Float].uninitialized(rows * hid)
-        Linear.forward(&fc1, b.ln2, (v + o.fc1Weight), (v + o.fc1Bias), N: rows, C: C, OC: hid)
-        b.gelu = [Float].uninitialized(rows * hid)
+        Self.fit(&b.fc1, rows * hid)
+        Linear.forward(&b.fc1, b.ln2, (v + o.fc1Weight), (v + o.fc1Bias), N: rows, C: C, OC: hid)
+        Self.fit(&b.gelu, rows * hid)
         if forBackward {
-            b.fc1Slope = [Float].uninitialized(rows * hid)
-            GELU.forward(&b.gelu, slope: &b.fc1Slope, fc1, count: rows * hid)
+            Self.fit(&b.fc1Slope, rows * hid)
+            GELU.forward(&b.gelu, slope: &b.fc1Slope, b.fc1, count: rows * hid)
         } else {
-            GELU.forward(&b.gelu, fc1, count: rows * hid)
+            GELU.forward(&b.gelu, b.fc1, count: rows * hid)
         }
-        var out = [Float].uninitialized(rows * C)
-        Linear.forward(&out, b.gelu, (v + o.fc2Weight), (v + o.fc2Bias), N: rows, C: hid, OC: C)
-        out.withUnsafeMutableBufferPointer { o in b.x1.withUnsafeBufferPointer { x1 in for i in 0..<o.count { o[i] += x1[i] } } }
-        return out
+        Self.fit(&b.output, rows * C)
+        Linear.forward(&b.output, b.gelu, (v + o.fc2Weight), (v + o.fc2Bias), N: rows, C: hid, OC: C)
+        b.output.withUnsafeMutableBufferPointer { o in b.x1.withUnsafeBufferPointer { x1 in for i in 0..<o.count { o[i] += x1[i] } } }
     }
 
-    /// Accumulates parameter gradients into `arena.grads` from `dtokens`, the gradient of the final
-    /// LayerNorm output `[B·L, C]`.
-    /// Accumulates every parameter's gradient from `dtokens`, the gradient of the final tokens, plus
-    /// `dstage`, a gradient of one stage's output (`Cache.stageOutput`) from another reader of it (the
-    /// two-stage pixel decoder), if given.
+    /// Accumulates every parameter's gradient into `arena.grads` from `dtokens`, the gradient of the
+    /// final tokens `[B·L, C]` (after the final LayerNorm), plus `dstage`, a gradient of one stage's
+    /// output (`Cache.stageOutput`) from another reader of it (the two-stage pixel decoder), if given.
+    /// Its working buffers live in the cache (`StageGradients`), reused with it.
     public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float], dstage: (stage: Int, grad: [Float])? = nil) {
         check(arena)
+        precondition(cache.forBackward, "backward needs a cache made with forBackward: true")
         let c = config
         let rows = cache.batch * cache.tokens
-        var dx = [Float](repeating: 0, count: rows * c.finalDim)
-        LayerNorm.backward(dinp: &dx, dgamma: (arena.grads + offsets.normWeight), dbeta: (arena.grads + offsets.normBias), dout: dtokens,
+        let last = cache.gradients[c.stages - 1]
+        Self.zeroed(&last.dx, rows * c.finalDim)
+        LayerNorm.backward(dinp: &last.dx, dgamma: (arena.grads + offsets.normWeight), dbeta: (arena.grads + offsets.normBias), dout: dtokens,
                            inp: cache.finalInput, gamma: (arena.values + offsets.normWeight), mean: cache.finalMean, rstd: cache.finalRstd, N: rows, C: c.finalDim)
         for i in (0..<c.stages).reversed() {
+            let g = cache.gradients[i]
             if i < c.stages - 1 {
-                let m = cache.merges[i]
+                let m = cache.merges[i], above = cache.gradients[i + 1]
                 let C = m.C, mrows = cache.batch * m.side * m.side / 4
-                var dln = [Float](repeating: 0, count: mrows * 4 * C)
-                Linear.backward(dinp: &dln, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: dx, inp: m.ln,
+                Self.zeroed(&g.dmergeLN, mrows * 4 * C)
+                Linear.backward(dinp: &g.dmergeLN, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: above.dx, inp: m.ln,
                                 weight: (arena.values + m.o.reduction), N: mrows, C: 4 * C, OC: 2 * C)
-                var dg = [Float](repeating: 0, count: mrows * 4 * C)
-                LayerNorm.backward(dinp: &dg, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: dln,
+                Self.zeroed(&g.dmergeIn, mrows * 4 * C)
+                LayerNorm.backward(dinp: &g.dmergeIn, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: g.dmergeLN,
                                    inp: m.gathered, gamma: (arena.values + m.o.normWeight), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
-                dx = [Float](repeating: 0, count: cache.batch * m.side * m.side * C)
-                TokenLayout.scatterAdd(&dx, dg, m.perm, rows: mrows * 4, C: C)
+                Self.zeroed(&g.dx, cache.batch * m.side * m.side * C)
+                TokenLayout.scatterAdd(&g.dx, g.dmergeIn, m.perm, rows: mrows * 4, C: C)
                 if let dstage, dstage.stage == i {
-                    precondition(dstage.grad.count == dx.count, "stage \(i)'s gradient has \(dstage.grad.count) values, not \(dx.count)")
-                    for k in dx.indices { dx[k] += dstage.grad[k] }
+                    precondition(dstage.grad.count == g.dx.count, "stage \(i)'s gradient has \(dstage.grad.count) values, not \(g.dx.count)")
+                    g.dx.withUnsafeMutableBufferPointer { d in for k in d.indices { d[k] += dstage.grad[k] } }
                 }
             }
-            for b in cache.blocks[i].reversed() { blockBackward(arena, b, &dx, B: cache.batch) }
+            for b in cache.blocks[i].reversed() { blockBackward(arena, b, g, B: cache.batch) }
         }
+        let dx = cache.gradients[0]
         let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
         if let token = cache.maskToken {
-            MaskedImageModeling.mixTokenBackward(&dx, dtoken: arena.grads + token, mask: cache.patchMask, rows: L0, C: c.dim)
+            MaskedImageModeling.mixTokenBackward(&dx.dx, dtoken: arena.grads + token, mask: cache.patchMask, rows: L0, C: c.dim)
         }
-        var dembed = [Float](repeating: 0, count: L0 * c.dim)
-        LayerNorm.backward(dinp: &dembed, dgamma: (arena.grads + offsets.embedNormWeight), dbeta: (arena.grads + offsets.embedNormBias), dout: dx,
-                           inp: cache.embed, gamma: (arena.values + offsets.embedNormWeight), mean: cache.embedMean, rstd: cache.embedRstd, N: L0, C: c.dim)
-        Linear.backward(dinp: nil, dweight: (arena.grads + offsets.embedWeight), dbias: (arena.grads + offsets.embedBias), dout: dembed,
+        Self.zeroed(&cache.dembed, L0 * c.dim)
+        LayerNorm.backward(dinp: &cache.dembed, dgamma: (arena.grads + offsets.embedNormWeight), dbeta: (arena.grads + offsets.embedNormBias),
+                           dout: dx.dx, inp: cache.embed, gamma: (arena.values + offsets.embedNormWeight), mean: cache.embedMean,
+                           rstd: cache.embedRstd, N: L0, C: c.dim)
+        Linear.backward(dinp: nil, dweight: (arena.grads + offsets.embedWeight), dbias: (arena.grads + offsets.embedBias), dout: cache.dembed,
                         inp: cache.patches, weight: (arena.values + offsets.embedWeight), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
     }
 
-    /// Replaces `dx`, the gradient of the block's output, by the gradient of its input (in place: each
+    /// Replaces `g.dx`, the gradient of the block's output, by the gradient of its input (in place: each
     /// term of the residual stream accumulates into it, as backward accumulates everywhere).
-    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ dx: inout [Float], B: Int) {
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ s: StageGradients, B: Int) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
-        var dgelu = [Float](repeating: 0, count: rows * hid)
-        Linear.backward(dinp: &dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: dx, inp: b.gelu,
+        Self.zeroed(&s.dgelu, rows * hid)
+        Linear.backward(dinp: &s.dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: s.dx, inp: b.gelu,
                         weight: (v + o.fc2Weight), N: rows, C: hid, OC: C)
-        var dfc1 = [Float](repeating: 0, count: rows * hid)
-        GELU.backward(dinp: &dfc1, dout: dgelu, slope: b.fc1Slope, count: rows * hid)
-        var dln2 = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: dfc1, inp: b.ln2,
+        Self.zeroed(&s.dfc1, rows * hid)
+        GELU.backward(dinp: &s.dfc1, dout: s.dgelu, slope: b.fc1Slope, count: rows * hid)
+        Self.zeroed(&s.dln2, rows * C)
+        Linear.backward(dinp: &s.dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: s.dfc1, inp: b.ln2,
                         weight: (v + o.fc1Weight), N: rows, C: C, OC: hid)
-        LayerNorm.backward(dinp: &dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: dln2, inp: b.x1,
+        LayerNorm.backward(dinp: &s.dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: s.dln2, inp: b.x1,
                            gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
         // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).
-        var dproj = [Float].uninitialized(rows * C)  // gather overwrites every row
-        TokenLayout.gather(&dproj, dx, b.perm, rows: rows, C: C)
-        var dattn = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: dproj, inp: b.attn,
+        Self.fit(&s.dproj, rows * C)  // gather overwrites every row
+        TokenLayout.gather(&s.dproj, s.dx, b.perm, rows: rows, C: C)
+        Self.zeroed(&s.dattn, rows * C)
+        Linear.backward(dinp: &s.dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: s.dproj, inp: b.attn,
                         weight: (v + o.projWeight), N: rows, C: C, OC: C)
         let N = b.ws * b.ws, W = rows / N
-        var dqkv = [Float](repeating: 0, count: rows * 3 * C)
-        WindowAttention.backward(dqkv: &dqkv, dtable: (g + o.table), dout: dattn, qkv: b.qkv, probs: b.probs,
+        Self.zeroed(&s.dqkv, rows * 3 * C)
+        WindowAttention.backward(dqkv: &s.dqkv, dtable: (g + o.table), dout: s.dattn, qkv: b.qkv, probs: b.probs,
                                  index: b.index, W: W, N: N, C: C, heads: b.heads)
-        var dwin = [Float](repeating: 0, count: rows * C)
-        Linear.backward(dinp: &dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: dqkv, inp: b.windows,
+        Self.zeroed(&s.dwin, rows * C)
+        Linear.backward(dinp: &s.dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: s.dqkv, inp: b.windows,
                         weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C)
-        var dln1 = [Float](repeating: 0, count: rows * C)
-        TokenLayout.scatterAdd(&dln1, dwin, b.perm, rows: rows, C: C)
-        LayerNorm.backward(dinp: &dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: dln1, inp: b.input,
+        Self.zeroed(&s.dln1, rows * C)
+        TokenLayout.scatterAdd(&s.dln1, s.dwin, b.perm, rows: rows, C: C)
+        LayerNorm.backward(dinp: &s.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dln1, inp: b.input,
                            gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
     }
 }

@@ -13,6 +13,21 @@ public enum CropMajor {
         return out
     }
 
+    /// `lane`, written into `out` (its memory kept when it already holds as many values).
+    public static func lane(into out: inout [Float], _ x: [Float], crops: Int, images B: Int, start: Int, count n: Int) {
+        guard crops > 0, B > 0, !x.isEmpty else { out = []; return }
+        precondition(x.count % (crops * B) == 0 && start >= 0 && start + n <= B)
+        let width = x.count / (crops * B)
+        if out.count != crops * n * width { out = .uninitialized(crops * n * width) }
+        out.withUnsafeMutableBufferPointer { o in
+            x.withUnsafeBufferPointer { x in
+                for c in 0..<crops {
+                    (o.baseAddress! + c * n * width).update(from: x.baseAddress! + (c * B + start) * width, count: n * width)
+                }
+            }
+        }
+    }
+
     /// `[crops, Σ images, width]` from lanes `[crops, images[h], width]`, lane 0's images first.
     public static func joined<T>(_ lanes: [[T]], crops: Int, images: [Int]) -> [T] {
         precondition(lanes.count == images.count)

@@ -119,8 +119,16 @@ public enum MaskedImageModeling {
     /// MAE's normalised pixel target, per `block x block` cell of each channel plane:
     /// `(x − mean) / sqrt(var + 1e-6)` (population variance). `S` must be a multiple of `block`.
     public static func normalizedTarget(_ images: [Float], B: Int, Cin: Int, S: Int, block: Int) -> [Float] {
+        var out: [Float] = []
+        normalizedTarget(into: &out, images, B: B, Cin: Cin, S: S, block: block)
+        return out
+    }
+
+    /// `normalizedTarget`, written into `out` (its memory kept when it already holds as many values).
+    public static func normalizedTarget(into out: inout [Float], _ images: [Float], B: Int, Cin: Int, S: Int, block: Int) {
         precondition(block > 0 && S % block == 0 && images.count == B * Cin * S * S)
-        var out = images
+        if out.count != images.count { out = .uninitialized(images.count) }
+        out.withUnsafeMutableBufferPointer { o in images.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
         let cells = S / block, n = Float(block * block)
         out.withUnsafeMutableBufferPointer { o in
             for plane in 0..<(B * Cin) {
@@ -140,6 +148,5 @@ public enum MaskedImageModeling {
                 }
             }
         }
-        return out
     }
 }
