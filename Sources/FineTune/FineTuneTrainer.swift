@@ -1,7 +1,8 @@
 import LensData
 import MiniTrain
 
-/// The fine-tuning state: an EsViT Swin backbone and a `LinearHead` on its mean-pooled tokens, in one
+/// The fine-tuning state: an EsViT Swin backbone and a `LinearHead` on its pooled tokens (the network's
+/// `config.pooling`, as evaluation pools them), in one
 /// parameter arena (backbone tensors under microsoft/esvit's names, then `head.weight [K, D]` and
 /// `head.bias [K]`), with AdamW moments; and the step: forward, loss (`CrossEntropy`, or
 /// `RegressionLoss` on the standardised target), backward through head and backbone, AdamW with the
@@ -20,6 +21,8 @@ public final class FineTuneTrainer: @unchecked Sendable {
     /// The backbone's learning rate relative to the head's.
     public var backboneLRScale: Float = 0.1
     public var regressionLoss: RegressionLoss.Kind = .huber(delta: 1)
+    /// The training step's backbone pass, refilled by the next step of the same batch size (step memory).
+    private var stepCache: SwinBackbone.Cache?
 
     /// What a batch should predict: class indices `[B]`, or standardised targets `[B]`.
     public enum Truth: Sendable {
@@ -78,8 +81,10 @@ public final class FineTuneTrainer: @unchecked Sendable {
     /// Forward, loss and backward on `images [B, Cin, S, S]`: leaves the gradients in `arena.grads`
     /// and returns the mean loss.
     public func lossAndGradients(images: [Float], batch B: Int, size S: Int, truth: Truth) -> Double {
-        let cache = backbone.forward(arena, images: images, batch: B, size: S)
-        let h = head.forward(arena, tokens: cache.tokensOut, batch: B, tokens: cache.tokens)
+        let cache = backbone.forward(arena, images: images, batch: B, size: S, reusing: stepCache)
+        stepCache = cache
+        let h = head.forward(arena, tokens: cache.tokensOut, batch: B, tokens: cache.tokens,
+                             weights: EsViTNetwork.poolWeights(config, images: images, batch: B, size: S, tokens: cache.tokens))
         var doutputs = [Float](repeating: 0, count: B * outputs)
         let loss: Double
         switch truth {
@@ -115,8 +120,9 @@ public final class FineTuneTrainer: @unchecked Sendable {
 
     /// Inference: the head's outputs `[B, K]` (logits, or the standardised prediction) for `images [B, Cin, S, S]`.
     public func predict(images: [Float], batch B: Int, size S: Int) -> [Float] {
-        let cache = backbone.forward(arena, images: images, batch: B, size: S)
-        return head.forward(arena, tokens: cache.tokensOut, batch: B, tokens: cache.tokens).outputs
+        let cache = backbone.forward(arena, images: images, batch: B, size: S, forBackward: false)
+        return head.forward(arena, tokens: cache.tokensOut, batch: B, tokens: cache.tokens,
+                            weights: EsViTNetwork.poolWeights(config, images: images, batch: B, size: S, tokens: cache.tokens)).outputs
     }
 
     /// The arena's values (a copy: the best-by-validation weights) and their restoration.

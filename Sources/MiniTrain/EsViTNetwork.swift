@@ -81,15 +81,25 @@ public struct EsViTNetwork: Sendable {
     func pool(_ bb: SwinBackbone.Cache, images: [Float], size S: Int) -> (pooled: [Float], weights: [Float]) {
         let B = bb.batch, L = bb.tokens, C = config.finalDim
         var pooled = [Float](repeating: 0, count: B * C)
+        let w = Self.poolWeights(config, images: images, batch: B, size: S, tokens: L)
+        if w.isEmpty {
+            TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: L, C: C)
+        } else {
+            ForegroundPool.forward(&pooled, bb.tokensOut, weights: w, B: B, L: L, C: C)
+        }
+        return (pooled, w)
+    }
+
+    /// The token weights `[B, L]` of `config.pooling` for `images [B, Cin, S, S]` whose final stage has
+    /// `L` tokens: empty for the mean pool, `ForegroundPool.weights` for the foreground pool. The one
+    /// place the pooling is chosen, for the network, evaluation and the fine-tuning head (`LinearHead`).
+    public static func poolWeights(_ config: EsViTConfig, images: [Float], batch B: Int, size S: Int, tokens L: Int) -> [Float] {
         switch config.pooling {
         case .mean:
-            TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: L, C: C)
-            return (pooled, [])
+            return []
         case .foreground:
             let side = Int(Double(L).squareRoot())
-            let w = images.withUnsafeBufferPointer { ForegroundPool.weights(images: $0.baseAddress!, B: B, Cin: config.inChannels, S: S, side: side) }
-            ForegroundPool.forward(&pooled, bb.tokensOut, weights: w, B: B, L: L, C: C)
-            return (pooled, w)
+            return images.withUnsafeBufferPointer { ForegroundPool.weights(images: $0.baseAddress!, B: B, Cin: config.inChannels, S: S, side: side) }
         }
     }
 

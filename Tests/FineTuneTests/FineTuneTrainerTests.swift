@@ -69,6 +69,34 @@ import MiniTrain
         }
     }
 
+    /// With `pooling: foreground` the head reads the foreground-weighted features `EsViTNetwork.embed`
+    /// gives evaluation (it once took the mean whatever the network's pooling), and its gradients still
+    /// match finite differences.
+    @Test func theHeadPoolsAsEvaluationDoes() {
+        var c = Self.config
+        c.pooling = .foreground
+        let t = FineTuneTrainer(config: c, task: .classify, outputs: 2)
+        t.initialize(backbone: nil, seed: 5)
+        var (images, labels, _) = Self.toySet(4, seed: 6)
+        for i in 0..<16 { for x in 0..<8 { images[i * 16 + x] += 6 } }  // a bright patch on each image: weights far from uniform
+        let weights = EsViTNetwork.poolWeights(c, images: images, batch: 4, size: 16, tokens: 4)
+        #expect(weights.count == 16 && weights.contains { abs($0 - 0.25) > 0.05 })
+        let features = EsViTNetwork(config: c).embed(t.arena, images: images, batch: 4, size: 16)
+        let (w, b, D) = (t.arena.value("head.weight"), t.arena.value("head.bias"), c.finalDim)
+        let expected = (0..<8).map { i in b[i % 2] + (0..<D).reduce(Float(0)) { $0 + w[(i % 2) * D + $1] * features[(i / 2) * D + $1] } }
+        let predicted = t.predict(images: images, batch: 4, size: 16)
+        #expect(zip(predicted, expected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(predicted) vs \(expected)")
+        _ = t.lossAndGradients(images: images, batch: 4, size: 16, truth: .labels(labels))
+        let i = t.arena.tensor("norm.weight").offset + 3, analytic = t.arena.grads[i], saved = t.arena.values[i]
+        t.arena.values[i] = saved + 1e-2
+        let plus = t.lossAndGradients(images: images, batch: 4, size: 16, truth: .labels(labels))
+        t.arena.values[i] = saved - 1e-2
+        let minus = t.lossAndGradients(images: images, batch: 4, size: 16, truth: .labels(labels))
+        t.arena.values[i] = saved
+        let numeric = Float((plus - minus) / 2e-2)
+        #expect(abs(numeric - analytic) <= 0.03 * abs(analytic) + 1e-4, "norm.weight[3]: numeric \(numeric), backward \(analytic)")
+    }
+
     @Test func learnsASeparableToySet() {
         let t = Self.trainer(.classify)
         let (images, labels, _) = Self.toySet(32, seed: 5)
