@@ -102,10 +102,7 @@ public struct LinearProbe: Sendable {
         for (i, y) in labels.enumerated() { byClass[y].append(i) }
         var validation: [Int] = []
         for var members in byClass where members.count >= 2 && fraction > 0 {
-            // Fisher–Yates with our own generator: the standard library's shuffle may change between releases.
-            for i in stride(from: members.count - 1, to: 0, by: -1) {
-                members.swapAt(i, Int(rng.next() % UInt64(i + 1)))
-            }
+            members.seededShuffle(using: &rng)
             let take = min(members.count - 1, max(1, Int((fraction * Double(members.count)).rounded())))
             validation += members[0..<take]
         }

@@ -12,3 +12,15 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+extension MutableCollection where Self: RandomAccessCollection, Index == Int {
+    /// Fisher-Yates with `rng`, one `next() % (i + 1)` draw per position from the end: the same
+    /// permutation for the same generator state on every Swift release (the standard library's
+    /// `shuffle(using:)` does not promise its algorithm). Every seeded shuffle in lenspipe is this one.
+    public mutating func seededShuffle<G: RandomNumberGenerator>(using rng: inout G) {
+        guard count > 1 else { return }
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            swapAt(startIndex + i, startIndex + Int(rng.next() % UInt64(i + 1)))
+        }
+    }
+}

@@ -254,7 +254,7 @@ public final class FineTuneRun {
     static func epochOrder(count: Int, seed: UInt64, epoch: Int) -> [Int] {
         var rng = SplitMix64(seed: seed &+ 0x0E90_C4 &* UInt64(epoch + 1))
         var order = Array(0..<count)
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        order.seededShuffle(using: &rng)
         return order
     }
 

@@ -95,8 +95,7 @@ public struct LabelledSplit: Sendable {
         var kept: [Int] = []
         for g in byGroup.keys.sorted() {
             var members = byGroup[g]!
-            // Fisher-Yates with our own generator: the standard library's shuffle may change between releases.
-            for i in stride(from: members.count - 1, to: 0, by: -1) { members.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            members.seededShuffle(using: &rng)
             kept += members.prefix(max(1, Int((fraction * Double(members.count)).rounded())))
         }
         return kept.sorted()

@@ -26,7 +26,7 @@ public enum PatchMaskDraw {
             // Weighted sampling without replacement (Efraimidis-Spirakis): the `count` largest u^(1/w).
             // The same number of draws per row for both placements.
             for i in 0..<blocks {
-                let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &rng)
+                let u = 1 - rng.uniform()  // (0, 1], LensData's draw (the standard library's may change between releases)
                 // ForegroundPool's weights sum to 1 per crop; rescale so that a lens block weighs ~1.
                 let w = masking == .lens ? skyWeight + Double(lens[r * blocks + i]) * Double(blocks) / 4 : 1
                 keys[i] = (Foundation.log(u) / w, i)

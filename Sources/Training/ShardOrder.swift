@@ -1,3 +1,4 @@
+import FeatureMetrics
 import Foundation
 import LensData
 import ShardWriter
@@ -34,7 +35,7 @@ public final class ShardOrder: Sendable {
     public func order(epoch: Int) -> [Int] {
         var rng = Philox4x64(seed: seed, stream: 0x5A4D, UInt64(epoch))
         var shards = Array(reader.shards.indices)
-        shards.shuffle(using: &rng)
+        shards.seededShuffle(using: &rng)
         var out: [Int] = []
         out.reserveCapacity(reader.count)
         for first in stride(from: 0, to: shards.count, by: shardsPerBlock) {
@@ -42,7 +43,7 @@ public final class ShardOrder: Sendable {
             for k in shards[first..<min(shards.count, first + shardsPerBlock)] {
                 block += (reader.starts[k]..<(reader.starts[k] + reader.shards[k].samples))
             }
-            block.shuffle(using: &rng)
+            block.seededShuffle(using: &rng)
             out += block
         }
         return out

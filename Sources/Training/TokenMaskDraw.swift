@@ -1,3 +1,4 @@
+import FeatureMetrics
 import LensData
 
 /// Which final-stage tokens of each student global crop are blanked at a step, for the masked-token
@@ -16,10 +17,11 @@ public enum TokenMaskDraw {
         var order = [Int](0..<T)
         for r in 0..<rows {
             // Always the same number of draws per row, whether it is masked or not.
-            let masked = Double.random(in: 0..<1, using: &rng) < share
-            let fraction = ratio[0] + (ratio[1] - ratio[0]) * Double.random(in: 0..<1, using: &rng)
+            // LensData's draws and the one seeded shuffle (the standard library's may change between releases).
+            let masked = rng.uniform() < share
+            let fraction = ratio[0] + (ratio[1] - ratio[0]) * rng.uniform()
             for i in 0..<T { order[i] = i }
-            for i in 0..<(T - 1) { order.swapAt(i, Int.random(in: i..<T, using: &rng)) }
+            order.seededShuffle(using: &rng)
             guard masked else { continue }
             let n = min(T, max(1, Int((fraction * Double(T)).rounded())))
             for i in 0..<n { mask[r * T + order[i]] = true }

@@ -188,4 +188,18 @@ import Testing
         #expect(abs(ev.reduce(0, +) - trace) < 1e-10)
         #expect(abs(ev.reduce(0) { $0 + $1 * $1 } - a.reduce(0) { $0 + $1 * $1 }) < 1e-10)
     }
+
+    /// The one seeded shuffle: Fisher-Yates from the end with `next() % (i + 1)`, pinned to the
+    /// permutation a Python transcription of SplitMix64 and the same loop gives (seed 42, 0..<10), so a
+    /// change of algorithm cannot pass unnoticed.
+    @Test func seededShuffleIsPinnedFisherYates() {
+        var rng = SplitMix64(seed: 42)
+        var a = Array(0..<10)
+        a.seededShuffle(using: &rng)
+        #expect(a == [0, 9, 5, 8, 6, 4, 7, 2, 1, 3])
+        var slice = Array(0..<10)[2..<6]  // a slice shuffles its own indices only
+        var again = SplitMix64(seed: 42)
+        slice.seededShuffle(using: &again)
+        #expect(slice.sorted() == [2, 3, 4, 5] && slice.startIndex == 2)
+    }
 }
