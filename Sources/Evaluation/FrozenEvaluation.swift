@@ -122,14 +122,9 @@ public struct FrozenEvaluation {
             let (a, b) = make()
             try a.requireFinite("\(name) features of \(options.train)")
             try b.requireFinite("\(name) features of \(options.test)")
-            func knn(centred: Bool) -> ClassificationReport {
-                let r = KNNClassifier(trainFeatures: a.features, trainLabels: trainLabels, dimension: a.dimension, classCount: K,
-                                      k: options.k, temperature: options.temperature, centred: centred).classify(b.features)
-                return ClassificationReport(labels: testLabels, predictions: r.predictions, scores: r.scores, classCount: K)
-            }
-            let knnReport = knn(centred: false), knnCentred = knn(centred: true)
-            let probe = LinearProbe(seed: options.seed).run(trainFeatures: a.features, trainLabels: trainLabels, testFeatures: b.features,
-                                                            testLabels: testLabels, dimension: a.dimension, classCount: K)
+            let s = FrozenScores(train: a.features, trainLabels: trainLabels, test: b.features, testLabels: testLabels, dimension: a.dimension,
+                                 classCount: K, k: options.k, temperature: options.temperature, probeSeed: options.seed)
+            let (knnReport, knnCentred, probe) = (s.knn, s.knnCentred, s.probe!)
             let row = Row(features: name, dimension: a.dimension, knnAccuracy: knnReport.accuracy, knnMacroAUC: knnReport.macroAUC,
                           knnCentredAccuracy: knnCentred.accuracy, knnCentredMacroAUC: knnCentred.macroAUC,
                           probeAccuracy: probe.report.accuracy, probeMacroAUC: probe.report.macroAUC, probePerClassAUC: probe.report.auc,

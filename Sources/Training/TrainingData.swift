@@ -92,16 +92,11 @@ final class KNNMonitor {
         let extractor = FeatureExtractor(network: trainer.network, arena: trainer.teacher, size: size)
         let D = trainer.config.finalDim
         let train = extractor.features(trainImages), val = extractor.features(valImages)
-        func score(centred: Bool) -> Double {
-            let knn = KNNClassifier(trainFeatures: train, trainLabels: trainLabels, dimension: D, classCount: classCount, k: k,
-                                    temperature: temperature, centred: centred)
-            let predictions = knn.classify(val, threads: KernelThreads.count).predictions
-            return Double(zip(predictions, valLabels).filter { $0 == $1 }.count) / Double(max(1, valLabels.count))
-        }
-        var scores = Scores(plain: score(centred: false), centred: score(centred: true))
-        if probe && train.allSatisfy({ $0.isFinite }) && val.allSatisfy({ $0.isFinite }) {
-            let r = LinearProbe().run(trainFeatures: train, trainLabels: trainLabels, testFeatures: val, testLabels: valLabels,
-                                      dimension: D, classCount: classCount)
+        let finite = train.allSatisfy { $0.isFinite } && val.allSatisfy { $0.isFinite }
+        let s = FrozenScores(train: train, trainLabels: trainLabels, test: val, testLabels: valLabels, dimension: D, classCount: classCount,
+                             k: k, temperature: temperature, probe: probe && finite, threads: KernelThreads.count)
+        var scores = Scores(plain: s.knn.accuracy, centred: s.knnCentred.accuracy)
+        if let r = s.probe {
             scores.probeAccuracy = r.report.accuracy
             scores.probeAUC = r.report.macroAUC.isFinite ? r.report.macroAUC : nil
         }
