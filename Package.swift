@@ -54,8 +54,9 @@ let package = Package(
         .target(name: "ShardWriter", dependencies: ["LensData", "Cropping", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. PNG contact sheets, grids and charts (FreeType text), for people to look at.
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG", "CFreeType"]),
-        // 6. EsViT training on CPU.
-        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "LensData", .product(name: "RealModule", package: "swift-numerics")],
+        // 6. EsViT training on CPU (CMallocTuning: glibc's allocator settings for the steps that still allocate).
+        .target(name: "CMallocTuning"),
+        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "LensData", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: kernelSettings),
         // 6'. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),

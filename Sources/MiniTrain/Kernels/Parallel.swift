@@ -1,21 +1,22 @@
 import Dispatch
 import Foundation
-import COpenBLAS
+import CMallocTuning
 
 /// How MiniTrain's own kernels (attention, LayerNorm, GELU, the loss) split work across cores. BLAS has
 /// its own threads (`BLAS.setThreads`); the two never run at the same time.
 public enum KernelThreads {
-    /// Keeps freed activation buffers in the heap between steps (glibc otherwise returns blocks above
-    /// 128 KiB to the kernel, and every step pays page faults to get them back), in one heap for all
-    /// threads (per-thread heaps each keep their own high-water mark). Call once, before the threads start.
+    /// Keeps freed buffers in the heap between steps (glibc otherwise returns blocks above 128 KiB to
+    /// the kernel, and every step pays page faults to get them back), in one heap for all threads
+    /// (per-thread heaps each keep their own high-water mark). For what still allocates per step (the
+    /// heads, EsViT's loss, the fine-tune; `CMallocTuning` says why). Call once, before the threads start.
     public static func keepFreedMemory() {
-        cminitrain_keep_freed_memory()
+        lenspipe_keep_freed_memory()
     }
 
     /// Gives the heap's free blocks back to the kernel once (after a set-up phase whose buffers the
     /// steady state does not reuse, e.g. `train --minutes`' timing steps on a scratch trainer).
     public static func releaseFreedMemory() {
-        cminitrain_release_freed_memory()
+        lenspipe_release_freed_memory()
     }
 
     /// Threads for the kernels in the current task: `KernelThreads.$count.withValue(n) { ... }`
