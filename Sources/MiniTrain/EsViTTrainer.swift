@@ -111,6 +111,10 @@ public final class EsViTTrainer: @unchecked Sendable {
         }
     }
 
+    /// Frees every lane's step memory (the next step allocates it again): before work that needs the
+    /// memory more, such as the monitor's embedding passes.
+    public func releaseStepMemory() { laneMemory = [] }
+
     /// The base addresses of every lane's step memory (a test compares them across steps).
     public var stepMemoryAddresses: [Int] { laneMemory.flatMap(\.bufferAddresses) }
 

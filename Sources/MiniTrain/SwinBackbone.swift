@@ -101,9 +101,9 @@ public struct SwinBackbone: Sendable {
     /// previous block's `output`, a merge's, or the embedding's), held for backward, not a copy.
     final class BlockCache {
         var input: [Float] = [], ln1: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
-        var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = [], proj: [Float] = []
+        var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = []
         var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
-        var fc1: [Float] = [], fc1Slope: [Float] = [], gelu: [Float] = [], output: [Float] = []
+        var fc1Slope: [Float] = [], gelu: [Float] = [], output: [Float] = []
         /// The window layout, computed once per cache.
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
         var nW = 1, ws = 1, side = 1, C = 1, heads = 1
@@ -113,8 +113,8 @@ public struct SwinBackbone: Sendable {
         /// Inference keeps only the attention probabilities (for attention maps) and the output (the
         /// next block's input): the rest is what backward would read, freed as soon as the block is done.
         func releaseForInference() {
-            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn, proj) = ([], [], [], [], [], [], [], [])
-            (x1, ln2, ln2Mean, ln2Rstd, fc1, fc1Slope, gelu) = ([], [], [], [], [], [], [])
+            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn) = ([], [], [], [], [], [], [])
+            (x1, ln2, ln2Mean, ln2Rstd, fc1Slope, gelu) = ([], [], [], [], [], [])
         }
     }
 
@@ -125,8 +125,10 @@ public struct SwinBackbone: Sendable {
         init(_ o: MergeOffsets) { self.o = o }
     }
 
-    /// Backward's working buffers for one stage, shared by its blocks (`[B·side², ·]`).
+    /// Working buffers for one stage, shared by its blocks (`[B·side², ·]`): the forward's temporaries
+    /// that backward does not read (the attention projection, fc1 before the GELU), and backward's.
     final class StageGradients {
+        var proj: [Float] = [], fc1: [Float] = []
         /// The gradient of the stage's tokens, replaced block by block (backward runs in place).
         var dx: [Float] = []
         var dgelu: [Float] = [], dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
@@ -153,6 +155,8 @@ public struct SwinBackbone: Sendable {
         var patchMask: [Float] = [], maskToken: Int? = nil
         /// Backward's buffers, one per stage, and the embedding's gradient.
         var gradients: [StageGradients] = []
+        /// The working buffers every stage shares (sized for the largest; only `dx` is per stage).
+        let scratch = StageGradients()
         var dembed: [Float] = []
         /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
         public var tokensOut: [Float] = []
@@ -174,9 +178,12 @@ public struct SwinBackbone: Sendable {
         public var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
             var out = [a(patches), a(embed), a(embedLN), a(tokensOut), a(finalMean), a(dembed)]
-            for stage in blocks { for b in stage { out += [a(b.ln1), a(b.qkv), a(b.probs), a(b.x1), a(b.fc1), a(b.gelu), a(b.output)] } }
+            for stage in blocks { for b in stage { out += [a(b.ln1), a(b.qkv), a(b.probs), a(b.x1), a(b.gelu), a(b.output)] } }
             for m in merges { out += [a(m.gathered), a(m.ln), a(m.output)] }
-            for g in gradients { out += [a(g.dx), a(g.dgelu), a(g.dqkv), a(g.dln1)] }
+            for g in gradients { out.append(a(g.dx)) }
+            let s = scratch
+            out += [a(s.proj), a(s.fc1), a(s.dgelu), a(s.dfc1), a(s.dln2), a(s.dproj), a(s.dattn), a(s.dqkv), a(s.dwin), a(s.dln1),
+                    a(s.dmergeLN), a(s.dmergeIn)]
             return out
         }
 
@@ -193,6 +200,17 @@ public struct SwinBackbone: Sendable {
     /// left as they are: every caller overwrites, or `zeroed` clears).
     @inline(__always) static func fit(_ buffer: inout [Float], _ count: Int) {
         if buffer.count != count { buffer = .uninitialized(count) }
+    }
+
+    /// At least `count` values (a buffer the stages share, sized by the largest; kernels take the count).
+    @inline(__always) static func atLeast(_ buffer: inout [Float], _ count: Int) {
+        if buffer.count < count { buffer = .uninitialized(count) }
+    }
+
+    /// `atLeast`, then the first `count` values 0.
+    @inline(__always) static func zeroedAtLeast(_ buffer: inout [Float], _ count: Int) {
+        atLeast(&buffer, count)
+        buffer.withUnsafeMutableBufferPointer { $0.baseAddress!.update(repeating: 0, count: count) }
     }
 
     /// `fit`, then every value 0 (for the gradients that kernels accumulate into).
@@ -278,7 +296,7 @@ public struct SwinBackbone: Sendable {
         if release { (cache.patches, cache.embed, cache.embedLN) = ([], [], []) }
         for i in 0..<c.stages {
             for b in cache.blocks[i] {
-                blockForward(arena, b, x, B: B, forBackward: forBackward)
+                blockForward(arena, b, x, B: B, forBackward: forBackward, scratch: cache.scratch)
                 if release { b.releaseForInference() }
                 x = b.output
                 if release { b.output = [] }
@@ -307,12 +325,12 @@ public struct SwinBackbone: Sendable {
         Self.fit(&cache.finalRstd, rows)
         LayerNorm.forward(&cache.tokensOut, mean: &cache.finalMean, rstd: &cache.finalRstd, x, (arena.values + offsets.normWeight),
                           (arena.values + offsets.normBias), N: rows, C: c.finalDim, eps: c.layerNormEps)
-        if release { cache.finalInput = [] }
+        if release { (cache.finalInput, cache.scratch.proj, cache.scratch.fc1) = ([], [], []) }
         return cache
     }
 
     /// One block on `x` (`[B·side², C]`, held as the block's input), into `b.output`.
-    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool) {
+    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool, scratch s: StageGradients) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let (o, v) = (b.o, arena.values)
         b.input = x
@@ -332,23 +350,23 @@ public struct SwinBackbone: Sendable {
             WindowAttention.forward(&b.attn, probs: &b.probs, qkv: b.qkv, table: (v + o.table),
                                     index: b.index, mask: m, windowsPerImage: b.nW, W: W, N: N, C: C, heads: b.heads)
         }
-        Self.fit(&b.proj, rows * C)
-        Linear.forward(&b.proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
+        Self.atLeast(&s.proj, rows * C)
+        Linear.forward(&s.proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
         Self.fit(&b.x1, rows * C)
         b.x1.withUnsafeMutableBufferPointer { d in x.withUnsafeBufferPointer { d.baseAddress!.update(from: $0.baseAddress!, count: rows * C) } }
-        TokenLayout.scatterAdd(&b.x1, b.proj, b.perm, rows: rows, C: C)
+        TokenLayout.scatterAdd(&b.x1, s.proj, b.perm, rows: rows, C: C)
         Self.fit(&b.ln2, rows * C)
         Self.fit(&b.ln2Mean, rows)
         Self.fit(&b.ln2Rstd, rows)
         LayerNorm.forward(&b.ln2, mean: &b.ln2Mean, rstd: &b.ln2Rstd, b.x1, (v + o.norm2Weight), (v + o.norm2Bias), N: rows, C: C, eps: eps)
-        Self.fit(&b.fc1, rows * hid)
-        Linear.forward(&b.fc1, b.ln2, (v + o.fc1Weight), (v + o.fc1Bias), N: rows, C: C, OC: hid)
+        Self.atLeast(&s.fc1, rows * hid)
+        Linear.forward(&s.fc1, b.ln2, (v + o.fc1Weight), (v + o.fc1Bias), N: rows, C: C, OC: hid)
         Self.fit(&b.gelu, rows * hid)
         if forBackward {
             Self.fit(&b.fc1Slope, rows * hid)
-            GELU.forward(&b.gelu, slope: &b.fc1Slope, b.fc1, count: rows * hid)
+            GELU.forward(&b.gelu, slope: &b.fc1Slope, s.fc1, count: rows * hid)
         } else {
-            GELU.forward(&b.gelu, b.fc1, count: rows * hid)
+            GELU.forward(&b.gelu, s.fc1, count: rows * hid)
         }
         Self.fit(&b.output, rows * C)
         Linear.forward(&b.output, b.gelu, (v + o.fc2Weight), (v + o.fc2Bias), N: rows, C: hid, OC: C)
@@ -371,22 +389,22 @@ public struct SwinBackbone: Sendable {
         for i in (0..<c.stages).reversed() {
             let g = cache.gradients[i]
             if i < c.stages - 1 {
-                let m = cache.merges[i], above = cache.gradients[i + 1]
+                let m = cache.merges[i], above = cache.gradients[i + 1], s = cache.scratch
                 let C = m.C, mrows = cache.batch * m.side * m.side / 4
-                Self.zeroed(&g.dmergeLN, mrows * 4 * C)
-                Linear.backward(dinp: &g.dmergeLN, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: above.dx, inp: m.ln,
+                Self.zeroedAtLeast(&s.dmergeLN, mrows * 4 * C)
+                Linear.backward(dinp: &s.dmergeLN, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: above.dx, inp: m.ln,
                                 weight: (arena.values + m.o.reduction), N: mrows, C: 4 * C, OC: 2 * C)
-                Self.zeroed(&g.dmergeIn, mrows * 4 * C)
-                LayerNorm.backward(dinp: &g.dmergeIn, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: g.dmergeLN,
+                Self.zeroedAtLeast(&s.dmergeIn, mrows * 4 * C)
+                LayerNorm.backward(dinp: &s.dmergeIn, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: s.dmergeLN,
                                    inp: m.gathered, gamma: (arena.values + m.o.normWeight), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
                 Self.zeroed(&g.dx, cache.batch * m.side * m.side * C)
-                TokenLayout.scatterAdd(&g.dx, g.dmergeIn, m.perm, rows: mrows * 4, C: C)
+                TokenLayout.scatterAdd(&g.dx, s.dmergeIn, m.perm, rows: mrows * 4, C: C)
                 if let dstage, dstage.stage == i {
                     precondition(dstage.grad.count == g.dx.count, "stage \(i)'s gradient has \(dstage.grad.count) values, not \(g.dx.count)")
                     g.dx.withUnsafeMutableBufferPointer { d in for k in d.indices { d[k] += dstage.grad[k] } }
                 }
             }
-            for b in cache.blocks[i].reversed() { blockBackward(arena, b, g, B: cache.batch) }
+            for b in cache.blocks[i].reversed() { blockBackward(arena, b, g, cache.scratch, B: cache.batch) }
         }
         let dx = cache.gradients[0]
         let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
@@ -401,38 +419,38 @@ public struct SwinBackbone: Sendable {
                         inp: cache.patches, weight: (arena.values + offsets.embedWeight), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
     }
 
-    /// Replaces `g.dx`, the gradient of the block's output, by the gradient of its input (in place: each
+    /// Replaces `stage.dx`, the gradient of the block's output, by the gradient of its input (in place: each
     /// term of the residual stream accumulates into it, as backward accumulates everywhere).
-    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ s: StageGradients, B: Int) {
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ stage: StageGradients, _ s: StageGradients, B: Int) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
-        Self.zeroed(&s.dgelu, rows * hid)
-        Linear.backward(dinp: &s.dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: s.dx, inp: b.gelu,
+        Self.zeroedAtLeast(&s.dgelu, rows * hid)
+        Linear.backward(dinp: &s.dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: stage.dx, inp: b.gelu,
                         weight: (v + o.fc2Weight), N: rows, C: hid, OC: C)
-        Self.zeroed(&s.dfc1, rows * hid)
+        Self.zeroedAtLeast(&s.dfc1, rows * hid)
         GELU.backward(dinp: &s.dfc1, dout: s.dgelu, slope: b.fc1Slope, count: rows * hid)
-        Self.zeroed(&s.dln2, rows * C)
+        Self.zeroedAtLeast(&s.dln2, rows * C)
         Linear.backward(dinp: &s.dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: s.dfc1, inp: b.ln2,
                         weight: (v + o.fc1Weight), N: rows, C: C, OC: hid)
-        LayerNorm.backward(dinp: &s.dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: s.dln2, inp: b.x1,
+        LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: s.dln2, inp: b.x1,
                            gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
         // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).
-        Self.fit(&s.dproj, rows * C)  // gather overwrites every row
-        TokenLayout.gather(&s.dproj, s.dx, b.perm, rows: rows, C: C)
-        Self.zeroed(&s.dattn, rows * C)
+        Self.atLeast(&s.dproj, rows * C)  // gather overwrites every row
+        TokenLayout.gather(&s.dproj, stage.dx, b.perm, rows: rows, C: C)
+        Self.zeroedAtLeast(&s.dattn, rows * C)
         Linear.backward(dinp: &s.dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: s.dproj, inp: b.attn,
                         weight: (v + o.projWeight), N: rows, C: C, OC: C)
         let N = b.ws * b.ws, W = rows / N
-        Self.zeroed(&s.dqkv, rows * 3 * C)
+        Self.zeroedAtLeast(&s.dqkv, rows * 3 * C)
         WindowAttention.backward(dqkv: &s.dqkv, dtable: (g + o.table), dout: s.dattn, qkv: b.qkv, probs: b.probs,
                                  index: b.index, W: W, N: N, C: C, heads: b.heads)
-        Self.zeroed(&s.dwin, rows * C)
+        Self.zeroedAtLeast(&s.dwin, rows * C)
         Linear.backward(dinp: &s.dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: s.dqkv, inp: b.windows,
                         weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C)
-        Self.zeroed(&s.dln1, rows * C)
+        Self.zeroedAtLeast(&s.dln1, rows * C)
         TokenLayout.scatterAdd(&s.dln1, s.dwin, b.perm, rows: rows, C: C)
-        LayerNorm.backward(dinp: &s.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dln1, inp: b.input,
+        LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dln1, inp: b.input,
                            gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
     }
 }

@@ -89,6 +89,9 @@ final class KNNMonitor {
     /// The k-NN accuracy of val against train on the teacher's features: DINO's vote, and the same vote
     /// on features centred by the train features' mean (`KNNClassifier(centred:)`).
     func accuracy(trainer: EsViTTrainer, size: Int) -> Scores {
+        // The embedding passes reuse the heap the step memory held (one step re-allocates it afterwards):
+        // a monitor pass beside a kept step memory raised the peak RSS by a fifth.
+        trainer.releaseStepMemory()
         let extractor = FeatureExtractor(network: trainer.network, arena: trainer.teacher, size: size)
         let D = trainer.config.finalDim
         let train = extractor.features(trainImages), val = extractor.features(valImages)
