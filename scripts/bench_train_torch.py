@@ -81,19 +81,11 @@ def main():
             keep = torch.rand(2 * B, blocks).argsort(1) < int(0.6 * blocks)
             mask = keep.reshape(2 * B, 8, 8).repeat_interleave(2, 1).repeat_interleave(2, 2)
             _, loss = student.reconstruct(g, mask, target=normalized_target(g, 8))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
-            opt.step()
+        else:
             with torch.no_grad():
-                for ps, pt in zip(student.parameters(), teacher.parameters()):
-                    pt.mul_(0.996).add_(ps.detach(), alpha=0.004)
-            times.append(time.perf_counter() - t0)
-            continue
-        with torch.no_grad():
-            t_out = run(teacher, g)
-        s_out = [run(student, g), run(student, loc)]
-        loss = esvit_loss(s_out, t_out, center, center_grid)
+                t_out = run(teacher, g)
+            s_out = [run(student, g), run(student, loc)]
+            loss = esvit_loss(s_out, t_out, center, center_grid)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
@@ -101,8 +93,9 @@ def main():
         with torch.no_grad():
             for ps, pt in zip(student.parameters(), teacher.parameters()):
                 pt.mul_(0.996).add_(ps.detach(), alpha=0.004)
-            center.mul_(0.9).add_(t_out[0].mean(0, keepdim=True), alpha=0.1)
-            center_grid.mul_(0.9).add_(t_out[1].mean((0, 1), keepdim=True), alpha=0.1)
+            if a.objective == "esvit":
+                center.mul_(0.9).add_(t_out[0].mean(0, keepdim=True), alpha=0.1)
+                center_grid.mul_(0.9).add_(t_out[1].mean((0, 1), keepdim=True), alpha=0.1)
         times.append(time.perf_counter() - t0)
     rest = sorted(times[1:])
     med = rest[len(rest) // 2]
