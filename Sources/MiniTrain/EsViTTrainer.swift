@@ -293,9 +293,12 @@ public final class EsViTTrainer: @unchecked Sendable {
             let decoder = network.decoder!
             var target = globals
             if hyper.mimTargetBlock > 0 {
-                let m = memory ?? LaneMemory()
-                MaskedImageModeling.normalizedTarget(into: &m.target, globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
-                target = m.target
+                if let memory {
+                    MaskedImageModeling.normalizedTarget(into: &memory.target, globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                    target = memory.target
+                } else {
+                    target = MaskedImageModeling.normalizedTarget(globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                }
             }
             let (tokens, mid) = decoder.inputs(bb)
             let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: patchMask!, batch: 2 * B, size: S,

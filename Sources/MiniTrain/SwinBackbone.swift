@@ -125,12 +125,16 @@ public struct SwinBackbone: Sendable {
         init(_ o: MergeOffsets) { self.o = o }
     }
 
-    /// Working buffers for one stage, shared by its blocks (`[B·side², ·]`): the forward's temporaries
-    /// that backward does not read (the attention projection, fc1 before the GELU), and backward's.
-    final class StageGradients {
-        var proj: [Float] = [], fc1: [Float] = []
-        /// The gradient of the stage's tokens, replaced block by block (backward runs in place).
+    /// The gradient of one stage's tokens `[B·side², C]`, replaced block by block (backward runs in place).
+    final class StageGradient {
         var dx: [Float] = []
+    }
+
+    /// The working buffers every block of every stage shares, sized for the largest stage (kernels take
+    /// the count): the forward's temporaries that backward does not read (the attention projection, fc1
+    /// before the GELU), and backward's.
+    final class WorkingBuffers {
+        var proj: [Float] = [], fc1: [Float] = []
         var dgelu: [Float] = [], dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
         var dqkv: [Float] = [], dwin: [Float] = [], dln1: [Float] = []
         /// The patch merging after the stage: gradients of its LayerNorm output and of its gathered input.
@@ -154,9 +158,9 @@ public struct SwinBackbone: Sendable {
         /// offset in the arena (empty / nil: no mask).
         var patchMask: [Float] = [], maskToken: Int? = nil
         /// Backward's buffers, one per stage, and the embedding's gradient.
-        var gradients: [StageGradients] = []
-        /// The working buffers every stage shares (sized for the largest; only `dx` is per stage).
-        let scratch = StageGradients()
+        var gradients: [StageGradient] = []
+        /// The working buffers every stage shares (sized for the largest; only the gradient is per stage).
+        let scratch = WorkingBuffers()
         var dembed: [Float] = []
         /// Output tokens after the final LayerNorm, `[B·L, C]` (image-major, tokens row-major).
         public var tokensOut: [Float] = []
@@ -244,7 +248,7 @@ public struct SwinBackbone: Sendable {
                 cache.merges.append(m)
                 side /= 2
             }
-            cache.gradients.append(StageGradients())
+            cache.gradients.append(StageGradient())
         }
         cache.tokens = side * side
         return cache
@@ -330,7 +334,7 @@ public struct SwinBackbone: Sendable {
     }
 
     /// One block on `x` (`[B·side², C]`, held as the block's input), into `b.output`.
-    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool, scratch s: StageGradients) {
+    private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool, scratch s: WorkingBuffers) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let (o, v) = (b.o, arena.values)
         b.input = x
@@ -376,7 +380,7 @@ public struct SwinBackbone: Sendable {
     /// Accumulates every parameter's gradient into `arena.grads` from `dtokens`, the gradient of the
     /// final tokens `[B·L, C]` (after the final LayerNorm), plus `dstage`, a gradient of one stage's
     /// output (`Cache.stageOutput`) from another reader of it (the two-stage pixel decoder), if given.
-    /// Its working buffers live in the cache (`StageGradients`), reused with it.
+    /// Its working buffers live in the cache (`StageGradient`, `WorkingBuffers`), reused with it.
     public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float], dstage: (stage: Int, grad: [Float])? = nil) {
         check(arena)
         precondition(cache.forBackward, "backward needs a cache made with forBackward: true")
@@ -421,7 +425,7 @@ public struct SwinBackbone: Sendable {
 
     /// Replaces `stage.dx`, the gradient of the block's output, by the gradient of its input (in place: each
     /// term of the residual stream accumulates into it, as backward accumulates everywhere).
-    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ stage: StageGradients, _ s: StageGradients, B: Int) {
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ stage: StageGradient, _ s: WorkingBuffers, B: Int) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
