@@ -7,6 +7,20 @@ public enum FineTuneTask: String, Codable, Sendable, CaseIterable {
     case regress
 }
 
+/// Which validation pass's weights a fine-tune keeps.
+///
+/// With few labels the validation subset is small (1% of a DeepLense val split is 9 images), so its
+/// accuracy moves in steps of 0.11 and a lucky pass wins; the cross-entropy moves with every image's
+/// confidence and is the steadier choice there (`docs/science.md`, "Model selection with few labels").
+public enum FineTuneSelection: String, Codable, Sendable, CaseIterable {
+    /// The highest validation accuracy, ties broken by the lower cross-entropy (regression: the lowest MAE).
+    case accuracy
+    /// The lowest validation cross-entropy (regression: the lowest MAE).
+    case loss
+    /// The weights of the last step (no selection; validation is only logged).
+    case last
+}
+
 /// Every hyper-parameter of a fine-tuning run (written into `report.json` and the checkpoint's metadata).
 ///
 /// AdamW with a linear warm-up from 0 and a cosine decay to `minLR`; the head learns at `lr` and the
@@ -41,6 +55,11 @@ public struct FineTuneRecipe: Codable, Sendable, Equatable {
     public var augment = true
     /// Validation passes over the run, evenly spaced, the last at the final step (model selection).
     public var evaluations = 10
+    /// How the kept weights are chosen among the validation passes.
+    public var selection: FineTuneSelection = .accuracy
+    /// Also score the test split at every validation pass, into `metrics.jsonl` (for studies of the
+    /// selection rule; the report's test score is still the kept weights').
+    public var traceTest = false
     /// A `metrics.jsonl` line every this many steps.
     public var metricsEvery = 10
 

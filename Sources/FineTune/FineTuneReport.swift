@@ -119,12 +119,15 @@ public struct Scores: Codable, Sendable {
         baselineMAE = Self.finite(baseline.mae)
     }
 
-    /// Whether these (validation) scores beat `other`: higher accuracy, then lower loss; lower MAE.
-    func better(than other: Scores?) -> Bool {
+    /// Whether these (validation) scores beat `other` under `rule` (`.last`: always, the later pass wins).
+    func better(than other: Scores?, by rule: FineTuneSelection) -> Bool {
         guard let other else { return true }
-        if let a = accuracy, let b = other.accuracy {
-            return a > b || (a == b && (loss ?? .infinity) < (other.loss ?? .infinity))
+        let (loss, otherLoss) = (self.loss ?? .infinity, other.loss ?? .infinity)
+        switch (rule, accuracy, other.accuracy) {
+        case (.last, _, _): return true
+        case (.accuracy, let a?, let b?): return a > b || (a == b && loss < otherLoss)
+        case (.loss, _?, _?): return loss < otherLoss
+        default: return (mae ?? .infinity) < (other.mae ?? .infinity)
         }
-        return (mae ?? .infinity) < (other.mae ?? .infinity)
     }
 }

@@ -133,14 +133,17 @@ public final class FineTuneRun {
                 let valStart = Date()
                 let scores = score(trainer, data.val, data: data, size: size).scores
                 valSeconds = Date().timeIntervalSince(valStart)
-                let improved = scores.better(than: best?.scores)
+                let improved = scores.better(than: best?.scores, by: recipe.selection)
                 if improved { best = (scores, done, trainer.snapshot()) }
                 metrics.append(Self.record(step: done, split: "val", scores, best: improved))
-                log("step \(done): val " + Self.summary(scores) + (improved ? " (best so far)" : ""))
+                log("step \(done): val " + Self.summary(scores) + (improved && recipe.selection != .last ? " (best so far)" : ""))
+                if recipe.traceTest {
+                    metrics.append(Self.record(step: done, split: "test_trace", score(trainer, data.test, data: data, size: size).scores, best: improved))
+                }
             }
             progress(FineTuneProgress(step: done, totalSteps: totalSteps, epoch: epoch, loss: loss, lr: Double(lr), imagesPerSecond: rate,
                                       etaSeconds: Double(totalSteps - done) * Double(B) / max(rate, 1e-9),
-                                      best: best.map { (Self.selectionValue($0.scores), $0.step) }))
+                                      best: best.map { (selectionValue($0.scores), $0.step) }))
         }
         guard let kept = best else { throw FineTuneError("no validation pass ran") }
         trainer.restore(kept.weights)
@@ -349,8 +352,10 @@ public final class FineTuneRun {
         return r
     }
 
-    /// The number model selection compares: validation accuracy, or MAE.
-    static func selectionValue(_ s: Scores) -> Double { s.accuracy ?? s.mae ?? .nan }
+    /// The number model selection compares: validation accuracy or cross-entropy, or MAE.
+    func selectionValue(_ s: Scores) -> Double {
+        options.recipe.selection == .loss && s.accuracy != nil ? s.loss ?? .nan : s.accuracy ?? s.mae ?? .nan
+    }
 
     static func summary(_ s: Scores) -> String {
         if let a = s.accuracy {
@@ -401,7 +406,7 @@ public struct FineTuneProgress: Sendable {
     public var lr: Double
     public var imagesPerSecond: Double
     public var etaSeconds: Double
-    /// The best validation value so far (accuracy, or MAE) and its step.
+    /// The kept validation pass's value (accuracy, cross-entropy or MAE, as `recipe.selection` compares) and its step.
     public var best: (value: Double, step: Int)?
 }
 

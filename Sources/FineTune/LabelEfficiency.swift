@@ -136,13 +136,14 @@ public struct LabelEfficiency: Sendable {
         return report
     }
 
-    /// Whether a fine-tune's report is the cell `o` asks for: the same fraction, seed, start, budget and
-    /// shards, and (pre-trained) the same checkpoint; a from-scratch cell only takes the checkpoint's
+    /// Whether a fine-tune's report is the cell `o` asks for: the same fraction, seed, start, budget,
+    /// selection rule and shards, and (pre-trained) the same checkpoint; a from-scratch cell only takes the checkpoint's
     /// shape, so one made beside another checkpoint of the same shape serves.
     static func answers(_ o: FineTuneOptions, _ done: FineTuneReport) -> Bool {
         done.task == .classify && done.labelFraction == o.recipe.labelFraction && done.recipe.seed == o.recipe.seed
             && done.initialization.contains("scratch") == o.fromScratch && done.minutes == o.minutes
             && (o.minutes != nil || done.recipe.epochs == (o.epochs ?? o.recipe.epochs)) && done.shards == o.shards && done.recipe.backboneLRScale == o.recipe.backboneLRScale
+            && done.recipe.selection == o.recipe.selection && done.recipe.evaluations == o.recipe.evaluations
             && (o.fromScratch || done.checkpoint == o.checkpoint)
     }
 

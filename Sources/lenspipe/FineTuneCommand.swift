@@ -10,7 +10,7 @@ extension LensPipe {
             commandName: "finetune",
             abstract: "Fine-tune a pre-trained backbone with labels: classify the substructure, or regress the axion mass.",
             discussion: """
-            The Swin backbone of a lenspipe train checkpoint (--network teacher or student weights) plus a linear head on its mean-pooled tokens, trained with labels on SHARDS/train (AdamW, linear warm-up then cosine; the backbone at --backbone-lr-scale times the head's rate), the weights of the best SHARDS/val pass kept, scored once on SHARDS/test. Images are the stored stamps resampled to the checkpoint's global view size (as eval does), under random flips and 90-degree rotations while training.
+            The Swin backbone of a lenspipe train checkpoint (--network teacher or student weights) plus a linear head on its mean-pooled tokens, trained with labels on SHARDS/train (AdamW, linear warm-up then cosine; the backbone at --backbone-lr-scale times the head's rate), the weights of the best SHARDS/val pass kept (--select), scored once on SHARDS/test. Images are the stored stamps resampled to the checkpoint's global view size (as eval does), under random flips and 90-degree rotations while training.
 
             --task classify: cross-entropy; test accuracy, macro and per-class one-vs-rest ROC AUC, confusion matrix; roc.png and confusion.png. --task regress: the samples with a target (the axion class), log10 of the target (errors in dex) standardised by train, Huber loss; test MAE, RMSE, bias and Pearson r beside the MAE of always predicting the training mean; regression.png. --from-scratch trains the same network from random init for the same budget (the baseline); --label-fraction keeps a seeded, label-stratified share of train, and the same share of val for choosing the weights.
             --curve 0.01,0.1,1 --seeds 0,1 runs both starts at every fraction and seed (same budget, subset and order) and draws the label-efficiency curve: what pre-training saves in labels.
@@ -52,6 +52,10 @@ extension LensPipe {
         @Option(help: "Linear warm-up, as a fraction of the steps.") var warmup = 0.1
         @Option(help: "Regression loss on standardised targets: huber or l2.") var loss = "huber"
         @Option(help: "Validation passes over the run (the best one's weights are kept).") var evaluations = 10
+        @Option(help: "Which validation pass's weights are kept: loss (the lowest cross-entropy: steady on a small val subset), accuracy (the highest, ties by loss), or last (no selection). Regression compares MAE unless last.")
+        var select: FineTuneSelection = .accuracy
+        @Flag(help: "Also score SHARDS/test at every validation pass, into metrics.jsonl (for studies of --select; the report's test score stays the kept weights').")
+        var traceTest = false
         @Option(help: "Image side the network sees (default: the checkpoint's global view size).") var imageSize: Int?
         @Option(name: .customLong("size"), help: .hidden) var legacySize: Int?
         var size: Int? { imageSize ?? legacySize }
@@ -96,6 +100,8 @@ extension LensPipe {
             r.seed = seed
             r.augment = augment
             r.evaluations = evaluations
+            r.selection = select
+            r.traceTest = traceTest
             return r
         }
 
@@ -166,6 +172,7 @@ extension LensPipe {
 }
 
 extension FineTuneTask: ExpressibleByArgument {}
+extension FineTuneSelection: ExpressibleByArgument {}
 
 extension FineTuneProgress {
     /// The progress line's text.

@@ -75,6 +75,35 @@ import _TestSupport
         #expect(bad.status != 0 && bad.stderr.contains("--curve is for --task classify"))
     }
 
+    /// `--select`: each rule keeps the pass it names (read back from the val lines of `metrics.jsonl`),
+    /// and with `--trace-test` the report's test score is the traced test score of the kept pass.
+    @Test(arguments: [FineTuneSelection.accuracy, .loss, .last])
+    func selectionKeepsThePassItsRuleNames(_ rule: FineTuneSelection) throws {
+        let out = TestSupport.tempDir("ft-select-\(rule)") + "/out"
+        let r = try Self.finetune(["--task", "classify", "--epochs", "4", "--evaluations", "4", "--select", rule.rawValue, "--trace-test", "-o", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try TestSupport.json(r.stdout)
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { try TestSupport.json(String($0)) }
+        let val = lines.filter { $0["split"] as? String == "val" }, traced = lines.filter { $0["split"] as? String == "test_trace" }
+        #expect(val.count == 4 && traced.count == 4 && val.map { $0["step"] as? Int } == traced.map { $0["step"] as? Int })
+        func number(_ line: [String: Any], _ key: String) -> Double { line[key] as? Double ?? .nan }
+        var kept = val[0]
+        for line in val.dropFirst() {
+            let (a, b) = (number(line, "val_accuracy"), number(kept, "val_accuracy"))
+            let (l, m) = (number(line, "val_loss"), number(kept, "val_loss"))
+            switch rule {
+            case .accuracy: if a > b || (a == b && l < m) { kept = line }
+            case .loss: if l < m { kept = line }
+            case .last: kept = line
+            }
+        }
+        #expect(report["best_step"] as? Int == kept["step"] as? Int)
+        let trace = try #require(traced.first { $0["step"] as? Int == report["best_step"] as? Int })
+        let test = try #require(report["test"] as? [String: Any])
+        #expect(test["accuracy"] as? Double == trace["test_trace_accuracy"] as? Double && test["loss"] as? Double == trace["test_trace_loss"] as? Double)
+        #expect((report["recipe"] as? [String: Any])?["selection"] as? String == rule.rawValue)
+    }
+
     @Test func classifyWritesReportFiguresAndAReloadableCheckpoint() throws {
         let out = TestSupport.tempDir("ft-classify") + "/out"
         let r = try Self.finetune(["--task", "classify", "--epochs", "2", "--evaluations", "2", "-o", out, "--json"])
