@@ -18,37 +18,8 @@ public struct EmbeddedSplit: Sendable {
     public var ids: [String]
     public var count: Int { ids.count }
 
-    /// The whole split's images, labels, targets and ids (a split of a few thousand 64 px stamps is tens
-    /// of MB; `embed` streams instead).
-    public struct Images: Sendable {
-        public var images: [LensImage]
-        public var labels: [Int?]
-        public var targets: [Double?]
-        public var ids: [String]
-        /// The images' channels (every sample has the same).
-        public var channels: Int { images.first?.channels ?? 1 }
-
-        public init(folder: String, limit: Int? = nil) throws {
-            let reader = try MDSReader(folder: folder)
-            let order = ShardOrder(reader: reader, seed: 0, shardsPerBlock: 1)
-            let n = min(limit ?? reader.count, reader.count)
-            var (images, labels, targets, ids) = ([LensImage](), [Int?](), [Double?](), [String]())
-            for i in 0..<n {
-                let s = try order.sample(i)
-                if let first = images.first, s.image.channels != first.channels {
-                    throw LensDataError(path: folder, "sample \(i) (\(s.id)) has \(s.image.channels) channels, sample 0 has \(first.channels): a split's images must agree")
-                }
-                images.append(s.image)
-                labels.append(s.label)
-                targets.append(s.target)
-                ids.append(s.id)
-            }
-            (self.images, self.labels, self.targets, self.ids) = (images, labels, targets, ids)
-        }
-    }
-
     /// Features of `split` from `network` with the parameters in `arena` (inference only).
-    public init(_ split: Images, network: EsViTNetwork, arena: ParameterArena, size: Int, progress: ((Int) -> Void)? = nil) {
+    public init(_ split: LabelledSplit, network: EsViTNetwork, arena: ParameterArena, size: Int, progress: ((Int) -> Void)? = nil) {
         let extractor = FeatureExtractor(network: network, arena: arena, size: size)
         features = extractor.features(split.images, progress: progress)
         dimension = network.config.finalDim
@@ -56,7 +27,7 @@ public struct EmbeddedSplit: Sendable {
     }
 
     /// Raw pixels as features: each image resampled to `size` and flattened (`[N, C x size x size]`).
-    public init(rawPixels split: Images, size: Int) {
+    public init(rawPixels split: LabelledSplit, size: Int) {
         features = split.images.flatMap { PairSampler.wholeView($0, size: size) }
         dimension = (split.images.first?.channels ?? 1) * size * size
         (labels, targets, ids) = (split.labels, split.targets, split.ids)

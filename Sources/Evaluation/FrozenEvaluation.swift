@@ -105,7 +105,7 @@ public struct FrozenEvaluation {
 
     public func run() throws -> Report {
         log("reading \(options.train) and \(options.test)")
-        let train = try EmbeddedSplit.Images(folder: options.train), test = try EmbeddedSplit.Images(folder: options.test)
+        let train = try LabelledSplit(folder: options.train), test = try LabelledSplit(folder: options.test)
         guard train.channels == test.channels else {
             throw EvaluationError("\(options.train) holds \(train.channels)-channel images, \(options.test) \(test.channels)-channel ones")
         }
@@ -157,7 +157,7 @@ public struct FrozenEvaluation {
                       testImages: test.ids.count, classes: names, k: options.k, temperature: options.temperature, rows: rows)
     }
 
-    static func labels(_ split: EmbeddedSplit.Images, _ folder: String) throws -> [Int] {
+    static func labels(_ split: LabelledSplit, _ folder: String) throws -> [Int] {
         guard !split.labels.isEmpty else { throw EvaluationError("\(folder): no samples") }
         guard let i = split.labels.firstIndex(where: { $0 == nil }) else { return split.labels.map { $0! } }
         throw EvaluationError("\(folder): sample \(i) (\(split.ids[i])) has no label; eval needs a labelled split")

@@ -4,6 +4,7 @@ import Foundation
 import LensData
 import MiniTrain
 import Render
+import ShardWriter
 
 /// `lenspipe finetune`: a pre-trained backbone (or the same network from random init, the baseline)
 /// plus a linear head, trained with labels on `SHARDS/train`, the best weights chosen on `SHARDS/val`,

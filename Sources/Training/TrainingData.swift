@@ -65,17 +65,13 @@ final class KNNMonitor {
     /// Nil when the data have no labels or no `val` split.
     init?(data: TrainingData, recipe: TrainRecipe) throws {
         guard let val = data.val, val.count > 0 else { return nil }
+        /// `n` samples spread evenly over the split, when every one is labelled.
         func pick(_ reader: MDSReader, _ n: Int) throws -> ([LensImage], [Int])? {
             let count = min(n, reader.count)
             guard count > 0 else { return nil }
-            var images: [LensImage] = [], labels: [Int] = []
-            for j in 0..<count {
-                let s = try ShardSample(try reader.sample(at: j * reader.count / count), index: j)
-                guard let label = s.label else { return nil }
-                images.append(s.image)
-                labels.append(label)
-            }
-            return (images, labels)
+            let split = try LabelledSplit(reader: reader, indices: (0..<count).map { $0 * reader.count / count })
+            let labels = split.labels.compactMap { $0 }
+            return labels.count == count ? (split.images, labels) : nil
         }
         defer { data.train.dropCache(); val.dropCache() }  // the training loop reads through its own ShardOrder
         guard let (ti, tl) = try pick(data.train, recipe.monitor.knnTrain), let (vi, vl) = try pick(val, recipe.monitor.knnVal) else { return nil }

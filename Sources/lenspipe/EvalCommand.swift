@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import MiniTrain
+import ShardWriter
 
 extension LensPipe {
     struct Embed: ParsableCommand {
@@ -26,7 +27,7 @@ extension LensPipe {
         @OptionGroup var threadOptions: ThreadOptions
 
         func run() throws {
-            let images = try EmbeddedSplit.Images(folder: split)
+            let images = try LabelledSplit(folder: split)
             let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: split, channels: images.channels)
             let meter = ProgressMeter("embed", total: images.ids.count, quiet: quiet)
             let arena = network.arena(of: trainer)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ShardWriter
 @testable import FineTune
 
 @Suite struct LabelledSplitTests {

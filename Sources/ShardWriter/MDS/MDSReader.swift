@@ -4,8 +4,9 @@ import Synchronization
 
 /// Reads an MDS data set: `index.json`, then samples by global index across shards.
 ///
-/// Shards are decompressed whole (one zstd frame) and indexed with their offset table; the two most
-/// recently used stay in memory. Safe to use from several threads. Reads shards written by lenspipe
+/// Shards are decompressed whole (one zstd frame) and indexed with their offset table; the
+/// `cachedShards` most recently used stay in memory (two by default; `ShardOrder` keeps a block's
+/// worth). Safe to use from several threads. Reads shards written by lenspipe
 /// and by Python's `streaming.MDSWriter` alike.
 public final class MDSReader: Sendable {
     public struct ShardInfo: Sendable {
@@ -24,7 +25,9 @@ public final class MDSReader: Sendable {
     /// `starts[k]` is the global index of shard k's first sample.
     public let starts: [Int]
     public var count: Int { (starts.last ?? 0) + (shards.last?.samples ?? 0) }
-    /// Loaded shards (or why they failed), the two most recently used; a failed shard is not retried.
+    /// How many decompressed shards stay in memory.
+    public let cachedShards: Int
+    /// Loaded shards (or why they failed), the most recently used first; a failed shard is not retried.
     private let cache = Mutex<[(Int, Result<MDSShard, LensDataError>)]>([])
     /// Held while a shard is loaded, so threads that want the same shard decompress it once.
     private let loading = Mutex<Void>(())
@@ -37,8 +40,18 @@ public final class MDSReader: Sendable {
     /// The largest `index.json` read.
     public static let maxIndexBytes = 64 << 20
 
-    public init(folder: String) throws {
+    /// The same data set with its own cache of `cachedShards` shards (the index is not read again).
+    public func withCache(of cachedShards: Int) -> MDSReader {
+        MDSReader(folder: folder, shards: shards, starts: starts, cachedShards: cachedShards)
+    }
+
+    private init(folder: String, shards: [ShardInfo], starts: [Int], cachedShards: Int) {
+        (self.folder, self.shards, self.starts, self.cachedShards) = (folder, shards, starts, max(1, cachedShards))
+    }
+
+    public init(folder: String, cachedShards: Int = 2) throws {
         self.folder = folder
+        self.cachedShards = max(1, cachedShards)
         let path = folder + "/index.json"
         let data: [UInt8]
         do {
@@ -93,16 +106,25 @@ public final class MDSReader: Sendable {
         }
     }
 
+    /// The shard holding sample `index` (global, in range) and the sample's index within it.
+    public func location(of index: Int) -> (shard: Int, local: Int) {
+        var k = 0, lo = 0, hi = starts.count - 1
+        while lo <= hi { let mid = (lo + hi) / 2; if starts[mid] <= index { k = mid; lo = mid + 1 } else { hi = mid - 1 } }
+        return (k, index - starts[k])
+    }
+
+    /// Shard `k`'s file (the zstd one when the index names it), as errors name it.
+    public func shardPath(_ k: Int) -> String { folder + "/" + (shards[k].zipName ?? shards[k].rawName) }
+
     /// Sample `index` (global), as column name -> value.
     public func sample(at index: Int) throws -> [String: MDSValue] {
         guard index >= 0 && index < count else { throw LensDataError(path: folder, "sample \(index) out of range 0..<\(count)") }
-        var k = 0, lo = 0, hi = starts.count - 1
-        while lo <= hi { let mid = (lo + hi) / 2; if starts[mid] <= index { k = mid; lo = mid + 1 } else { hi = mid - 1 } }
+        let (k, local) = location(of: index)
         let shard = try cachedShard(k)
         do {
-            return try shard.withRecord(index - starts[k]) { try shards[k].columns.decode($0) }
+            return try shard.withRecord(local) { try shards[k].columns.decode($0) }
         } catch {
-            throw LensDataError(path: folder + "/" + (shards[k].zipName ?? shards[k].rawName), "sample \(index - starts[k]): \(error)")
+            throw LensDataError(path: shardPath(k), "sample \(local): \(error)")
         }
     }
 
@@ -110,18 +132,25 @@ public final class MDSReader: Sendable {
     public func dropCache() { cache.withLock { $0.removeAll() } }
 
     private func cachedShard(_ k: Int) throws -> MDSShard {
-        func lookup() -> Result<MDSShard, LensDataError>? { cache.withLock { $0.first { $0.0 == k }?.1 } }
+        func lookup() -> Result<MDSShard, LensDataError>? {
+            cache.withLock { c in
+                guard let i = c.firstIndex(where: { $0.0 == k }) else { return nil }
+                let entry = c.remove(at: i)
+                c.insert(entry, at: 0)
+                return entry.1
+            }
+        }
         if let hit = lookup() { return try hit.get() }
         let result: Result<MDSShard, LensDataError> = loading.withLock { _ in
             if let hit = lookup() { return hit }
             let r: Result<MDSShard, LensDataError>
             do { r = .success(try loadShard(k)) } catch let e as LensDataError { r = .failure(e) } catch {
-                r = .failure(LensDataError(path: folder + "/" + (shards[k].zipName ?? shards[k].rawName), "\(error)"))
+                r = .failure(LensDataError(path: shardPath(k), "\(error)"))
             }
             cache.withLock { c in
                 c.removeAll { $0.0 == k }
                 c.insert((k, r), at: 0)
-                if c.count > 2 { c.removeLast() }
+                while c.count > cachedShards { c.removeLast() }
             }
             return r
         }
