@@ -41,7 +41,7 @@ def main():
     cells = {}
     for d in sorted(glob.glob(os.path.join(args.folder, "*-f*-s*"))):
         m = re.fullmatch(r"(pretrained|scratch)-f([0-9.e-]+)-s(\d+)", os.path.basename(d))
-        if m and os.path.exists(os.path.join(d, "metrics.jsonl")):
+        if m and os.path.exists(os.path.join(d, "report.json")):  # finished cells only
             cells[(m[1], float(m[2]), int(m[3]))] = passes(d)
     if not cells:
         sys.exit(f"{args.folder}: no finished cells")

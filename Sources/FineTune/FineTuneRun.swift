@@ -19,10 +19,10 @@ import ShardWriter
 public final class FineTuneRun {
     public let options: FineTuneOptions
     let log: @Sendable (String) -> Void
-    let progress: @Sendable (FineTuneProgress) -> Void
+    let progress: @Sendable (StepProgress) -> Void
 
     public init(options: FineTuneOptions, log: @escaping @Sendable (String) -> Void = { _ in },
-                progress: @escaping @Sendable (FineTuneProgress) -> Void = { _ in }) {
+                progress: @escaping @Sendable (StepProgress) -> Void = { _ in }) {
         self.options = options
         self.log = log
         self.progress = progress
@@ -142,9 +142,8 @@ public final class FineTuneRun {
                     metrics.append(Self.record(step: done, split: "test_trace", score(trainer, data.test, data: data, size: size).scores, best: improved))
                 }
             }
-            progress(FineTuneProgress(step: done, totalSteps: totalSteps, epoch: epoch, loss: loss, lr: Double(lr), imagesPerSecond: rate,
-                                      etaSeconds: Double(totalSteps - done) * Double(B) / max(rate, 1e-9),
-                                      best: best.map { (selectionValue($0.scores), $0.step) }))
+            progress(StepProgress(step: done, totalSteps: totalSteps, epoch: epoch, loss: loss, lr: Double(lr), imagesPerSecond: rate, batch: B,
+                                  best: best.map { (selectionValue($0.scores), $0.step) }))
         }
         guard let kept = best else { throw FineTuneError("no validation pass ran") }
         trainer.restore(kept.weights)
@@ -397,17 +396,3 @@ public struct FineTuneOptions: Sendable {
         self.recipe = recipe
     }
 }
-
-/// The live state after a step (for progress lines).
-public struct FineTuneProgress: Sendable {
-    public var step: Int
-    public var totalSteps: Int
-    public var epoch: Int
-    public var loss: Double
-    public var lr: Double
-    public var imagesPerSecond: Double
-    public var etaSeconds: Double
-    /// The kept validation pass's value (accuracy, cross-entropy or MAE, as `recipe.selection` compares) and its step.
-    public var best: (value: Double, step: Int)?
-}
-

@@ -1,4 +1,5 @@
 import Foundation
+import LensData
 import Render
 
 /// Label efficiency: what pre-training saves. The same fine-tune (`FineTuneRun`, classification) from
@@ -93,7 +94,7 @@ public struct LabelEfficiency: Sendable {
 
     /// Runs (or reads) every cell, then writes `label_efficiency.json` and `label_efficiency.png`.
     public func run(log: @escaping @Sendable (String) -> Void = { _ in },
-                    progress: @escaping @Sendable (FineTuneProgress) -> Void = { _ in }) throws -> Report {
+                    progress: @escaping @Sendable (StepProgress) -> Void = { _ in }) throws -> Report {
         guard base.task == .classify else { throw FineTuneError("the label-efficiency curve is for --task classify") }
         guard !fractions.isEmpty, fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw FineTuneError("label fractions must be within (0, 1]") }
         guard !seeds.isEmpty else { throw FineTuneError("the curve needs at least one seed") }

@@ -18,10 +18,10 @@ import ShardWriter
 public final class TrainingRun {
     public let options: TrainOptions
     let log: @Sendable (String) -> Void
-    let progress: @Sendable (TrainProgress) -> Void
+    let progress: @Sendable (StepProgress) -> Void
 
     public init(options: TrainOptions, log: @escaping @Sendable (String) -> Void = { _ in },
-                progress: @escaping @Sendable (TrainProgress) -> Void = { _ in }) {
+                progress: @escaping @Sendable (StepProgress) -> Void = { _ in }) {
         self.options = options
         self.log = log
         self.progress = progress
@@ -156,9 +156,8 @@ public final class TrainingRun {
             let done = step + 1
             let elapsed = Date().timeIntervalSince(loopStart)
             let rate = Double((done - firstStep) * B) / max(elapsed, 1e-9)
-            progress(TrainProgress(step: done, totalSteps: state.totalSteps, epoch: schedule.epoch(of: step).epoch, loss: r.loss, lr: Double(v.lr),
-                                   imagesPerSecond: rate, etaSeconds: Double(state.totalSteps - done) * Double(B) / max(rate, 1e-9),
-                                   dataWaitShare: waited / max(elapsed, 1e-9)))
+            progress(StepProgress(step: done, totalSteps: state.totalSteps, epoch: schedule.epoch(of: step).epoch, loss: r.loss, lr: Double(v.lr),
+                                  imagesPerSecond: rate, batch: B, dataWaitShare: waited / max(elapsed, 1e-9)))
 
             // What follows the last step: a k-NN pass, the checkpoint and final.safetensors, the curves.
             if let total = budget?.refit(done: done, firstStep: firstStep, loopStart: loopStart, total: state.totalSteps,
@@ -338,19 +337,6 @@ public struct TrainOptions: Sendable {
         self.resume = resume
         self.threads = threads
     }
-}
-
-/// The live state after a step (for progress lines).
-public struct TrainProgress: Sendable {
-    public var step: Int
-    public var totalSteps: Int
-    public var epoch: Int
-    public var loss: Double
-    public var lr: Double
-    public var imagesPerSecond: Double
-    public var etaSeconds: Double
-    /// Share of the loop's wall time spent waiting for view batches.
-    public var dataWaitShare: Double
 }
 
 public struct TrainSummary: Sendable {

@@ -174,11 +174,4 @@ extension LensPipe {
 extension FineTuneTask: ExpressibleByArgument {}
 extension FineTuneSelection: ExpressibleByArgument {}
 
-extension FineTuneProgress {
-    /// The progress line's text.
-    var line: String {
-        let bestText = best.map { String(format: " best val %.4f @ %d", $0.value, $0.step) } ?? ""
-        return String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e%@ %.1f img/s ETA %@", step, totalSteps, epoch, loss, lr,
-                      bestText, imagesPerSecond, StepProgressLine.duration(etaSeconds))
-    }
-}
+

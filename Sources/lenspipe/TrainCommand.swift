@@ -132,10 +132,3 @@ struct IntList: ExpressibleByArgument, Sendable {
     }
 }
 
-extension TrainProgress {
-    /// The progress line's text.
-    var line: String {
-        String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e %.1f img/s data wait %.0f%% ETA %@", step, totalSteps, epoch,
-               loss, lr, imagesPerSecond, 100 * dataWaitShare, StepProgressLine.duration(etaSeconds))
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import LensData
 import Synchronization
 
 /// Progress of a step loop (`train`, `finetune`) on stderr: a live line on a terminal (redrawn at most
@@ -34,4 +35,14 @@ final class StepProgressLine: Sendable {
 
     /// `45s`, `4m12s`, `1h03m` (`ProgressText.duration`).
     static func duration(_ s: Double) -> String { ProgressText.duration(s) }
+}
+
+extension StepProgress {
+    /// The progress line's text: `train` adds its data wait, `finetune` its kept validation pass.
+    var line: String {
+        let wait = dataWaitShare.map { String(format: " data wait %.0f%%", 100 * $0) } ?? ""
+        let kept = best.map { String(format: " best val %.4f @ %d", $0.value, $0.step) } ?? ""
+        return String(format: "step %d/%d (epoch %d) loss %.4f lr %.2e%@ %.1f img/s%@ ETA %@", step, totalSteps, epoch, loss, lr,
+                      kept, imagesPerSecond, wait, StepProgressLine.duration(etaSeconds))
+    }
 }
