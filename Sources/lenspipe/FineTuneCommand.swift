@@ -52,7 +52,7 @@ extension LensPipe {
         @Option(help: "Linear warm-up, as a fraction of the steps.") var warmup = 0.1
         @Option(help: "Regression loss on standardised targets: huber or l2.") var loss = "huber"
         @Option(help: "Validation passes over the run (the best one's weights are kept).") var evaluations = 10
-        @Option(help: "Which validation pass's weights are kept: loss (the lowest cross-entropy: steady on a small val subset), accuracy (the highest, ties by loss), or last (no selection). Regression compares MAE unless last.")
+        @Option(help: "Which validation pass's weights are kept: accuracy (the highest, ties by the lower cross-entropy), loss (the lowest cross-entropy), or last (no selection). Regression compares MAE unless last. docs/science.md compares them at 1% of the labels.")
         var select: FineTuneSelection = .accuracy
         @Flag(help: "Also score SHARDS/test at every validation pass, into metrics.jsonl (for studies of --select; the report's test score stays the kept weights').")
         var traceTest = false
