@@ -18,7 +18,7 @@ even for supervised training.
 
     python3 scripts/gen_model3_like.py OUT N_PER_CLASS_TRAIN N_PER_CLASS_TEST [--seed S] [--preset hard|learnable]
 
-Needs numpy, astropy and lenstronomy (scripts/install-deps.sh installs them for the study scripts).
+Needs numpy, astropy and lenstronomy (`pip install lenstronomy`; the tests do not use this script).
 """
 import argparse
 import os
