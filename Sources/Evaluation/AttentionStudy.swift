@@ -26,7 +26,7 @@ public struct AttentionStudy: Sendable {
     public struct Report: Codable, Sendable {
         public var checkpoint: String
         public var input: String
-        public var network: String
+        public var network: NetworkChoice
         public var inputSize: Int
         public var grid: Int
         public var heads: Int
@@ -112,7 +112,7 @@ public struct AttentionStudy: Sendable {
         }
         let H = maps.first?.heads ?? 0
         let ratios = rows.compactMap(\.ratio).sorted()
-        var report = Report(checkpoint: checkpoint, input: input, network: choice.rawValue, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
+        var report = Report(checkpoint: checkpoint, input: input, network: choice, inputSize: size, grid: maps.first?.side ?? 0, heads: H,
                             images: rows, meanRatio: mean(ratios), medianRatio: ratios.isEmpty ? nil : ratios[ratios.count / 2],
                             meanRatioPerHead: (0..<H).map { h in mean(rows.compactMap { $0.ratioPerHead[h] }) },
                             meanRatioBrightest: mean(rows.compactMap(\.ratioBrightest)),
@@ -171,7 +171,7 @@ public struct AttentionStudy: Sendable {
         let main = zip(maps, rows).map { m, r in
             AttentionSheet.Row(label: label(r), image: m.input, size: m.inputSize, maps: [nil, m.foreground, m.meanQueryAveraged, m.meanBrightest, m.similarity])
         }
-        try AttentionSheet(title: "What the last stage attends to (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network)): mean lens ratio \(fmt(report.meanRatio)) over \(report.images.count) images\nLens ratio = the attention on the lens / the lens's share of the area (1 = no preference, 2 = twice a uniform map's). Columns: the stamp; its lens mask; the attention each token receives, averaged over queries and heads; the attention of the brightest token; each token's cosine similarity to the pooled feature.",
+        try AttentionSheet(title: "What the last stage attends to (\(report.grid)x\(report.grid) tokens, \(H) heads, \(report.network.rawValue)): mean lens ratio \(fmt(report.meanRatio)) over \(report.images.count) images\nLens ratio = the attention on the lens / the lens's share of the area (1 = no preference, 2 = twice a uniform map's). Columns: the stamp; its lens mask; the attention each token receives, averaged over queries and heads; the attention of the brightest token; each token's cosine similarity to the pooled feature.",
                            columnTitles: ["stamp", "lens mask", "attention (heads' mean)", "brightest token's attention", "similarity to pooled"],
                            rows: main, tile: 150).writePNG(path: path)
         if let heads = report.headsFigure {
@@ -180,7 +180,7 @@ public struct AttentionStudy: Sendable {
                                    image: m.input, size: m.inputSize, maps: m.queryAveraged.map { Optional($0) })
             }
             let tile = max(60, min(120, (AttentionSheet.pageWidth - 200) / max(H, 1) - 6))
-            try AttentionSheet(title: "Each head's attention (averaged over queries), \(report.network)\nMean lens ratio per head: " + report.meanRatioPerHead.map(fmt).joined(separator: ", "),
+            try AttentionSheet(title: "Each head's attention (averaged over queries), \(report.network.rawValue)\nMean lens ratio per head: " + report.meanRatioPerHead.map(fmt).joined(separator: ", "),
                                columnTitles: (0..<H).map { "head \($0 + 1)" }, rows: rows, tile: tile).writePNG(path: heads)
         }
         if let classes = report.classesFigure {

@@ -1,4 +1,5 @@
 import Foundation
+import MiniTrain
 import Render
 
 /// Attention per class (`lenspipe attention`): each image's head-mean attention map, upsampled to the
@@ -94,14 +95,14 @@ public struct ClassAttention: Codable, Sendable {
 
     /// The per-class figure: one row per class (its ratio and spread beside it), the centred mean
     /// stamp, its mean attention, and that minus the other classes' mean.
-    static func figure(_ classes: [ClassAttention], heads: Int, network: String) -> AttentionSheet {
+    static func figure(_ classes: [ClassAttention], heads: Int, network: NetworkChoice) -> AttentionSheet {
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
         let S = Int(Double(classes.first?.meanImage.count ?? 0).squareRoot())
         let rows = classes.map { c in
             AttentionSheet.Row(label: [c.label, "\(c.images) images", "lens ratio \(fmt(c.ratioMean)) ± \(fmt(c.ratioStd))"],
                                image: c.meanImage, size: S, maps: [nil, c.meanMap, c.difference])
         }
-        var sheet = AttentionSheet(title: "Attention per class (\(network), mean of \(heads) heads), each stamp centred on its lens before averaging\nLens ratio: attention on the lens / the lens's share of the area, mean ± standard deviation over the class's images (1 = no preference). The last column is the class's mean map minus the other classes' mean: bright where this class draws more attention.",
+        var sheet = AttentionSheet(title: "Attention per class (\(network.rawValue), mean of \(heads) heads), each stamp centred on its lens before averaging\nLens ratio: attention on the lens / the lens's share of the area, mean ± standard deviation over the class's images (1 = no preference). The last column is the class's mean map minus the other classes' mean: bright where this class draws more attention.",
                                    columnTitles: ["mean stamp", "mean attention", "minus other classes"], rows: rows, tile: 200)
         sheet.colourBar = ("low", "high", "Grey: the class's mean stamp. Colour: attention, each map scaled to its own range (in the last column, low = less than the other classes).")
         return sheet

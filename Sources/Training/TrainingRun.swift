@@ -95,6 +95,7 @@ public final class TrainingRun {
             throw TrainError("\(data.trainFolder): images have \(data.channels) channels, the model takes \(trainer.config.inChannels)")
         }
         var schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
+        let fixedHyper = Self.fixedHyper(recipe)
         let recipeText = String(decoding: try recipe.json(), as: UTF8.self)
         let normalizationText = try data.normalization.map { String(decoding: try Self.sortedEncoder.encode($0), as: UTF8.self) }
         func metadata() throws -> [String: String] {
@@ -143,7 +144,7 @@ public final class TrainingRun {
             waited += wait
             waitedSinceLine += wait
             let v = schedule.values(at: step)
-            trainer.hyper = hyper(recipe, v)
+            trainer.hyper = Self.scheduled(fixedHyper, v)
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
                                   tokenMask: tokenMask(recipe, step: step, images: B, size: S, trainer: trainer),
                                   patchMask: patchMask(recipe, step: step, globals: batch.global, images: B, size: S, channels: data.channels))
@@ -221,14 +222,10 @@ public final class TrainingRun {
         return e
     }()
 
-    /// MiniTrain's hyper-parameters for one step.
-    func hyper(_ recipe: TrainRecipe, _ v: TrainSchedule.Values) -> EsViTTrainer.Hyper {
+    /// MiniTrain's hyper-parameters that stay fixed through a run, from the recipe (the one source of
+    /// their values); `scheduled(_:_:)` sets the rest per step.
+    static func fixedHyper(_ recipe: TrainRecipe) -> EsViTTrainer.Hyper {
         var h = EsViTTrainer.Hyper()
-        h.lr = v.lr
-        h.weightDecay = v.weightDecay
-        h.emaMomentum = v.momentum
-        h.teacherTemp = v.teacherTemperature
-        h.freezeLastLayer = v.freezeLastLayer
         h.beta1 = recipe.optimizer.beta1
         h.beta2 = recipe.optimizer.beta2
         h.clip = recipe.optimizer.clip
@@ -239,6 +236,17 @@ public final class TrainingRun {
         h.maskedWeight = recipe.loss.masked
         h.mimWeight = recipe.mim.weight
         h.mimTargetBlock = recipe.mim.normalizeTarget ? recipe.mim.block : 0
+        return h
+    }
+
+    /// `fixed` with the schedule's values of one step.
+    static func scheduled(_ fixed: EsViTTrainer.Hyper, _ v: TrainSchedule.Values) -> EsViTTrainer.Hyper {
+        var h = fixed
+        h.lr = v.lr
+        h.weightDecay = v.weightDecay
+        h.emaMomentum = v.momentum
+        h.teacherTemp = v.teacherTemperature
+        h.freezeLastLayer = v.freezeLastLayer
         return h
     }
 
@@ -281,7 +289,7 @@ public final class TrainingRun {
         let B = recipe.batch, S = recipe.views.global[0].size
         let probe = EsViTTrainer(config: recipe.config(channels: data.channels))
         probe.initialize(seed: recipe.seed)
-        probe.hyper = hyper(recipe, TrainSchedule(recipe: recipe, totalSteps: 100, stepsPerEpoch: 100).values(at: 50))
+        probe.hyper = Self.scheduled(Self.fixedHyper(recipe), TrainSchedule(recipe: recipe, totalSteps: 100, stepsPerEpoch: 100).values(at: 50))
         let order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
         let indices = Array(order.order(epoch: 0).prefix(B))
         let samples = try indices.map { try order.sample($0) }

@@ -51,7 +51,7 @@ extension LensPipe {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 func fmt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
-                print("\(result.images.count) images, \(result.grid)x\(result.grid) tokens, \(result.heads) heads (\(result.network))")
+                print("\(result.images.count) images, \(result.grid)x\(result.grid) tokens, \(result.heads) heads (\(result.network.rawValue))")
                 print("lens-attention ratio (1 = no preference): mean \(fmt(result.meanRatio)), median \(fmt(result.medianRatio)), brightest-token \(fmt(result.meanRatioBrightest))")
                 print("per head: " + result.meanRatioPerHead.map(fmt).joined(separator: " "))
                 if result.imagesWithoutForeground > 0 { print("\(result.imagesWithoutForeground) images without foreground (no ratio)") }
