@@ -56,6 +56,12 @@ public struct FineTuneRecipe: Codable, Sendable, Equatable {
     public var augment = true
     /// Validation passes over the run, evenly spaced, the last at the final step (model selection).
     public var evaluations = 10
+    /// The share of the steps that train the head alone, the backbone frozen, before the whole network
+    /// learns (LP-FT, Kumar et al. 2022: a random head's early gradients otherwise reach the
+    /// pre-trained features). 0: off; 1: a linear probe. After it the backbone's rate ramps up over the
+    /// warm-up's length (`backboneScale`); AdamW's moments carry over. A network from scratch has no
+    /// features to keep: the label-efficiency curve runs its scratch cells with 0.
+    public var probeFirst = 0.0
     /// How the kept weights are chosen among the validation passes.
     public var selection: FineTuneSelection = .accuracy
     /// Also score the test split at every validation pass, into `metrics.jsonl` (for studies of the
@@ -80,6 +86,17 @@ public struct FineTuneRecipe: Codable, Sendable, Equatable {
         return minLR + (lr - minLR) * Float(0.5 * (1 + cos(Double.pi * t)))
     }
 
+    /// The backbone's rate relative to the head's at step `step` (0-based) of `total`: 0 during the
+    /// `probeFirst` share, then `backboneLRScale` reached by a linear ramp over the warm-up's length,
+    /// so the unfrozen backbone warms up as the head did.
+    public func backboneScale(step: Int, total: Int) -> Float {
+        let frozen = Int((probeFirst * Double(total)).rounded(.up))
+        guard step >= frozen else { return 0 }
+        guard frozen > 0 else { return backboneLRScale }
+        let ramp = max(1, Int((warmupFraction * Double(total)).rounded()))
+        return backboneLRScale * Float(min(1, Double(step - frozen + 1) / Double(ramp)))
+    }
+
     /// Checks every range; the error names the option.
     public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw FineTuneError(message) } }
@@ -94,6 +111,7 @@ public struct FineTuneRecipe: Codable, Sendable, Equatable {
         try check(huberDelta > 0, "the Huber threshold must be positive")
         try check(labelFraction > 0 && labelFraction <= 1, "--label-fraction must be within (0, 1]")
         try check(evaluations >= 1 && metricsEvery >= 1, "--evaluations must be at least 1")
+        try check(probeFirst >= 0 && probeFirst <= 1, "--probe-first must be within [0, 1]")
     }
 }
 

@@ -110,6 +110,7 @@ public final class FineTuneRun {
             let (images, truth) = batch(data, picks: picks, epoch: epoch, size: size)
             let lr = recipe.learningRate(step: step, total: totalSteps)
             trainer.optimizer.lr = lr
+            trainer.backboneLRScale = recipe.backboneScale(step: step, total: totalSteps)
             let loss = trainer.train(images: images, batch: B, size: size, truth: truth)
             guard loss.isFinite, trainer.allFinite else {
                 throw FineTuneError("step \(step + 1): the \(loss.isFinite ? "weights" : "loss") became \(loss.isNaN ? "NaN" : "infinite"); lower --lr")

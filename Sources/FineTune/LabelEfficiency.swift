@@ -109,7 +109,8 @@ public struct LabelEfficiency: Sendable {
                     o.recipe.seed = seed
                     o.fromScratch = start == .scratch
                     // A network from random init learns at the head's rate throughout (the finetune CLI's default).
-                    if start == .scratch { o.recipe.backboneLRScale = 1 }
+                    // Nor does it keep features worth a head-only phase first.
+                    if start == .scratch { (o.recipe.backboneLRScale, o.recipe.probeFirst) = (1, 0) }
                     let report: FineTuneReport
                     if let data = FileManager.default.contents(atPath: FineTuneRun.Folder(path: o.out).report),
                        let done = try? JSONDecoder().decode(FineTuneReport.self, from: data), Self.answers(o, done) {
@@ -145,6 +146,7 @@ public struct LabelEfficiency: Sendable {
             && done.initialization.contains("scratch") == o.fromScratch && done.minutes == o.minutes
             && (o.minutes != nil || done.recipe.epochs == (o.epochs ?? o.recipe.epochs)) && done.shards == o.shards && done.recipe.backboneLRScale == o.recipe.backboneLRScale
             && done.recipe.selection == o.recipe.selection && done.recipe.evaluations == o.recipe.evaluations
+            && done.recipe.probeFirst == o.recipe.probeFirst
             && (o.fromScratch || done.checkpoint == o.checkpoint)
     }
 

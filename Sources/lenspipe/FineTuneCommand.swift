@@ -52,6 +52,8 @@ extension LensPipe {
         @Option(help: "Linear warm-up, as a fraction of the steps.") var warmup = 0.1
         @Option(help: "Regression loss on standardised targets: huber or l2.") var loss = "huber"
         @Option(help: "Validation passes over the run (the best one's weights are kept).") var evaluations = 10
+        @Option(help: "Share of the steps that train the head alone, the backbone frozen, before the whole network learns (LP-FT; 0 off, 1 a linear probe). --curve runs its scratch cells with 0.")
+        var probeFirst = 0.0
         @Option(help: "Which validation pass's weights are kept: accuracy (the highest, ties by the lower cross-entropy), loss (the lowest cross-entropy), or last (no selection). Regression compares MAE unless last. docs/science.md compares them at 1% of the labels.")
         var select: FineTuneSelection = .accuracy
         @Flag(help: "Also score SHARDS/test at every validation pass, into metrics.jsonl (for studies of --select; the report's test score stays the kept weights').")
@@ -101,6 +103,7 @@ extension LensPipe {
             r.augment = augment
             r.evaluations = evaluations
             r.selection = select
+            r.probeFirst = probeFirst
             r.traceTest = traceTest
             return r
         }

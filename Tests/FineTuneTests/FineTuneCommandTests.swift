@@ -104,6 +104,22 @@ import _TestSupport
         #expect((report["recipe"] as? [String: Any])?["selection"] as? String == rule.rawValue)
     }
 
+    /// `--probe-first 1` is a linear probe: the backbone keeps the source's weights, the head learns;
+    /// `0.5` moves the backbone (in the second half).
+    @Test func probeFirstFreezesTheBackboneForItsShare() throws {
+        let qkv = "layers.0.blocks.0.attn.qkv.weight"
+        let source = try Self.tensor(Self.setup.checkpoint, "teacher." + qkv)
+        for (share, frozen) in [(1.0, true), (0.5, false)] {
+            let out = TestSupport.tempDir("ft-probe-\(share)") + "/out"
+            let r = try Self.finetune(["--task", "classify", "--epochs", "2", "--evaluations", "1", "--probe-first", String(share), "-o", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            let tuned = try Self.tensor(out + "/finetuned.safetensors", "teacher." + qkv)
+            #expect((tuned == source) == frozen, "--probe-first \(share)")
+        }
+        let bad = try Self.finetune(["--task", "classify", "--probe-first", "1.5", "-o", TestSupport.tempDir("ft-probe-bad") + "/out"])
+        #expect(bad.status != 0 && bad.stderr.contains("--probe-first"), "\(bad.stderr)")
+    }
+
     @Test func classifyWritesReportFiguresAndAReloadableCheckpoint() throws {
         let out = TestSupport.tempDir("ft-classify") + "/out"
         let r = try Self.finetune(["--task", "classify", "--epochs", "2", "--evaluations", "2", "-o", out, "--json"])

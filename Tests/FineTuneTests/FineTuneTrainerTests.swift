@@ -150,4 +150,17 @@ import MiniTrain
         #expect(abs(r.learningRate(step: 55, total: 100) - (1e-5 + (1e-3 - 1e-5) / 2)) < 1e-8)
         #expect(r.learningRate(step: 99, total: 100) < 2e-5)
     }
+
+    /// `probeFirst`: the backbone is frozen for its share, then ramps to its scale over the warm-up's length.
+    @Test func backboneFrozenThenRamped() {
+        var r = FineTuneRecipe()
+        (r.backboneLRScale, r.warmupFraction) = (0.1, 0.1)
+        #expect((0..<100).allSatisfy { r.backboneScale(step: $0, total: 100) == 0.1 }, "off: the scale throughout")
+        r.probeFirst = 0.3
+        #expect((0..<30).allSatisfy { r.backboneScale(step: $0, total: 100) == 0 })
+        #expect(abs(r.backboneScale(step: 30, total: 100) - 0.01) < 1e-7 && abs(r.backboneScale(step: 34, total: 100) - 0.05) < 1e-7)
+        #expect((39..<100).allSatisfy { r.backboneScale(step: $0, total: 100) == 0.1 })
+        r.probeFirst = 1
+        #expect((0..<100).allSatisfy { r.backboneScale(step: $0, total: 100) == 0 }, "a linear probe")
+    }
 }
