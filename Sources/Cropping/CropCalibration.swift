@@ -35,7 +35,7 @@ public struct CropCalibration: Sendable, Equatable {
                     threads: Int) -> CropCalibration {
         let step = max(1, n / max(1, sample))
         let indices = Array(stride(from: 0, to: n, by: step).prefix(sample))
-        struct Part: Sendable { var needs: [Int] = []; var lows: [Float] = []; var highs: [Float] = []; var bgs: [Float] = []; var sigmas: [Float] = []; var extent = 0 }
+        struct Part: Sendable { var needs: [Int] = []; var lows: [Float] = []; var highs: [Float] = []; var bgs: [Float] = []; var sigmas: [Float] = []; var fluxes: [Float] = []; var extent = 0 }
         let detector = ForegroundDetector(config: config)
         let parts = ParallelRunner.map(count: indices.count, chunkSize: 16, threads: threads) { range -> Part in
             var p = Part()
@@ -51,6 +51,7 @@ public struct CropCalibration: Sendable, Equatable {
                 }
                 let finite = img.pixels.filter(\.isFinite)
                 if let lo = finite.min(), let hi = finite.max() { p.lows.append(lo); p.highs.append(hi) }
+                if let flux = Self.lensBrightness(plane: plane, foreground: fg) { p.fluxes.append(flux / Float(img.channels)) }
                 p.bgs.append(fg.background.level / Float(img.channels))
                 p.sigmas.append(fg.background.sigma / Float(img.channels).squareRoot())
             }
@@ -65,7 +66,19 @@ public struct CropCalibration: Sendable, Equatable {
         }
         func median(_ v: [Float]) -> Float { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
         let stats = Normalization.DatasetStats(low: parts.flatMap(\.lows).min() ?? 0, high: parts.flatMap(\.highs).max() ?? 1,
-                                               background: median(parts.flatMap(\.bgs)), sigma: median(parts.flatMap(\.sigmas)))
+                                               background: median(parts.flatMap(\.bgs)), sigma: median(parts.flatMap(\.sigmas)),
+                                               flux: parts.flatMap(\.fluxes).isEmpty ? nil : median(parts.flatMap(\.fluxes)))
         return CropCalibration(autoSize: max(4, size), stats: stats, sampled: indices.count)
+    }
+
+    /// The 99th percentile of the foreground pixels of `plane` above the sky (nil without a foreground
+    /// or when it is not above the sky).
+    static func lensBrightness(plane: [Float], foreground fg: Foreground) -> Float? {
+        var above: [Float] = []
+        for i in plane.indices where fg.mask[i] && plane[i].isFinite { above.append(plane[i] - fg.background.level) }
+        guard !above.isEmpty else { return nil }
+        above.sort()
+        let v = above[min(above.count - 1, Int(0.99 * Double(above.count)))]
+        return v.isFinite && v > 0 ? v : nil
     }
 }

@@ -40,9 +40,18 @@ public struct CropConfig: Sendable, Equatable, Codable {
     /// Extra border around the foreground for `bbox`, as a fraction of the box side.
     public var margin: Float
     public var normalization: Normalization
+    /// After normalisation, every pixel farther than this many pixels (a square neighbourhood) from the
+    /// detected foreground becomes exactly 0: the sky's noise is gone, the lens and its surroundings
+    /// stay. Nil: off. Needs a normalisation that takes the sky off (`skyZeroModes`); a crop holding no
+    /// foreground pixel is left whole.
+    public var skyZero: Int?
+
+    /// The normalisations after which the sky sits at 0, so zeroing it changes only its noise.
+    public static let skyZeroModes = ["zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens-dataset"]
 
     public init(policy: Policy = .fixed, size: Int = 64, k: Float = 3, seedK: Float = 5, smoothing: Float = 1,
-                minFluxShare: Float = 0.05, minArea: Int = 5, minSignificance: Float = 20, detectionBinning: Int? = nil, margin: Float = 0.1, normalization: Normalization = .none) {
+                minFluxShare: Float = 0.05, minArea: Int = 5, minSignificance: Float = 20, detectionBinning: Int? = nil, margin: Float = 0.1,
+                normalization: Normalization = .none, skyZero: Int? = nil) {
         self.policy = policy
         self.size = size
         self.k = k
@@ -54,6 +63,7 @@ public struct CropConfig: Sendable, Equatable, Codable {
         self.detectionBinning = detectionBinning
         self.margin = margin
         self.normalization = normalization
+        self.skyZero = skyZero
     }
 }
 
@@ -71,6 +81,11 @@ extension CropConfig {
         try check(minSignificance.isFinite && minSignificance >= 0, "min_significance \(minSignificance) must be a number >= 0")
         try check(detectionBinning.map { (1...64).contains($0) } ?? true, "detection_binning \(detectionBinning ?? 0) is outside 1...64")
         try check(margin >= 0 && margin <= 10, "margin \(margin) is outside [0, 10]")
+        if let r = skyZero {
+            try check((0...256).contains(r), "sky_zero \(r) is outside 0...256 pixels")
+            try check(Self.skyZeroModes.contains(normalization.name),
+                      "sky_zero needs a normalisation that takes the sky off (\(Self.skyZeroModes.joined(separator: ", "))), not \(normalization.name)")
+        }
         switch normalization {
         case .minmax(let stats?):
             try check(stats.low.isFinite && stats.high.isFinite && stats.low < stats.high && stats.high - stats.low < .greatestFiniteMagnitude,
@@ -80,6 +95,8 @@ extension CropConfig {
                       "z-score normalisation needs a finite background and sigma > 0 (got \(stats.background), \(stats.sigma))")
         case .asinh(let s), .asinhFlux(let s):
             try check(s > 0 && s <= 1000, "asinh softening \(s) is outside (0, 1000]")
+        case .lensFlux(let stats?):
+            try check(stats.flux.map { $0.isFinite && $0 > 0 } ?? true, "lens normalisation needs a finite lens brightness > 0 (got \(stats.flux ?? .nan))")
         default:
             break
         }

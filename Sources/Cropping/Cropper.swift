@@ -111,10 +111,43 @@ public struct Cropper: Sendable {
         }
         config.normalization.apply(to: &out.pixels, background: channelBackground,
                                    sigma: fg.background.sigma / Float(image.channels).squareRoot())
+        if let radius = config.skyZero, mask.contains(true) {
+            let near = Self.dilated(mask, width: out.width, height: out.height, radius: radius)
+            let n = out.width * out.height
+            for c in 0..<out.channels { for i in 0..<n where !near[i] { out.pixels[c * n + i] = 0 } }
+        }
         let zoom = outSize < 0 ? 1 : Float(outSize) / Float(side)
         let record = CropRecord(box: box, zoom: zoom, background: fg.background.level, sigma: fg.background.sigma,
                                 foregroundFraction: fg.pixelFraction, keptFluxShare: kept,
                                 centroidX: fg.centroidX, centroidY: fg.centroidY, flags: flags)
         return Cropped(image: out, record: record, foreground: mask)
+    }
+
+    /// `mask [height, width]` grown by `radius` pixels in every direction (a square neighbourhood: a
+    /// maximum filter along rows, then along columns).
+    static func dilated(_ mask: [Bool], width: Int, height: Int, radius: Int) -> [Bool] {
+        guard radius > 0 else { return mask }
+        /// Along `lines` lines (`lineStep` apart) of `length` pixels (`pixelStep` apart): set where a set
+        /// pixel of the line is within `radius`.
+        func grow(_ m: [Bool], lines: Int, lineStep: Int, length: Int, pixelStep: Int) -> [Bool] {
+            var out = m
+            var nextSet = [Int](repeating: 0, count: length)
+            for line in 0..<lines {
+                let base = line * lineStep
+                var upcoming = Int.max / 2
+                for k in (0..<length).reversed() {
+                    if m[base + k * pixelStep] { upcoming = k }
+                    nextSet[k] = upcoming
+                }
+                var previous = -Int.max / 2
+                for k in 0..<length {
+                    if m[base + k * pixelStep] { previous = k }
+                    out[base + k * pixelStep] = k - previous <= radius || nextSet[k] - k <= radius
+                }
+            }
+            return out
+        }
+        let rows = grow(mask, lines: height, lineStep: width, length: width, pixelStep: 1)
+        return grow(rows, lines: width, lineStep: 1, length: height, pixelStep: width)
     }
 }

@@ -18,6 +18,10 @@ public enum Normalization: Sendable, Equatable, Codable {
     case asinhFlux(softening: Float)
     /// `log1p(max(x - background, 0) / sigma)`: a log stretch that keeps faint structure.
     case log1p
+    /// `(x - background) / flux`: the image's own sky subtracted, then one scale for the whole data set,
+    /// its lens brightness (`DatasetStats.flux`), so a bright lens sits near 1 whatever the units
+    /// (counts, electrons per second, fluxes), the regime DeepLense Model II stamps are in.
+    case lensFlux(DatasetStats?)
 
     /// Statistics from a first pass over a sample, shared by every image of a data set.
     public struct DatasetStats: Sendable, Equatable, Codable {
@@ -25,16 +29,20 @@ public enum Normalization: Sendable, Equatable, Codable {
         public var high: Float
         public var background: Float
         public var sigma: Float
-        public init(low: Float, high: Float, background: Float, sigma: Float) {
+        /// The data set's lens brightness: the median over the sampled images of the 99th percentile of
+        /// their foreground pixels above their sky, per channel (nil in files written before it existed).
+        public var flux: Float?
+        public init(low: Float, high: Float, background: Float, sigma: Float, flux: Float? = nil) {
             self.low = low
             self.high = high
             self.background = background
             self.sigma = sigma
+            self.flux = flux
         }
     }
 
     /// The names `init(name:stats:)` accepts (and `name` returns).
-    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p"]
+    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens-dataset"]
 
     /// True for the names that need data-set statistics from a calibration pass.
     public static func needsDatasetStats(_ name: String) -> Bool { name.hasSuffix("-dataset") }
@@ -42,7 +50,7 @@ public enum Normalization: Sendable, Equatable, Codable {
     /// The data-set statistics a `-dataset` variant carries (nil for the others).
     public var datasetStats: DatasetStats? {
         switch self {
-        case .minmax(let s), .zscore(let s): return s
+        case .minmax(let s), .zscore(let s), .lensFlux(let s): return s
         case .none, .asinh, .asinhFlux, .log1p: return nil
         }
     }
@@ -53,15 +61,19 @@ public enum Normalization: Sendable, Equatable, Codable {
         switch name {
         case "none": self = .none
         case "minmax": self = .minmax(nil)
-        case "minmax-dataset": self = .minmax(stats)
+        case "minmax-dataset": self = .minmax(stats.map { Self.withoutFlux($0) })
         case "zscore": self = .zscore(nil)
-        case "zscore-dataset": self = .zscore(stats)
+        case "zscore-dataset": self = .zscore(stats.map { Self.withoutFlux($0) })
         case "asinh": self = .asinh(softening: 1)
         case "asinh-flux": self = .asinhFlux(softening: 1)
         case "log1p": self = .log1p
+        case "lens-dataset": self = .lensFlux(stats)
         default: return nil
         }
     }
+
+    /// Stats as the normalisations that do not use the lens brightness record them (as before it existed).
+    static func withoutFlux(_ s: DatasetStats) -> DatasetStats { DatasetStats(low: s.low, high: s.high, background: s.background, sigma: s.sigma) }
 
     public var name: String {
         switch self {
@@ -71,6 +83,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .asinh: return "asinh"
         case .asinhFlux: return "asinh-flux"
         case .log1p: return "log1p"
+        case .lensFlux: return "lens-dataset"
         }
     }
 
@@ -91,7 +104,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .log1p:
             inverse = { Float.expMinusOne($0) }
             refill = true
-        case .none, .minmax, .zscore, .asinhFlux:
+        case .none, .minmax, .zscore, .asinhFlux, .lensFlux:
             return nil
         }
         var rng = Philox4x64(seed: 0x5C1A, stream: 0)
@@ -137,6 +150,10 @@ public enum Normalization: Sendable, Equatable, Codable {
             case .log1p:
                 let scale = 1 / safeSigma
                 for i in p.indices { p[i] = Float.log(onePlus: Swift.max(p[i] - bg, 0) * scale) }
+            case .lensFlux(let stats):
+                // Without a measured lens brightness (no foreground in the sample): 100 sky sigmas.
+                let flux = stats?.flux.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
+                for i in p.indices { p[i] = (p[i] - bg) / flux }
             }
             // Overflow guard: a finite input can still overflow (1e38 - -1e38).
             for i in p.indices where !p[i].isFinite {

@@ -10,6 +10,8 @@ import ShardWriter
 public enum DataNormalization {
     /// The metadata key.
     public static let key = "normalization"
+    /// The metadata key of the sky-zero radius (absent: off).
+    public static let skyZeroKey = "sky_zero"
 
     /// A normalisation as a person reads it: its name, with its data-set statistics or softening.
     public static func describe(_ n: Normalization) -> String {
@@ -17,6 +19,7 @@ public enum DataNormalization {
         case .minmax(let s?): return "\(n.name) (low \(s.low), high \(s.high))"
         case .zscore(let s?): return "\(n.name) (background \(s.background), sigma \(s.sigma))"
         case .asinh(let s), .asinhFlux(let s): return "\(n.name) (softening \(s))"
+        case .lensFlux(let s?): return "\(n.name) (lens brightness \(s.flux.map { "\($0)" } ?? "unmeasured"))"
         default: return n.name
         }
     }
@@ -30,6 +33,11 @@ public enum DataNormalization {
               let actual = (try? MDSSource(folder: shards))?.normalization else { return }
         guard actual == expected else {
             throw LensDataError(path: path, "the network was trained on images normalised \(describe(expected)), but \(shards) holds images normalised \(describe(actual)): preprocess them with --like the training data set")
+        }
+        let (trained, stored) = (metadata[skyZeroKey].flatMap { Int($0) }, (try? MDSSource(folder: shards))?.skyZero)
+        guard trained == stored else {
+            func text(_ r: Int?) -> String { r.map { "the sky beyond \($0) px of the lens set to 0" } ?? "the sky kept" }
+            throw LensDataError(path: path, "the network was trained on images with \(text(trained)), but \(shards) holds images with \(text(stored)): preprocess them with --like the training data set")
         }
     }
 }

@@ -340,7 +340,7 @@ public final class FineTuneRun {
         ]
         if let target = data.target { meta["target"] = String(decoding: try compact.encode(target), as: UTF8.self) }
         if let recipe = sourceMeta["recipe"] { meta["recipe"] = recipe }
-        if let n = sourceMeta[DataNormalization.key] { meta[DataNormalization.key] = n }
+        for key in [DataNormalization.key, DataNormalization.skyZeroKey] { if let v = sourceMeta[key] { meta[key] = v } }
         return meta
     }
 

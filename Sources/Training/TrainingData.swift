@@ -20,6 +20,8 @@ struct TrainingData {
     let stretch: Normalization
     /// The train split's normalisation as its `lenspipe.json` records it (nil: not recorded).
     public let normalization: Normalization?
+    /// The stored images' sky-zero radius (nil: off), recorded in checkpoints beside the normalisation.
+    public let skyZero: Int?
     /// Class names (`lenspipe.json`), empty when unknown.
     let classes: [String]
 
@@ -42,6 +44,7 @@ struct TrainingData {
         (channels, height, width) = (first.image.channels, first.image.height, first.image.width)
         let source = try MDSSource(folder: trainFolder)
         normalization = source.normalization
+        skyZero = source.skyZero
         stretch = normalization ?? .none
         classes = source.classes
     }

@@ -101,6 +101,7 @@ public final class TrainingRun {
         func metadata() throws -> [String: String] {
             var m = ["recipe": recipeText, "run": String(decoding: try Self.sortedEncoder.encode(state), as: UTF8.self)]
             m["normalization"] = normalizationText  // what the network expects its images to be (Evaluation's DataNormalization)
+            if let radius = data.skyZero { m["sky_zero"] = String(radius) }
             return m
         }
         let metrics = try MetricsLog(path: folder.metrics, keepThrough: options.resume ? trainer.step : nil)

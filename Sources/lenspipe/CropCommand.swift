@@ -79,7 +79,8 @@ enum CropText {
         var parts: [String] = []
         if auto { parts.append("size auto: \(c.autoSize) px holds the whole foreground of 99% of the sample") }
         if let s = config.normalization.datasetStats {
-            parts.append(String(format: "%@ statistics: low %.4g, high %.4g, background %.4g, sigma %.4g", config.normalization.name, s.low, s.high, s.background, s.sigma))
+            parts.append(String(format: "%@ statistics: low %.4g, high %.4g, background %.4g, sigma %.4g", config.normalization.name, s.low, s.high, s.background, s.sigma)
+                         + (s.flux.map { String(format: ", lens brightness %.4g", $0) } ?? ""))
         }
         return "calibrated on \(c.sampled) images of \(on): " + parts.joined(separator: "; ")
     }

@@ -80,7 +80,7 @@ import _TestSupport
     /// No normalisation yields NaN or Inf, on any input.
     @Test func normalisationIsAlwaysFinite() {
         let stats = Normalization.DatasetStats(low: 0, high: 0, background: .nan, sigma: 0)
-        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .asinhFlux(softening: 3), .asinhFlux(softening: 0), .log1p]
+        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .asinhFlux(softening: 3), .asinhFlux(softening: 0), .log1p, .lensFlux(nil), .lensFlux(stats)]
         var inputs: [[Float]] = [
             [Float](repeating: 0, count: 400), [Float](repeating: 7.5, count: 400), [Float](repeating: -3, count: 400),
             [Float](repeating: .nan, count: 400), [Float](repeating: .infinity, count: 400),
@@ -131,6 +131,35 @@ import _TestSupport
         p = [1, 9]
         Normalization.log1p.apply(to: &p, background: 4, sigma: 5)
         #expect(p == [0, Float.log(2)])
+        // lens-dataset: the image's sky off, divided by the data set's lens brightness (100 sigmas unmeasured).
+        p = [4, 8, 2]
+        Normalization.lensFlux(.init(low: 0, high: 1, background: 0, sigma: 1, flux: 4)).apply(to: &p, background: 4, sigma: 0.5)
+        #expect(p == [0, 1, -0.5])
+        p = [4, 54]
+        Normalization.lensFlux(nil).apply(to: &p, background: 4, sigma: 0.5)
+        #expect(p == [0, 1])
+    }
+
+    /// `lens-dataset` makes the units irrelevant: the same lenses in other units and on a sky pedestal
+    /// (1000 x + 50, counts against a flux) calibrate and crop to the same pixels, a bright lens near 1.
+    @Test func lensNormalisationIgnoresTheUnits() throws {
+        let images = Self.pairs(count: 12, size: 64, offset: 4).map(\.noisy)
+        let other = images.map { LensImage(channels: 1, height: $0.height, width: $0.width, pixels: $0.pixels.map { 1000 * $0 + 50 }) }
+        let config = CropConfig(policy: .fixed, size: 48)
+        let a = try #require(CropCalibration.normalization(named: "lens-dataset", images: images, config: config, threads: 2))
+        let b = try #require(CropCalibration.normalization(named: "lens-dataset", images: other, config: config, threads: 2))
+        let flux = try #require(a.datasetStats?.flux)
+        #expect(abs(try #require(b.datasetStats?.flux) / flux - 1000) < 10, "lens brightness scales with the units")
+        var cropA = config, cropB = config
+        (cropA.normalization, cropB.normalization) = (a, b)
+        for (x, y) in zip(images, other) {
+            let pa = Cropper(config: cropA).crop(x).0.pixels, pb = Cropper(config: cropB).crop(y).0.pixels
+            #expect(zip(pa, pb).allSatisfy { abs($0 - $1) < 1e-2 }, "largest difference \(zip(pa, pb).map { abs($0 - $1) }.max() ?? 0)")
+            let top = pa.sorted()[pa.count * 99 / 100]
+            #expect(top > 0.1 && top < 10, "the lens's bright pixels sit near 1, not in the units (99th percentile \(top))")
+        }
+        #expect(Normalization(name: "lens-dataset", stats: a.datasetStats) == a)
+        #expect(Normalization(name: "zscore-dataset", stats: a.datasetStats)?.datasetStats?.flux == nil, "other modes keep their old record")
     }
 
     @Test func centerNoneBboxAndPadding() {
@@ -178,6 +207,38 @@ import _TestSupport
         } }
         // Bilinear with half-pixel centres: output x = 0.25, 0.75, 1.25, 1.75 in source units.
         #expect(up[5] == 0 * 0.5625 + 4 * 0.1875 + 8 * 0.1875 + 12 * 0.0625)
+    }
+
+    /// The dilation against a brute-force square neighbourhood, on random masks of odd shapes.
+    @Test func dilationMatchesBruteForce() {
+        var rng = Philox4x64(seed: 9, stream: 0)
+        for (w, h, r) in [(7, 5, 1), (16, 16, 2), (9, 13, 3), (4, 4, 0)] {
+            let mask = (0..<(w * h)).map { _ in rng.next() % 11 == 0 }
+            let fast = Cropper.dilated(mask, width: w, height: h, radius: r)
+            for y in 0..<h {
+                for x in 0..<w {
+                    var near = false
+                    for dy in -r...r { for dx in -r...r where (0..<w).contains(x + dx) && (0..<h).contains(y + dy) && mask[(y + dy) * w + x + dx] { near = true } }
+                    #expect(fast[y * w + x] == near, "\(w)x\(h) r \(r) at (\(x), \(y))")
+                }
+            }
+        }
+    }
+
+    /// `skyZero`: pixels beyond R of the lens are exactly 0, the rest as without it; refused after a
+    /// normalisation that leaves the sky where it was.
+    @Test func skyZeroClearsOnlyTheFarSky() throws {
+        let image = Self.pairs(count: 1, size: 64, offset: 4)[0].noisy
+        var config = CropConfig(policy: .fixed, size: 48, normalization: .zscore(nil))
+        let plain = Cropper(config: config).cropWithForeground(image)
+        config.skyZero = 3
+        let cleared = Cropper(config: config).cropWithForeground(image)
+        let near = Cropper.dilated(plain.foreground, width: 48, height: 48, radius: 3)
+        #expect(near.contains(false) && near.contains(true))
+        for i in near.indices { #expect(cleared.image.pixels[i] == (near[i] ? plain.image.pixels[i] : 0), "pixel \(i)") }
+        try config.validate()
+        config.normalization = .none
+        #expect(throws: CropConfigError.self) { try config.validate() }
     }
 
     /// Rings in DeepLense Model I data span ~71-75 px; `--size auto` finds a window that holds them

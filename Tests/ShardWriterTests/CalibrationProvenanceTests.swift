@@ -32,7 +32,7 @@ import _TestSupport
         #expect(meta.calibration?.sampled == 36 && meta.calibration?.on.hasPrefix("split train") == true)
         #expect(meta.calibration?.autoSize == meta.crop.size)
         let expected = CropCalibration.run(source: try NPYFolderSource(root: train), config: CropConfig(size: 64), threads: 1)
-        #expect(meta.crop.normalizationStats == expected.stats)
+        #expect(meta.normalizationSetting == Normalization(name: "zscore-dataset", stats: expected.stats))
         #expect(meta.crop.size == expected.autoSize)
     }
 
@@ -57,7 +57,7 @@ import _TestSupport
         let source = try NPYFolderSource(root: train)
         let trainPart = SubsetSource(source, indices: (0..<source.count).filter { ids.contains(source.id(at: $0)) }, summary: "train part")
         let expected = CropCalibration.run(source: trainPart, config: CropConfig(size: 64), threads: 1)
-        #expect(meta.crop.normalizationStats == expected.stats)
+        #expect(meta.normalizationSetting == Normalization(name: "minmax-dataset", stats: expected.stats))
         let whole = CropCalibration.run(source: source, config: CropConfig(size: 64), threads: 1)
         #expect(whole.stats != expected.stats, "the fixture should tell the two apart")
     }
@@ -121,6 +121,27 @@ import _TestSupport
         #expect(try DatasetMetadata.read(from: applied + "/lenspipe.json").crop.asinhSoftening == 3)
         let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("asinh-refused"), "--asinh-softening", "3"])
         #expect(refused.status != 0 && refused.stderr.contains("--normalize asinh"), "\(refused.stderr)")
+    }
+
+    /// Issue 34's candidates: `lens-dataset` records the training images' lens brightness, `--sky-zero R`
+    /// its radius; both are read back by the shards' reader and re-applied by `--like` (nothing is
+    /// measured on the new data); `--sky-zero` after a normalisation that keeps the sky is refused.
+    @Test func lensNormalisationAndSkyZeroAreRecordedAndReapplied() throws {
+        let reference = TestSupport.tempDir("lens-ref"), applied = TestSupport.tempDir("lens-like")
+        _ = try preprocess([train, reference, "--size", "auto", "--normalize", "lens-dataset", "--sky-zero", "4", "--quiet"])
+        let ref = try DatasetMetadata.read(from: reference + "/lenspipe.json")
+        let flux = try #require(ref.crop.normalizationStats?.flux)
+        #expect(ref.normalization == "lens-dataset" && ref.crop.skyZero == 4 && flux > 1, "Model I counts: lens brightness \(flux)")
+        #expect(try MDSSource(folder: reference).normalization == ref.normalizationSetting)
+        let reader = try MDSReader(folder: reference)
+        let pixels = try (0..<min(8, reader.count)).flatMap { try LensShardLayout.image(from: try reader.sample(at: $0)["image"]).pixels }
+        #expect(pixels.filter { $0 == 0 }.count > pixels.count / 20, "the far sky is exactly 0")
+        #expect((pixels.max() ?? 0) > 0.3 && (pixels.max() ?? 0) < 10, "a lens near 1, not in counts (max \(pixels.max() ?? 0))")
+        _ = try preprocess([root + "/test", applied, "--like", reference, "--quiet"])
+        let new = try DatasetMetadata.read(from: applied + "/lenspipe.json")
+        #expect(new.crop == ref.crop && new.normalization == "lens-dataset")
+        let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("skyzero-refused"), "--sky-zero", "3"])
+        #expect(refused.status != 0 && refused.stderr.contains("--sky-zero needs a normalisation"), "\(refused.stderr)")
     }
 
     /// `--like` metadata outside the command line's ranges is refused with the file named, before any

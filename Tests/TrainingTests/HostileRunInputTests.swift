@@ -203,5 +203,17 @@ import _TestSupport
         // The shards it was trained on pass.
         let same = try TestSupport.lenspipe(["embed", ckpt, TrainCommandTests.setup.shards + "/val", "-o", TestSupport.tempDir("hostile-norm-same") + "/f.npy", "--quiet"])
         #expect(same.status == 0, "\(same.stderr)")
+        // The sky-zero radius is part of what the network expects: zscore shards with --sky-zero 3 are
+        // refused for a network trained on zscore shards without it, and pass for one trained with it.
+        let zeroed = TestSupport.tempDir("hostile-skyzero") + "/shards"
+        let pz = try TestSupport.lenspipe(["preprocess", synth, zeroed, "--size", "32", "--normalize", "zscore", "--sky-zero", "3",
+                                           "--split", "train=0.75,val=0.25", "--quiet"])
+        #expect(pz.status == 0, "\(pz.stderr)")
+        let zscore = String(decoding: try JSONEncoder().encode(Normalization.zscore(nil)), as: UTF8.self)
+        #expect(throws: LensDataError.self) {
+            try DataNormalization.check(metadata: ["normalization": zscore], checkpoint: "ckpt", shards: zeroed + "/val")
+        }
+        try DataNormalization.check(metadata: ["normalization": zscore, "sky_zero": "3"], checkpoint: "ckpt", shards: zeroed + "/val")
+        try DataNormalization.check(metadata: ["normalization": zscore], checkpoint: "ckpt", shards: other + "/val")
     }
 }

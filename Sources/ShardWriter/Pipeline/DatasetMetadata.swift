@@ -47,16 +47,19 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         public var minSignificance: Float?
         public var detectionBinning: Int?
         public var margin: Float?
-        /// The statistics of `minmax-dataset` / `zscore-dataset` (nil for per-image normalisations).
+        /// The statistics of `minmax-dataset` / `zscore-dataset` / `lens-dataset` (nil for per-image normalisations).
         public var normalizationStats: Normalization.DatasetStats?
         /// `asinh`'s and `asinh-flux`'s softening in noise sigmas (nil for the other normalisations, and in files
         /// written before it was recorded, which used 1).
         public var asinhSoftening: Float?
+        /// `CropConfig.skyZero`: the sky beyond this many pixels of the lens set to 0 (nil: off).
+        public var skyZero: Int?
 
         enum CodingKeys: String, CodingKey {
             case policy, size, k, smoothing, margin
             case seedK = "seed_k", minFluxShare = "min_flux_share", minArea = "min_area", minSignificance = "min_significance"
             case detectionBinning = "detection_binning", normalizationStats = "normalization_stats", asinhSoftening = "asinh_softening"
+            case skyZero = "sky_zero"
         }
 
         public init(_ c: CropConfig) {
@@ -71,6 +74,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
             detectionBinning = c.detectionBinning
             margin = c.margin
             normalizationStats = c.normalization.datasetStats
+            skyZero = c.skyZero
             switch c.normalization {
             case .asinh(let softening), .asinhFlux(let softening): asinhSoftening = softening
             default: break
@@ -134,7 +138,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
         guard let norm = normalizationSetting else { throw LensDataError(path: path, "unknown normalization '\(normalization)'") }
         let config = CropConfig(policy: policy, size: c.size, k: c.k, seedK: seedK, smoothing: c.smoothing, minFluxShare: minFluxShare,
                                 minArea: minArea, minSignificance: minSignificance, detectionBinning: c.detectionBinning, margin: margin,
-                                normalization: norm)
+                                normalization: norm, skyZero: c.skyZero)
         do { try config.validate() } catch { throw LensDataError(path: path, "crop settings: \(error)") }
         return config
     }

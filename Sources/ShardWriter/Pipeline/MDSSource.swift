@@ -13,6 +13,8 @@ public struct MDSSource: SampleSource {
     /// The normalisation the stored images carry (nil when unknown): views undo asinh and log1p to
     /// find the lens in shards without a `foreground` column.
     public var normalization: Normalization? { metadata?.normalizationSetting }
+    /// `CropConfig.skyZero` of the stored images (nil: off, or unknown).
+    public var skyZero: Int? { metadata?.crop.skyZero }
     public var summary: String { "MDS shards in \(reader.folder) (\(reader.count) samples, \(reader.shards.count) shards)" }
 
     public init(folder: String) throws {

@@ -52,6 +52,10 @@ struct CropOptions: ParsableArguments {
                                valueName: "S"))
     var asinhSoftening: Float?
 
+    @Option(help: ArgumentHelp("Set every pixel farther than R pixels from the detected lens to exactly 0 after normalisation (the sky's noise gone; off by default). Needs a normalisation that takes the sky off: \(CropConfig.skyZeroModes.joined(separator: ", ")).",
+                               valueName: "R"))
+    var skyZero: Int?
+
     @Option(help: "Foreground threshold in noise sigmas above the background (default 3).")
     var k: Float?
 
@@ -61,12 +65,19 @@ struct CropOptions: ParsableArguments {
     /// The options given on the command line (for `--like`, which refuses them).
     var given: [String] {
         [size.map { _ in "--size" }, policy.map { _ in "--crop" }, normalize.map { _ in "--normalize" },
-         k.map { _ in "--k" }, smoothing.map { _ in "--smoothing" }, asinhSoftening.map { _ in "--asinh-softening" }].compactMap { $0 }
+         k.map { _ in "--k" }, smoothing.map { _ in "--smoothing" }, asinhSoftening.map { _ in "--asinh-softening" },
+         skyZero.map { _ in "--sky-zero" }].compactMap { $0 }
     }
 
     func validate() throws {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
+        if let skyZero {
+            guard (0...256).contains(skyZero) else { throw ValidationError("--sky-zero must be in 0...256 pixels") }
+            guard CropConfig.skyZeroModes.contains(normalize?.name ?? "none") else {
+                throw ValidationError("--sky-zero needs a normalisation that takes the sky off: --normalize \(CropConfig.skyZeroModes.joined(separator: ", ")) (with --like, drop it: the reference's settings apply)")
+            }
+        }
         if let asinhSoftening {
             guard asinhSoftening > 0 && asinhSoftening <= 1000 else { throw ValidationError("--asinh-softening must be in (0, 1000]") }
             guard ["asinh", "asinh-flux"].contains(normalize?.name ?? "") else {
@@ -96,6 +107,7 @@ struct CropOptions: ParsableArguments {
         case (.asinhFlux, let s?): config.normalization = .asinhFlux(softening: s)
         default: break
         }
+        config.skyZero = skyZero
         return (config, calibration)
     }
 }
