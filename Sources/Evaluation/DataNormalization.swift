@@ -25,16 +25,17 @@ public enum DataNormalization {
     }
 
     /// Throws when checkpoint `path` (its `metadata`) records a normalisation and the shards under
-    /// `shards` (an MDS folder with a `lenspipe.json` near it) were written with another. Either side
+    /// `shards` (an MDS folder with a `lenspipe.json` near it) were written with another, or with another
+    /// sky-zero radius (`skyZeroKey`). Either side
     /// unknown (a checkpoint from before this check, shards of another writer): nothing to compare.
     public static func check(metadata: [String: String], checkpoint path: String, shards: String) throws {
         guard let text = metadata[key], let expected = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)),
               FileManager.default.fileExists(atPath: shards + "/index.json"),
-              let actual = (try? MDSSource(folder: shards))?.normalization else { return }
+              let source = try? MDSSource(folder: shards), let actual = source.normalization else { return }
         guard actual == expected else {
             throw LensDataError(path: path, "the network was trained on images normalised \(describe(expected)), but \(shards) holds images normalised \(describe(actual)): preprocess them with --like the training data set")
         }
-        let (trained, stored) = (metadata[skyZeroKey].flatMap { Int($0) }, (try? MDSSource(folder: shards))?.skyZero)
+        let (trained, stored) = (metadata[skyZeroKey].flatMap { Int($0) }, source.skyZero)
         guard trained == stored else {
             func text(_ r: Int?) -> String { r.map { "the sky beyond \($0) px of the lens set to 0" } ?? "the sky kept" }
             throw LensDataError(path: path, "the network was trained on images with \(text(trained)), but \(shards) holds images with \(text(stored)): preprocess them with --like the training data set")
