@@ -11,10 +11,13 @@ extension LensPipe {
             abstract: "Find each image's lens, crop around it, and report how much of the lens the crops keep.",
             discussion: """
             Background and noise come from a sigma-clipped median and MAD; the foreground is every 8-connected group of pixels above background + k sigma (after a light Gaussian smoothing) that reaches background + 5 sigma and carries the lens's flux. Policies:
-              fixed   SIZE x SIZE around the foreground centroid, no resampling (keeps the pixel scale)
-              bbox    a square around the foreground plus a margin, resampled to SIZE (zoom recorded)
+              fixed   SIZE x SIZE around the foreground centroid, no resampling
+                      (keeps the pixel scale)
+              bbox    a square around the foreground plus a margin, resampled
+                      to SIZE (zoom recorded)
               center  SIZE x SIZE at the image centre
               none    the whole image
+
             --size auto picks the smallest window holding the whole foreground of 99% of a sample.
 
             Examples:

@@ -57,7 +57,8 @@ extension LensPipe {
             Three rows on the same images: the checkpoint's features, a randomly initialised network of the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what differs between images, when all of them share a large common part) and by a linear probe (multinomial logistic regression on standardised features; C chosen on a stratified 20% of train, never on test). Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row. docs/evaluation.md describes the protocol.
 
             Example:
-              lenspipe eval run1/final.safetensors --train out/train --test out/test -o run1/eval --json
+              lenspipe eval run1/final.safetensors --train out/train --test out/test \\
+                -o run1/eval --json
             """)
 
         @Argument(help: ArgumentHelp("A checkpoint (lenspipe train).", valueName: "checkpoint")) var checkpoint: String

@@ -19,10 +19,14 @@ extension LensPipe {
             OUT gets finetuned.safetensors (a checkpoint embed and eval read too, plus head.weight and head.bias), report.json, metrics.jsonl and the figures. docs/evaluation.md describes the protocol.
 
             Examples:
-              lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 -o run1/ft-cls-10
-              lenspipe finetune run1/final.safetensors out --task classify --label-fraction 0.1 --minutes 5 --from-scratch -o run1/scratch-cls-10
-              lenspipe finetune run1/final.safetensors out --task classify --curve 0.01,0.1,1 --seeds 0,1 --minutes 5 -o run1/label-efficiency
-              lenspipe finetune run1/final.safetensors out --task regress --epochs 20 -o run1/ft-mass --json
+              lenspipe finetune run1/final.safetensors out --task classify \\
+                --label-fraction 0.1 --minutes 5 -o run1/ft-cls-10
+              lenspipe finetune run1/final.safetensors out --task classify \\
+                --label-fraction 0.1 --minutes 5 --from-scratch -o run1/scratch-cls-10
+              lenspipe finetune run1/final.safetensors out --task classify \\
+                --curve 0.01,0.1,1 --seeds 0,1 --minutes 5 -o run1/label-efficiency
+              lenspipe finetune run1/final.safetensors out --task regress \\
+                --epochs 20 -o run1/ft-mass --json
             """)
 
         @Argument(help: ArgumentHelp("A checkpoint (lenspipe train).", valueName: "checkpoint")) var checkpoint: String

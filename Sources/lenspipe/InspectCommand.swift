@@ -13,7 +13,8 @@ extension LensPipe {
 
             Examples:
               lenspipe inspect data/model1/train
-              lenspipe inspect data/model2.h5:/train/images --labels /train/labels --targets /train/mass --json
+              lenspipe inspect data/model2.h5:/train/images --labels /train/labels \\
+                --targets /train/mass --json
               lenspipe inspect stack.npy --labels labels.npy -o sheet.png
               lenspipe inspect data/model1 --json
             """)

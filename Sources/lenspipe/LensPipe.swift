@@ -28,6 +28,7 @@ struct LensPipe: ParsableCommand {
           --threads N   worker threads (default: all cores)
           --size        a crop window (crop, preprocess, bench crop);
           --image-size  an image's side (synth, demo, finetune)
+
         Spellings from before 0.5 (a positional OUT, --out, --png, --save, --local-crops, --split-seed, --size for an image side) still work; the help no longer shows them.
 
         """,

@@ -13,16 +13,19 @@ extension LensPipe {
 
             Examples:
               lenspipe preprocess data/model1/train -o out --size 64 --normalize minmax
-              lenspipe preprocess data/model1 -o out --keep-splits --crop none --normalize none
-              lenspipe preprocess data/model1/train -o out --split train=0.8,val=0.1,test=0.1
-              lenspipe preprocess data -o out --worker 0/4   (then 1/4 ... 3/4, then: lenspipe merge out)
+              lenspipe preprocess data/model1 -o out --keep-splits --crop none \\
+                --normalize none
+              lenspipe preprocess data/model1/train -o out \\
+                --split train=0.8,val=0.1,test=0.1
+              lenspipe preprocess data -o out --worker 0/4
+                (then 1/4 ... 3/4, then: lenspipe merge out)
 
             Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train, OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
             streaming.StreamingDataset(local="OUT/train", remote=None) (or local="OUT" when unsplit); preprocess prints the exact folders when it finishes.
 
-            Calibration: --size auto and the -dataset normalisations measure the training images only (the train split folder, or the train part of --split), never val or test. OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what they were measured on, the crop summary, the tool version and the command line;
-            --like OUT re-applies them to new data without measuring anything:
-              lenspipe preprocess data/model2/train -o out --split train=0.85,val=0.15 --size auto --normalize zscore-dataset
+            Calibration: --size auto and the -dataset normalisations measure the training images only (the train split folder, or the train part of --split), never val or test. OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what they were measured on, the crop summary, the tool version and the command line; --like OUT re-applies them to new data without measuring anything:
+              lenspipe preprocess data/model2/train -o out --split train=0.85,val=0.15 \\
+                --size auto --normalize zscore-dataset
               lenspipe preprocess data/model2/test -o out-test --like out
             """)
 

@@ -17,7 +17,8 @@ extension LensPipe {
 
             Examples:
               lenspipe preview data/model1/train -o views.png --pairs 8 --show-rejected
-              lenspipe preview out/train -o views.png --recipe recipe.json --save-views views/
+              lenspipe preview out/train -o views.png --recipe recipe.json \\
+                --save-views views/
             """)
 
         @OptionGroup var sourceOptions: SourceOptions

@@ -11,15 +11,19 @@ extension LensPipe {
             SIE main halo + external shear lensing a Sersic source at a random offset; cdm adds 25 point-mass subhalos, axion a vortex line of 100 point masses whose length follows the axion mass; Gaussian PSF; Poisson noise (150 px, int64 counts) or Gaussian noise (64 px, float64). Image i depends only on (seed, i). truth.csv records lens and source positions and masses. A non-empty OUT is refused unless --overwrite; images are written into .OUT.lenspipe-partial beside it and moved in place when complete (a leftover from a killed run is removed).
 
             Formats:
-              tree   OUT/<class>/<class>_sim_NNNNNN.npy (axion files are object arrays [image, mass])
-              stack  OUT/images.npy (N,1,H,W) float32 + labels.npy + masses.npy + classes.txt
-              hdf5   OUT/lenses.h5 with /images (N,1,H,W) float32 gzip, /labels, /mass, /names
+              tree   OUT/<class>/<class>_sim_NNNNNN.npy
+                     (axion files are object arrays [image, mass])
+              stack  OUT/images.npy (N,1,H,W) float32 + labels.npy + masses.npy
+                     + classes.txt
+              hdf5   OUT/lenses.h5 with /images (N,1,H,W) float32 gzip, /labels,
+                     /mass, /names
 
             Reading them back:
               lenspipe inspect OUT                      (tree)
-              lenspipe inspect OUT/images.npy --labels OUT/labels.npy --targets OUT/masses.npy
-                                                        (stack; class names from OUT/classes.txt)
-              lenspipe inspect OUT/lenses.h5:/images --labels /labels --targets /mass --names /names --classes axion,cdm,no_sub
+              lenspipe inspect OUT/images.npy --labels OUT/labels.npy \\
+                --targets OUT/masses.npy    (stack; classes from OUT/classes.txt)
+              lenspipe inspect OUT/lenses.h5:/images --labels /labels \\
+                --targets /mass --names /names --classes axion,cdm,no_sub
             """)
 
         @OptionGroup var outputOptions: OutputFolderOptions

@@ -177,6 +177,19 @@ import _TestSupport
         return out
     }
 
+    /// Hand-laid lines (examples, little tables: indented by a few spaces) too long for 80 columns:
+    /// argument-parser wraps them to the left margin, so a line at indent 0 follows an indented one
+    /// directly. Such lines continue with `\\` and an indented next line instead.
+    static func hangingLines(_ help: String) -> [String] {
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return zip(lines, lines.dropFirst()).compactMap { a, b in
+            let indentA = a.prefix { $0 == " " }.count
+            let hangs = (1..<20).contains(indentA) && !a.trimmingCharacters(in: .whitespaces).isEmpty
+                && !b.isEmpty && !b.hasPrefix(" ")
+            return hangs ? a + " ⏎ " + b : nil
+        }
+    }
+
     @Test(arguments: commands)
     func helpHasNoRaggedLines(command: [String]) throws {
         let r = try TestSupport.run(TestSupport.lenspipeBinary, command + ["--help"], environment: ["COLUMNS": "80"])
@@ -184,10 +197,13 @@ import _TestSupport
         let wide = r.stdout.split(separator: "\n").map(String.init).filter { Self.isProse($0) && $0.count > 80 }
         #expect(wide.isEmpty, "\(command): prose wider than 80 columns: \(wide.prefix(2))")
         #expect(Self.raggedPairs(r.stdout).isEmpty, "\(command): \(Self.raggedPairs(r.stdout).prefix(3))")
+        #expect(Self.hangingLines(r.stdout).isEmpty, "\(command): \(Self.hangingLines(r.stdout).prefix(3))")
     }
 
     @Test func theCheckFindsRaggedLines() {
         #expect(Self.raggedPairs("a paragraph that ends\nearly on this line") == ["a paragraph that ends ⏎ early on this line"])
         #expect(Self.raggedPairs("a full sentence.\nNext one") == [])
+        #expect(Self.hangingLines("Example:\n  lenspipe eval a b -o\nrun1/eval") == ["  lenspipe eval a b -o ⏎ run1/eval"])
+        #expect(Self.hangingLines("Example:\n  lenspipe eval a b \\\n    -o run1/eval\n\nOPTIONS:") == [])
     }
 }
