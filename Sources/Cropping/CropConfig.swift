@@ -47,7 +47,7 @@ public struct CropConfig: Sendable, Equatable, Codable {
     public var skyZero: Int?
 
     /// The normalisations after which the sky sits at 0, so zeroing it changes only its noise.
-    public static let skyZeroModes = ["zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens-dataset"]
+    public static let skyZeroModes = ["zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens", "lens-dataset"]
 
     public init(policy: Policy = .fixed, size: Int = 64, k: Float = 3, seedK: Float = 5, smoothing: Float = 1,
                 minFluxShare: Float = 0.05, minArea: Int = 5, minSignificance: Float = 20, detectionBinning: Int? = nil, margin: Float = 0.1,

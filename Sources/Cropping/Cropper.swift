@@ -109,8 +109,10 @@ public struct Cropper: Sendable {
             }
             kept = total > 0 ? inside / total : 1
         }
+        let ownFlux = config.normalization == .lens && !fg.isEmpty
+            ? CropCalibration.lensBrightness(plane: plane, foreground: fg).map { $0 / Float(image.channels) } : nil
         config.normalization.apply(to: &out.pixels, background: channelBackground,
-                                   sigma: fg.background.sigma / Float(image.channels).squareRoot())
+                                   sigma: fg.background.sigma / Float(image.channels).squareRoot(), lensFlux: ownFlux)
         if let radius = config.skyZero, mask.contains(true) {
             let near = Self.dilated(mask, width: out.width, height: out.height, radius: radius)
             let n = out.width * out.height

@@ -22,6 +22,11 @@ public enum Normalization: Sendable, Equatable, Codable {
     /// its lens brightness (`DatasetStats.flux`), so a bright lens sits near 1 whatever the units
     /// (counts, electrons per second, fluxes), the regime DeepLense Model II stamps are in.
     case lensFlux(DatasetStats?)
+    /// `(x - background) / flux` with the image's own lens brightness (the 99th percentile of its
+    /// foreground above its sky): every lens near 1, whatever its exposure or brightness; what the
+    /// brightness itself said is gone (the per-image sibling of `lensFlux`, as `minmax` is of
+    /// `minmax-dataset`).
+    case lens
 
     /// Statistics from a first pass over a sample, shared by every image of a data set.
     public struct DatasetStats: Sendable, Equatable, Codable {
@@ -42,7 +47,7 @@ public enum Normalization: Sendable, Equatable, Codable {
     }
 
     /// The names `init(name:stats:)` accepts (and `name` returns).
-    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens-dataset"]
+    public static let names = ["none", "minmax", "minmax-dataset", "zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens", "lens-dataset"]
 
     /// True for the names that need data-set statistics from a calibration pass.
     public static func needsDatasetStats(_ name: String) -> Bool { name.hasSuffix("-dataset") }
@@ -51,7 +56,7 @@ public enum Normalization: Sendable, Equatable, Codable {
     public var datasetStats: DatasetStats? {
         switch self {
         case .minmax(let s), .zscore(let s), .lensFlux(let s): return s
-        case .none, .asinh, .asinhFlux, .log1p: return nil
+        case .none, .asinh, .asinhFlux, .log1p, .lens: return nil
         }
     }
 
@@ -68,6 +73,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case "asinh-flux": self = .asinhFlux(softening: 1)
         case "log1p": self = .log1p
         case "lens-dataset": self = .lensFlux(stats)
+        case "lens": self = .lens
         default: return nil
         }
     }
@@ -84,6 +90,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .asinhFlux: return "asinh-flux"
         case .log1p: return "log1p"
         case .lensFlux: return "lens-dataset"
+        case .lens: return "lens"
         }
     }
 
@@ -104,7 +111,7 @@ public enum Normalization: Sendable, Equatable, Codable {
         case .log1p:
             inverse = { Float.expMinusOne($0) }
             refill = true
-        case .none, .minmax, .zscore, .asinhFlux, .lensFlux:
+        case .none, .minmax, .zscore, .asinhFlux, .lensFlux, .lens:
             return nil
         }
         var rng = Philox4x64(seed: 0x5C1A, stream: 0)
@@ -122,8 +129,9 @@ public enum Normalization: Sendable, Equatable, Codable {
         return plane
     }
 
-    /// Scales `pixels` in place. `background` and `sigma` are the image's own estimates.
-    public func apply(to pixels: inout [Float], background: Float, sigma: Float) {
+    /// Scales `pixels` in place. `background`, `sigma` and `lensFlux` (what `lens` divides by; nil
+    /// without a foreground) are the image's own estimates.
+    public func apply(to pixels: inout [Float], background: Float, sigma: Float, lensFlux: Float? = nil) {
         let safeSigma = sigma.isFinite && sigma > 0 ? sigma : 1
         let bg = background.isFinite ? background : 0
         pixels.withUnsafeMutableBufferPointer { p in
@@ -153,6 +161,9 @@ public enum Normalization: Sendable, Equatable, Codable {
             case .lensFlux(let stats):
                 // Without a measured lens brightness (no foreground in the sample): 100 sky sigmas.
                 let flux = stats?.flux.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
+                for i in p.indices { p[i] = (p[i] - bg) / flux }
+            case .lens:
+                let flux = lensFlux.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
                 for i in p.indices { p[i] = (p[i] - bg) / flux }
             }
             // Overflow guard: a finite input can still overflow (1e38 - -1e38).

@@ -80,7 +80,7 @@ import _TestSupport
     /// No normalisation yields NaN or Inf, on any input.
     @Test func normalisationIsAlwaysFinite() {
         let stats = Normalization.DatasetStats(low: 0, high: 0, background: .nan, sigma: 0)
-        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .asinhFlux(softening: 3), .asinhFlux(softening: 0), .log1p, .lensFlux(nil), .lensFlux(stats)]
+        let modes: [Normalization] = [.none, .minmax(nil), .minmax(stats), .zscore(nil), .zscore(stats), .asinh(softening: 1), .asinh(softening: 0), .asinhFlux(softening: 3), .asinhFlux(softening: 0), .log1p, .lensFlux(nil), .lensFlux(stats), .lens]
         var inputs: [[Float]] = [
             [Float](repeating: 0, count: 400), [Float](repeating: 7.5, count: 400), [Float](repeating: -3, count: 400),
             [Float](repeating: .nan, count: 400), [Float](repeating: .infinity, count: 400),
@@ -138,6 +138,29 @@ import _TestSupport
         p = [4, 54]
         Normalization.lensFlux(nil).apply(to: &p, background: 4, sigma: 0.5)
         #expect(p == [0, 1])
+        // lens: the image's own lens brightness (100 sigmas without a foreground).
+        p = [4, 8, 2]
+        Normalization.lens.apply(to: &p, background: 4, sigma: 0.5, lensFlux: 2)
+        #expect(p == [0, 2, -1])
+        p = [4, 54]
+        Normalization.lens.apply(to: &p, background: 4, sigma: 0.5)
+        #expect(p == [0, 1])
+    }
+
+    /// `lens` takes each image's brightness off too: the same lens exposed three times longer (3 x, on
+    /// its own pedestal) crops to the same pixels, where `lens-dataset` keeps the factor of 3.
+    @Test func perImageLensNormalisationIgnoresTheExposure() throws {
+        let images = Self.pairs(count: 6, size: 64, offset: 4).map(\.noisy)
+        var config = CropConfig(policy: .fixed, size: 48)
+        config.normalization = .lens
+        #expect(Normalization(name: "lens") == .lens && Normalization.lens.name == "lens")
+        for x in images {
+            let longer = LensImage(channels: 1, height: x.height, width: x.width, pixels: x.pixels.map { 3 * $0 + 7 })
+            let pa = Cropper(config: config).crop(x).0.pixels, pb = Cropper(config: config).crop(longer).0.pixels
+            #expect(zip(pa, pb).allSatisfy { abs($0 - $1) < 1e-3 }, "largest difference \(zip(pa, pb).map { abs($0 - $1) }.max() ?? 0)")
+            let top = pa.sorted()[pa.count * 99 / 100]
+            #expect(top > 0.5 && top < 2, "the lens's bright pixels sit near 1 (99th percentile \(top))")
+        }
     }
 
     /// `lens-dataset` makes the units irrelevant: the same lenses in other units and on a sky pedestal

@@ -44,7 +44,7 @@ struct CropOptions: ParsableArguments {
     @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed (default), bbox, center or none.")
     var policy: CropConfig.Policy?
 
-    @Option(help: ArgumentHelp("Pixel normalisation (default none): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images.",
+    @Option(help: ArgumentHelp("Pixel normalisation (default none): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units.",
                                valueName: "name"))
     var normalize: NormalizationName?
 
