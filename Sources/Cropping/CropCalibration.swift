@@ -8,6 +8,12 @@ public struct CropCalibration: Sendable, Equatable {
     public var autoSize: Int
     public var stats: Normalization.DatasetStats
     public var sampled: Int
+    /// The shorter side of the largest sampled image.
+    public var extent: Int
+
+    /// The default window (`CropConfig.defaultWindow`): `autoSize`, but never below the network's
+    /// global view (`CropConfig.defaultMinimumWindow`) unless the images are smaller.
+    public var defaultSize: Int { max(autoSize, min(CropConfig.defaultMinimumWindow, extent)) }
 
     /// Samples up to `sample` images evenly spread over the source.
     /// - Parameters:
@@ -68,7 +74,7 @@ public struct CropCalibration: Sendable, Equatable {
         let stats = Normalization.DatasetStats(low: parts.flatMap(\.lows).min() ?? 0, high: parts.flatMap(\.highs).max() ?? 1,
                                                background: median(parts.flatMap(\.bgs)), sigma: median(parts.flatMap(\.sigmas)),
                                                flux: parts.flatMap(\.fluxes).isEmpty ? nil : median(parts.flatMap(\.fluxes)))
-        return CropCalibration(autoSize: max(4, size), stats: stats, sampled: indices.count)
+        return CropCalibration(autoSize: max(4, size), stats: stats, sampled: indices.count, extent: extent)
     }
 
     /// The 99th percentile of the foreground pixels of `plane` above the sky (nil without a foreground

@@ -46,6 +46,20 @@ public struct CropConfig: Sendable, Equatable, Codable {
     /// foreground pixel is left whole.
     public var skyZero: Int?
 
+    /// What `preprocess`, `crop`, `demo` and `attention` do when not told otherwise, chosen by
+    /// measurement on Model I-, II- and III-like data and lenspipe's own (docs/science.md, issue 34):
+    /// each image's sky off and its lens brightness to 1 (`lens`: no units, no exposure), the sky
+    /// farther than `defaultSkyZero` pixels from the lens exactly 0, and a window that holds the lens
+    /// (`auto`) but is never smaller than the network's global view (`defaultMinimumWindow`).
+    public static let defaultNormalization = Normalization.lens
+    public static let defaultSkyZero = 4
+    public static let defaultMinimumWindow = 64
+
+    /// The default configuration with a window of `size` pixels (see `defaultNormalization`).
+    public static func standard(size: Int) -> CropConfig {
+        CropConfig(policy: .fixed, size: size, normalization: defaultNormalization, skyZero: defaultSkyZero)
+    }
+
     /// The normalisations after which the sky sits at 0, so zeroing it changes only its noise.
     public static let skyZeroModes = ["zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens", "lens-dataset"]
 

@@ -93,19 +93,20 @@ public struct DemoRun {
 
         // 3. Crop.
         let calibration = CropCalibration.run(source: source, config: CropConfig(), threads: o.threads)
-        let cropper = Cropper(config: CropConfig(policy: .fixed, size: calibration.autoSize))
+        let window = calibration.defaultSize
+        let cropper = Cropper(config: CropConfig.standard(size: window))
         let crops = CropRun.run(source: source, cropper: cropper, threads: o.threads)
         let worst = CropSheet.worstFirst(crops.records, count: 8).compactMap { try? source.sample(at: crops.indices[$0]) }
         try CropSheet.make(worst.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r, s.id) },
-                           title: "Crops of \(calibration.autoSize) px around the lens, worst-kept first").writePNG(path: out + "/crops.png")
+                           title: "Crops of \(window) px around the lens, worst-kept first").writePNG(path: out + "/crops.png")
         let kept = crops.records.map { Double($0.keptFluxShare) }.sorted()
         func pct(_ q: Double) -> String { kept.isEmpty ? "-" : String(format: "%.3f", kept[min(kept.count - 1, Int(q * Double(kept.count)))]) }
-        report.add(.init(title: "Crop around the lens", command: "lenspipe crop \(data) --size auto -o \(out)/crops.png",
-                         numbers: [("window (auto)", "\(calibration.autoSize) px"), ("kept lens flux, 1st percentile", pct(0.01)),
+        report.add(.init(title: "Crop around the lens", command: "lenspipe crop \(data) -o \(out)/crops.png",
+                         numbers: [("window (auto, at least \(CropConfig.defaultMinimumWindow) px)", "\(window) px"), ("kept lens flux, 1st percentile", pct(0.01)),
                                    ("median", pct(0.5)), ("flagged crops", "\(crops.records.filter { !$0.flags.isEmpty }.count)")],
                          figures: [("crops.png", "The crops that kept the least lens flux, original with its box beside the crop.")],
                          text: "The window is the smallest that holds the lens of 99% of the images; cropping removes sky that would otherwise fill most random views."))
-        log("3. crop: window \(calibration.autoSize) px, median kept flux \(pct(0.5)); \(out)/crops.png")
+        log("3. crop: window \(window) px, median kept flux \(pct(0.5)); \(out)/crops.png")
 
         // 4. Preprocess to shards, verify.
         var config = ShardWriter.Preprocess.Config(crop: cropper.config)
@@ -118,7 +119,7 @@ public struct DemoRun {
         let verify = ShardVerify.run(root: shards, threads: o.threads)
         let splits = verify.folders.map { "\(($0.folder as NSString).lastPathComponent) \($0.samples)" }.joined(separator: ", ")
         report.add(.init(title: "Shards (MosaicML Streaming MDS, zstd)",
-                         command: "lenspipe preprocess \(data) -o \(shards) --size \(calibration.autoSize) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
+                         command: "lenspipe preprocess \(data) -o \(shards) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
                          numbers: [("images", "\(summary.images)"), ("splits", splits), ("bytes per image", String(format: "%.0f", summary.bytesPerImage)),
                                    ("seconds", String(format: "%.2f", summary.seconds)), ("verify", verify.defects.isEmpty ? "ok" : "\(verify.defects.count) defects")],
                          text: "The same folders feed lenspipe train here and PyTorch's StreamingDataset on GPU nodes; each sample carries its lens mask, found on the raw image."))

@@ -62,7 +62,7 @@ public struct AttentionStudy: Sendable {
     public static func readImages(_ input: String, count: Int, size: Int) throws -> (images: [LensImage], masks: [[Bool]], ids: [String], labels: [String?]) {
         let source = try MDSSource.open(SourceSpec(input))
         let stored = source as? MDSSource
-        let cropper = Cropper(config: CropConfig(size: size))
+        let cropper = Cropper(config: CropConfig.standard(size: size))
         let detector = ForegroundDetector(config: CropConfig())
         var images: [LensImage] = [], masks: [[Bool]] = [], ids: [String] = [], labels: [String?] = []
         // Evenly spaced through the input, so class-ordered shards show every class.

@@ -18,7 +18,7 @@ extension LensPipe {
               center  SIZE x SIZE at the image centre
               none    the whole image
 
-            --size auto picks the smallest window holding the whole foreground of 99% of a sample.
+            --size auto picks the smallest window holding the whole foreground of 99% of a sample; the default is that window, but at least 64 px (the network's view) unless the images are smaller.
 
             Examples:
               lenspipe crop data/model1/train --size auto -o crops.png
@@ -49,7 +49,7 @@ extension LensPipe {
         func run() throws {
             let source = try MDSSource.open(sourceOptions.spec)
             let (config, calibration) = cropOptions.resolve(source: source, threads: threadOptions.threads)
-            if let calibration, !(quiet || json) { print(CropText.calibration(calibration, config: config, auto: cropOptions.size == .auto, on: source.summary)) }
+            if let calibration, !(quiet || json) { print(CropText.calibration(calibration, config: config, auto: cropOptions.size.map { $0 == .auto } ?? true, on: source.summary)) }
             let cropper = Cropper(config: config)
             let meter = ProgressMeter("crop", total: source.count, quiet: quiet || source.count < 2000)
             let result = CropRun.run(source: source, cropper: cropper, threads: threadOptions.threads) { meter.update($0) }
@@ -80,7 +80,10 @@ enum CropText {
     /// One line on what the calibration pass measured and on which images.
     static func calibration(_ c: CropCalibration, config: CropConfig, auto: Bool, on: String) -> String {
         var parts: [String] = []
-        if auto { parts.append("size auto: \(c.autoSize) px holds the whole foreground of 99% of the sample") }
+        if auto {
+            parts.append("size auto: \(c.autoSize) px holds the whole foreground of 99% of the sample"
+                         + (config.size != c.autoSize ? "; window \(config.size) px (the default: at least \(CropConfig.defaultMinimumWindow) px)" : ""))
+        }
         if let s = config.normalization.datasetStats {
             parts.append(String(format: "%@ statistics: low %.4g, high %.4g, background %.4g, sigma %.4g", config.normalization.name, s.low, s.high, s.background, s.sigma)
                          + (s.flux.map { String(format: ", lens brightness %.4g", $0) } ?? ""))

@@ -118,8 +118,9 @@ extension LensPipe {
                 let (crop, calibration) = cropOptions.resolve(source: source, threads: threadOptions.threads)
                 config = .init(crop: crop)
                 if let c = calibration {
-                    config.calibration = .init(on: description, sampled: c.sampled, autoSize: cropOptions.size == .auto ? c.autoSize : nil)
-                    if !quiet { print(CropText.calibration(c, config: crop, auto: cropOptions.size == .auto, on: description)) }
+                    let auto = cropOptions.size.map { $0 == .auto } ?? true
+                    config.calibration = .init(on: description, sampled: c.sampled, autoSize: auto ? c.autoSize : nil)
+                    if !quiet { print(CropText.calibration(c, config: crop, auto: auto, on: description)) }
                 }
             } else {
                 config = .init(crop: cropOptions.resolve(source: inputs[0].source, threads: threadOptions.threads).config)

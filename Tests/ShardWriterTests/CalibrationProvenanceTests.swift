@@ -73,7 +73,7 @@ import _TestSupport
         #expect(meta.tool?.command.suffix(4) == [train, out, "--size", "48"])
         #expect(meta.cropSummary?.images == 36 && meta.cropSummary?.size == 48)
         #expect(meta.calibration == nil)
-        #expect(try meta.cropConfig(path: "x") == CropConfig(size: 48))
+        #expect(try meta.cropConfig(path: "x") == CropConfig.standard(size: 48), "the defaults: lens, sky-zero 4")
         let v = try TestSupport.lenspipe(["--version"])
         #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == LensPipeVersion.current)
     }
@@ -140,7 +140,7 @@ import _TestSupport
         _ = try preprocess([root + "/test", applied, "--like", reference, "--quiet"])
         let new = try DatasetMetadata.read(from: applied + "/lenspipe.json")
         #expect(new.crop == ref.crop && new.normalization == "lens-dataset")
-        let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("skyzero-refused"), "--sky-zero", "3"])
+        let refused = try TestSupport.lenspipe(["preprocess", train, TestSupport.tempDir("skyzero-refused"), "--normalize", "none", "--sky-zero", "3"])
         #expect(refused.status != 0 && refused.stderr.contains("--sky-zero needs a normalisation"), "\(refused.stderr)")
     }
 

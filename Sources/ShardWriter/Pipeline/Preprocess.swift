@@ -140,7 +140,7 @@ public struct Preprocess: Sendable {
         case .keepSplits:
             guard let train = plan.inputs.first(where: { $0.split == "train" }) else {
                 let names = plan.inputs.compactMap(\.split).joined(separator: ", ")
-                throw ShardPipelineError("--size auto and -dataset normalisations calibrate on the train split, and \(plan.description) has none (splits: \(names)); preprocess the training data first and apply its settings to the rest with --like")
+                throw ShardPipelineError("the crop window (--size auto, the default) and -dataset normalisations calibrate on the train split, and \(plan.description) has none (splits: \(names)); preprocess the training data first and apply its settings to the rest with --like (or give --size N)")
             }
             return (train.source, "split train (\(train.source.summary))")
         case .fractions(let parts):

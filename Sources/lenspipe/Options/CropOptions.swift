@@ -32,19 +32,28 @@ struct NormalizationName: ExpressibleByArgument, Equatable, CustomStringConverti
     static var allValueStrings: [String] { Normalization.names }
 }
 
+/// `--sky-zero`: a radius in pixels, or `off`.
+enum SkyZeroOption: ExpressibleByArgument, Equatable {
+    case off
+    case radius(Int)
+    init?(argument: String) {
+        if argument == "off" { self = .off; return }
+        guard let r = Int(argument) else { return nil }
+        self = .radius(r)
+    }
+}
+
 /// The options that configure cropping; shared by `crop`, `preprocess` and `bench crop`. Each is nil
 /// when not given, so `preprocess --like` can tell a setting asked for from a default.
 struct CropOptions: ParsableArguments {
-    static let defaultSize = CropSize.pixels(64)
-
-    @Option(help: ArgumentHelp("Crop window side in pixels (default 64), or 'auto': the smallest window holding the whole foreground of 99% of a sample of the training images.",
+    @Option(help: ArgumentHelp("Crop window side in pixels, or 'auto': the smallest window holding the whole foreground of 99% of a sample of the training images. Default: auto, but at least \(CropConfig.defaultMinimumWindow) px (the network's view) unless the images are smaller.",
                                valueName: "px|auto"))
     var size: CropSize?
 
     @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed (default), bbox, center or none.")
     var policy: CropConfig.Policy?
 
-    @Option(help: ArgumentHelp("Pixel normalisation (default none): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units.",
+    @Option(help: ArgumentHelp("Pixel normalisation (default \(CropConfig.defaultNormalization.name), with --sky-zero \(CropConfig.defaultSkyZero)): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units.",
                                valueName: "name"))
     var normalize: NormalizationName?
 
@@ -52,9 +61,9 @@ struct CropOptions: ParsableArguments {
                                valueName: "S"))
     var asinhSoftening: Float?
 
-    @Option(help: ArgumentHelp("Set every pixel farther than R pixels from the detected lens to exactly 0 after normalisation (the sky's noise gone; off by default). Needs a normalisation that takes the sky off: \(CropConfig.skyZeroModes.joined(separator: ", ")).",
-                               valueName: "R"))
-    var skyZero: Int?
+    @Option(help: ArgumentHelp("Set every pixel farther than R pixels from the detected lens to exactly 0 after normalisation (the sky's noise gone), or off. Default: \(CropConfig.defaultSkyZero) with the default normalisation, off with an explicit --normalize. Needs a normalisation that takes the sky off: \(CropConfig.skyZeroModes.joined(separator: ", ")).",
+                               valueName: "R|off"))
+    var skyZero: SkyZeroOption?
 
     @Option(help: "Foreground threshold in noise sigmas above the background (default 3).")
     var k: Float?
@@ -72,9 +81,9 @@ struct CropOptions: ParsableArguments {
     func validate() throws {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
-        if let skyZero {
+        if case .radius(let skyZero) = skyZero {
             guard (0...256).contains(skyZero) else { throw ValidationError("--sky-zero must be in 0...256 pixels") }
-            guard CropConfig.skyZeroModes.contains(normalize?.name ?? "none") else {
+            guard CropConfig.skyZeroModes.contains(normalize?.name ?? CropConfig.defaultNormalization.name) else {
                 throw ValidationError("--sky-zero needs a normalisation that takes the sky off: --normalize \(CropConfig.skyZeroModes.joined(separator: ", ")) (with --like, drop it: the reference's settings apply)")
             }
         }
@@ -86,19 +95,20 @@ struct CropOptions: ParsableArguments {
         }
     }
 
-    var needsCalibration: Bool { size == .auto || (normalize?.needsDatasetStats ?? false) }
+    var needsCalibration: Bool { size != nil ? size == .auto || (normalize?.needsDatasetStats ?? false) : true }
 
     /// The crop configuration, after a calibration pass over `source` when `auto` or data-set
     /// statistics need one (then also the calibration itself).
     func resolve(source: any SampleSource, threads: Int) -> (config: CropConfig, calibration: CropCalibration?) {
-        var size = 64
-        if case .pixels(let s) = self.size ?? Self.defaultSize { size = s }
+        var size = CropConfig.defaultMinimumWindow
+        if case .pixels(let s) = self.size { size = s }
         var config = CropConfig(policy: policy ?? .fixed, size: size, k: k ?? 3, smoothing: smoothing ?? 1)
-        let normalize = self.normalize ?? .none
+        let normalize = self.normalize ?? NormalizationName(argument: CropConfig.defaultNormalization.name)!
         var calibration: CropCalibration?
         if needsCalibration {
             let c = CropCalibration.run(source: source, config: config, threads: threads)
             if self.size == .auto { config.size = c.autoSize }
+            if self.size == nil { config.size = c.defaultSize }
             calibration = c
         }
         config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
@@ -107,7 +117,11 @@ struct CropOptions: ParsableArguments {
         case (.asinhFlux, let s?): config.normalization = .asinhFlux(softening: s)
         default: break
         }
-        config.skyZero = skyZero
+        switch skyZero {
+        case .radius(let r)?: config.skyZero = r
+        case .off?: config.skyZero = nil
+        case nil: config.skyZero = self.normalize == nil ? CropConfig.defaultSkyZero : nil
+        }
         return (config, calibration)
     }
 }
