@@ -11,9 +11,9 @@ public struct CropCalibration: Sendable, Equatable {
     /// The shorter side of the largest sampled image.
     public var extent: Int
 
-    /// The default window (`CropConfig.defaultWindow`): `autoSize`, but never below the network's
-    /// global view (`CropConfig.defaultMinimumWindow`) unless the images are smaller.
-    public var defaultSize: Int { max(autoSize, min(CropConfig.defaultMinimumWindow, extent)) }
+    /// The default window: `autoSize`, but never below the network's global view
+    /// (`CropConfig.defaultMinimumWindow`) nor above the images.
+    public var defaultSize: Int { extent > 0 ? min(extent, max(autoSize, CropConfig.defaultMinimumWindow)) : autoSize }
 
     /// Samples up to `sample` images evenly spread over the source.
     /// - Parameters:

@@ -105,7 +105,7 @@ public struct DemoRun {
                          numbers: [("window (auto, at least \(CropConfig.defaultMinimumWindow) px)", "\(window) px"), ("kept lens flux, 1st percentile", pct(0.01)),
                                    ("median", pct(0.5)), ("flagged crops", "\(crops.records.filter { !$0.flags.isEmpty }.count)")],
                          figures: [("crops.png", "The crops that kept the least lens flux, original with its box beside the crop.")],
-                         text: "The window is the smallest that holds the lens of 99% of the images; cropping removes sky that would otherwise fill most random views."))
+                         text: "The window is the smallest that holds the lens of 99% of the images, but at least \(CropConfig.defaultMinimumWindow) px (the network's view); cropping removes sky that would otherwise fill most random views. Each crop's sky is subtracted, its lens brightness set to 1 and the sky beyond \(CropConfig.defaultSkyZero) px of the lens set to 0 (preprocess's defaults)."))
         log("3. crop: window \(window) px, median kept flux \(pct(0.5)); \(out)/crops.png")
 
         // 4. Preprocess to shards, verify.
@@ -119,7 +119,7 @@ public struct DemoRun {
         let verify = ShardVerify.run(root: shards, threads: o.threads)
         let splits = verify.folders.map { "\(($0.folder as NSString).lastPathComponent) \($0.samples)" }.joined(separator: ", ")
         report.add(.init(title: "Shards (MosaicML Streaming MDS, zstd)",
-                         command: "lenspipe preprocess \(data) -o \(shards) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
+                         command: "lenspipe preprocess \(data) -o \(shards) --size \(window) --split train=0.8,val=0.1,test=0.1 && lenspipe verify \(shards)",
                          numbers: [("images", "\(summary.images)"), ("splits", splits), ("bytes per image", String(format: "%.0f", summary.bytesPerImage)),
                                    ("seconds", String(format: "%.2f", summary.seconds)), ("verify", verify.defects.isEmpty ? "ok" : "\(verify.defects.count) defects")],
                          text: "The same folders feed lenspipe train here and PyTorch's StreamingDataset on GPU nodes; each sample carries its lens mask, found on the raw image."))

@@ -58,11 +58,12 @@ public struct AttentionStudy: Sendable {
         public var meanRatioPerHead: [Double?]
     }
 
-    /// Reads the first `count` images of `input` with their foreground masks.
-    public static func readImages(_ input: String, count: Int, size: Int) throws -> (images: [LensImage], masks: [[Bool]], ids: [String], labels: [String?]) {
+    /// Reads the first `count` images of `input` with their foreground masks: shards as stored, a raw
+    /// source cropped and normalised as the network of `metadata` expects (`DataNormalization.cropConfig`).
+    public static func readImages(_ input: String, count: Int, metadata: [String: String]) throws -> (images: [LensImage], masks: [[Bool]], ids: [String], labels: [String?]) {
         let source = try MDSSource.open(SourceSpec(input))
         let stored = source as? MDSSource
-        let cropper = Cropper(config: CropConfig.standard(size: size))
+        let cropper = Cropper(config: stored == nil ? DataNormalization.cropConfig(metadata: metadata, source: source) : CropConfig())
         let detector = ForegroundDetector(config: CropConfig())
         var images: [LensImage] = [], masks: [[Bool]] = [], ids: [String] = [], labels: [String?] = []
         // Evenly spaced through the input, so class-ordered shards show every class.
@@ -93,7 +94,7 @@ public struct AttentionStudy: Sendable {
     public static func run(checkpoint: String, input: String, count: Int, drawn: Int = 6, network choice: NetworkChoice, figure: String?,
                            progress: ((Int) -> Void)? = nil) throws -> Report {
         let (trainer, size) = try FrozenEvaluation.open(checkpoint: checkpoint, shards: input, channels: nil)
-        let (images, masks, ids, labels) = try readImages(input, count: count, size: size)
+        let (images, masks, ids, labels) = try readImages(input, count: count, metadata: try Checkpoint.metadata(at: checkpoint))
         if let bad = images.firstIndex(where: { $0.channels != images[0].channels }) {
             throw LensDataError(path: input, "image \(bad) (\(ids[bad])) has \(images[bad].channels) channels, image 0 has \(images[0].channels)")
         }

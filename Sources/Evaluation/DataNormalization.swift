@@ -24,6 +24,19 @@ public enum DataNormalization {
         }
     }
 
+    /// How to crop a raw source (not shards) for the network of `metadata`: the default window for
+    /// that source (`CropCalibration.defaultSize`, as `preprocess` measures it), and the normalisation
+    /// and sky-zero the checkpoint records; the preprocessing defaults when it records none.
+    public static func cropConfig(metadata: [String: String], source: any SampleSource) -> CropConfig {
+        let window = CropCalibration.run(source: source, config: CropConfig(), sample: 128, threads: 1).defaultSize
+        var config = CropConfig.standard(size: window)
+        if let text = metadata[key], let trained = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)) {
+            config.normalization = trained
+            config.skyZero = metadata[skyZeroKey].flatMap { Int($0) }
+        }
+        return config
+    }
+
     /// Throws when checkpoint `path` (its `metadata`) records a normalisation and the shards under
     /// `shards` (an MDS folder with a `lenspipe.json` near it) were written with another, or with another
     /// sky-zero radius (`skyZeroKey`). Either side

@@ -45,6 +45,17 @@ import _TestSupport
         #expect(r.stderr.contains("calibrate on the train split") && r.stderr.contains("--like"), "\(r.stderr)")
     }
 
+    /// Without a window to measure (`--crop none`) and with a per-image normalisation, a tree without a
+    /// train split preprocesses as it is (the help's example): nothing needs calibrating.
+    @Test func cropNoneNeedsNoTrainSplit() throws {
+        let only = TestSupport.tempDir("calib-none-no-train")
+        try FileManager.default.createSymbolicLink(atPath: only + "/test", withDestinationPath: root + "/test")
+        let out = TestSupport.tempDir("calib-none-no-train-out")
+        let r = try TestSupport.lenspipe(["preprocess", only, "-o", out, "--keep-splits", "--crop", "none", "--normalize", "none", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try DatasetMetadata.read(from: out + "/lenspipe.json").calibration == nil)
+    }
+
     /// With --split, calibration sees exactly the samples the run writes to train.
     @Test func fractionsCalibrateOnTheTrainPart() throws {
         let out = TestSupport.tempDir("calib-split")

@@ -43,7 +43,7 @@ enum SkyZeroOption: ExpressibleByArgument, Equatable {
     }
 }
 
-/// The options that configure cropping; shared by `crop`, `preprocess` and `bench crop`. Each is nil
+/// The options that configure cropping; shared by `crop` and `preprocess`. Each is nil
 /// when not given, so `preprocess --like` can tell a setting asked for from a default.
 struct CropOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Crop window side in pixels, or 'auto': the smallest window holding the whole foreground of 99% of a sample of the training images. Default: auto, but at least \(CropConfig.defaultMinimumWindow) px (the network's view) unless the images are smaller.",
@@ -95,7 +95,12 @@ struct CropOptions: ParsableArguments {
         }
     }
 
-    var needsCalibration: Bool { size != nil ? size == .auto || (normalize?.needsDatasetStats ?? false) : true }
+    /// A calibration pass runs for `--size auto`, for the default window (unless `--crop none` uses no
+    /// window) and for the `-dataset` normalisations.
+    var needsCalibration: Bool {
+        let window = size.map { $0 == .auto } ?? (policy != CropConfig.Policy.none)
+        return window || (normalize?.needsDatasetStats ?? false)
+    }
 
     /// The crop configuration, after a calibration pass over `source` when `auto` or data-set
     /// statistics need one (then also the calibration itself).
@@ -108,7 +113,7 @@ struct CropOptions: ParsableArguments {
         if needsCalibration {
             let c = CropCalibration.run(source: source, config: config, threads: threads)
             if self.size == .auto { config.size = c.autoSize }
-            if self.size == nil { config.size = c.defaultSize }
+            if self.size == nil && config.policy != .none { config.size = c.defaultSize }
             calibration = c
         }
         config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
