@@ -41,9 +41,12 @@ let package = Package(
         .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio", providers: [.apt(["libcfitsio-dev"]), .brew(["cfitsio"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
 
-        // 1. Read: the image type, NPY / pickle / HDF5 / FITS (cfitsio) / .npz (zip, zlib) readers, sources,
-        //    counter-based randomness.
-        .target(name: "LensData", dependencies: ["CHDF5", "CFITSIO", "CZlib", .product(name: "RealModule", package: "swift-numerics")]),
+        // 0. Plumbing every stage shares, with no I/O format of its own: the error that names the file and
+        //    offset, counter-based randomness (Philox), staged (all-or-nothing) folder writes, the chunked
+        //    parallel map. LensData re-exports it.
+        .target(name: "LensCore", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        // 1. Read: the image type, NPY / pickle / HDF5 / FITS (cfitsio) / .npz (zip, zlib) readers, sources.
+        .target(name: "LensData", dependencies: ["LensCore", "CHDF5", "CFITSIO", "CZlib", .product(name: "RealModule", package: "swift-numerics")]),
         // 1'. Synthesize DeepLense-like lenses (the embedded default data set).
         .target(name: "LensSynth", dependencies: ["LensData"]),
         // 2. Crop around the foreground and normalise.
@@ -56,7 +59,7 @@ let package = Package(
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG", "CFreeType"]),
         // 6. EsViT training on CPU (CMallocTuning: glibc's allocator settings for the steps that still allocate).
         .target(name: "CMallocTuning"),
-        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "LensData", .product(name: "RealModule", package: "swift-numerics")],
+        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "LensCore", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: kernelSettings),
         // 6'. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),

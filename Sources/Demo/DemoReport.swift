@@ -78,7 +78,7 @@ public struct DemoReport: Sendable {
     /// Writes the report atomically (a temporary name, then a rename).
     public func write(to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
-        try NPYWriter.writeAtomically(path: path, parts: [Array(html(folder: folder.isEmpty ? "." : folder).utf8)])
+        try AtomicFile.write(path: path, parts: [Array(html(folder: folder.isEmpty ? "." : folder).utf8)])
     }
 
     static func escape(_ s: String) -> String {

@@ -62,7 +62,7 @@ public struct EmbeddedSplit: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try NPYWriter.write(path: dir + "/labels.npy", shape: [count], int64: labels.map { Int64($0 ?? -1) })
         try NPYWriter.write(path: dir + "/targets.npy", shape: [count], float64: targets.map { $0 ?? .nan })
-        try NPYWriter.writeAtomically(path: dir + "/ids.txt", parts: [Array(ids.map { Self.escapedLine($0) + "\n" }.joined().utf8)])
+        try AtomicFile.write(path: dir + "/ids.txt", parts: [Array(ids.map { Self.escapedLine($0) + "\n" }.joined().utf8)])
         try NPYWriter.write(path: path, shape: [count, dimension], float32: normalized ? l2Normalized() : features)
     }
 }

@@ -182,7 +182,7 @@ public final class FineTuneRun {
             classes: task == .classify ? data.classes : nil, target: data.target, steps: totalSteps, epochs: Double(totalSteps) / Double(stepsPerEpoch),
             batch: B, minutes: options.minutes, measuredStepSeconds: measured, seconds: Date().timeIntervalSince(start), bestStep: kept.step,
             val: kept.scores, test: testScores, recipe: recipe, outputs: outputs)
-        try NPYWriter.writeAtomically(path: folder.report, parts: [Array(try Self.encoder.encode(report))])
+        try AtomicFile.write(path: folder.report, parts: [Array(try Self.encoder.encode(report))])
         return report
     }
 

@@ -70,7 +70,7 @@ public final class FileBytes: @unchecked Sendable {
 
     /// Bytes decoded in memory, named `path` in errors. Takes ownership of `buffer`, which was
     /// allocated with `malloc`/`realloc` (zlib's output grows by `realloc`); nil only when `count` is 0.
-    init(path: String, adoptingMalloced buffer: UnsafeMutableRawPointer?, count: Int) {
+    public init(path: String, adoptingMalloced buffer: UnsafeMutableRawPointer?, count: Int) {
         precondition(buffer != nil || count == 0, "a non-empty buffer needs storage")
         self.path = path
         self.count = count
@@ -91,7 +91,7 @@ public final class FileBytes: @unchecked Sendable {
     /// The whole file.
     public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    static func errnoText() -> String { String(cString: strerror(errno)) }
+    public static func errnoText() -> String { String(cString: strerror(errno)) }
 
     /// Throws unless `path` names a regular file (after symlinks), without opening it: a FIFO named
     /// `x.h5` must not block a library that opens it itself (libhdf5).
@@ -104,7 +104,7 @@ public final class FileBytes: @unchecked Sendable {
     }
 
     /// "a FIFO", "a folder", ... for messages.
-    static func kindName(_ mode: mode_t) -> String {
+    public static func kindName(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
         case S_IFIFO: return "a FIFO (named pipe)"
         case S_IFDIR: return "a folder"

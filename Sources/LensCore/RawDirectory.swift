@@ -35,10 +35,10 @@ public struct RawName: Sendable, Hashable {
     }
 }
 
-enum RawDirectory {
+public enum RawDirectory {
     /// The entries of `dir` (raw path bytes), without `.` and `..`, sorted by their bytes (as
     /// Python sorts names).
-    static func list(_ dir: [UInt8], display: String) throws -> [RawName] {
+    public static func list(_ dir: [UInt8], display: String) throws -> [RawName] {
         guard let handle = opendir(cPath(dir)) else {
             throw LensDataError(path: display, "cannot list folder: \(String(cString: strerror(errno)))")
         }
@@ -55,19 +55,19 @@ enum RawDirectory {
     }
 
     /// True when the raw path names a folder (after symlinks).
-    static func isDirectory(_ path: [UInt8]) -> Bool {
+    public static func isDirectory(_ path: [UInt8]) -> Bool {
         var st = stat()
         return stat(cPath(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// True when the raw path names a regular file (after symlinks).
-    static func isFile(_ path: [UInt8]) -> Bool {
+    public static func isFile(_ path: [UInt8]) -> Bool {
         var st = stat()
         return stat(cPath(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     /// NUL-terminated path bytes for libc.
-    static func cPath(_ path: [UInt8]) -> [CChar] { path.map { CChar(bitPattern: $0) } + [0] }
+    public static func cPath(_ path: [UInt8]) -> [CChar] { path.map { CChar(bitPattern: $0) } + [0] }
 }
 
 extension String {

@@ -1,5 +1,5 @@
 import Foundation
-import LensData
+import LensCore
 
 /// Checkpoints as safetensors files: `student.<name>` and `teacher.<name>` under microsoft/esvit's
 /// state-dict names (a PyTorch user strips the prefix and calls `load_state_dict(strict=True)`; each
@@ -88,7 +88,7 @@ public enum Checkpoint {
         var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         while json.count % 8 != 0 { json.append(0x20) }  // align the data to 8 bytes, as safetensors writers do
         let size = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
-        try NPYWriter.writeAtomically(path: path, parts: [size, json] + entries.map(\.3))
+        try AtomicFile.write(path: path, parts: [size, json] + entries.map(\.3))
     }
 
     /// The `__metadata__` strings of a checkpoint (configuration, hyper-parameters, recipe).

@@ -1,4 +1,4 @@
-import LensData
+import LensCore
 
 extension EsViTTrainer {
     /// Initialises the student as EsViT does, and copies it into the teacher: Linear weights and the

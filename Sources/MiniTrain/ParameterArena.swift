@@ -1,4 +1,4 @@
-import LensData
+import LensCore
 
 /// All parameters of one network in a single allocation, with gradients and AdamW moments in the same
 /// layout (llm.c style). Tensors are addressed by their microsoft/esvit state-dict names and keep

@@ -1,5 +1,5 @@
 import Foundation
-import LensData
+import LensCore
 
 /// A safetensors file, its header checked once: every read of a checkpoint goes through here.
 ///

@@ -30,6 +30,6 @@ public enum ViewExport {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try NPYWriter.writeAtomically(path: dir + "/boxes.json", parts: [Array(try encoder.encode(entries))])
+        try AtomicFile.write(path: dir + "/boxes.json", parts: [Array(try encoder.encode(entries))])
     }
 }

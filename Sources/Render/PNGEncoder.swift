@@ -43,7 +43,7 @@ public struct RGBImage: Sendable {
         var out = [UInt8](repeating: 0, count: size)
         let ok = out.withUnsafeMutableBytes { png_image_write_to_memory(&image, $0.baseAddress, &size, 0, bytes, 0, nil) }
         guard ok != 0 else { throw LensDataError(path: path, "PNG encoding failed: \(Self.message(&image))") }
-        try NPYWriter.writeAtomically(path: path, parts: [Array(out[0..<size])])
+        try AtomicFile.write(path: path, parts: [Array(out[0..<size])])
     }
 
     /// Decodes a PNG file (used by tests to check what was written).

@@ -49,7 +49,7 @@ public struct RunState: Codable, Sendable, Equatable {
     func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try NPYWriter.writeAtomically(path: path, parts: [Array(try encoder.encode(self))])
+        try AtomicFile.write(path: path, parts: [Array(try encoder.encode(self))])
     }
 
     static func read(from path: String) throws -> RunState {

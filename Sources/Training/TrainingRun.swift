@@ -88,7 +88,7 @@ public final class TrainingRun {
             } else {
                 state.totalSteps = max(1, Int((Double(state.stepsPerEpoch) * (options.epochs ?? recipe.epochs)).rounded()))
             }
-            try NPYWriter.writeAtomically(path: folder.recipe, parts: [Array(try recipe.json())])
+            try AtomicFile.write(path: folder.recipe, parts: [Array(try recipe.json())])
             try state.write(to: folder.state)
         }
         guard trainer.config.inChannels == data.channels else {

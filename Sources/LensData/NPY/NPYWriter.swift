@@ -7,7 +7,7 @@ public enum NPYWriter {
         precondition(dtype.kind != .object, "use writeObjectArray for object arrays")
         precondition(bytes.count == shape.reduce(1, *) * dtype.itemSize, "byte count does not match the shape")
         let header = NPYHeader(dtype: dtype, shape: shape).encoded()
-        try writeAtomically(path: path, parts: [header, bytes])
+        try AtomicFile.write(path: path, parts: [header, bytes])
     }
 
     /// Writes float32 values.
@@ -30,7 +30,7 @@ public enum NPYWriter {
     public static func writeObjectArray(path: String, image: RawArray, scalars: [Double]) throws {
         let header = NPYHeader(dtype: NPYDType(kind: .object, itemSize: 8), shape: [1 + scalars.count]).encoded()
         let pickle = PickleWriter.objectArray(image: image, scalars: scalars)
-        try writeAtomically(path: path, parts: [header, pickle])
+        try AtomicFile.write(path: path, parts: [header, pickle])
     }
 
     /// The little-endian bytes of integer values (`bitPattern`s for floats).
@@ -40,30 +40,6 @@ public enum NPYWriter {
             for (i, v) in values.enumerated() { dst.storeBytes(of: v.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self) }
         }
         return out
-    }
-
-    /// Writes `parts` to `path` through a temporary file in the same folder, then renames it, so a
-    /// reader never sees a half-written file. The parts are written one after another (no copy).
-    public static func writeAtomically(path: String, parts: [[UInt8]]) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LensDataError(path: path, "cannot write: \(FileBytes.errnoText())") }
-        var failure: String?
-        outer: for part in parts {
-            var done = 0
-            while done < part.count {
-                let n = part.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, part.count - done) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { failure = FileBytes.errnoText(); break outer }
-                done += n
-            }
-        }
-        close(fd)
-        if failure == nil && rename(tmp, path) != 0 { failure = FileBytes.errnoText() }
-        if let failure {
-            unlink(tmp)
-            throw LensDataError(path: path, "cannot write: \(failure)")
-        }
     }
 }
 

@@ -15,7 +15,7 @@ public final class MetricsLog {
                 kept += line + [UInt8(ascii: "\n")]
             }
         }
-        try NPYWriter.writeAtomically(path: path, parts: [Array(kept)])
+        try AtomicFile.write(path: path, parts: [Array(kept)])
         guard let h = FileHandle(forWritingAtPath: path) else { throw LensDataError(path: path, "cannot open for writing") }
         h.seekToEndOfFile()
         handle = h

@@ -81,7 +81,7 @@ public final class MDSWriter {
         } ?? []
         for name in stale { try? FileManager.default.removeItem(atPath: folder + "/" + name) }
         let index = PythonJSON.object(["shards": .array(entries), "version": .int(2)]).text
-        try NPYWriter.writeAtomically(path: folder + "/index.json", parts: [Array(index.utf8)])
+        try AtomicFile.write(path: folder + "/index.json", parts: [Array(index.utf8)])
     }
 
     private func flush() throws {
@@ -96,12 +96,12 @@ public final class MDSWriter {
                                      "hashes": .object(Dictionary(uniqueKeysWithValues: hashes.map { ($0.rawValue, PythonJSON.string($0.hexDigest(parts: parts))) }))])
         if let level = zstdLevel {
             let zipped = try ZstdFrame.compress(parts: parts, level: level, workers: compressionThreads)
-            try NPYWriter.writeAtomically(path: "\(folder)/\(name).zstd", parts: [zipped])
+            try AtomicFile.write(path: "\(folder)/\(name).zstd", parts: [zipped])
             entry["zip_data"] = .object(["basename": .string(name + ".zstd"), "bytes": .int(zipped.count),
                                          "hashes": .object(Dictionary(uniqueKeysWithValues: hashes.map { ($0.rawValue, PythonJSON.string($0.hexDigest(zipped))) }))])
             writtenBytes += zipped.count
         } else {
-            try NPYWriter.writeAtomically(path: "\(folder)/\(name)", parts: parts)
+            try AtomicFile.write(path: "\(folder)/\(name)", parts: parts)
             entry["zip_data"] = .null
             writtenBytes += rawSize
         }

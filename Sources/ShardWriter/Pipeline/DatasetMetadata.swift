@@ -158,7 +158,7 @@ public struct DatasetMetadata: Codable, Sendable, Equatable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try NPYWriter.writeAtomically(path: path, parts: [Array(try encoder.encode(self))])
+        try AtomicFile.write(path: path, parts: [Array(try encoder.encode(self))])
     }
 
     public static func read(from path: String) throws -> DatasetMetadata {

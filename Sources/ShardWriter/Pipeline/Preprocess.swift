@@ -87,10 +87,10 @@ public struct Preprocess: Sendable {
     func writeReports(_ summary: Summary, description: String, root: String) throws {
         let tag = workerTag
         if !summary.skipped.isEmpty {
-            try NPYWriter.writeAtomically(path: root + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
+            try AtomicFile.write(path: root + "/" + Self.skippedName(worker: tag), parts: [JSONLines.encode(summary.skipped)])
         }
         if !summary.changed.isEmpty {
-            try NPYWriter.writeAtomically(path: root + "/" + Self.changedName(worker: tag), parts: [JSONLines.encode(summary.changed)])
+            try AtomicFile.write(path: root + "/" + Self.changedName(worker: tag), parts: [JSONLines.encode(summary.changed)])
         }
         let meta = metadata(summary, description: description)
         if let tag {

@@ -43,7 +43,7 @@ public enum ShardMerge {
                 }
             }
             let text = PythonJSON.object(["shards": .array(shards), "version": .int(2)]).text
-            try NPYWriter.writeAtomically(path: folder + "/index.json", parts: [Array(text.utf8)])
+            try AtomicFile.write(path: folder + "/index.json", parts: [Array(text.utf8)])
             merged.append((folder, samples))
         }
         // Worker metadata -> lenspipe.json.
@@ -56,7 +56,7 @@ public enum ShardMerge {
             let files = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix(list + ".worker-") && $0.hasSuffix(".jsonl") }.sorted()
             guard !files.isEmpty else { continue }
             let parts = try files.map { Array(try FileBytes(path: root + "/" + $0).buffer) }
-            try NPYWriter.writeAtomically(path: root + "/\(list).jsonl", parts: parts)
+            try AtomicFile.write(path: root + "/\(list).jsonl", parts: parts)
         }
         return merged
     }
