@@ -63,6 +63,16 @@ public struct CropConfig: Sendable, Equatable, Codable {
     /// The normalisations after which the sky sits at 0, so zeroing it changes only its noise.
     public static let skyZeroModes = ["zscore", "zscore-dataset", "asinh", "asinh-flux", "log1p", "lens", "lens-dataset"]
 
+    /// What is wrong with a sky-zero radius after normalisation `name` (nil: nothing); the one check
+    /// `validate()` and the command line share.
+    public static func skyZeroProblem(radius: Int, normalization name: String) -> String? {
+        guard (0...256).contains(radius) else { return "\(radius) is outside 0...256 pixels" }
+        guard skyZeroModes.contains(name) else {
+            return "it needs a normalisation that takes the sky off (\(skyZeroModes.joined(separator: ", "))), not \(name)"
+        }
+        return nil
+    }
+
     public init(policy: Policy = .fixed, size: Int = 64, k: Float = 3, seedK: Float = 5, smoothing: Float = 1,
                 minFluxShare: Float = 0.05, minArea: Int = 5, minSignificance: Float = 20, detectionBinning: Int? = nil, margin: Float = 0.1,
                 normalization: Normalization = .none, skyZero: Int? = nil) {
@@ -95,11 +105,7 @@ extension CropConfig {
         try check(minSignificance.isFinite && minSignificance >= 0, "min_significance \(minSignificance) must be a number >= 0")
         try check(detectionBinning.map { (1...64).contains($0) } ?? true, "detection_binning \(detectionBinning ?? 0) is outside 1...64")
         try check(margin >= 0 && margin <= 10, "margin \(margin) is outside [0, 10]")
-        if let r = skyZero {
-            try check((0...256).contains(r), "sky_zero \(r) is outside 0...256 pixels")
-            try check(Self.skyZeroModes.contains(normalization.name),
-                      "sky_zero needs a normalisation that takes the sky off (\(Self.skyZeroModes.joined(separator: ", "))), not \(normalization.name)")
-        }
+        if let r = skyZero, let problem = Self.skyZeroProblem(radius: r, normalization: normalization.name) { throw CropConfigError("sky_zero: \(problem)") }
         switch normalization {
         case .minmax(let stats?):
             try check(stats.low.isFinite && stats.high.isFinite && stats.low < stats.high && stats.high - stats.low < .greatestFiniteMagnitude,

@@ -158,12 +158,10 @@ public enum Normalization: Sendable, Equatable, Codable {
             case .log1p:
                 let scale = 1 / safeSigma
                 for i in p.indices { p[i] = Float.log(onePlus: Swift.max(p[i] - bg, 0) * scale) }
-            case .lensFlux(let stats):
-                // Without a measured lens brightness (no foreground in the sample): 100 sky sigmas.
-                let flux = stats?.flux.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
-                for i in p.indices { p[i] = (p[i] - bg) / flux }
-            case .lens:
-                let flux = lensFlux.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
+            case .lensFlux, .lens:
+                // The data set's or the image's lens brightness; without one (no foreground): 100 sky sigmas.
+                let measured = if case .lensFlux(let stats) = self { stats?.flux } else { lensFlux }
+                let flux = measured.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 100 * safeSigma
                 for i in p.indices { p[i] = (p[i] - bg) / flux }
             }
             // Overflow guard: a finite input can still overflow (1e38 - -1e38).

@@ -30,11 +30,15 @@ public enum DataNormalization {
     public static func cropConfig(metadata: [String: String], source: any SampleSource) -> CropConfig {
         let window = CropCalibration.run(source: source, config: CropConfig(), sample: 128, threads: 1).defaultSize
         var config = CropConfig.standard(size: window)
-        if let text = metadata[key], let trained = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)) {
-            config.normalization = trained
-            config.skyZero = metadata[skyZeroKey].flatMap { Int($0) }
-        }
+        if let (normalization, skyZero) = expected(metadata: metadata) { (config.normalization, config.skyZero) = (normalization, skyZero) }
         return config
+    }
+
+    /// What the network of `metadata` expects: its images' normalisation and sky-zero radius (nil
+    /// when the checkpoint records no normalisation).
+    static func expected(metadata: [String: String]) -> (normalization: Normalization, skyZero: Int?)? {
+        guard let text = metadata[key], let n = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)) else { return nil }
+        return (n, metadata[skyZeroKey].flatMap { Int($0) })
     }
 
     /// Throws when checkpoint `path` (its `metadata`) records a normalisation and the shards under
@@ -42,13 +46,13 @@ public enum DataNormalization {
     /// sky-zero radius (`skyZeroKey`). Either side
     /// unknown (a checkpoint from before this check, shards of another writer): nothing to compare.
     public static func check(metadata: [String: String], checkpoint path: String, shards: String) throws {
-        guard let text = metadata[key], let expected = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)),
+        guard let (expected, trained) = expected(metadata: metadata),
               FileManager.default.fileExists(atPath: shards + "/index.json"),
               let source = try? MDSSource(folder: shards), let actual = source.normalization else { return }
         guard actual == expected else {
             throw LensDataError(path: path, "the network was trained on images normalised \(describe(expected)), but \(shards) holds images normalised \(describe(actual)): preprocess them with --like the training data set")
         }
-        let (trained, stored) = (metadata[skyZeroKey].flatMap { Int($0) }, source.skyZero)
+        let stored = source.skyZero
         guard trained == stored else {
             func text(_ r: Int?) -> String { r.map { "the sky beyond \($0) px of the lens set to 0" } ?? "the sky kept" }
             throw LensDataError(path: path, "the network was trained on images with \(text(trained)), but \(shards) holds images with \(text(stored)): preprocess them with --like the training data set")

@@ -262,6 +262,8 @@ import _TestSupport
         try config.validate()
         config.normalization = .none
         #expect(throws: CropConfigError.self) { try config.validate() }
+        #expect(CropConfig.skyZeroProblem(radius: 300, normalization: "lens")?.contains("0...256") == true)
+        #expect(CropConfig.skyZeroProblem(radius: 4, normalization: "lens") == nil)
     }
 
     /// Rings in DeepLense Model I data span ~71-75 px; `--size auto` finds a window that holds them

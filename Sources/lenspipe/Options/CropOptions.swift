@@ -81,11 +81,9 @@ struct CropOptions: ParsableArguments {
     func validate() throws {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
-        if case .radius(let skyZero) = skyZero {
-            guard (0...256).contains(skyZero) else { throw ValidationError("--sky-zero must be in 0...256 pixels") }
-            guard CropConfig.skyZeroModes.contains(normalize?.name ?? CropConfig.defaultNormalization.name) else {
-                throw ValidationError("--sky-zero needs a normalisation that takes the sky off: --normalize \(CropConfig.skyZeroModes.joined(separator: ", ")) (with --like, drop it: the reference's settings apply)")
-            }
+        if case .radius(let r) = skyZero,
+           let problem = CropConfig.skyZeroProblem(radius: r, normalization: normalize?.name ?? CropConfig.defaultNormalization.name) {
+            throw ValidationError("--sky-zero \(r): \(problem) (with --like, drop it: the reference's settings apply)")
         }
         if let asinhSoftening {
             guard asinhSoftening > 0 && asinhSoftening <= 1000 else { throw ValidationError("--asinh-softening must be in (0, 1000]") }
