@@ -18,11 +18,15 @@ public struct EmbeddedSplit: Sendable {
     public var ids: [String]
     public var count: Int { ids.count }
 
-    /// Features of `split` from `network` with the parameters in `arena` (inference only).
-    public init(_ split: LabelledSplit, network: EsViTNetwork, arena: ParameterArena, size: Int, progress: ((Int) -> Void)? = nil) {
-        let extractor = FeatureExtractor(network: network, arena: arena, size: size)
+    /// Features of `split` from `network` with the parameters in `arena` (inference only): the final
+    /// pooled feature, or with `lastBlocks` > 1 the last blocks' pooled outputs side by side
+    /// (`FeatureExtractor.lastBlocks`), the final feature last.
+    public init(_ split: LabelledSplit, network: EsViTNetwork, arena: ParameterArena, size: Int, lastBlocks: Int = 1,
+                progress: ((Int) -> Void)? = nil) {
+        var extractor = FeatureExtractor(network: network, arena: arena, size: size)
+        extractor.lastBlocks = lastBlocks
         features = extractor.features(split.images, progress: progress)
-        dimension = network.config.finalDim
+        dimension = extractor.dimension
         (labels, targets, ids) = (split.labels, split.targets, split.ids)
     }
 
@@ -44,6 +48,15 @@ public struct EmbeddedSplit: Sendable {
     public func requireFinite(_ what: String) throws {
         guard let bad = features.firstIndex(where: { !$0.isFinite }) else { return }
         throw LensDataError(path: what, "the feature \(bad % dimension) of sample \(bad / dimension) (\(ids[bad / dimension])) is \(features[bad].isNaN ? "NaN" : "infinite"): the network's outputs overflow")
+    }
+
+    /// The last `width` columns of every row (the final pooled feature of last-blocks features).
+    public func lastColumns(_ width: Int) -> EmbeddedSplit {
+        precondition(width <= dimension)
+        var copy = self
+        copy.features = (0..<count).flatMap { features[($0 + 1) * dimension - width..<($0 + 1) * dimension] }
+        copy.dimension = width
+        return copy
     }
 
     /// Rows scaled to unit length (what k-NN compares).

@@ -15,7 +15,10 @@ import Training
 ///   features centred by the train features' mean first (CL2N, `KNNClassifier(centred:)`), which is
 ///   what separates the classes when every feature shares a large common part.
 /// - Probe: multinomial logistic regression on standardised features, `C` chosen on a stratified 20%
-///   of train (never on test), refitted on all of train (`FeatureMetrics.LinearProbe`).
+///   of train (never on test), refitted on all of train (`FeatureMetrics.LinearProbe`). Its features
+///   are EsViT's (`eval_linear.py --n_last_blocks 4`): the pooled outputs of the last `probeBlocks`
+///   blocks side by side; the k-NN reads the final pooled feature alone, as DINO's and EsViT's
+///   `eval_knn.py` do.
 public struct FrozenEvaluation {
     public struct Options: Sendable {
         public var checkpoint: String
@@ -33,6 +36,12 @@ public struct FrozenEvaluation {
         /// Pools the tokens this way instead of the checkpoint's `config.pooling` (nil: the checkpoint's);
         /// the random-init row pools the same way.
         public var pooling: TokenPooling?
+        /// The probe reads the pooled outputs of this many last blocks (EsViT's `--n_last_blocks`; 1: the
+        /// final pooled feature, the k-NN's); at most the backbone's blocks. Nil: `defaultProbeBlocks`, or
+        /// every block of a smaller backbone.
+        public var probeBlocks: Int?
+        /// EsViT's README command's `--n_last_blocks 4`.
+        public static let defaultProbeBlocks = 4
 
         public init(checkpoint: String, train: String, test: String) {
             self.checkpoint = checkpoint
@@ -44,7 +53,10 @@ public struct FrozenEvaluation {
     /// One row of the report: one kind of features, both protocols.
     public struct Row: Sendable, Codable {
         public var features: String
+        /// The k-NN's feature width.
         public var dimension: Int
+        /// The probe's feature width (the last blocks' pooled outputs; raw pixels: `dimension`).
+        public var probeDimension: Int
         public var knnAccuracy: Double
         public var knnMacroAUC: Double
         /// The k-NN on features centred by the train features' mean (CL2N).
@@ -60,6 +72,7 @@ public struct FrozenEvaluation {
 
         enum CodingKeys: String, CodingKey {
             case features, dimension, seconds
+            case probeDimension = "probe_dimension"
             case knnAccuracy = "knn_accuracy", knnMacroAUC = "knn_macro_auc"
             case knnCentredAccuracy = "knn_centred_accuracy", knnCentredMacroAUC = "knn_centred_macro_auc", probeAccuracy = "probe_accuracy", probeMacroAUC = "probe_macro_auc"
             case probePerClassAUC = "probe_auc_per_class", probeC = "probe_c", probeConfusion = "probe_confusion"
@@ -116,16 +129,26 @@ public struct FrozenEvaluation {
         let K = max(classes.count, (trainLabels + testLabels).max()! + 1)
         let names = (0..<K).map { $0 < classes.count ? classes[$0] : "class \($0)" }
 
+        var config = trained.config
+        if let pooling = options.pooling { config.pooling = pooling }
+        let blocks = options.probeBlocks ?? min(Options.defaultProbeBlocks, config.blockCount)
+        guard (1...config.blockCount).contains(blocks) else {
+            throw EvaluationError("the probe reads the last \(blocks) blocks; \(options.checkpoint)'s backbone has \(config.blockCount) (1...\(config.blockCount))")
+        }
         var rows: [Row] = []
-        func evaluate(_ name: String, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) throws -> (Row, LinearProbe.Result) {
+        func evaluate(_ name: String, isNetwork: Bool = true, _ make: () -> (EmbeddedSplit, EmbeddedSplit)) throws -> (Row, LinearProbe.Result) {
             let t0 = Date()
-            let (a, b) = make()
-            try a.requireFinite("\(name) features of \(options.train)")
-            try b.requireFinite("\(name) features of \(options.test)")
+            let (p, q) = make()
+            try p.requireFinite("\(name) features of \(options.train)")
+            try q.requireFinite("\(name) features of \(options.test)")
+            // The k-NN's part: the final pooled feature, the last columns of the network's features.
+            let knnWidth = isNetwork ? config.finalDim : p.dimension
+            let (a, b) = (p.lastColumns(knnWidth), q.lastColumns(knnWidth))
             let s = FrozenScores(train: a.features, trainLabels: trainLabels, test: b.features, testLabels: testLabels, dimension: a.dimension,
-                                 classCount: K, k: options.k, temperature: options.temperature, probeSeed: options.seed)
+                                 classCount: K, k: options.k, temperature: options.temperature, probeSeed: options.seed,
+                                 probeFeatures: (p.features, q.features, p.dimension))
             let (knnReport, knnCentred, probe) = (s.knn, s.knnCentred, s.probe!)
-            let row = Row(features: name, dimension: a.dimension, knnAccuracy: knnReport.accuracy, knnMacroAUC: knnReport.macroAUC,
+            let row = Row(features: name, dimension: a.dimension, probeDimension: p.dimension, knnAccuracy: knnReport.accuracy, knnMacroAUC: knnReport.macroAUC,
                           knnCentredAccuracy: knnCentred.accuracy, knnCentredMacroAUC: knnCentred.macroAUC,
                           probeAccuracy: probe.report.accuracy, probeMacroAUC: probe.report.macroAUC, probePerClassAUC: probe.report.auc,
                           probeC: probe.chosenC, probeConfusion: probe.report.confusion, seconds: Date().timeIntervalSince(t0))
@@ -134,21 +157,20 @@ public struct FrozenEvaluation {
             return (row, probe)
         }
         let arena = options.network.arena(of: trained)
-        var config = trained.config
-        if let pooling = options.pooling { config.pooling = pooling }
         let network = EsViTNetwork(config: config)
         let (row, probe) = try evaluate("trained (\(options.network))") {
-            (EmbeddedSplit(train, network: network, arena: arena, size: size), EmbeddedSplit(test, network: network, arena: arena, size: size))
+            (EmbeddedSplit(train, network: network, arena: arena, size: size, lastBlocks: blocks),
+             EmbeddedSplit(test, network: network, arena: arena, size: size, lastBlocks: blocks))
         }
         rows.append(row)
         if options.baselines {
             let random = EsViTTrainer(config: config)
             random.initialize(seed: options.seed)
             rows.append(try evaluate("random init") {
-                (EmbeddedSplit(train, network: random.network, arena: random.teacher, size: size),
-                 EmbeddedSplit(test, network: random.network, arena: random.teacher, size: size))
+                (EmbeddedSplit(train, network: random.network, arena: random.teacher, size: size, lastBlocks: blocks),
+                 EmbeddedSplit(test, network: random.network, arena: random.teacher, size: size, lastBlocks: blocks))
             }.0)
-            rows.append(try evaluate("raw pixels") { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
+            rows.append(try evaluate("raw pixels", isNetwork: false) { (EmbeddedSplit(rawPixels: train, size: size), EmbeddedSplit(rawPixels: test, size: size)) }.0)
         }
         if let dir = options.figures {
             try ClassificationFigures.write(probe.report, classNames: names, subject: "Linear probe, test set", to: dir)

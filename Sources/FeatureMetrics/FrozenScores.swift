@@ -9,9 +9,11 @@ public struct FrozenScores: Sendable {
     public var probe: LinearProbe.Result?
 
     /// - Parameters: features `[N, dimension]` row-major with their labels in `0..<classCount`;
-    ///   `probeSeed` the probe's validation split; `threads` the k-NN's (nil: its default).
+    ///   `probeSeed` the probe's validation split; `threads` the k-NN's (nil: its default);
+    ///   `probeFeatures` other features of the same samples for the probe (EsViT's last blocks; nil: the same).
     public init(train: [Float], trainLabels: [Int], test: [Float], testLabels: [Int], dimension: Int, classCount: Int,
-                k: Int, temperature: Double, probe: Bool = true, probeSeed: UInt64 = 0, threads: Int? = nil) {
+                k: Int, temperature: Double, probe: Bool = true, probeSeed: UInt64 = 0, threads: Int? = nil,
+                probeFeatures: (train: [Float], test: [Float], dimension: Int)? = nil) {
         func vote(centred: Bool) -> ClassificationReport {
             let r = KNNClassifier(trainFeatures: train, trainLabels: trainLabels, dimension: dimension, classCount: classCount,
                                   k: k, temperature: temperature, centred: centred).classify(test, threads: threads)
@@ -19,9 +21,10 @@ public struct FrozenScores: Sendable {
         }
         knn = vote(centred: false)
         knnCentred = vote(centred: true)
+        let p = probeFeatures ?? (train, test, dimension)
         self.probe = probe
-            ? LinearProbe(seed: probeSeed).run(trainFeatures: train, trainLabels: trainLabels, testFeatures: test, testLabels: testLabels,
-                                              dimension: dimension, classCount: classCount)
+            ? LinearProbe(seed: probeSeed).run(trainFeatures: p.train, trainLabels: trainLabels, testFeatures: p.test, testLabels: testLabels,
+                                              dimension: p.dimension, classCount: classCount)
             : nil
     }
 }

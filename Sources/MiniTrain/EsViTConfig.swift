@@ -83,6 +83,12 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
     public var stages: Int { depths.count }
     public func stageDim(_ i: Int) -> Int { dim << i }
     public var finalDim: Int { stageDim(stages - 1) }
+    /// Blocks in the backbone, all stages.
+    public var blockCount: Int { depths.reduce(0, +) }
+    /// The width of the last `n` blocks' pooled outputs side by side (`EsViTNetwork.embed(lastBlocks:)`).
+    public func lastBlocksWidth(_ n: Int) -> Int {
+        depths.enumerated().flatMap { i, d in Array(repeating: stageDim(i), count: d) }.suffix(n).reduce(0, +)
+    }
 
     /// The bounds `checkLimits` holds every field to (docs/minitrain.md): wide enough for any model that
     /// trains on one machine, narrow enough that no product of them overflows or allocates without end.

@@ -110,6 +110,31 @@ public struct EsViTNetwork: Sendable {
         return pool(bb, images: images, size: S).pooled
     }
 
+    /// Inference for the linear probe (EsViT's `eval_linear.py --n_last_blocks`): the `config.pooling`
+    /// pools of the last `blocks` blocks' outputs (`SwinBackbone.lastBlockOutputs`), concatenated
+    /// earliest first, `[B, config.lastBlocksWidth(blocks)]`. The final block's part is `embed`'s
+    /// feature; `blocks` 1 is `embed`.
+    public func embed(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, lastBlocks blocks: Int) -> [Float] {
+        if blocks == 1 { return embed(arena, images: images, batch: B, size: S) }
+        let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: false, keep: true)
+        let parts = backbone.lastBlockOutputs(arena, cache: bb, count: blocks)
+        let D = parts.reduce(0) { $0 + $1.C }
+        var out = [Float](repeating: 0, count: B * D), at = 0
+        for part in parts {
+            let L = part.side * part.side, C = part.C
+            var pooled = [Float](repeating: 0, count: B * C)
+            let w = Self.poolWeights(config, images: images, batch: B, size: S, tokens: L)
+            if w.isEmpty {
+                TokenLayout.meanPool(&pooled, part.tokens, B: B, L: L, C: C)
+            } else {
+                ForegroundPool.forward(&pooled, part.tokens, weights: w, B: B, L: L, C: C)
+            }
+            for b in 0..<B { for c in 0..<C { out[b * D + at + c] = pooled[b * C + c] } }
+            at += C
+        }
+        return out
+    }
+
     /// Backpropagates gradients of the view logits `[B, K]` and region logits `[B·L, K]`, plus `dtokens`,
     /// a gradient of the final tokens `[B·L, C]` from another objective (the pixel decoder's), and
     /// `dstage`, that objective's gradient of an earlier stage's output, if given.

@@ -333,6 +333,24 @@ public struct SwinBackbone: Sendable {
         return cache
     }
 
+    /// The outputs of the last `n` blocks, earliest first, from the cache of a pass that kept its
+    /// buffers (`forBackward`, or `keep`): `tokens [B·side², C]` in token order. Blocks of the last stage
+    /// go through the final LayerNorm; earlier ones are taken as they are, before their stage's patch
+    /// merging (EsViT's `forward_return_n_last_blocks`, the features of its linear probe).
+    public func lastBlockOutputs(_ arena: ParameterArena, cache: Cache, count n: Int) -> [(tokens: [Float], side: Int, C: Int)] {
+        let all = cache.blocks.enumerated().flatMap { stage, blocks in blocks.map { (stage, $0) } }
+        precondition((1...all.count).contains(n), "\(n) last blocks of a backbone with \(all.count)")
+        return all.suffix(n).map { stage, b in
+            precondition(!b.output.isEmpty, "the cache kept no block outputs: run forward with keep: true")
+            guard stage == config.stages - 1 else { return (b.output, b.side, b.C) }
+            let rows = cache.batch * b.side * b.side
+            var out = [Float](repeating: 0, count: rows * b.C), mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.forward(&out, mean: &mean, rstd: &rstd, b.output, (arena.values + offsets.normWeight), (arena.values + offsets.normBias),
+                              N: rows, C: b.C, eps: config.layerNormEps)
+            return (out, b.side, b.C)
+        }
+    }
+
     /// One block on `x` (`[B·side², C]`, held as the block's input), into `b.output`.
     private func blockForward(_ arena: ParameterArena, _ b: BlockCache, _ x: [Float], B: Int, forBackward: Bool, scratch s: WorkingBuffers) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps

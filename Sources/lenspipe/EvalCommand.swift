@@ -54,7 +54,7 @@ extension LensPipe {
         static let configuration = CommandConfiguration(
             abstract: "k-NN and linear probe of a checkpoint's frozen features, beside random-init and raw-pixel baselines.",
             discussion: """
-            Three rows on the same images: the checkpoint's features, a randomly initialised network of the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what differs between images, when all of them share a large common part) and by a linear probe (multinomial logistic regression on standardised features; C chosen on a stratified 20% of train, never on test). Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row. docs/evaluation.md describes the protocol.
+            Three rows on the same images: the checkpoint's features, a randomly initialised network of the same shape, and the raw pixels. Each is scored by k-NN (cosine on L2-normalised features, k neighbours, exp(sim/T) weighted vote, as DINO's eval_knn.py), by the same k-NN on features centred by the train features' mean ("centred k-NN", SimpleShot's CL2N: what differs between images, when all of them share a large common part) and by a linear probe (multinomial logistic regression on standardised features; C chosen on a stratified 20% of train, never on test). The probe reads EsViT's linear-probe features, the pooled outputs of the last 4 blocks side by side (--probe-blocks); the k-NN reads the final pooled feature. Test accuracy, macro one-vs-rest ROC AUC, per-class AUC and the probe's confusion matrix; -o DIR also draws roc.png and confusion.png for the trained row. docs/evaluation.md describes the protocol.
 
             Example:
               lenspipe eval run1/final.safetensors --train out/train --test out/test \\
@@ -72,6 +72,9 @@ extension LensPipe {
         @Option(help: ArgumentHelp("Pool the final tokens this way instead of as the checkpoint was trained: mean, or foreground (weighted by each token's lens light; docs/science.md).",
                                    valueName: "mean|foreground"))
         var pooling: TokenPooling?
+        @Option(help: ArgumentHelp("The probe reads the pooled outputs of this many last blocks side by side (EsViT's --n_last_blocks; default 4, or every block of a smaller network; 1: the final pooled feature alone, which the k-NN always reads).",
+                                   valueName: "n"))
+        var probeBlocks: Int?
         @Flag(help: "Only the checkpoint's row (no random-init and raw-pixel baselines).") var noBaselines = false
         @Flag(help: "Print the report as JSON.") var json = false
         @Flag(help: "No progress messages.") var quiet = false
@@ -80,6 +83,7 @@ extension LensPipe {
         func validate() throws {
             guard k >= 1 else { throw ValidationError("--k must be at least 1") }
             guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+            guard (probeBlocks ?? 1) >= 1 else { throw ValidationError("--probe-blocks must be at least 1") }
         }
 
         func run() throws {
@@ -90,6 +94,7 @@ extension LensPipe {
             options.baselines = !noBaselines
             options.figures = output
             options.pooling = pooling
+            options.probeBlocks = probeBlocks
             let quiet = self.quiet
             BLAS.setThreads(1)
             let report = try KernelThreads.$count.withValue(threadOptions.threads) {
@@ -102,11 +107,11 @@ extension LensPipe {
                 return
             }
             print("test: \(report.testImages) images, train: \(report.trainImages); classes \(report.classes.joined(separator: ", "))")
-            print("features             dim   k-NN acc  k-NN AUC  centred k-NN acc  probe acc  probe AUC  per-class probe AUC")
+            print("features             dim   k-NN acc  k-NN AUC  centred k-NN acc  probe dim  probe acc  probe AUC  per-class probe AUC")
             for r in report.rows {
                 let name = r.features.padding(toLength: max(20, r.features.count), withPad: " ", startingAt: 0)
-                print(name + String(format: " %4d   %.4f    %.4f    %.4f            %.4f     %.4f     %@", r.dimension, r.knnAccuracy,
-                             r.knnMacroAUC, r.knnCentredAccuracy, r.probeAccuracy, r.probeMacroAUC, r.probePerClassAUC.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+                print(name + String(format: " %4d   %.4f    %.4f    %.4f            %5d      %.4f     %.4f     %@", r.dimension, r.knnAccuracy,
+                             r.knnMacroAUC, r.knnCentredAccuracy, r.probeDimension, r.probeAccuracy, r.probeMacroAUC, r.probePerClassAUC.map { String(format: "%.3f", $0) }.joined(separator: " ")))
             }
             if let output { print("report: \(output)/report.json, figures: \(output)/roc.png, \(output)/confusion.png") }
         }

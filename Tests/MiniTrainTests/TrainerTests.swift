@@ -150,9 +150,14 @@ import _TestSupport
         // The inference path `embed` and `eval` use: pooled backbone features only.
         let pooled = t.network.embed(t.teacher, images: Array(g.prefix(2 * 32 * 32)), batch: 2, size: 32)
         try NPYWriter.write(path: dir + "/pooled.npy", shape: [2, t.config.finalDim], float32: pooled)
+        // eval's probe features: the last blocks' pooled outputs, across a stage boundary (EsViT's n_last_blocks).
+        let n = t.config.depths.last! + 1, width = t.config.lastBlocksWidth(n)
+        let probe = t.network.embed(t.teacher, images: Array(g.prefix(2 * 32 * 32)), batch: 2, size: 32, lastBlocks: n)
+        try NPYWriter.write(path: dir + "/probe.npy", shape: [2, width], float32: probe)
+        try "\(n)".write(toFile: dir + "/probe_blocks.txt", atomically: true, encoding: .utf8)
         let r = try TestSupport.run(Self.python!, [TestSupport.repoRoot + "/Tests/helpers/load_checkpoint_torch.py", dir])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("max pooled diff"), "\(r.stdout)")
+        #expect(r.stdout.contains("max pooled diff") && r.stdout.contains("max probe-feature diff"), "\(r.stdout)")
     }
 }
 

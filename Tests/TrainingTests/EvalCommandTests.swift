@@ -23,7 +23,11 @@ import _TestSupport
         let report = try TestSupport.json(r.stdout)
         let rows = try #require(report["rows"] as? [[String: Any]])
         #expect(rows.compactMap { $0["features"] as? String } == ["trained (teacher)", "random init", "raw pixels"])
-        #expect(rows[2]["dimension"] as? Int == 32 * 32)
+        #expect(rows[2]["dimension"] as? Int == 32 * 32 && rows[2]["probe_dimension"] as? Int == 32 * 32)
+        // The probe reads the last 4 blocks' pooled outputs (EsViT's n_last_blocks), the k-NN the final feature.
+        for row in rows.prefix(2) { #expect((row["probe_dimension"] as? Int ?? 0) > (row["dimension"] as? Int ?? .max), "\(row)") }
+        let bad = try TestSupport.lenspipe(["eval", ckpt, "--train", train, "--test", test, "--probe-blocks", "99", "--quiet"])
+        #expect(bad.status != 0 && bad.stderr.contains("last 99 blocks"), "\(bad.stderr)")
         for row in rows { for key in ["knn_accuracy", "knn_macro_auc", "probe_accuracy", "probe_macro_auc"] { #expect(row[key] is Double, "\(key)") } }
         let reference = try TestSupport.json(try TestSupport.pythonHelper("eval_reference.py", [base + "/ftrain", base + "/ftest", "5", "0.07"]))
         #expect(abs((rows[0]["knn_accuracy"] as! Double) - (reference["knn_accuracy"] as! Double)) < 1e-9)

@@ -1,7 +1,8 @@
 """Loads a lenspipe EsViT checkpoint (safetensors) into a PyTorch model with microsoft/esvit's
 state-dict names and compares its logits with lenspipe's.
 
-python3 load_checkpoint_torch.py DIR   (DIR has model.safetensors, input.npy, view.npy, region.npy, pooled.npy)
+python3 load_checkpoint_torch.py DIR   (DIR has model.safetensors, input.npy, view.npy, region.npy, pooled.npy,
+    probe.npy and probe_blocks.txt)
 
 The model and the loader are examples/pytorch/esvit_model.py: the teacher weights and the
 relative-position buffers load with strict=True after stripping "teacher.".
@@ -21,5 +22,11 @@ with torch.no_grad():
 dv = np.abs(view.numpy() - np.load(sys.argv[1] + "/view.npy")).max()
 dr = np.abs(region.reshape(-1, region.shape[-1]).numpy() - np.load(sys.argv[1] + "/region.npy")).max()
 dp = np.abs(model.pooled.numpy() - np.load(sys.argv[1] + "/pooled.npy")).max()  # what `lenspipe embed` writes
-print("loaded", len(state), "tensors; max view diff", dv, "max region diff", dr, "max pooled diff", dp)
-assert dv < 1e-4 and dr < 1e-4 and dp < 1e-4, (dv, dr, dp)
+# eval's probe features: the last n blocks' pooled outputs (probe.npy [B, width], n = probe_blocks.txt)
+n = int(open(sys.argv[1] + "/probe_blocks.txt").read())
+with torch.no_grad():
+    probe = model.forward_return_n_last_blocks(x, n)
+dq = np.abs(probe.numpy() - np.load(sys.argv[1] + "/probe.npy")).max()
+print("loaded", len(state), "tensors; max view diff", dv, "max region diff", dr, "max pooled diff", dp,
+      "max probe-feature diff", dq, "over", probe.shape[1], "columns")
+assert dv < 1e-4 and dr < 1e-4 and dp < 1e-4 and dq < 1e-4, (dv, dr, dp, dq)

@@ -183,9 +183,11 @@ class EsViT(nn.Module):
             x = x * (1 - w) + self.mask_token * w
         H = int(round(x.shape[1] ** 0.5))
         self.stage_outputs = []  # each stage's blocks' output [B, L, C] (before its patch merging)
+        self.block_outputs = []  # every block's output [B, L, C] with its map side, in order
         for st in self.layers:
             for b in st.blocks:
                 x = b(x, H)
+                self.block_outputs.append((x, H))
             self.stage_outputs.append(x)
             if st.downsample is not None:
                 x = st.downsample(x, H)
@@ -202,6 +204,23 @@ class EsViT(nn.Module):
         if self.view_head == "standardized":
             head_input = (self.pooled - self.head_mean) * self.head_inv_std
         return self.head(head_input), self.head_dense(r)
+
+    def forward_return_n_last_blocks(self, x, n):
+        """EsViT's linear-probe features (its swin_transformer.py of that name, eval_linear.py
+        --n_last_blocks; lenspipe eval's probe): the pooled outputs of the last n blocks side by side,
+        earliest first; blocks of the last stage go through the final norm, earlier ones are taken as they
+        are (before the patch merging). The pooling is the model's (mean, or foreground per map side)."""
+        self.forward(x, heads=False)
+        last = len(self.layers[-1].blocks)
+        parts = []
+        for i, (t, H) in enumerate(self.block_outputs[-n:]):
+            if len(self.block_outputs) - n + i >= len(self.block_outputs) - last:
+                t = self.norm(t)
+            if self.pooling == "foreground":
+                parts.append((t * foreground_weights(x, H)[..., None]).sum(1))
+            else:
+                parts.append(t.mean(1))
+        return torch.cat(parts, dim=-1)
 
     def reconstruct(self, x, patch_mask, target=None):
         """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
