@@ -73,8 +73,12 @@ let package = Package(
         .target(name: "Demo", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation",
                                             "FineTune"]),
 
+        // 11. Throughput measurements (lenspipe bench: read, crop, augment, train), each beside a Python baseline in scripts/.
+        .target(name: "Benchmarks", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "MiniTrain"]),
+
         .executableTarget(name: "lenspipe", dependencies: [
             "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune", "Demo",
+            "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import LensData
 import MiniTrain
@@ -58,32 +59,11 @@ extension LensPipe.Bench {
         func run() throws {
             BLAS.setThreads(1)  // MiniTrain splits matrix products over its own threads
             KernelThreads.keepFreedMemory()
-            try KernelThreads.$count.withValue(threadOptions.threads) { try measure() }
-        }
-
-        private func measure() throws {
-            let trainer = EsViTTrainer(config: try config())
-            trainer.initialize(seed: 0)
-            var rng = Philox4x64(seed: 7, stream: 0)
-            let globals = (0..<(2 * batch * globalSize * globalSize)).map { _ in Float(rng.normal()) }
-            let locals = (0..<(localCrops * batch * localSize * localSize)).map { _ in Float(rng.normal()) }
-            var times: [Double] = []
-            var loss = 0.0
-            for s in 0...steps {
-                let t0 = Date()
-                loss = trainer.train(globals: globals, globalSize: globalSize, locals: locals, localCrops: localCrops, localSize: localSize,
-                                     images: batch).loss
-                if s > 0 { times.append(Date().timeIntervalSince(t0)) }
+            let shape = TrainBenchmark.Shape(config: try config(), batch: batch, globalSize: globalSize, localCrops: localCrops, localSize: localSize)
+            let result = try KernelThreads.$count.withValue(threadOptions.threads) {
+                try TrainBenchmark.run(shape, steps: steps, threads: threadOptions.threads, save: save)
             }
-            let median = times.sorted()[times.count / 2]
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            if let save { try Checkpoint.save(trainer, to: save) }
-            let result: [String: Any] = [
-                "images_per_s": Double(batch) / median, "step_seconds": median, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
-                "threads": threadOptions.threads, "batch": batch, "params": trainer.student.count, "loss": loss,
-            ]
-            try JSONOutput.print(object: result)
+            try JSONOutput.printLine(result)
         }
     }
 }

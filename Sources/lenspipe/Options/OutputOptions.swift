@@ -11,9 +11,11 @@ enum JSONOutput {
         Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    /// A dictionary of JSON values, on one line (the form the bench commands always print).
-    static func print(object: [String: Any]) throws {
-        Swift.print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    /// An `Encodable` result on one line, keys sorted (the form the bench commands always print).
+    static func printLine<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 
