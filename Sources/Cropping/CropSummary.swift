@@ -1,5 +1,12 @@
 /// Per-data-set statistics over crop records: the distribution of the kept flux share and the flags.
 public struct CropSummary: Codable, Sendable, Equatable {
+    /// Whether a fixed or centred window cuts lenses: the median image keeps under 98% of its
+    /// foreground flux, or one in twenty keeps under 90% (`--size auto` picks a window that holds 99%).
+    public var cutsLenses: Bool {
+        guard policy == "fixed" || policy == "center", images > 0 else { return false }
+        return keptFluxShare.median < 0.98 || keptFluxShare.p05 < 0.9
+    }
+
     public var images: Int
     public var keptFluxShare: Distribution
     public var zoom: Distribution

@@ -91,12 +91,10 @@ enum CropText {
         return "calibrated on \(c.sampled) images of \(on): " + parts.joined(separator: "; ")
     }
 
-    /// A warning when the crops cut lenses: the median image keeps under 98% of its foreground flux,
-    /// or one in twenty keeps under 90%.
+    /// A warning when the crops cut lenses (`CropSummary.cutsLenses`).
     static func cutWarning(_ s: CropSummary) -> String? {
-        guard s.policy == "fixed" || s.policy == "center", s.images > 0 else { return nil }
+        guard s.cutsLenses else { return nil }
         let k = s.keptFluxShare
-        guard k.median < 0.98 || k.p05 < 0.9 else { return nil }
         return String(format: "warning: the %d px window cuts lenses (median kept flux %.3f, 5th percentile %.3f); --size auto measures the window that holds 99%% of the foregrounds (lenspipe crop SOURCE --size auto shows it)", s.size, k.median, k.p05)
     }
 
