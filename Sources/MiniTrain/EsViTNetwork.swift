@@ -79,13 +79,17 @@ public struct EsViTNetwork: Sendable {
     /// `config.pooling` of the final tokens: the pooled features `[B, C]` and the token weights `[B, L]`
     /// (empty for the mean pool).
     func pool(_ bb: SwinBackbone.Cache, images: [Float], size S: Int) -> (pooled: [Float], weights: [Float]) {
-        let B = bb.batch, L = bb.tokens, C = config.finalDim
+        pool(tokens: bb.tokensOut, images: images, batch: bb.batch, size: S, L: bb.tokens, C: config.finalDim)
+    }
+
+    /// `config.pooling` of `tokens [B·L, C]` (any stage's): `[B, C]` and the token weights `[B, L]`.
+    func pool(tokens: [Float], images: [Float], batch B: Int, size S: Int, L: Int, C: Int) -> (pooled: [Float], weights: [Float]) {
         var pooled = [Float](repeating: 0, count: B * C)
         let w = Self.poolWeights(config, images: images, batch: B, size: S, tokens: L)
         if w.isEmpty {
-            TokenLayout.meanPool(&pooled, bb.tokensOut, B: B, L: L, C: C)
+            TokenLayout.meanPool(&pooled, tokens, B: B, L: L, C: C)
         } else {
-            ForegroundPool.forward(&pooled, bb.tokensOut, weights: w, B: B, L: L, C: C)
+            ForegroundPool.forward(&pooled, tokens, weights: w, B: B, L: L, C: C)
         }
         return (pooled, w)
     }
@@ -121,14 +125,8 @@ public struct EsViTNetwork: Sendable {
         let D = parts.reduce(0) { $0 + $1.C }
         var out = [Float](repeating: 0, count: B * D), at = 0
         for part in parts {
-            let L = part.side * part.side, C = part.C
-            var pooled = [Float](repeating: 0, count: B * C)
-            let w = Self.poolWeights(config, images: images, batch: B, size: S, tokens: L)
-            if w.isEmpty {
-                TokenLayout.meanPool(&pooled, part.tokens, B: B, L: L, C: C)
-            } else {
-                ForegroundPool.forward(&pooled, part.tokens, weights: w, B: B, L: L, C: C)
-            }
+            let C = part.C
+            let pooled = pool(tokens: part.tokens, images: images, batch: B, size: S, L: part.side * part.side, C: C).pooled
             for b in 0..<B { for c in 0..<C { out[b * D + at + c] = pooled[b * C + c] } }
             at += C
         }
