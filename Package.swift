@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "LensCore", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: kernelSettings),
         // 6'. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
-        .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", "LensCore", .product(name: "RealModule", package: "swift-numerics")]),
         // 7. The training loop over shards: views from PairSampler, MiniTrain's step, schedules, checkpoints, monitors.
         .target(name: "Training", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "MiniTrain", "FeatureMetrics", "Render"]),
         // 8. Evaluation of checkpoints: embeddings, k-NN and linear probe with random-init and raw-pixel baselines, attention maps.

@@ -1,8 +1,9 @@
-import Dispatch
-import Foundation
 import COpenBLAS
+import Foundation
+import LensCore
 
-/// How FeatureMetrics splits work over cores: fixed blocks of rows, handed to `threads` workers.
+/// How FeatureMetrics splits work over cores: fixed blocks of rows, handed to `threads` workers
+/// (`ParallelFor.blocks`).
 ///
 /// Blocks have a size that does not depend on the thread count, and every reduction over blocks is
 /// summed in block order, so results are bit-identical for any `threads`.
@@ -16,26 +17,12 @@ enum ParallelBlocks {
     /// OpenBLAS is set to one thread first when more than one worker runs (as the CLI and MiniTrain
     /// do): two thread pools spinning against each other on a few cores cost more than they give.
     static func forEach(_ n: Int, blockSize: Int, threads: Int, _ body: (_ block: Int, _ rows: Range<Int>) -> Void) {
-        let blocks = blockCount(n, blockSize: blockSize)
-        let workers = min(max(1, threads), blocks)
-        @Sendable func rows(_ b: Int) -> Range<Int> { (b * blockSize)..<min(n, (b + 1) * blockSize) }
-        if workers <= 1 {
-            for b in 0..<blocks { body(b, rows(b)) }
-            return
-        }
-        openblas_set_num_threads(1)
-        withoutActuallyEscaping(body) { body in
-            // The closure only reads shared inputs and writes the disjoint outputs of its block.
-            nonisolated(unsafe) let run = body
-            DispatchQueue.concurrentPerform(iterations: workers) { t in
-                var b = t
-                while b < blocks { run(b, rows(b)); b += workers }
-            }
-        }
+        if min(max(1, threads), blockCount(n, blockSize: blockSize)) > 1 { openblas_set_num_threads(1) }
+        ParallelFor.blocks(n, blockSize: blockSize, threads: threads, body)
     }
 
     /// `ceil(n / blockSize)`, and 0 for `n == 0`.
-    static func blockCount(_ n: Int, blockSize: Int) -> Int { (n + blockSize - 1) / blockSize }
+    static func blockCount(_ n: Int, blockSize: Int) -> Int { ParallelFor.blockCount(n, blockSize: blockSize) }
 }
 
 /// Row-major matrix products through OpenBLAS.

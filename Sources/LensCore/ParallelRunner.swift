@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 
 /// Runs work over `0..<count` on `threads` workers that pull chunks from a shared counter, and
-/// returns one result per chunk in chunk order, so the merged result never depends on timing.
+/// returns one result per chunk in chunk order, so the merged result never depends on timing
+/// (`ParallelFor`'s load-balanced cut).
 public enum ParallelRunner {
     /// - Parameters:
     ///   - count: number of items.
@@ -25,7 +26,7 @@ public enum ParallelRunner {
                 results.withLock { $0[c] = r }
             }
         }
-        if workers == 1 { drain() } else { DispatchQueue.concurrentPerform(iterations: workers) { _ in drain() } }
+        ParallelFor.workers(workers) { _ in drain() }
         return results.withLock { $0.map { $0! } }
     }
 

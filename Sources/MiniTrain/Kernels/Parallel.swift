@@ -1,6 +1,6 @@
-import Dispatch
-import Foundation
 import CMallocTuning
+import Foundation
+import LensCore
 
 /// How MiniTrain's own kernels (attention, LayerNorm, GELU, the loss) split work across cores. BLAS has
 /// its own threads (`BLAS.setThreads`); the two never run at the same time.
@@ -25,32 +25,22 @@ public enum KernelThreads {
 
     /// Runs `body(range)` on contiguous chunks of `0..<n`, one per thread. Chunks write disjoint outputs.
     static func forEach(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(max(1, count), max(1, n / max(1, minimumPerChunk)))
-        if chunks <= 1 { body(0..<n); return }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let run = body
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                run((c * n / chunks)..<((c + 1) * n / chunks))
-            }
-        }
+        ParallelFor.contiguous(n, parts: chunks(n, minimumPerChunk)) { body($1) }
     }
+
+    /// The parts `forEach` cuts `n` rows into: one per thread, none under `minimumPerChunk` rows.
+    private static func chunks(_ n: Int, _ minimumPerChunk: Int) -> Int { min(max(1, count), max(1, n / max(1, minimumPerChunk))) }
 
     /// Like `forEach`, with a zeroed scratch accumulator of `width` floats per chunk that is summed into
     /// `into` at the end (for gradients shared by all rows, like dγ or the bias table).
     static func forEachAccumulating(_ n: Int, width: Int, into: UnsafeMutablePointer<Float>, minimumPerChunk: Int = 1,
                                     _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-        let chunks = min(max(1, count), max(1, n / max(1, minimumPerChunk)))
+        let chunks = chunks(n, minimumPerChunk)
         if chunks <= 1 { body(0..<n, into); return }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunks * width)
         scratch.initialize(repeating: 0, count: chunks * width)
         defer { scratch.deallocate() }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let run = body
-            nonisolated(unsafe) let s = scratch
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                run((c * n / chunks)..<((c + 1) * n / chunks), s + c * width)
-            }
-        }
+        ParallelFor.contiguous(n, parts: chunks) { c, range in body(range, scratch + c * width) }
         for c in 0..<chunks { for i in 0..<width { into[i] += scratch[c * width + i] } }
     }
 }
