@@ -19,6 +19,26 @@ import _TestSupport
         return image
     }
 
+    /// The selection median equals the sorted one bit for bit: odd and even counts, ties, a constant
+    /// stamp, a single value, and stamp-like data (a flat sky under a few bright pixels).
+    @Test func selectedMedianEqualsTheSortedMedian() {
+        var rng = Philox4x64(seed: 11, stream: 0)
+        var cases: [[Float]] = [[3], [2, 1], [5, 5, 5, 5], [1, 2, 2, 2, 3, 3], (0..<4096).map { _ in 0 }]
+        for n in [3, 4, 63, 64, 1000, 4096] {
+            cases.append((0..<n).map { _ in Float(rng.normal()) })
+            cases.append((0..<n).map { _ in Float(Int(rng.normal() * 2)) })  // many ties
+            cases.append((0..<n).map { i in i % 97 == 0 ? 500 : 10 + Float(rng.normal()) * 0.01 })
+        }
+        for values in cases {
+            let sorted = values.sorted(), n = values.count
+            let expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+            var work = values
+            let got = ForegroundPool.selectMedian(&work)
+            #expect(got.bitPattern == expected.bitPattern, "n \(n): \(got) against \(expected)")
+            #expect(work.sorted() == sorted)
+        }
+    }
+
     /// A cell far above the sky takes the weight of a saturated cell, a cell at 1.5 sky sigmas half of
     /// it, the sky none; weights sum to 1 per image.
     @Test func weightsFollowTheLensLight() {
