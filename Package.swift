@@ -25,6 +25,8 @@ let package = Package(
         .executable(name: "lenspipe", targets: ["lenspipe"]),
         .library(name: "LensData", targets: ["LensData"]),
         .library(name: "FeatureMetrics", targets: ["FeatureMetrics"]),
+        // libLensPipeViews.so: the view sampler's C ABI (Sources/ViewSamplerABI), which python/lenspipe loads.
+        .library(name: "LensPipeViews", type: .dynamic, targets: ["ViewSamplerABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -75,6 +77,8 @@ let package = Package(
 
         // 11. Throughput measurements (lenspipe bench: read, crop, augment, train), each beside a Python baseline in scripts/.
         .target(name: "Benchmarks", dependencies: ["LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "MiniTrain"]),
+        // 12. The view sampler behind a C ABI (libLensPipeViews), for python/lenspipe's ViewSampler and PyTorch DataLoaders.
+        .target(name: "ViewSamplerABI", dependencies: ["LensData", "Cropping", "PairSampler", "ShardWriter", "Training"]),
 
         .executableTarget(name: "lenspipe", dependencies: [
             "LensData", "LensSynth", "Cropping", "PairSampler", "ShardWriter", "Render", "MiniTrain", "Training", "Evaluation", "FineTune", "Demo",

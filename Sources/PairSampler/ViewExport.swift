@@ -13,6 +13,12 @@ public enum ViewExport {
                             float32: batch.global)
         try NPYWriter.write(path: dir + "/local.npy", shape: [batch.count, batch.localViews, batch.channels, batch.localSize, batch.localSize],
                             float32: batch.local)
+        try AtomicFile.write(path: dir + "/boxes.json", parts: [Array(try boxesJSON(batch, ids: ids))])
+    }
+
+    /// `boxes.json`: per image its id and, per view, the crop (centre, size, angle, corners in source
+    /// pixels), the symmetry, the retries, whether a fallback placed it, and its lens flux share.
+    public static func boxesJSON(_ batch: ViewBatch, ids: [String]) throws -> Data {
         struct Entry: Encodable {
             var id: String
             var views: [View]
@@ -30,6 +36,6 @@ public enum ViewExport {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(path: dir + "/boxes.json", parts: [Array(try encoder.encode(entries))])
+        return try encoder.encode(entries)
     }
 }
