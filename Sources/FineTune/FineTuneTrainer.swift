@@ -16,8 +16,9 @@ public final class FineTuneTrainer: @unchecked Sendable {
     public let arena: ParameterArena
     /// Steps taken (AdamW's bias correction counts from here).
     public var step = 0
-    /// Rates and decay; `lr` is the head's, set per step by the schedule.
-    public var optimizer = AdamW()
+    /// Rates and decay (`FineTuneRecipe`'s defaults until a run sets its own); `lr` is the head's, set
+    /// per step by the schedule.
+    public var optimizer = FineTuneRecipe().optimizer
     /// The backbone's learning rate relative to the head's.
     public var backboneLRScale: Float = 0.1
     public var regressionLoss: RegressionLoss.Kind = .huber(delta: 1)

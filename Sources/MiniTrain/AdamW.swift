@@ -19,7 +19,9 @@ public struct AdamW: Sendable, Equatable {
     /// Per-tensor gradient-norm clip (0: off).
     public var clip: Float
 
-    public init(lr: Float = 1e-3, weightDecay: Float = 0.04, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, clip: Float = 3) {
+    /// Every value but `eps` comes from the caller's recipe (`EsViTTrainer.Hyper`, `FineTuneRecipe`);
+    /// `eps` is PyTorch's, which no recipe changes.
+    public init(lr: Float, weightDecay: Float, beta1: Float, beta2: Float, eps: Float = 1e-8, clip: Float) {
         self.lr = lr
         self.weightDecay = weightDecay
         self.beta1 = beta1

@@ -9,13 +9,14 @@ import Foundation
 import RealModule
 
 public struct EsViTLoss: Sendable {
-    public var teacherTemp: Float = 0.04
-    public var studentTemp: Float = 0.1
-    public var viewWeight: Float = 0.5
-    public var regionWeight: Float = 0.5
-    public var maskedWeight: Float = 0
+    public var teacherTemp: Float
+    public var studentTemp: Float
+    public var viewWeight: Float
+    public var regionWeight: Float
+    public var maskedWeight: Float
 
-    public init(teacherTemp: Float = 0.04, studentTemp: Float = 0.1, viewWeight: Float = 0.5, regionWeight: Float = 0.5, maskedWeight: Float = 0) {
+    /// Every value comes from the trainer's `Hyper` (the recipe's, in a run): none is defaulted here.
+    public init(teacherTemp: Float, studentTemp: Float, viewWeight: Float, regionWeight: Float, maskedWeight: Float) {
         self.teacherTemp = teacherTemp
         self.studentTemp = studentTemp
         self.viewWeight = viewWeight

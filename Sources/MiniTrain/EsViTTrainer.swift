@@ -6,6 +6,10 @@ import Foundation
 public final class EsViTTrainer: @unchecked Sendable {
     // @unchecked Sendable: one step at a time mutates the arenas; callers do not share a trainer across
     // concurrent steps.
+    /// The step's hyper-parameters. A training run sets every field the recipe holds from the recipe
+    /// (`Training`'s `TrainingRun.fixedHyper` once, `scheduled` per step), the one source of their
+    /// values; the values below are only a bare trainer's (tests, `bench train`) and the fallback for a
+    /// field a checkpoint written before it existed lacks (DINO's and EsViT's published settings).
     public struct Hyper: Sendable, Codable, Equatable {
         public var lr: Float = 1e-3
         public var weightDecay: Float = 0.04

@@ -36,7 +36,7 @@ import MiniTrain
     static func trainer(_ task: FineTuneTask, seed: UInt64 = 1) -> FineTuneTrainer {
         let t = FineTuneTrainer(config: config, task: task, outputs: task == .classify ? 2 : 1)
         t.initialize(backbone: nil, seed: seed)
-        t.optimizer = AdamW(lr: 3e-3, weightDecay: 0, clip: 0)
+        t.optimizer = AdamW(lr: 3e-3, weightDecay: 0, beta1: 0.9, beta2: 0.999, clip: 0)
         t.backboneLRScale = 1
         return t
     }
