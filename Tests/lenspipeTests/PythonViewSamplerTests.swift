@@ -48,6 +48,24 @@ import _TestSupport
         }
     }
 
+    /// Whether this machine's python3 has torch (the torch suite runs only then, as .ci/run installs none).
+    static let hasTorch: Bool = (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import torch"]).status == 0) ?? false
+
+    /// `lenspipe.torch_data.ViewBatches` in a DataLoader with 2 workers for each of 2 DDP ranks: every
+    /// sample once per epoch, equal batch counts per rank, each batch's views those of `ViewSampler.views`
+    /// for its ids, and a new order each epoch.
+    @Test(.enabled(if: hasTorch, "needs torch in python3"))
+    func torchBatchesCoverEverySampleOnceAcrossRanksAndWorkers() throws {
+        let r = try Self.python([TestSupport.repoRoot + "/Tests/helpers/torch_view_batches.py"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try TestSupport.json(r.stdout)
+        let epochs = try #require(out["epochs"] as? [String: [String: Any]])
+        for (epoch, e) in epochs {
+            #expect(e["seen"] as? Int == 40 && e["unique"] as? Int == 40 && e["per_rank"] as? [Int] == [5, 5], "epoch \(epoch): \(e)")
+        }
+        #expect(epochs.count == 2 && out["views_equal"] as? Bool == true && out["orders_differ"] as? Bool == true, "\(out)")
+    }
+
     @Test func badInputRaisesWithTheLibrarysMessage() throws {
         let script = """
         import numpy as np, lenspipe

@@ -1,0 +1,91 @@
+"""PyTorch input pipeline: lenspipe's view batches from any map-style dataset of lenspipe samples
+(`streaming.StreamingDataset` over lenspipe's shards, or a plain list of dicts), split across DDP ranks
+and DataLoader workers without repeats.
+
+    from streaming import StreamingDataset
+    from lenspipe.torch_data import ViewBatches, collate
+    data = StreamingDataset(local="shards/train", shuffle=False)
+    batches = ViewBatches(data, recipe="recipe.json", metadata="shards", batch_size=32)
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=4, collate_fn=collate)
+    for epoch in range(epochs):
+        batches.set_epoch(epoch)
+        for b in loader: ...   # b["global"] [B, G, C, S, S], b["local"] [B, L, C, s, s], b["ids"] [B]
+"""
+import numpy as np
+import torch
+
+from .views import ViewSampler
+
+
+def _rank_and_world():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class ViewBatches(torch.utils.data.IterableDataset):
+    """Yields dicts {"global", "local" (float32 tensors, image-major), "ids" (int64 sample indices)}.
+
+    Each epoch's order is a permutation of the dataset's indices seeded by (seed, epoch) (`shuffle=False`:
+    index order); rank r of W takes every W-th batch of that order, and DataLoader worker w of K every
+    K-th of the rank's, so every sample appears once per epoch over all ranks and workers (the tail that
+    does not fill a batch on every rank is dropped, as DDP needs equal step counts). The views of sample
+    i at epoch e are `ViewSampler.views` of it with sample id i: the same bits whichever rank, worker or
+    batch makes them. Samples are dicts with "image" ([C, H, W] or [H, W]) and, from lenspipe's
+    shards, "foreground" ([H, W], the stored lens mask)."""
+
+    def __init__(self, dataset, recipe=None, seed=None, metadata=None, batch_size=32, shuffle=True, rank=None, world_size=None):
+        self.dataset, self.recipe, self.metadata = dataset, recipe, metadata
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.seed = seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self._sampler = None  # made in each worker process (a native handle does not cross processes)
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def sampler(self):
+        if self._sampler is None:
+            self._sampler = ViewSampler(self.recipe, seed=self.seed, metadata=self.metadata, threads=1)
+        return self._sampler
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_sampler"] = None
+        return state
+
+    def batches(self):
+        """This rank's and worker's batches of sample indices for the current epoch."""
+        n = len(self.dataset)
+        seed = self.sampler().seed
+        order = np.random.Generator(np.random.PCG64([seed, self.epoch])).permutation(n) if self.shuffle else np.arange(n)
+        rank, world = _rank_and_world()
+        rank = rank if self.rank is None else self.rank
+        world = world if self.world_size is None else self.world_size
+        steps = n // (self.batch_size * world)  # batches per rank, equal on every rank
+        mine = [order[(s * world + rank) * self.batch_size:(s * world + rank + 1) * self.batch_size] for s in range(steps)]
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            mine = mine[info.id::info.num_workers]
+        return mine
+
+    def __len__(self):
+        world = self.world_size or _rank_and_world()[1]
+        return len(self.dataset) // (self.batch_size * world)
+
+    def __iter__(self):
+        sampler = self.sampler()
+        for ids in self.batches():
+            samples = [self.dataset[int(i)] for i in ids]
+            images = np.stack([np.asarray(s["image"], np.float32) for s in samples])
+            foreground = None
+            if all(s.get("foreground") is not None for s in samples):
+                foreground = np.stack([np.asarray(s["foreground"]) for s in samples])
+            g, l = sampler.views(images, foreground=foreground, sample_ids=ids, epoch=self.epoch)
+            yield {"global": torch.from_numpy(g), "local": torch.from_numpy(l), "ids": torch.from_numpy(np.asarray(ids, np.int64))}
+
+
+def collate(batch):
+    """The DataLoader's collate_fn for `ViewBatches` (batch_size=None): batches arrive whole."""
+    return batch
