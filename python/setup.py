@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent.parent  # the Swift package
@@ -30,4 +30,11 @@ class BuildWithSwift(build_py):
         shutil.copy2(found[0], target / found[0].name)
 
 
-setup(cmdclass={"build_py": BuildWithSwift})
+class NativeDistribution(Distribution):
+    """The wheel carries a native library: tag it for this platform, not py3-none-any."""
+
+    def has_ext_modules(self):
+        return True
+
+
+setup(cmdclass={"build_py": BuildWithSwift}, distclass=NativeDistribution)

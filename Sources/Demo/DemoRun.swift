@@ -170,7 +170,7 @@ public struct DemoRun {
                                    numbers: [("train / test images", "\(evaluation.trainImages) / \(evaluation.testImages)")],
                                    figures: [("run/eval/roc.png", "One-vs-rest ROC curves of the linear probe on the trained features, test set."),
                                              ("run/eval/confusion.png", "The probe's confusion matrix on the test set.")],
-                                   text: "k-NN (DINO's cosine vote, and the same vote on features centred by the train mean) and a linear probe on the frozen teacher's pooled features, beside a randomly initialised network and the raw pixels scored the same way: the gap is what pre-training added. "
+                                   text: "k-NN (DINO's cosine vote, and the same vote on features centred by the train mean) and a linear probe on the frozen teacher's features (the k-NN on the pooled final feature, the probe on the last 4 blocks' pooled outputs, EsViT's protocol), beside a randomly initialised network and the raw pixels scored the same way: the gap is what pre-training added. "
                                        + DemoFindings.evaluation(evaluation.rows))
         step.table = (["features", "k-NN accuracy", "k-NN AUC", "centred k-NN accuracy", "probe accuracy", "probe macro AUC"],
                       evaluation.rows.map { r in

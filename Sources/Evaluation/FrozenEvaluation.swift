@@ -100,10 +100,13 @@ public struct FrozenEvaluation {
         public var classes: [String]
         public var k: Int
         public var temperature: Double
+        /// How many last blocks' pooled outputs the probe read (EsViT's n_last_blocks).
+        public var probeBlocks: Int
         public var rows: [Row]
 
         enum CodingKeys: String, CodingKey {
             case checkpoint, train, test, classes, k, temperature, rows
+            case probeBlocks = "probe_blocks"
             case trainImages = "train_images", testImages = "test_images"
         }
     }
@@ -176,7 +179,7 @@ public struct FrozenEvaluation {
             try ClassificationFigures.write(probe.report, classNames: names, subject: "Linear probe, test set", to: dir)
         }
         return Report(checkpoint: options.checkpoint, train: options.train, test: options.test, trainImages: train.ids.count,
-                      testImages: test.ids.count, classes: names, k: options.k, temperature: options.temperature, rows: rows)
+                      testImages: test.ids.count, classes: names, k: options.k, temperature: options.temperature, probeBlocks: blocks, rows: rows)
     }
 
     static func labels(_ split: LabelledSplit, _ folder: String) throws -> [Int] {

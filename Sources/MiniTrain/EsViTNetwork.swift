@@ -94,7 +94,7 @@ public struct EsViTNetwork: Sendable {
         return (pooled, w)
     }
 
-    /// The token weights `[B, L]` of `config.pooling` for `images [B, Cin, S, S]` whose final stage has
+    /// The token weights `[B, L]` of `config.pooling` for `images [B, Cin, S, S]` whose pooled stage has
     /// `L` tokens: empty for the mean pool, `ForegroundPool.weights` for the foreground pool. The one
     /// place the pooling is chosen, for the network, evaluation and the fine-tuning head (`LinearHead`).
     public static func poolWeights(_ config: EsViTConfig, images: [Float], batch B: Int, size S: Int, tokens L: Int) -> [Float] {

@@ -53,6 +53,7 @@ public struct ViewRecipe: Codable, Sendable, Equatable {
         guard !global.isEmpty else { throw RecipeError("global: at least one global view is needed") }
         guard maxRetries >= 0 && maxRetries <= 10_000 else { throw RecipeError("maxRetries must be 0...10000") }
         for (i, g) in global.enumerated() { try g.validate("global[\(i)]") }
+        guard Set(global.map(\.size)).count == 1 else { throw RecipeError("global: all global views need one size (they are stacked)") }
         try local.validate("local")
     }
 }

@@ -231,7 +231,6 @@ public struct TrainRecipe: Codable, Sendable, Equatable {
             try config.validate(cropSize: views.global[0].size)
             if views.local.count > 0 { try config.validate(cropSize: views.local.size) }
         } catch { throw RecipeError("model and views do not fit: \(error)") }
-        try check(Set(views.global.map(\.size)).count == 1, "views.global: all global views need one size")
     }
 
     /// Pretty, sorted JSON (what `--print-recipe` prints and `RUN/recipe.json` holds).

@@ -7,7 +7,11 @@ import _TestSupport
 /// and reports bad input as a Python exception with the library's message. Needs numpy (and zstandard
 /// for the helper's independent shard reader), which scripts/install-deps.sh installs.
 @Suite struct PythonViewSamplerTests {
-    static var library: String { TestSupport.repoRoot + "/.build/debug/libLensPipeViews.so" }
+    /// The library the test build wrote beside the `lenspipe` binary (.so on Linux, .dylib on macOS).
+    static var library: String {
+        let dir = (TestSupport.lenspipeBinary as NSString).deletingLastPathComponent
+        return ["so", "dylib"].map { dir + "/libLensPipeViews." + $0 }.first { FileManager.default.fileExists(atPath: $0) } ?? dir + "/libLensPipeViews.so"
+    }
 
     /// python3 with the checkout's package and the debug build's library (`swift build --build-tests`
     /// builds the dynamic library product beside the binary).
@@ -79,14 +83,16 @@ import _TestSupport
         print(msg(lambda: s.views(np.zeros((2, 32, 32)), sample_ids=[0, -1])))
         print(msg(lambda: lenspipe.ViewSampler({"views": {"local": {"count": "four"}}})))
         print(msg(lambda: s.views(np.zeros((2, 5)))))
+        print(msg(lambda: lenspipe.ViewSampler({"views": {"global": [{"size": 64}, {"size": 48}]}})))
         """
         let r = try Self.python(["-c", script])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 4, "\(r.stdout)")
+        #expect(lines.count == 5, "\(r.stdout)")
         #expect(lines[0].contains("image 1 (sample 7)") && lines[0].contains("inf"), "\(lines)")
         #expect(lines[1].contains("sample id -1"), "\(lines)")
         #expect(lines[2].contains("local") && lines[2].contains("count"), "\(lines)")
         #expect(lines[3].contains("[N, C, H, W]"), "\(lines)")
+        #expect(lines[4].contains("one size"), "\(lines)")
     }
 }

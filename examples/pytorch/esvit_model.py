@@ -4,7 +4,8 @@ state-dict names (buffers included), so a lenspipe checkpoint loads with `strict
     from esvit_model import load_checkpoint
     model, config, meta = load_checkpoint("run/final.safetensors")   # the EMA teacher, eval mode
     view_logits, region_logits = model(images)                       # images [B, C, S, S] float32
-    features = model.pooled                                          # [B, D]: what `lenspipe eval` scores
+    features = model.pooled                                          # [B, D]: what `lenspipe eval`'s k-NN scores
+    probe = model.forward_return_n_last_blocks(images, 4)            # what its linear probe reads
 
 Only torch and numpy are needed (the safetensors file is parsed here). Used by probe_ddp.py (this
 folder), by the interop test (Tests/helpers/load_checkpoint_torch.py) and by the training-speed baseline
@@ -211,6 +212,7 @@ class EsViT(nn.Module):
         earliest first; blocks of the last stage go through the final norm, earlier ones are taken as they
         are (before the patch merging). The pooling is the model's (mean, or foreground per map side)."""
         self.forward(x, heads=False)
+        assert 1 <= n <= len(self.block_outputs), f"{n} last blocks of a backbone with {len(self.block_outputs)}"
         last = len(self.layers[-1].blocks)
         parts = []
         for i, (t, H) in enumerate(self.block_outputs[-n:]):

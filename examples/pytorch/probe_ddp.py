@@ -7,8 +7,9 @@ probe trained with DistributedDataParallel, reading lenspipe's shards with Mosai
 What each rank does:
 1. `StreamingDataset` gives it its share of each split (local folder, or a `remote=` object-store URL
    that Streaming downloads into `local`); the frozen teacher (esvit_model.py) turns images into
-   pooled features; `all_gather` gives every rank the whole split (deduplicated by id, since Streaming
-   pads the last partition).
+   the final pooled feature (the k-NN's) and EsViT's linear-probe features (the last --probe-blocks
+   blocks' pooled outputs side by side, as `lenspipe eval`'s probe reads); `all_gather` gives every
+   rank the whole split (deduplicated by id, since Streaming pads the last partition).
 2. k-NN as `lenspipe eval` does it (DINO's eval_knn.py): cosine on L2-normalised features, k = 20,
    votes weighted by exp(similarity / 0.07). Computed identically on every rank.
 3. Linear probe: features standardised with the train mean and std; one `nn.Linear` wrapped in DDP,
@@ -38,32 +39,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esvit_model import load_checkpoint  # noqa: E402
 
 
-def features_of_split(model, local, remote, device, batch, rank, world):
-    """(ids, features [N, D], labels [N]) of a whole split, the same on every rank."""
+def features_of_split(model, local, remote, device, batch, rank, world, blocks):
+    """(ids, k-NN features [N, D], probe features [N, D'], labels [N]) of a whole split, the same on every rank."""
     from streaming import StreamingDataset
     from torch.utils.data import DataLoader
     ds = StreamingDataset(local=local, remote=remote, shuffle=False, batch_size=batch)
-    ids, feats, labels = [], [], []
+    ids, feats, probe_feats, labels = [], [], [], []
     with torch.no_grad():
         for b in DataLoader(ds, batch_size=batch, num_workers=0):
             x = b["image"].to(device=device, dtype=torch.float32)
-            model(x)
+            probe_feats.append(model.forward_return_n_last_blocks(x, blocks).cpu())  # runs the backbone: model.pooled is set
             feats.append(model.pooled.cpu())
             labels += [int(v) for v in b["label"]]
             ids += list(b["id"])
-    mine = (ids, torch.cat(feats).numpy() if feats else np.zeros((0, model.norm.normalized_shape[0]), np.float32), labels)
+    mine = (ids, torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32),
+            torch.cat(probe_feats).numpy() if probe_feats else np.zeros((0, 0), np.float32), labels)
     every = [None] * world
     dist.all_gather_object(every, mine)
-    seen, out_ids, out_f, out_y = set(), [], [], []
-    for r_ids, r_f, r_y in every:
+    seen, out_ids, out_f, out_p, out_y = set(), [], [], [], []
+    for r_ids, r_f, r_p, r_y in every:
         for i, sid in enumerate(r_ids):
             if sid not in seen:
                 seen.add(sid)
                 out_ids.append(sid)
                 out_f.append(r_f[i])
+                out_p.append(r_p[i])
                 out_y.append(r_y[i])
     order = np.argsort(out_ids, kind="stable")  # a rank-count-independent order
-    return [out_ids[i] for i in order], np.stack(out_f)[order], np.asarray(out_y)[order]
+    return [out_ids[i] for i in order], np.stack(out_f)[order], np.stack(out_p)[order], np.asarray(out_y)[order]
 
 
 def knn_accuracy(train_f, train_y, test_f, test_y, classes, k=20, temperature=0.07):
@@ -112,6 +115,8 @@ def main():
     p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength when --compare is not given")
     p.add_argument("--steps", type=int, default=500, help="full-batch Adam steps of the probe")
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--probe-blocks", type=int, default=None,
+                   help="blocks whose pooled outputs the probe reads (default: the report's probe_blocks with --compare, else 4 or all)")
     p.add_argument("--compare", default=None, help="lenspipe eval's report.json for the same checkpoint and splits")
     p.add_argument("--tolerance", type=float, default=0.02, help="largest accuracy difference accepted by --compare")
     args = p.parse_args()
@@ -126,17 +131,18 @@ def main():
     reference = json.load(open(args.compare)) if args.compare else None
     row = reference["rows"][0] if reference else None
     C = row["probe_c"] if row else args.C
+    blocks = args.probe_blocks or (reference.get("probe_blocks") if reference else None) or min(4, sum(config["depths"]))
 
-    train_ids, train_f, train_y = features_of_split(model, args.train, args.remote_train, device, args.batch, rank, world)
-    test_ids, test_f, test_y = features_of_split(model, args.test, args.remote_test, device, args.batch, rank, world)
+    train_ids, train_f, train_p, train_y = features_of_split(model, args.train, args.remote_train, device, args.batch, rank, world, blocks)
+    test_ids, test_f, test_p, test_y = features_of_split(model, args.test, args.remote_test, device, args.batch, rank, world, blocks)
     classes = int(max(train_y.max(), test_y.max())) + 1
     knn = knn_accuracy(train_f, train_y, test_f, test_y, classes)
-    probe, mean, std = train_probe(train_f, train_y, classes, C, rank, world, device, args.steps, args.lr)
+    probe, mean, std = train_probe(train_p, train_y, classes, C, rank, world, device, args.steps, args.lr)
     with torch.no_grad():
-        logits = probe(torch.from_numpy((test_f - mean) / std).float().to(device)).cpu()
+        logits = probe(torch.from_numpy((test_p - mean) / std).float().to(device)).cpu()
     probe_acc = float((logits.argmax(1).numpy() == test_y).mean())
     out = {"ranks": world, "backend": dist.get_backend(), "train_images": len(train_ids), "test_images": len(test_ids),
-           "knn_accuracy": round(knn, 4), "probe_accuracy": round(probe_acc, 4), "probe_c": C}
+           "knn_accuracy": round(knn, 4), "probe_accuracy": round(probe_acc, 4), "probe_c": C, "probe_blocks": blocks}
     ok = True
     if row:
         out["lenspipe"] = {"knn_accuracy": row["knn_accuracy"], "probe_accuracy": row["probe_accuracy"],

@@ -38,11 +38,19 @@ class ViewBatches(torch.utils.data.IterableDataset):
         self.dataset, self.recipe, self.metadata = dataset, recipe, metadata
         self.batch_size, self.shuffle = int(batch_size), shuffle
         self.seed = seed
-        self.rank, self.world_size = rank, world_size
+        # Resolved here, in the process that made the dataset (torchrun's rank): DataLoader workers
+        # started with spawn or forkserver have no process group of their own.
+        r, w = _rank_and_world()
+        self.rank = r if rank is None else int(rank)
+        self.world_size = w if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} is outside 0...{self.world_size - 1}")
         self.epoch = 0
         self._sampler = None  # made in each worker process (a native handle does not cross processes)
 
     def set_epoch(self, epoch):
+        """Call before each epoch's iteration. With persistent_workers=True the workers keep the epoch
+        they started with, so use the default (workers restarted each epoch)."""
         self.epoch = int(epoch)
 
     def sampler(self):
@@ -58,11 +66,9 @@ class ViewBatches(torch.utils.data.IterableDataset):
     def batches(self):
         """This rank's and worker's batches of sample indices for the current epoch."""
         n = len(self.dataset)
-        seed = self.sampler().seed
+        seed = self.sampler().seed & (2**64 - 1)
         order = np.random.Generator(np.random.PCG64([seed, self.epoch])).permutation(n) if self.shuffle else np.arange(n)
-        rank, world = _rank_and_world()
-        rank = rank if self.rank is None else self.rank
-        world = world if self.world_size is None else self.world_size
+        rank, world = self.rank, self.world_size
         steps = n // (self.batch_size * world)  # batches per rank, equal on every rank
         mine = [order[(s * world + rank) * self.batch_size:(s * world + rank + 1) * self.batch_size] for s in range(steps)]
         info = torch.utils.data.get_worker_info()
@@ -71,8 +77,7 @@ class ViewBatches(torch.utils.data.IterableDataset):
         return mine
 
     def __len__(self):
-        world = self.world_size or _rank_and_world()[1]
-        return len(self.dataset) // (self.batch_size * world)
+        return len(self.dataset) // (self.batch_size * self.world_size)
 
     def __iter__(self):
         sampler = self.sampler()

@@ -79,7 +79,10 @@ class ViewSampler:
             raise ViewSamplerError(err.value.decode(errors="replace"))
         self._handle = handle
         shape = (ctypes.c_int64 * 4)()
-        lib.lenspipe_views_shape(handle, shape)
+        if lib.lenspipe_views_shape(handle, shape) != 0:
+            lib.lenspipe_views_close(handle)
+            self._handle = None
+            raise ViewSamplerError("the library could not report the view shapes")
         self.global_views, self.global_size, self.local_views, self.local_size = (int(v) for v in shape)
 
     def close(self):

@@ -12,7 +12,7 @@ public enum ForegroundPool {
     public static let saturationSigmas: Float = 3
 
     /// `weights [B, side·side]` (each image's row sums to 1) from `images [B, Cin, S, S]`, for a token
-    /// grid of `side x side` cells of `S / side` pixels (row-major, as the backbone's final tokens).
+    /// grid of `side x side` cells of `S / side` pixels (row-major, as a stage's tokens).
     ///
     /// Per image, over the channel-summed plane: the sky level is the median pixel and the sky sigma is
     /// 1.4826 x the median absolute deviation (robust to the lens, which covers well under half of a
