@@ -10,6 +10,20 @@ public struct CropCalibration: Sendable, Equatable {
     public var sampled: Int
     /// The shorter side of the largest sampled image.
     public var extent: Int
+    /// The Spearman correlation, over the sampled images, between each image's sky level (its outer
+    /// 6 px's mean, `borderMean`) and its lens brightness (nil with fewer than 8 images that have both). Near 1 when the exposure varies per
+    /// image (counts: sky and lens scale together); near 0 for flux-calibrated stamps, where an
+    /// image's brightness is physical signal (`scripts/exposure_correlation.py`, docs/science.md).
+    public var exposureCorrelation: Double? = nil
+
+    /// Above this `exposureCorrelation`, `--normalize auto` scales each image by its own lens brightness.
+    public static let exposureCorrelationThreshold = 0.5
+
+    /// `--normalize auto`: `lens` (each image's own lens scale) when the exposure varies per image,
+    /// else `lens-dataset` (one scale for the data set, which keeps each image's brightness).
+    public var automaticNormalization: Normalization {
+        (exposureCorrelation ?? 0) > Self.exposureCorrelationThreshold ? .lens : .lensFlux(stats)
+    }
 
     /// The default window: `autoSize`, but never below the network's global view
     /// (`CropConfig.defaultMinimumWindow`) nor above the images.
@@ -41,7 +55,12 @@ public struct CropCalibration: Sendable, Equatable {
                     threads: Int) -> CropCalibration {
         let step = max(1, n / max(1, sample))
         let indices = Array(stride(from: 0, to: n, by: step).prefix(sample))
-        struct Part: Sendable { var needs: [Int] = []; var lows: [Float] = []; var highs: [Float] = []; var bgs: [Float] = []; var sigmas: [Float] = []; var fluxes: [Float] = []; var extent = 0 }
+        struct Part: Sendable {
+            var needs: [Int] = [], lows: [Float] = [], highs: [Float] = [], bgs: [Float] = [], sigmas: [Float] = [], fluxes: [Float] = []
+            /// Sky level and lens brightness of the images that have both.
+            var pairedSky: [Float] = [], pairedFlux: [Float] = []
+            var extent = 0
+        }
         let detector = ForegroundDetector(config: config)
         let parts = ParallelRunner.map(count: indices.count, chunkSize: 16, threads: threads) { range -> Part in
             var p = Part()
@@ -57,7 +76,11 @@ public struct CropCalibration: Sendable, Equatable {
                 }
                 let finite = img.pixels.filter(\.isFinite)
                 if let lo = finite.min(), let hi = finite.max() { p.lows.append(lo); p.highs.append(hi) }
-                if let flux = Self.lensBrightness(plane: plane, foreground: fg) { p.fluxes.append(flux / Float(img.channels)) }
+                if let flux = Self.lensBrightness(plane: plane, foreground: fg) {
+                    p.fluxes.append(flux / Float(img.channels))
+                    p.pairedSky.append(Self.borderMean(plane, width: img.width, height: img.height))
+                    p.pairedFlux.append(flux)
+                }
                 p.bgs.append(fg.background.level / Float(img.channels))
                 p.sigmas.append(fg.background.sigma / Float(img.channels).squareRoot())
             }
@@ -74,7 +97,42 @@ public struct CropCalibration: Sendable, Equatable {
         let stats = Normalization.DatasetStats(low: parts.flatMap(\.lows).min() ?? 0, high: parts.flatMap(\.highs).max() ?? 1,
                                                background: median(parts.flatMap(\.bgs)), sigma: median(parts.flatMap(\.sigmas)),
                                                flux: parts.flatMap(\.fluxes).isEmpty ? nil : median(parts.flatMap(\.fluxes)))
-        return CropCalibration(autoSize: max(4, size), stats: stats, sampled: indices.count, extent: extent)
+        let (sky, flux) = (parts.flatMap(\.pairedSky), parts.flatMap(\.pairedFlux))
+        return CropCalibration(autoSize: max(4, size), stats: stats, sampled: indices.count, extent: extent,
+                               exposureCorrelation: sky.count >= 8 ? Self.spearman(sky, flux) : nil)
+    }
+
+    /// The mean of the outer 6 px of `plane` (a quarter of the shorter side on smaller images): the
+    /// light an exposure adds everywhere, sky and faint wings, which the clipped sky median misses on
+    /// counts whose sky is mostly 0.
+    static func borderMean(_ plane: [Float], width W: Int, height H: Int) -> Float {
+        let b = max(1, min(6, min(W, H) / 4))
+        var sum: Double = 0, n = 0
+        for y in 0..<H {
+            let edgeRow = y < b || y >= H - b
+            for x in 0..<W where edgeRow || x < b || x >= W - b { sum += Double(plane[y * W + x]); n += 1 }
+        }
+        return n > 0 ? Float(sum / Double(n)) : 0
+    }
+
+    /// Spearman's rank correlation of `a` and `b` (tied values take their mean rank); 0 when either is constant.
+    static func spearman(_ a: [Float], _ b: [Float]) -> Double {
+        func ranks(_ v: [Float]) -> [Double] {
+            let order = v.indices.sorted { v[$0] < v[$1] }
+            var r = [Double](repeating: 0, count: v.count), i = 0
+            while i < order.count {
+                var j = i
+                while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
+                for k in i...j { r[order[k]] = Double(i + j) / 2 }
+                i = j + 1
+            }
+            return r
+        }
+        let (x, y) = (ranks(a), ranks(b)), n = Double(x.count)
+        let (mx, my) = (x.reduce(0, +) / n, y.reduce(0, +) / n)
+        var (sxy, sxx, syy) = (0.0, 0.0, 0.0)
+        for i in x.indices { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx); syy += (y[i] - my) * (y[i] - my) }
+        return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
     }
 
     /// The 99th percentile of the foreground pixels of `plane` above the sky (nil without a foreground

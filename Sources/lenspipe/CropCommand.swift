@@ -88,6 +88,10 @@ enum CropText {
             parts.append(String(format: "%@ statistics: low %.4g, high %.4g, background %.4g, sigma %.4g", config.normalization.name, s.low, s.high, s.background, s.sigma)
                          + (s.flux.map { String(format: ", lens brightness %.4g", $0) } ?? ""))
         }
+        if let r = c.exposureCorrelation {
+            parts.append(String(format: "sky level and lens brightness correlate %.2f across images (%@)", r,
+                                r > CropCalibration.exposureCorrelationThreshold ? "the exposure varies per image" : "brightness is comparable across images"))
+        }
         return "calibrated on \(c.sampled) images of \(on): " + parts.joined(separator: "; ")
     }
 

@@ -67,3 +67,21 @@ import _TestSupport
         #expect(none.normalization == "none" && none.skyZero == nil, "\(none)")
     }
 }
+
+/// `--normalize auto`: the calibration pass measures whether an image's sky level rises with its lens
+/// brightness (an exposure that varies per image, as in lenspipe's 150 px counts) and picks `lens`
+/// there, `lens-dataset` on 64 px flux stamps (brightness comparable across images); sky-zero 4 either way.
+@Suite struct AutoNormalizationTests {
+    @Test func autoPicksThePerImageScaleOnlyWhereTheExposureVaries() throws {
+        let dir = TestSupport.tempDir("auto-norm")
+        for (side, expected) in [(150, "lens"), (64, "lens-dataset")] {
+            let data = dir + "/data\(side)", out = dir + "/out\(side)"
+            #expect(try TestSupport.lenspipe(["synth", "-o", data, "--count", "60", "--image-size", "\(side)", "--seed", "\(side)", "--quiet"]).status == 0)
+            let r = try TestSupport.lenspipe(["preprocess", data, "-o", out, "--normalize", "auto"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("sky level and lens brightness correlate"), "\(r.stdout)")
+            let m = try TestSupport.json(try String(contentsOfFile: out + "/lenspipe.json", encoding: .utf8))
+            #expect(m["normalization"] as? String == expected && (m["crop"] as? [String: Any])?["sky_zero"] as? Int == 4, "\(side) px: \(m["normalization"] ?? "-")")
+        }
+    }
+}

@@ -23,13 +23,16 @@ enum CropSize: ExpressibleByArgument, Equatable, CustomStringConvertible {
 struct NormalizationName: ExpressibleByArgument, Equatable, CustomStringConvertible {
     let name: String
     init?(argument: String) {
-        guard Normalization.names.contains(argument) else { return nil }
+        guard Self.allValueStrings.contains(argument) else { return nil }
         name = argument
     }
     static let none = NormalizationName(argument: "none")!
+    /// `auto`: `lens` or `lens-dataset`, chosen by the calibration pass (`CropCalibration.automaticNormalization`).
+    static let auto = "auto"
     var description: String { name }
-    var needsDatasetStats: Bool { Normalization.needsDatasetStats(name) }
-    static var allValueStrings: [String] { Normalization.names }
+    /// A calibration pass is needed: the `-dataset` statistics, or `auto`'s choice.
+    var needsDatasetStats: Bool { name == Self.auto || Normalization.needsDatasetStats(name) }
+    static var allValueStrings: [String] { Normalization.names + [auto] }
 }
 
 /// `--sky-zero`: a radius in pixels, or `off`.
@@ -53,7 +56,7 @@ struct CropOptions: ParsableArguments {
     @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed (default), bbox, center or none.")
     var policy: CropConfig.Policy?
 
-    @Option(help: ArgumentHelp("Pixel normalisation (default \(CropConfig.defaultNormalization.name), with --sky-zero \(CropConfig.defaultSkyZero)): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units.",
+    @Option(help: ArgumentHelp("Pixel normalisation (default \(CropConfig.defaultNormalization.name), with --sky-zero \(CropConfig.defaultSkyZero)): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units. auto picks lens when the training images' sky level and lens brightness rise together (an exposure that varies per image, as in counts) and lens-dataset otherwise (fluxes, where an image's brightness is signal).",
                                valueName: "name"))
     var normalize: NormalizationName?
 
@@ -82,7 +85,8 @@ struct CropOptions: ParsableArguments {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
         if case .radius(let r) = skyZero,
-           let problem = CropConfig.skyZeroProblem(radius: r, normalization: normalize?.name ?? CropConfig.defaultNormalization.name) {
+           let problem = CropConfig.skyZeroProblem(radius: r, normalization: normalize.map { $0.name == NormalizationName.auto ? "lens" : $0.name }
+                                                        ?? CropConfig.defaultNormalization.name) {
             throw ValidationError("--sky-zero \(r): \(problem) (with --like, drop it: the reference's settings apply)")
         }
         if let asinhSoftening {
@@ -114,7 +118,11 @@ struct CropOptions: ParsableArguments {
             if self.size == nil && config.policy != .none { config.size = c.defaultSize }
             calibration = c
         }
-        config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
+        if normalize.name == NormalizationName.auto, let calibration {
+            config.normalization = calibration.automaticNormalization
+        } else {
+            config.normalization = Normalization(name: normalize.name, stats: calibration?.stats) ?? .none
+        }
         switch (config.normalization, asinhSoftening) {
         case (.asinh, let s?): config.normalization = .asinh(softening: s)
         case (.asinhFlux, let s?): config.normalization = .asinhFlux(softening: s)
@@ -123,7 +131,7 @@ struct CropOptions: ParsableArguments {
         switch skyZero {
         case .radius(let r)?: config.skyZero = r
         case .off?: config.skyZero = nil
-        case nil: config.skyZero = self.normalize == nil ? CropConfig.defaultSkyZero : nil
+        case nil: config.skyZero = self.normalize == nil || self.normalize?.name == NormalizationName.auto ? CropConfig.defaultSkyZero : nil
         }
         return (config, calibration)
     }
