@@ -44,9 +44,14 @@ public struct CropCalibration: Sendable, Equatable {
         run(count: images.count, image: { images[$0] }, config: config, sample: sample, coverage: coverage, threads: threads)
     }
 
-    /// The normalisation called `name` (one of `Normalization.names`) for `images`: a `-dataset`
-    /// variant gets its statistics from a calibration pass over them. Nil for an unknown name.
+    /// The name of the choice `automaticNormalization` makes (`--normalize auto`).
+    public static let automaticName = "auto"
+
+    /// The normalisation called `name` (one of `Normalization.names`, or `automaticName`) for `images`:
+    /// a `-dataset` variant gets its statistics from a calibration pass over them, `auto` its choice.
+    /// Nil for an unknown name.
     public static func normalization(named name: String, images: [LensImage], config: CropConfig, threads: Int) -> Normalization? {
+        if name == automaticName { return run(images: images, config: config, threads: threads).automaticNormalization }
         guard Normalization.needsDatasetStats(name) else { return Normalization(name: name) }
         return Normalization(name: name, stats: run(images: images, config: config, threads: threads).stats)
     }

@@ -28,7 +28,7 @@ struct NormalizationName: ExpressibleByArgument, Equatable, CustomStringConverti
     }
     static let none = NormalizationName(argument: "none")!
     /// `auto`: `lens` or `lens-dataset`, chosen by the calibration pass (`CropCalibration.automaticNormalization`).
-    static let auto = "auto"
+    static let auto = CropCalibration.automaticName
     var description: String { name }
     /// A calibration pass is needed: the `-dataset` statistics, or `auto`'s choice.
     var needsDatasetStats: Bool { name == Self.auto || Normalization.needsDatasetStats(name) }
