@@ -60,34 +60,8 @@ public struct BackgroundEstimate: Sendable, Equatable {
         self.init(level: level, sigma: sigma, nonfinite: nonfinite)
     }
 
-    /// The median, by quickselect (reorders `values`). Mean of the two middle values for even counts.
-    static func median(_ values: inout [Float], count: Int? = nil) -> Float {
-        let n = count ?? values.count
-        precondition(n > 0 && n <= values.count)
-        return values.withUnsafeMutableBufferPointer { v in
-            let upper = select(v, n, n / 2)
-            if n % 2 == 1 { return upper }
-            var lower = v[0]
-            for i in 1..<(n / 2) { lower = Swift.max(lower, v[i]) }
-            return (lower + upper) / 2
-        }
-    }
-
-    /// The k-th smallest of the first `n` values (0-based); afterwards `v[..<k]` hold the smaller ones.
-    static func select(_ v: UnsafeMutableBufferPointer<Float>, _ n: Int, _ k: Int) -> Float {
-        var lo = 0, hi = n - 1
-        while lo < hi {
-            let pivot = v[(lo + hi) / 2]
-            var i = lo, j = hi
-            while i <= j {
-                while v[i] < pivot { i += 1 }
-                while v[j] > pivot { j -= 1 }
-                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if k <= j { hi = j } else if k >= i { lo = i } else { break }
-        }
-        return v[k]
-    }
+    /// The median, by selection (`LensCore.Selection`; reorders `values`).
+    static func median(_ values: inout [Float], count: Int? = nil) -> Float { Selection.median(&values, count: count) }
 
     static func standardDeviation(_ values: [Float], around mean: Float) -> Float {
         guard values.count > 1 else { return 0 }

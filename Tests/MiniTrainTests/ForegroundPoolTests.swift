@@ -33,7 +33,7 @@ import _TestSupport
             let sorted = values.sorted(), n = values.count
             let expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
             var work = values
-            let got = ForegroundPool.selectMedian(&work)
+            let got = Selection.median(&work)
             #expect(got.bitPattern == expected.bitPattern, "n \(n): \(got) against \(expected)")
             #expect(work.sorted() == sorted)
         }

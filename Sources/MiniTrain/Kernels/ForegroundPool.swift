@@ -1,4 +1,6 @@
-/// Foreground-weighted pooling: the pooled feature of an image is a weighted mean of its final-stage
+import LensCore
+
+/// Foreground-weighted pooling: the pooled feature of an image is a weighted mean of its stage's
 /// tokens, each token weighted by how much of its input cell is lens light rather than sky.
 ///
 /// Why: a DeepLense stamp is mostly sky. `scripts/sky_token_share.py` measures that about two thirds of
@@ -28,9 +30,9 @@ public enum ForegroundPool {
             for i in 0..<(S * S) { plane[i] = 0 }
             for c in 0..<Cin { let src = images + (b * Cin + c) * S * S; for i in 0..<(S * S) { plane[i] += src[i] } }
             sorted = plane
-            let sky = selectMedian(&sorted)
+            let sky = Selection.median(&sorted)
             for i in 0..<(S * S) { sorted[i] = abs(plane[i] - sky) }
-            let sigma = 1.4826 * selectMedian(&sorted)
+            let sigma = 1.4826 * Selection.median(&sorted)
             var total: Float = 0
             for gy in 0..<side {
                 for gx in 0..<side {
@@ -67,42 +69,4 @@ public enum ForegroundPool {
             }
         }
     }
-
-    /// The median of `values` (the mean of the two middle ones for an even count), by selection
-    /// (Hoare's quickselect, median-of-three pivots): the same value a full sort gives, in linear time.
-    /// Reorders `values`; they must be finite.
-    static func selectMedian(_ values: inout [Float]) -> Float {
-        let n = values.count
-        precondition(n > 0)
-        return values.withUnsafeMutableBufferPointer { a -> Float in
-            let k = n / 2
-            select(a, k)
-            guard n % 2 == 0 else { return a[k] }
-            // After the selection every element before k is <= a[k]: the (k-1)-th is their maximum.
-            var below = a[0]
-            for i in 1..<k where a[i] > below { below = a[i] }
-            return (below + a[k]) / 2
-        }
-    }
-
-    /// Puts the k-th smallest element at `a[k]`, smaller or equal ones before it, larger or equal after.
-    private static func select(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) {
-        var lo = 0, hi = a.count - 1
-        while hi > lo {
-            let mid = lo + (hi - lo) / 2
-            // Median of three as the pivot.
-            if a[mid] < a[lo] { a.swapAt(mid, lo) }
-            if a[hi] < a[lo] { a.swapAt(hi, lo) }
-            if a[hi] < a[mid] { a.swapAt(hi, mid) }
-            let pivot = a[mid]
-            var i = lo, j = hi
-            while i <= j {
-                while a[i] < pivot { i += 1 }
-                while a[j] > pivot { j -= 1 }
-                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if k <= j { hi = j } else if k >= i { lo = i } else { return }
-        }
-    }
-
 }
