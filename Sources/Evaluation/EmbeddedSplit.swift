@@ -53,6 +53,7 @@ public struct EmbeddedSplit: Sendable {
     /// The last `width` columns of every row (the final pooled feature of last-blocks features).
     public func lastColumns(_ width: Int) -> EmbeddedSplit {
         precondition(width <= dimension)
+        if width == dimension { return self }
         var copy = self
         copy.features = (0..<count).flatMap { features[($0 + 1) * dimension - width..<($0 + 1) * dimension] }
         copy.dimension = width
