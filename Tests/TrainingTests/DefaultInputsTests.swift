@@ -10,15 +10,10 @@ import _TestSupport
 @Suite struct DefaultInputsTests {
     @Test func countsAt150PixelsGiveRandomInitFeaturesAboveChance() throws {
         let dir = TestSupport.tempDir("counts150")
-        func ok(_ args: [String]) throws -> TestSupport.ProcessResult {
-            let r = try TestSupport.lenspipe(args)
-            #expect(r.status == 0, "\(args.prefix(2)): \(r.stderr)")
-            return r
-        }
-        _ = try ok(["synth", "-o", dir + "/data", "--count", "240", "--image-size", "150", "--seed", "34", "--quiet"])
-        _ = try ok(["synth", "-o", dir + "/few", "--count", "16", "--image-size", "150", "--seed", "35", "--quiet"])
-        _ = try ok(["preprocess", dir + "/data", "-o", dir + "/shards", "--split", "train=0.6,val=0.4", "--quiet"])
-        _ = try ok(["preprocess", dir + "/few", "-o", dir + "/few-shards", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["synth", "-o", dir + "/data", "--count", "240", "--image-size", "150", "--seed", "34", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["synth", "-o", dir + "/few", "--count", "16", "--image-size", "150", "--seed", "35", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["preprocess", dir + "/data", "-o", dir + "/shards", "--split", "train=0.6,val=0.4", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["preprocess", dir + "/few", "-o", dir + "/few-shards", "--quiet"])
 
         // What the defaults chose is recorded: the window holds the ring (not a 64 px cut of it), each
         // image's lens brightness is 1, the far sky is 0.
@@ -32,8 +27,8 @@ import _TestSupport
         // is a fresh network of its shape), scored on the 240.
         let recipe = dir + "/recipe.json"
         try #"{"monitor": {"knnEvery": 100000, "checkpointEvery": 100000}}"#.write(toFile: recipe, atomically: true, encoding: .utf8)
-        _ = try ok(["train", dir + "/few-shards", "-o", dir + "/run", "--batch", "16", "--epochs", "1", "--recipe", recipe, "--quiet"])
-        let r = try ok(["eval", dir + "/run/final.safetensors", "--train", dir + "/shards/train", "--test", dir + "/shards/val", "--json", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["train", dir + "/few-shards", "-o", dir + "/run", "--batch", "16", "--epochs", "1", "--recipe", recipe, "--quiet"])
+        let r = try TestSupport.lenspipeSucceeding(["eval", dir + "/run/final.safetensors", "--train", dir + "/shards/train", "--test", dir + "/shards/val", "--json", "--quiet"])
         let rows = try #require(try TestSupport.json(r.stdout)["rows"] as? [[String: Any]])
         let random = try #require(rows.first { $0["features"] as? String == "random init" })
         let auc = try #require(random["probe_macro_auc"] as? Double)

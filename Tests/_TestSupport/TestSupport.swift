@@ -84,6 +84,14 @@ public enum TestSupport {
 
     /// Runs a helper script from `Tests/helpers`.
     @discardableResult
+    /// Runs `lenspipe` with `arguments` and returns its result; a non-zero exit throws, naming the
+    /// command and its stderr (for the steps a test builds on).
+    public static func lenspipeSucceeding(_ arguments: [String]) throws -> ProcessResult {
+        let r = try lenspipe(arguments)
+        guard r.status == 0 else { throw TestFailure("lenspipe \(arguments.prefix(2).joined(separator: " ")) exited \(r.status):\n\(r.stderr)") }
+        return r
+    }
+
     public static func pythonHelper(_ name: String, _ arguments: [String]) throws -> String {
         let r = try run("/usr/bin/env", ["python3", repoRoot + "/Tests/helpers/" + name] + arguments)
         guard r.status == 0 else { throw TestFailure("\(name) failed (\(r.status)):\n\(r.stderr)") }

@@ -23,15 +23,10 @@ import _TestSupport
 
     @Test func pythonViewsEqualPreviewsSavedViews() throws {
         let dir = TestSupport.tempDir("pyviews")
-        func ok(_ args: [String]) throws -> TestSupport.ProcessResult {
-            let r = try TestSupport.lenspipe(args)
-            #expect(r.status == 0, "\(args.prefix(2)): \(r.stderr)")
-            return r
-        }
-        _ = try ok(["synth", "-o", dir + "/data", "--count", "48", "--image-size", "64", "--seed", "35", "--quiet"])
-        _ = try ok(["preprocess", dir + "/data", "-o", dir + "/shards", "--split", "train=0.75,val=0.25", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["synth", "-o", dir + "/data", "--count", "48", "--image-size", "64", "--seed", "35", "--quiet"])
+        _ = try TestSupport.lenspipeSucceeding(["preprocess", dir + "/data", "-o", dir + "/shards", "--split", "train=0.75,val=0.25", "--quiet"])
         // The default training recipe with 4 local views of 24 px and a rejection that has work to do.
-        var recipe = try TestSupport.json(try ok(["train", "--print-recipe"]).stdout)
+        var recipe = try TestSupport.json(try TestSupport.lenspipeSucceeding(["train", "--print-recipe"]).stdout)
         var views = try #require(recipe["views"] as? [String: Any])
         var local = try #require(views["local"] as? [String: Any])
         local["count"] = 4
@@ -40,7 +35,7 @@ import _TestSupport
         recipe["views"] = views
         try JSONSerialization.data(withJSONObject: recipe).write(to: URL(fileURLWithPath: dir + "/recipe.json"))
         try JSONSerialization.data(withJSONObject: views).write(to: URL(fileURLWithPath: dir + "/views.json"))
-        _ = try ok(["preview", dir + "/shards/train", "-o", dir + "/views.png", "--pairs", "6", "--seed", "9", "--epoch", "3",
+        _ = try TestSupport.lenspipeSucceeding(["preview", dir + "/shards/train", "-o", dir + "/views.png", "--pairs", "6", "--seed", "9", "--epoch", "3",
                     "--recipe", dir + "/views.json", "--save-views", dir + "/saved", "--quiet"])
         let r = try Self.python([TestSupport.repoRoot + "/Tests/helpers/python_views.py", dir + "/shards/train", dir + "/recipe.json",
                                  "9", "3", "6", dir + "/saved"])
