@@ -48,16 +48,20 @@ public struct CropConfig: Sendable, Equatable, Codable {
 
     /// What `preprocess`, `crop`, `demo` and `attention` do when not told otherwise, chosen by
     /// measurement on Model I-, II- and III-like data and lenspipe's own (docs/science.md, issue 34):
-    /// each image's sky off and its lens brightness to 1 (`lens`: no units, no exposure), the sky
-    /// farther than `defaultSkyZero` pixels from the lens exactly 0, and a window that holds the lens
-    /// (`auto`) but is never smaller than the network's global view (`defaultMinimumWindow`).
-    public static let defaultNormalization = Normalization.lens
+    /// each image's sky off and its lens brightness scaled to about 1, by the image's own lens
+    /// brightness where the calibration pass finds the exposure varies per image (`lens`: counts) and by
+    /// the data set's median lens brightness otherwise (`lens-dataset`: fluxes, where an image's
+    /// brightness is signal), `CropCalibration.automaticNormalization`; the sky farther than
+    /// `defaultSkyZero` pixels from the lens exactly 0; and a window that holds the lens (`auto`) but
+    /// is never smaller than the network's global view (`defaultMinimumWindow`).
+    public static let defaultNormalizationName = CropCalibration.automaticName
     public static let defaultSkyZero = 4
     public static let defaultMinimumWindow = 64
 
-    /// The default configuration with a window of `size` pixels (see `defaultNormalization`).
-    public static func standard(size: Int) -> CropConfig {
-        CropConfig(policy: .fixed, size: size, normalization: defaultNormalization, skyZero: defaultSkyZero)
+    /// The default configuration with a window of `size` pixels, normalised as `calibration` (a pass
+    /// over the data set) chooses (see `defaultNormalizationName`).
+    public static func standard(size: Int, calibration: CropCalibration) -> CropConfig {
+        CropConfig(policy: .fixed, size: size, normalization: calibration.automaticNormalization, skyZero: defaultSkyZero)
     }
 
     /// The normalisations after which the sky sits at 0, so zeroing it changes only its noise.

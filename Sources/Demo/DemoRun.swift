@@ -94,7 +94,7 @@ public struct DemoRun {
         // 3. Crop.
         let calibration = CropCalibration.run(source: source, config: CropConfig(), threads: o.threads)
         let window = calibration.defaultSize
-        let cropper = Cropper(config: CropConfig.standard(size: window))
+        let cropper = Cropper(config: CropConfig.standard(size: window, calibration: calibration))
         let crops = CropRun.run(source: source, cropper: cropper, threads: o.threads)
         let worst = CropSheet.worstFirst(crops.records, count: 8).compactMap { try? source.sample(at: crops.indices[$0]) }
         try CropSheet.make(worst.map { s in let (c, r) = cropper.crop(s.image); return (s.image, c, r, s.id) },
@@ -105,7 +105,7 @@ public struct DemoRun {
                          numbers: [("window (auto, at least \(CropConfig.defaultMinimumWindow) px)", "\(window) px"), ("kept lens flux, 1st percentile", pct(0.01)),
                                    ("median", pct(0.5)), ("flagged crops", "\(crops.records.filter { !$0.flags.isEmpty }.count)")],
                          figures: [("crops.png", "The crops that kept the least lens flux, original with its box beside the crop.")],
-                         text: "The window is the smallest that holds the lens of 99% of the images, but at least \(CropConfig.defaultMinimumWindow) px (the network's view); cropping removes sky that would otherwise fill most random views. Each crop's sky is subtracted, its lens brightness set to 1 and the sky beyond \(CropConfig.defaultSkyZero) px of the lens set to 0 (preprocess's defaults)."))
+                         text: "The window is the smallest that holds the lens of 99% of the images, but at least \(CropConfig.defaultMinimumWindow) px (the network's view); cropping removes sky that would otherwise fill most random views. Each crop's sky is subtracted, its lens brightness scaled to about 1 (here \(cropper.config.normalization.name): \(cropper.config.normalization == .lens ? "each image by its own, since the images' sky level and lens brightness rise together" : "by the images' median, since an image's sky level does not predict its lens brightness")) and the sky beyond \(CropConfig.defaultSkyZero) px of the lens set to 0 (preprocess's defaults)."))
         log("3. crop: window \(window) px, median kept flux \(pct(0.5)); \(out)/crops.png")
 
         // 4. Preprocess to shards, verify.

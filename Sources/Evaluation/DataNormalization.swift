@@ -28,8 +28,8 @@ public enum DataNormalization {
     /// that source (`CropCalibration.defaultSize`, as `preprocess` measures it), and the normalisation
     /// and sky-zero the checkpoint records; the preprocessing defaults when it records none.
     public static func cropConfig(metadata: [String: String], source: any SampleSource) -> CropConfig {
-        let window = CropCalibration.run(source: source, config: CropConfig(), sample: 128, threads: 1).defaultSize
-        var config = CropConfig.standard(size: window)
+        let calibration = CropCalibration.run(source: source, config: CropConfig(), sample: 128, threads: 1)
+        var config = CropConfig.standard(size: calibration.defaultSize, calibration: calibration)
         if let (normalization, skyZero) = expected(metadata: metadata) { (config.normalization, config.skyZero) = (normalization, skyZero) }
         return config
     }

@@ -23,7 +23,7 @@ extension LensPipe {
             Folders: with --split or --keep-splits each split is its own MDS folder, OUT/train, OUT/val, ...; without, OUT itself is the one MDS folder. Pass that folder to PyTorch:
             streaming.StreamingDataset(local="OUT/train", remote=None) (or local="OUT" when unsplit); preprocess prints the exact folders when it finishes.
 
-            Calibration: the crop window (--size auto, and the default: auto but at least 64 px) and the -dataset normalisations measure the training images only (the train split folder, or the train part of --split), never val or test. OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what they were measured on, the crop summary, the tool version and the command line; --like OUT re-applies them to new data without measuring anything:
+            Calibration: the crop window (--size auto, and the default: auto but at least 64 px), the default normalisation (auto: lens when the images' sky level and lens brightness rise together, as with counts whose exposure varies per image, else lens-dataset) and the -dataset normalisations measure the training images only (the train split folder, or the train part of --split), never val or test. OUT/lenspipe.json records every crop and normalisation setting (with the statistics), what they were measured on, the crop summary, the tool version and the command line; --like OUT re-applies them to new data without measuring anything:
               lenspipe preprocess data/model2/train -o out --split train=0.85,val=0.15 \\
                 --size auto --normalize zscore-dataset
               lenspipe preprocess data/model2/test -o out-test --like out

@@ -83,8 +83,9 @@ import _TestSupport
         #expect(meta.tool?.version == LensPipeVersion.current)
         #expect(meta.tool?.command.suffix(4) == [train, out, "--size", "48"])
         #expect(meta.cropSummary?.images == 36 && meta.cropSummary?.size == 48)
-        #expect(meta.calibration == nil)
-        #expect(try meta.cropConfig(path: "x") == CropConfig.standard(size: 48), "the defaults: lens, sky-zero 4")
+        let calibration = CropCalibration.run(source: try NPYFolderSource(root: train), config: CropConfig(size: 48), threads: 1)
+        #expect(meta.calibration?.sampled == 36, "the default normalisation (auto) is chosen by a calibration pass")
+        #expect(try meta.cropConfig(path: "x") == CropConfig.standard(size: 48, calibration: calibration), "the defaults: auto's choice, sky-zero 4")
         let v = try TestSupport.lenspipe(["--version"])
         #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == LensPipeVersion.current)
     }

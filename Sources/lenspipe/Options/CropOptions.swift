@@ -56,7 +56,7 @@ struct CropOptions: ParsableArguments {
     @Option(name: [.customLong("crop"), .customLong("policy")], help: "Crop policy: fixed (default), bbox, center or none.")
     var policy: CropConfig.Policy?
 
-    @Option(help: ArgumentHelp("Pixel normalisation (default \(CropConfig.defaultNormalization.name), with --sky-zero \(CropConfig.defaultSkyZero)): \(Normalization.names.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units. auto picks lens when the training images' sky level and lens brightness rise together (an exposure that varies per image, as in counts) and lens-dataset otherwise (fluxes, where an image's brightness is signal).",
+    @Option(help: ArgumentHelp("Pixel normalisation (default \(CropConfig.defaultNormalizationName), with --sky-zero \(CropConfig.defaultSkyZero)): \(NormalizationName.allValueStrings.joined(separator: ", ")); -dataset variants use statistics of the training images. lens takes each image's sky off and divides by its own lens brightness (the 99th percentile of its foreground above the sky), lens-dataset by the training images' median lens brightness: a bright lens near 1 whatever the units. auto picks lens when the training images' sky level and lens brightness rise together (an exposure that varies per image, as in counts) and lens-dataset otherwise (fluxes, where an image's brightness is signal).",
                                valueName: "name"))
     var normalize: NormalizationName?
 
@@ -85,8 +85,7 @@ struct CropOptions: ParsableArguments {
         if let k { guard k > 0 && k < 100 else { throw ValidationError("--k must be in (0, 100)") } }
         if let smoothing { guard smoothing >= 0 && smoothing <= 10 else { throw ValidationError("--smoothing must be in [0, 10]") } }
         if case .radius(let r) = skyZero,
-           let problem = CropConfig.skyZeroProblem(radius: r, normalization: normalize.map { $0.name == NormalizationName.auto ? "lens" : $0.name }
-                                                        ?? CropConfig.defaultNormalization.name) {
+           let problem = CropConfig.skyZeroProblem(radius: r, normalization: normalizeOrDefault.name == NormalizationName.auto ? "lens" : normalizeOrDefault.name) {
             throw ValidationError("--sky-zero \(r): \(problem) (with --like, drop it: the reference's settings apply)")
         }
         if let asinhSoftening {
@@ -97,11 +96,14 @@ struct CropOptions: ParsableArguments {
         }
     }
 
+    /// `--normalize`, or the default (`auto`).
+    var normalizeOrDefault: NormalizationName { normalize ?? NormalizationName(argument: CropConfig.defaultNormalizationName)! }
+
     /// A calibration pass runs for `--size auto`, for the default window (unless `--crop none` uses no
-    /// window) and for the `-dataset` normalisations.
+    /// window), for `auto`'s choice and for the `-dataset` normalisations.
     var needsCalibration: Bool {
         let window = size.map { $0 == .auto } ?? (policy != CropConfig.Policy.none)
-        return window || (normalize?.needsDatasetStats ?? false)
+        return window || normalizeOrDefault.needsDatasetStats
     }
 
     /// The crop configuration, after a calibration pass over `source` when `auto` or data-set
@@ -110,7 +112,7 @@ struct CropOptions: ParsableArguments {
         var size = CropConfig.defaultMinimumWindow
         if case .pixels(let s) = self.size { size = s }
         var config = CropConfig(policy: policy ?? .fixed, size: size, k: k ?? 3, smoothing: smoothing ?? 1)
-        let normalize = self.normalize ?? NormalizationName(argument: CropConfig.defaultNormalization.name)!
+        let normalize = normalizeOrDefault
         var calibration: CropCalibration?
         if needsCalibration {
             let c = CropCalibration.run(source: source, config: config, threads: threads)
