@@ -17,14 +17,14 @@ final class ViewSamplerHandle: Sendable {
 }
 
 /// Copies `message` into `buffer` (NUL-terminated, cut to `capacity` bytes).
-private func write(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
+func write(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
     guard let buffer, capacity > 0 else { return }
     let bytes = Array(message.utf8.prefix(capacity - 1))
     for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
     buffer[bytes.count] = 0
 }
 
-private struct ABIError: Error, CustomStringConvertible {
+struct ABIError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }

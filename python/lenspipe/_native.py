@@ -38,4 +38,18 @@ def load():
                                         ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_size_t]
     lib.lenspipe_views_free_string.restype = None
     lib.lenspipe_views_free_string.argtypes = [ctypes.c_void_p]
+    # The recipe side (Sources/ViewSamplerABI/RunABI.swift).
+    lib.lenspipe_run_open.restype = ctypes.c_void_p
+    lib.lenspipe_run_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
+    lib.lenspipe_run_close.restype = None
+    lib.lenspipe_run_close.argtypes = [ctypes.c_void_p]
+    lib.lenspipe_run_describe.restype = ctypes.c_int32
+    lib.lenspipe_run_describe.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_size_t]
+    lib.lenspipe_run_values.restype = ctypes.c_int32
+    lib.lenspipe_run_values.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_size_t]
+    lib.lenspipe_run_order.restype = ctypes.c_int32
+    lib.lenspipe_run_order.argtypes = [ctypes.c_void_p, ctypes.c_int64, c_int64_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
+    lib.lenspipe_run_patch_mask.restype = ctypes.c_int32
+    lib.lenspipe_run_patch_mask.argtypes = [ctypes.c_void_p, c_float_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                            c_float_p, ctypes.c_char_p, ctypes.c_size_t]
     return lib

@@ -27,15 +27,18 @@ class ViewBatches(torch.utils.data.IterableDataset):
     """Yields dicts {"global", "local" (float32 tensors, image-major), "ids" (int64 sample indices)}.
 
     Each epoch's order is a permutation of the dataset's indices seeded by (seed, epoch) (`shuffle=False`:
-    index order); rank r of W takes every W-th batch of that order, and DataLoader worker w of K every
+    index order; `order`: a function of the epoch that returns it, e.g. `TrainingPlan.order`, lenspipe
+    train's); rank r of W takes every W-th batch of that order, and DataLoader worker w of K every
     K-th of the rank's, so every sample appears once per epoch over all ranks and workers (the tail that
     does not fill a batch on every rank is dropped, as DDP needs equal step counts). The views of sample
     i at epoch e are `ViewSampler.views` of it with sample id i: the same bits whichever rank, worker or
     batch makes them. Samples are dicts with "image" ([C, H, W] or [H, W]) and, from lenspipe's
     shards, "foreground" ([H, W], the stored lens mask)."""
 
-    def __init__(self, dataset, recipe=None, seed=None, metadata=None, batch_size=32, shuffle=True, rank=None, world_size=None):
+    def __init__(self, dataset, recipe=None, seed=None, metadata=None, batch_size=32, shuffle=True, rank=None, world_size=None,
+                 order=None):
         self.dataset, self.recipe, self.metadata = dataset, recipe, metadata
+        self.order = order
         self.batch_size, self.shuffle = int(batch_size), shuffle
         self.seed = seed
         # Resolved here, in the process that made the dataset (torchrun's rank): DataLoader workers
@@ -46,12 +49,19 @@ class ViewBatches(torch.utils.data.IterableDataset):
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} is outside 0...{self.world_size - 1}")
         self.epoch = 0
+        self.first_batch = 0
+        self.epoch_order = None
         self._sampler = None  # made in each worker process (a native handle does not cross processes)
 
-    def set_epoch(self, epoch):
-        """Call before each epoch's iteration. With persistent_workers=True the workers keep the epoch
-        they started with, so use the default (workers restarted each epoch)."""
+    def set_epoch(self, epoch, first_batch=0, order=None):
+        """Call before each epoch's iteration; `first_batch` skips this rank's first batches of the epoch
+        (a run resumed mid-epoch); `order`: this epoch's sample order (an array; e.g. `TrainingPlan.order`
+        of the epoch, computed in the main process), overriding the constructor's. With
+        persistent_workers=True the workers keep the epoch they started with, so use the default (workers
+        restarted each epoch)."""
         self.epoch = int(epoch)
+        self.first_batch = int(first_batch)
+        self.epoch_order = None if order is None else np.asarray(order, np.int64)
 
     def sampler(self):
         if self._sampler is None:
@@ -67,17 +77,22 @@ class ViewBatches(torch.utils.data.IterableDataset):
         """This rank's and worker's batches of sample indices for the current epoch."""
         n = len(self.dataset)
         seed = self.sampler().seed & (2**64 - 1)
-        order = np.random.Generator(np.random.PCG64([seed, self.epoch])).permutation(n) if self.shuffle else np.arange(n)
+        if self.epoch_order is not None or self.order is not None:
+            order = self.epoch_order if self.epoch_order is not None else np.asarray(self.order(self.epoch), np.int64)
+            if sorted(order.tolist()) != list(range(n)):
+                raise ValueError(f"order({self.epoch}) is not a permutation of the {n} samples")
+        else:
+            order = np.random.Generator(np.random.PCG64([seed, self.epoch])).permutation(n) if self.shuffle else np.arange(n)
         rank, world = self.rank, self.world_size
         steps = n // (self.batch_size * world)  # batches per rank, equal on every rank
-        mine = [order[(s * world + rank) * self.batch_size:(s * world + rank + 1) * self.batch_size] for s in range(steps)]
+        mine = [order[(s * world + rank) * self.batch_size:(s * world + rank + 1) * self.batch_size] for s in range(self.first_batch, steps)]
         info = torch.utils.data.get_worker_info()
         if info is not None:
             mine = mine[info.id::info.num_workers]
         return mine
 
     def __len__(self):
-        return len(self.dataset) // (self.batch_size * self.world_size)
+        return max(0, len(self.dataset) // (self.batch_size * self.world_size) - self.first_batch)
 
     def __iter__(self):
         sampler = self.sampler()
