@@ -47,6 +47,8 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esvit_model import EsViT, normalized_target, read_safetensors  # noqa: E402
 
+from lenspipe import ViewSamplerError  # noqa: E402
+from lenspipe.mds import MDSFormatError  # noqa: E402
 from lenspipe.run import TrainingPlan  # noqa: E402
 from lenspipe.torch_data import ViewBatches, collate  # noqa: E402
 
@@ -328,7 +330,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         run(args)
-    except PretrainError as e:
+    except (PretrainError, ViewSamplerError, MDSFormatError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
 
