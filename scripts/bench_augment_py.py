@@ -11,10 +11,6 @@ Prints one JSON line: images_per_s and views_per_s.
 import json, os, sys, time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
-import albumentations as A
-import cv2
-
-cv2.setNumThreads(1)
 
 
 def images(count, side=64, seed=0):
@@ -29,6 +25,7 @@ def images(count, side=64, seed=0):
 
 
 def chain(size, scale):
+    import albumentations as A
     return A.Compose([
         A.RandomResizedCrop(size=(size, size), scale=scale, ratio=(1, 1)),
         A.D4(),
@@ -38,6 +35,9 @@ def chain(size, scale):
 
 
 def main():
+    import albumentations as A
+    import cv2
+    cv2.setNumThreads(1)
     g = int(sys.argv[1]) if len(sys.argv) > 1 else 64
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     local = int(sys.argv[3]) if len(sys.argv) > 3 else 4
