@@ -57,6 +57,13 @@ public struct ExternalRun: Sendable {
         return try JSONSerialization.data(withJSONObject: d, options: [.sortedKeys])
     }
 
+    /// The masked-token term's token mask of step `step` for `rows` global crops of `size` px (crop-major
+    /// over the whole batch), `[rows, g²]` with g the final-stage token grid, as `train` draws it.
+    public func tokenMask(rows: Int, size: Int, step: Int) -> [Bool] {
+        let grid = (size / recipe.model.patch) >> (recipe.model.depths.count - 1)
+        return TokenMaskDraw.draw(seed: recipe.seed, step: step, rows: rows, grid: grid, share: recipe.loss.maskShare, ratio: recipe.loss.maskRatio)
+    }
+
     /// SimMIM's patch mask of step `step` for the batch's global crops `[rows, C, S, S]` (crop-major:
     /// the first crop of every image, then the second), `[rows, (S/P)²]`, as `train` draws it.
     public func patchMask(globals: [Float], rows: Int, size: Int, step: Int) -> [Float] {

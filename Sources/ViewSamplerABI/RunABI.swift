@@ -91,6 +91,27 @@ public func lenspipe_run_order(_ handle: UnsafeMutableRawPointer?, _ epoch: Int6
     }
 }
 
+/// The masked-token term's mask of step `step` (`ExternalRun.tokenMask`) for `rows` global crops of
+/// `size` px: `out` `[rows, g²]` uint8 (1 = blanked), g the final-stage token grid.
+@_cdecl("lenspipe_run_token_mask")
+public func lenspipe_run_token_mask(_ handle: UnsafeMutableRawPointer?, _ rows: Int64, _ size: Int64, _ step: Int64, _ out: UnsafeMutablePointer<UInt8>?,
+                                    _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int) -> Int32 {
+    do {
+        let run = try runHandle(handle)
+        guard let out else { throw ABIError("no output buffer (NULL)") }
+        guard run.recipe.views.global.contains(where: { Int64($0.size) == size }) else {
+            throw ABIError("size \(size): the recipe's global views are \(run.recipe.views.global.map(\.size)) px")
+        }
+        guard (1...(1 << 16)).contains(rows) else { throw ABIError("rows \(rows) is outside 1...65536") }
+        guard step >= 0, step <= Int64(Int32.max) else { throw ABIError("step \(step) is outside 0...\(Int32.max)") }
+        for (i, flag) in run.tokenMask(rows: Int(rows), size: Int(size), step: Int(step)).enumerated() { out[i] = flag ? 1 : 0 }
+        return 0
+    } catch let failure {
+        write("\(failure)", to: error, capacity: errorCapacity)
+        return 1
+    }
+}
+
 /// SimMIM's patch mask of step `step` (`ExternalRun.patchMask`): `globals` `[rows, channels, size, size]`
 /// float32, crop-major over the whole batch (every rank's images), into `out` `[rows, (size/patch)²]`
 /// float32, 1 = masked.

@@ -1,8 +1,12 @@
 """Compares two lenspipe checkpoints tensor by tensor (every student, teacher and optimizer tensor, the
-centres, the step), and how far a third (the start) is from the first, as JSON:
+centres, the running moments, the step), and how far the second moved from a third (the start), as JSON:
 
     python3 compare_checkpoints.py A B START
-    {"max_diff": ..., "worst": "student....", "moved": ..., "steps": [a, b], "same_names": true}
+    {"max_diff": ..., "worst": "student....", "moved": ..., "max_relative": ..., "worst_relative": ..., "steps": [a, b], ...}
+
+max_relative: the largest ratio, over tensors, of A's difference from B to B's movement from START
+(+1e-6): a tensor whose first AdamW updates come from gradients near eps moves little, and the float
+noise of its update is then a larger share of that movement.
 """
 import json
 import os
@@ -19,7 +23,9 @@ start, _ = read_safetensors(sys.argv[3])
 floats = [k for k in a if a[k].dtype != np.int64]
 diffs = {k: float(np.abs(a[k].astype(np.float64) - b[k]).max()) for k in floats if k in b}
 worst = max(diffs, key=diffs.get)
-moved = max(float(np.abs(a[k].astype(np.float64) - start[k]).max()) for k in floats if k.startswith("student."))
+moved = max(float(np.abs(b[k].astype(np.float64) - start[k]).max()) for k in floats if k.startswith("student."))
+relative = {k: diffs[k] / (1e-6 + float(np.abs(b[k].astype(np.float64) - start[k]).max())) for k in diffs}
+worst_relative = max(relative, key=relative.get)
 index_equal = all(np.array_equal(a[k], b[k]) for k in a if a[k].dtype == np.int64 and k in b)
-print(json.dumps({"max_diff": diffs[worst], "worst": worst, "moved": moved, "steps": [int(a["optimizer.step"][0]), int(b["optimizer.step"][0])],
+print(json.dumps({"max_diff": diffs[worst], "worst": worst, "moved": moved, "max_relative": relative[worst_relative], "worst_relative": worst_relative, "steps": [int(a["optimizer.step"][0]), int(b["optimizer.step"][0])],
                   "same_names": set(a) == set(b), "integers_equal": index_equal}))

@@ -224,17 +224,23 @@ class EsViT(nn.Module):
                 parts.append(t.mean(1))
         return torch.cat(parts, dim=-1)
 
-    def reconstruct(self, x, patch_mask, target=None):
-        """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
-        the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe) against
-        `target` (default: x itself; lenspipe's `mim.normalizeTarget` passes the per-block normalised x)."""
-        self.forward(x, patch_mask, heads=False)
+    def decode(self):
+        """SimMIM's pixel decoder on the last forward's final tokens (and, with decoderStages 2, the stage
+        before the last): the predicted pixels [B, Cin, S, S]."""
         B, L, C = self.tokens.shape
         g = int(round(L ** 0.5))
         pred = self.decoder(self.tokens.transpose(1, 2).reshape(B, C, g, g))
         if hasattr(self, "decoder_mid"):
             mid = self.stage_outputs[-2]
             pred = pred + self.decoder_mid(mid.transpose(1, 2).reshape(B, C // 2, 2 * g, 2 * g))
+        return pred
+
+    def reconstruct(self, x, patch_mask, target=None):
+        """SimMIM: the pixels [B, Cin, S, S] the decoder predicts from the masked image, and the L1 loss on
+        the masked pixels (masked pixels times channels in the denominator, as SimMIM and lenspipe) against
+        `target` (default: x itself; lenspipe's `mim.normalizeTarget` passes the per-block normalised x)."""
+        self.forward(x, patch_mask, heads=False)
+        pred = self.decode()
         m = patch_mask.repeat_interleave(self.patch, 1).repeat_interleave(self.patch, 2).unsqueeze(1).type_as(pred)
         target = x if target is None else target
         loss = ((pred - target).abs() * m).sum() / (m.sum() + 1e-5) / x.shape[1]

@@ -49,6 +49,9 @@ def load():
     lib.lenspipe_run_values.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_size_t]
     lib.lenspipe_run_order.restype = ctypes.c_int32
     lib.lenspipe_run_order.argtypes = [ctypes.c_void_p, ctypes.c_int64, c_int64_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
+    lib.lenspipe_run_token_mask.restype = ctypes.c_int32
+    lib.lenspipe_run_token_mask.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_uint8),
+                                            ctypes.c_char_p, ctypes.c_size_t]
     lib.lenspipe_run_patch_mask.restype = ctypes.c_int32
     lib.lenspipe_run_patch_mask.argtypes = [ctypes.c_void_p, c_float_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                                             c_float_p, ctypes.c_char_p, ctypes.c_size_t]

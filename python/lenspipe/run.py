@@ -73,6 +73,18 @@ class TrainingPlan:
             raise ViewSamplerError(err.value.decode(errors="replace"))
         return out
 
+    def token_mask(self, rows, size, step):
+        """The masked-token term's mask of step `step` for the whole batch's `rows` global crops of `size`
+        px (crop-major): [rows, g*g] bool, g the final-stage token grid, as `lenspipe train` draws it."""
+        depth = len(self.config["depths"])
+        g = (int(size) // self.config["patch"]) >> (depth - 1)
+        out = np.zeros((int(rows), g * g), np.uint8)
+        err = ctypes.create_string_buffer(1024)
+        if _lib().lenspipe_run_token_mask(self._handle, int(rows), int(size), int(step), out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)),
+                                          err, len(err)) != 0:
+            raise ViewSamplerError(err.value.decode(errors="replace"))
+        return out.astype(bool)
+
     def patch_mask(self, globals_crop_major, step):
         """SimMIM's mask of step `step` for the whole batch's global crops [rows, C, S, S], crop-major
         (every image's first crop, then every image's second), as `lenspipe train` draws it."""
