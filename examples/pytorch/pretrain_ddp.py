@@ -39,12 +39,17 @@ import os
 import struct
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+# esvit_model keeps esvit's weight_norm heads (their state-dict names); DDP's note on the 1x1 decoder
+# convolution's gradient strides is about a copy, not a result.
+warnings.filterwarnings("ignore", message=".*weight_norm.*is deprecated.*")
+warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esvit_model import EsViT, normalized_target, read_safetensors  # noqa: E402
 
@@ -530,7 +535,7 @@ def run(args):
     student_pass = StudentPass(state.student, heads=esvit, decoder=recipe["mim"]["weight"] > 0)
     if distributed:
         student_pass = nn.parallel.DistributedDataParallel(student_pass, device_ids=[device.index] if cuda else None,
-                                                           find_unused_parameters=True)  # SimMIM alone reads no head
+                                                           find_unused_parameters=not esvit)  # SimMIM alone reads no head
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and not args.no_bf16 else None
 
     meta_path = os.path.join(os.path.dirname(os.path.abspath(plan.run["trainFolder"])), "lenspipe.json")
