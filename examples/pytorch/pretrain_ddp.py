@@ -53,10 +53,13 @@ warnings.filterwarnings("ignore", message="Grad strides do not match bucket view
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esvit_model import EsViT, normalized_target, read_safetensors  # noqa: E402
 
-from lenspipe import ViewSamplerError  # noqa: E402
-from lenspipe.mds import MDSFormatError  # noqa: E402
-from lenspipe.run import TrainingPlan  # noqa: E402
-from lenspipe.torch_data import ViewBatches, collate  # noqa: E402
+try:
+    from lenspipe import ViewSamplerError
+    from lenspipe.mds import MDSFormatError
+    from lenspipe.run import TrainingPlan
+    from lenspipe.torch_data import ViewBatches, collate
+except ImportError as e:
+    sys.exit(f"error: lenspipe's Python package is needed ({e}): run `pip install ./python` in a lenspipe checkout")
 
 
 class PretrainError(Exception):
