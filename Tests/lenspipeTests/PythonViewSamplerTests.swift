@@ -47,6 +47,23 @@ import _TestSupport
         }
     }
 
+    /// `lenspipe.mds.LocalShards` (the package's reader for local shards, used by pretrain_ddp.py when
+    /// mosaicml-streaming is not installed) reads every sample and column as read_mds.py does; a
+    /// truncated shard and a missing folder are MDSFormatErrors that name the file.
+    @Test func localShardsReadWhatTheIndependentReaderReads() throws {
+        let dir = TestSupport.tempDir("local-shards")
+        _ = try TestSupport.lenspipeSucceeding(["synth", "-o", dir + "/data", "--count", "160", "--image-size", "64", "--seed", "8", "--quiet"])
+        // 1 MiB shards (about 50 images each), so that the reader crosses shard boundaries.
+        _ = try TestSupport.lenspipeSucceeding(["preprocess", dir + "/data", "-o", dir + "/shards", "--shard-mib", "1", "--quiet"])
+        let r = try Self.python([TestSupport.repoRoot + "/Tests/helpers/local_shards.py", dir + "/shards", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try TestSupport.json(r.stdout)
+        #expect(out["samples"] as? Int == 160 && out["same"] as? Bool == true, "\(out)")
+        let damaged = try #require(out["damaged_error"] as? String), file = try #require(out["damaged_file"] as? String)
+        #expect(damaged.contains(file), "\(damaged)")
+        #expect((out["missing_error"] as? String)?.contains("index.json") == true, "\(out)")
+    }
+
     /// Whether this machine's python3 has torch (the torch suite runs only then, as .ci/run installs none).
     static let hasTorch: Bool = (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import torch"]).status == 0) ?? false
 
