@@ -11,10 +11,9 @@ public struct EsViTNetwork: Sendable {
     public init(config: EsViTConfig) {
         self.config = config
         backbone = SwinBackbone(config: config)
-        head = DINOHead(config: config, name: "head")
-        headDense = DINOHead(config: config, name: "head_dense")
-        let before = (backbone.layout + head.layout + headDense.layout).reduce(0) { $0 + $1.1.reduce(1, *) }
-        decoder = config.pixelDecoder ? PixelDecoder(config: config, base: before) : nil
+        head = DINOHead(config: config, name: "head", base: backbone.offsets.count)
+        headDense = DINOHead(config: config, name: "head_dense", base: head.end)
+        decoder = config.pixelDecoder ? PixelDecoder(config: config, base: headDense.end) : nil
     }
 
     public var layout: [(String, [Int])] { backbone.layout + head.layout + headDense.layout + (decoder?.layout ?? []) }
