@@ -87,6 +87,23 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def keep_metrics_through(path, step):
+    """Drops the lines a stopped run wrote after its checkpoint's step (they are written again), as
+    `lenspipe train --resume` does (MetricsLog's keepThrough)."""
+    kept = []
+    with open(path) as f:
+        for line in f:
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+            except json.JSONDecodeError:
+                pass  # a line cut short by the stop
+    tmp = path + ".partial"
+    with open(tmp, "w") as f:
+        f.writelines(kept)
+    os.replace(tmp, path)
+
+
 def feature_statistics(features):
     """metrics.jsonl's feature_std and effective_rank (FeatureMetrics.FeatureStatistics) of [N, D]."""
     x = features.double().cpu()
@@ -204,6 +221,8 @@ def run(args):
     say(f"{world} process(es) on {device.type}, global batch {B} ({b} per process), steps {state.step}..{stop} of {total}"
         f" ({per_epoch} per epoch)")
 
+    if rank == 0 and args.resume and os.path.exists(paths["metrics.jsonl"]):
+        keep_metrics_through(paths["metrics.jsonl"], state.step)
     metrics = open(paths["metrics.jsonl"], "a") if rank == 0 else None
     every = recipe["monitor"]["metricsEvery"]
     start, line_start, line_steps, waited = time.time(), time.time(), 0, 0.0
