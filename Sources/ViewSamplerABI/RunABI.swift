@@ -98,6 +98,7 @@ public func lenspipe_run_token_mask(_ handle: UnsafeMutableRawPointer?, _ rows: 
                                     _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int) -> Int32 {
     do {
         let run = try runHandle(handle)
+        guard run.recipe.loss.masked > 0 else { throw ABIError("the recipe has no masked-token term (loss.masked 0): no token mask to draw") }
         guard let out else { throw ABIError("no output buffer (NULL)") }
         guard run.recipe.views.global.contains(where: { Int64($0.size) == size }) else {
             throw ABIError("size \(size): the recipe's global views are \(run.recipe.views.global.map(\.size)) px")
@@ -121,6 +122,7 @@ public func lenspipe_run_patch_mask(_ handle: UnsafeMutableRawPointer?, _ global
                                     _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int) -> Int32 {
     do {
         let run = try runHandle(handle)
+        guard run.recipe.mim.weight > 0 else { throw ABIError("the recipe has no masked-image-modelling term (mim.weight 0): no patch mask to draw") }
         guard let globals, let out else { throw ABIError("globals and the output must not be NULL") }
         let r = run.recipe
         guard channels == Int64(run.state.channels) else { throw ABIError("channels \(channels): the run's images have \(run.state.channels)") }

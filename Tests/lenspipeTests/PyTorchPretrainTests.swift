@@ -50,6 +50,15 @@ struct PyTorchPretrainTests {
         try #"{"batch": 16, "epochs": 1, "optimizer": {"baseLR": 0.05}, "monitor": {"metricsEvery": 1, "knnEvery": 0}}"#
             .write(toFile: recipe, atomically: true, encoding: .utf8)
         try expectSameRun(dir, shards: shards, recipe: recipe, name: "simmim", processes: [1, 2])
+        // The script's own --resume: stopped after one of the two steps and resumed, it ends where the
+        // uninterrupted run did, bit for bit.
+        let stopped = dir + "/torch-stopped"
+        for extra in [["--recipe", recipe, "--init", dir + "/swift-simmim/middle.safetensors", "--total-steps", "4", "--steps", "1"], ["--resume"]] {
+            let r = try PythonViewSamplerTests.python([Self.script, shards, "-o", stopped, "--workers", "1", "--quiet"] + extra)
+            #expect(r.status == 0, "\(extra): \(r.stderr)")
+        }
+        let ownResume = try compare(stopped + "/final.safetensors", dir + "/torch-simmim-1/final.safetensors", start: dir + "/swift-simmim/middle.safetensors")
+        #expect(ownResume["max_diff"] as? Double == 0 && ownResume["steps"] as? [Int] == [4, 4], "\(ownResume)")
         // Every term at once: EsViT's view, region and masked-token terms (teacher, centres, local crops,
         // the standardised view head's running moments, the last layers frozen for steps 0-2) and SimMIM's.
         let every = dir + "/every-term.json"

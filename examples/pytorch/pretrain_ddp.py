@@ -129,7 +129,7 @@ def open_dataset(folder, remote):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("shards", help="what `lenspipe train` takes: a lenspipe output with train/ (and val/), or one MDS folder")
-    p.add_argument("-o", "--output", required=True, help="the run folder (recipe.json, run.json, checkpoint.safetensors, final.safetensors, metrics.jsonl)")
+    p.add_argument("-o", "--output", required=True, help="the run folder (recipe.json, run.json, checkpoint.safetensors, middle.safetensors, final.safetensors, metrics.jsonl)")
     p.add_argument("--recipe", help="a recipe file (`lenspipe train --print-recipe`'s form; unlisted fields keep lenspipe's defaults)")
     p.add_argument("--steps", type=int, help="stop after this many steps of the run (its checkpoints let it continue: --resume here or `lenspipe train --resume`)")
     p.add_argument("--total-steps", type=int, help="the run's length in steps (default: the recipe's epochs over the train split)")
@@ -161,7 +161,7 @@ def run(args):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))))
     say = (lambda *a: None) if (args.quiet or rank != 0) else (lambda *a: print(*a, flush=True))
     out = args.output
-    paths = {k: os.path.join(out, k) for k in ("recipe.json", "run.json", "checkpoint.safetensors", "final.safetensors", "metrics.jsonl")}
+    paths = {k: os.path.join(out, k) for k in ("recipe.json", "run.json", "checkpoint.safetensors", "final.safetensors", "middle.safetensors", "metrics.jsonl")}
 
     if args.resume:
         if args.recipe or args.init or args.total_steps:
@@ -197,7 +197,10 @@ def run(args):
     if state.step > total:
         raise PretrainError(f"the checkpoint is at step {state.step}, past the run's {total} steps")
     stop = total if args.steps is None else min(total, state.step + args.steps)
-    run_state = dict(plan.run, threads=world)
+    # A resumed run keeps its run.json (a `--minutes` run's budget fields included).
+    run_state = dict(previous) if args.resume else dict(plan.run, threads=world)
+    if distributed:
+        dist.barrier()  # every rank has checked the folder before rank 0 writes into it
     if rank == 0:
         os.makedirs(out, exist_ok=True)
         if not args.resume:
@@ -211,9 +214,10 @@ def run(args):
                                                            find_unused_parameters=not esvit)  # SimMIM alone reads no head
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and not args.no_bf16 else None
 
-    meta_path = os.path.join(os.path.dirname(os.path.abspath(plan.run["trainFolder"])), "lenspipe.json")
+    # The shards' lenspipe.json: in the folder, else its parent (ShardWriter's MDSSource looks in that order).
+    meta_path = os.path.join(plan.run["trainFolder"], "lenspipe.json")
     if not os.path.exists(meta_path):
-        meta_path = os.path.join(plan.run["trainFolder"], "lenspipe.json")
+        meta_path = os.path.join(os.path.dirname(os.path.abspath(plan.run["trainFolder"])), "lenspipe.json")
     dataset = open_dataset(plan.run["trainFolder"], args.remote)
     batches = ViewBatches(dataset, recipe=recipe, metadata=meta_path if os.path.exists(meta_path) else None, batch_size=b,
                           rank=rank, world_size=world)
@@ -226,6 +230,7 @@ def run(args):
     metrics = open(paths["metrics.jsonl"], "a") if rank == 0 else None
     every = recipe["monitor"]["metricsEvery"]
     start, line_start, line_steps, waited = time.time(), time.time(), 0, 0.0
+    last_checkpoint = time.time()
     step, values = state.step, plan.values(max(0, state.step - 1))
     while step < stop:
         epoch, first = divmod(step, per_epoch)
@@ -253,8 +258,12 @@ def run(args):
                 metrics.flush()
                 say(f"step {step}/{total}  loss {loss:.4f}  lr {values['lr']:.2e}  {record['images_per_s']:.1f} img/s")
                 line_start, line_steps, waited = time.time(), 0, 0.0
-            if rank == 0 and step % recipe["monitor"]["checkpointEvery"] == 0 and step < stop:
+            if rank == 0 and step >= max(1, total // 2) and not os.path.exists(paths["middle.safetensors"]):
+                state.save(paths["middle.safetensors"], metadata(plan, state, values, run_state))  # `lenspipe attention`'s middle
+            due = step % recipe["monitor"]["checkpointEvery"] == 0 or time.time() - last_checkpoint >= 60 * recipe["monitor"]["checkpointMinutes"]
+            if rank == 0 and due and step < stop:
                 state.save(paths["checkpoint.safetensors"], metadata(plan, state, values, run_state))
+                last_checkpoint = time.time()
             if step >= stop:
                 break
             t0 = time.time()

@@ -224,8 +224,8 @@ def train_step(state, student_pass, plan, batch, step, rank=0, world=1, autocast
             view_mean, region_mean = sums[:K] / (G * B), sums[K:2 * K] / (G * B * Q.shape[1])
             state.center = (m * state.center + (1 - m) * view_mean.float().cpu().numpy()[None]).astype(np.float32)
             state.center_grid = (m * state.center_grid + (1 - m) * region_mean.float().cpu().numpy()[None]).astype(np.float32)
-            metrics["teacher_entropy_view"] = all_sum(torch.tensor([entropies(q)[0] * G * b]), world).item() / (G * B)
-            metrics["teacher_entropy_region"] = all_sum(torch.tensor([entropies(Q.reshape(-1, K))[0] * G * b]), world).item() / (G * B)
+            metrics["teacher_entropy_view"] = all_sum(torch.tensor([entropies(q)[0] * G * b], dtype=torch.float64, device=dev), world).item() / (G * B)
+            metrics["teacher_entropy_region"] = all_sum(torch.tensor([entropies(Q.reshape(-1, K))[0] * G * b], dtype=torch.float64, device=dev), world).item() / (G * B)
             for key, total, rows in (("teacher_entropy_view_mean", sums[2 * K:3 * K], G * B), ("teacher_entropy_region_mean", sums[3 * K:], G * B * Q.shape[1])):
                 mean = (total / rows).clamp_min(1e-30)
                 metrics[key] = float(-(mean * mean.log()).sum())

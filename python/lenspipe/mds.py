@@ -39,11 +39,13 @@ def _decode(encoding, b, where):
 
 class LocalShards:
     """LocalShards(folder)[i] -> {column: value} for sample i of a local MDS folder (index.json format
-    version 2); len() is the sample count. Shards are decompressed when first read; the last one read
-    stays in memory."""
+    version 2); len() is the sample count. Shards are decompressed when first read; the `cached` last
+    read stay in memory (default 3: `lenspipe train`'s order takes samples from blocks of 2 shards, as
+    `ShardOrder` keeps shardsPerBlock + 1)."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, cached=3):
         self.folder = os.fspath(folder)
+        self.cached = max(1, int(cached))
         path = os.path.join(self.folder, "index.json")
         try:
             with open(path) as f:
@@ -54,14 +56,15 @@ class LocalShards:
             raise MDSFormatError(f"{path}: expected an MDS index of version 2 with a 'shards' list")
         self.shards = index["shards"]
         self.starts = np.cumsum([0] + [int(s["samples"]) for s in self.shards])
-        self._cached = (None, None)
+        self._cache = {}  # shard index -> decompressed bytes, least recently used first
 
     def __len__(self):
         return int(self.starts[-1])
 
     def _raw(self, k):
-        if self._cached[0] == k:
-            return self._cached[1]
+        if k in self._cache:
+            self._cache[k] = self._cache.pop(k)  # most recently used last
+            return self._cache[k]
         shard = self.shards[k]
         zd = shard.get("zip_data")
         name = (zd or shard["raw_data"])["basename"]
@@ -76,7 +79,9 @@ class LocalShards:
                 raise MDSFormatError(f"{path}: not a zstd frame ({e})") from None
         if len(data) != shard["raw_data"]["bytes"]:
             raise MDSFormatError(f"{path}: {len(data)} bytes decompressed, the index says {shard['raw_data']['bytes']}")
-        self._cached = (k, data)
+        self._cache[k] = data
+        while len(self._cache) > self.cached:
+            self._cache.pop(next(iter(self._cache)))
         return data
 
     def __getitem__(self, i):

@@ -75,13 +75,16 @@ class ViewBatches(torch.utils.data.IterableDataset):
 
     def batches(self):
         """This rank's and worker's batches of sample indices for the current epoch."""
-        n = len(self.dataset)
-        seed = self.sampler().seed & (2**64 - 1)
         if self.epoch_order is not None or self.order is not None:
+            # The whole data set's order (a StreamingDataset under torchrun reports its rank's share as
+            # its len(), so the order's length is the count).
             order = self.epoch_order if self.epoch_order is not None else np.asarray(self.order(self.epoch), np.int64)
-            if sorted(order.tolist()) != list(range(n)):
-                raise ValueError(f"order({self.epoch}) is not a permutation of the {n} samples")
+            n = len(order)
+            if not np.array_equal(np.sort(order), np.arange(n)):
+                raise ValueError(f"order({self.epoch}) is not a permutation of 0..{n - 1}")
         else:
+            n = len(self.dataset)
+            seed = self.sampler().seed & (2**64 - 1)
             order = np.random.Generator(np.random.PCG64([seed, self.epoch])).permutation(n) if self.shuffle else np.arange(n)
         rank, world = self.rank, self.world_size
         steps = n // (self.batch_size * world)  # batches per rank, equal on every rank
@@ -91,8 +94,12 @@ class ViewBatches(torch.utils.data.IterableDataset):
             mine = mine[info.id::info.num_workers]
         return mine
 
+    def _count(self):
+        """The data set's sample count: the epoch order's length when one is set."""
+        return len(self.epoch_order) if self.epoch_order is not None else len(self.dataset)
+
     def __len__(self):
-        return max(0, len(self.dataset) // (self.batch_size * self.world_size) - self.first_batch)
+        return max(0, self._count() // (self.batch_size * self.world_size) - self.first_batch)
 
     def __iter__(self):
         sampler = self.sampler()
