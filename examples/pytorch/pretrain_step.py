@@ -243,4 +243,8 @@ def train_step(state, student_pass, plan, batch, step, rank=0, world=1, autocast
                     state.pool_moments[key + "mean"] = mm * state.pool_moments[key + "mean"] + (1 - mm) * (sum_ / n)[None]
                     state.pool_moments[key + "mean_square"] = mm * state.pool_moments[key + "mean_square"] + (1 - mm) * (sq / n)[None]
         features = teacher[3]
+    if world > 1:  # the whole batch's rows, as `lenspipe train`'s feature_std and effective_rank read
+        parts = [torch.empty_like(features) for _ in range(world)]
+        dist.all_gather(parts, features.contiguous())
+        features = torch.cat(parts)
     return metrics, features, values
