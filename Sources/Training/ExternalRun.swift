@@ -23,17 +23,12 @@ public struct ExternalRun: Sendable {
     public init(recipe text: String, shards: String, totalSteps: Int?) throws {
         let recipe = text.isEmpty ? TrainRecipe() : try TrainRecipe.decode(Data(text.utf8))
         let data = try TrainingData(shards: shards)
-        try recipe.validate(channels: data.channels)
-        guard data.train.count >= recipe.batch else {
-            throw TrainError("\(data.trainFolder): \(data.train.count) images, fewer than one batch of \(recipe.batch)")
-        }
-        let perEpoch = data.train.count / recipe.batch
-        let total = totalSteps ?? max(1, Int((Double(perEpoch) * recipe.epochs).rounded()))
-        guard (1...Int(Int32.max)).contains(total) else { throw TrainError("total steps \(total) must be in 1...\(Int32.max)") }
+        var state = try RunState.start(data: data, recipe: recipe, threads: 1)
+        state.totalSteps = totalSteps ?? state.steps(epochs: recipe.epochs)
+        guard (1...Int(Int32.max)).contains(state.totalSteps) else { throw TrainError("total steps \(state.totalSteps) must be in 1...\(Int32.max)") }
         self.recipe = recipe
-        state = RunState(totalSteps: total, stepsPerEpoch: perEpoch, trainFolder: data.trainFolder, valFolder: data.valFolder,
-                         trainImages: data.train.count, channels: data.channels, imageHeight: data.height, imageWidth: data.width, threads: 1)
-        schedule = TrainSchedule(recipe: recipe, totalSteps: total, stepsPerEpoch: perEpoch)
+        self.state = state
+        schedule = TrainSchedule(recipe: recipe, totalSteps: state.totalSteps, stepsPerEpoch: state.stepsPerEpoch)
         order = ShardOrder(reader: data.train, seed: recipe.seed, shardsPerBlock: recipe.shardsPerBlock)
         normalizationText = try data.normalization.map { String(decoding: try TrainingRun.sortedEncoder.encode($0), as: UTF8.self) }
         skyZero = data.skyZero

@@ -46,6 +46,21 @@ public struct RunState: Codable, Sendable, Equatable {
     public var threads: Int
     public var finished = false
 
+    /// A new run's facts over `data` (its length still 0: `steps(epochs:)` or a budget sets it), after
+    /// checking the recipe against the data: `lenspipe train`'s and `ExternalRun`'s one start.
+    static func start(data: TrainingData, recipe: TrainRecipe, threads: Int) throws -> RunState {
+        try recipe.validate(channels: data.channels)
+        guard data.train.count >= recipe.batch else {
+            throw TrainError("\(data.trainFolder): \(data.train.count) images, fewer than one batch of \(recipe.batch)")
+        }
+        return RunState(totalSteps: 0, stepsPerEpoch: data.train.count / recipe.batch, trainFolder: data.trainFolder,
+                        valFolder: data.valFolder, trainImages: data.train.count, channels: data.channels,
+                        imageHeight: data.height, imageWidth: data.width, threads: threads)
+    }
+
+    /// The step count of `epochs` epochs (at least 1).
+    func steps(epochs: Double) -> Int { max(1, Int((Double(stepsPerEpoch) * epochs).rounded())) }
+
     func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

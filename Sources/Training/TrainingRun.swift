@@ -69,15 +69,9 @@ public final class TrainingRun {
             guard !folder.hasRun else {
                 throw TrainError("\(folder.path) already holds a run: pass --resume to continue it, or choose another --out")
             }
-            try recipe.validate(channels: data.channels)
-            guard data.train.count >= recipe.batch else {
-                throw TrainError("\(data.trainFolder): \(data.train.count) images, fewer than one batch of \(recipe.batch)")
-            }
+            state = try RunState.start(data: data, recipe: recipe, threads: options.threads)
             trainer = EsViTTrainer(config: recipe.config(channels: data.channels))
             trainer.initialize(seed: recipe.seed)
-            state = RunState(totalSteps: 0, stepsPerEpoch: data.train.count / recipe.batch, trainFolder: data.trainFolder,
-                             valFolder: data.valFolder, trainImages: data.train.count, channels: data.channels,
-                             imageHeight: data.height, imageWidth: data.width, threads: options.threads)
             if let minutes = options.minutes {
                 let fit = try fitSteps(minutes: minutes, recipe: recipe, data: data, elapsed: Date().timeIntervalSince(start))
                 state.totalSteps = fit.steps
@@ -86,7 +80,7 @@ public final class TrainingRun {
                 log(String(format: "budget %.1f min: %.3f s per step measured -> %d steps (%.2f epochs)", minutes, fit.stepSeconds, fit.steps,
                            Double(fit.steps) / Double(state.stepsPerEpoch)))
             } else {
-                state.totalSteps = max(1, Int((Double(state.stepsPerEpoch) * (options.epochs ?? recipe.epochs)).rounded()))
+                state.totalSteps = state.steps(epochs: options.epochs ?? recipe.epochs)
             }
             try AtomicFile.write(path: folder.recipe, parts: [Array(try recipe.json())])
             try state.write(to: folder.state)
