@@ -82,6 +82,8 @@ public struct EsViTConfig: Codable, Sendable, Equatable {
 
     public var stages: Int { depths.count }
     public func stageDim(_ i: Int) -> Int { dim << i }
+    /// The side of the final-stage token grid of an `S x S` crop (what a token mask is laid out on).
+    public func tokenGrid(size S: Int) -> Int { (S / patch) >> (stages - 1) }
     public var finalDim: Int { stageDim(stages - 1) }
     /// Blocks in the backbone, all stages.
     public var blockCount: Int { depths.reduce(0, +) }

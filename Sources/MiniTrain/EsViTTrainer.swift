@@ -190,7 +190,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     public var usesEsViTTerms: Bool { hyper.viewWeight > 0 || hyper.regionWeight > 0 || hyper.maskedWeight > 0 }
 
     /// The side of the final-stage token grid of an `S x S` crop (what a token mask is laid out on).
-    public func tokenGrid(size S: Int) -> Int { (S / config.patch) >> (config.stages - 1) }
+    public func tokenGrid(size S: Int) -> Int { config.tokenGrid(size: S) }
 
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
     /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the

@@ -4,8 +4,8 @@ import MiniTrain
 /// A run of `lenspipe train`'s recipe driven by a trainer outside lenspipe (examples/pytorch/pretrain_ddp.py,
 /// through libLensPipeViews' `lenspipe_run_*` functions): the resolved recipe, the run's facts
 /// (`RUN/run.json`, so `lenspipe train --resume` continues the run), the train split's order per epoch,
-/// the schedules' values per step and SimMIM's patch mask per step, all from the code `lenspipe train` runs, so the two trainers
-/// cannot drift apart.
+/// the schedules' values per step (and, through `recipe`, the masks of each step: `TrainRecipe.patchMask`,
+/// `tokenMask`), all from the code `lenspipe train` runs, so the two trainers cannot drift apart.
 public struct ExternalRun: Sendable {
     public let recipe: TrainRecipe
     public let state: RunState
@@ -50,19 +50,5 @@ public struct ExternalRun: Sendable {
         d["normalization"] = normalizationText
         d["sky_zero"] = skyZero
         return try JSONSerialization.data(withJSONObject: d, options: [.sortedKeys])
-    }
-
-    /// The masked-token term's token mask of step `step` for `rows` global crops of `size` px (crop-major
-    /// over the whole batch), `[rows, g²]` with g the final-stage token grid, as `train` draws it.
-    public func tokenMask(rows: Int, size: Int, step: Int) -> [Bool] {
-        let grid = (size / recipe.model.patch) >> (recipe.model.depths.count - 1)
-        return TokenMaskDraw.draw(seed: recipe.seed, step: step, rows: rows, grid: grid, share: recipe.loss.maskShare, ratio: recipe.loss.maskRatio)
-    }
-
-    /// SimMIM's patch mask of step `step` for the batch's global crops `[rows, C, S, S]` (crop-major:
-    /// the first crop of every image, then the second), `[rows, (S/P)²]`, as `train` draws it.
-    public func patchMask(globals: [Float], rows: Int, size: Int, step: Int) -> [Float] {
-        PatchMaskDraw.draw(seed: recipe.seed, step: step, images: globals, rows: rows, channels: state.channels, size: size,
-                           patch: recipe.model.patch, block: recipe.mim.block, ratio: recipe.mim.ratio, masking: recipe.mim.masking)
     }
 }

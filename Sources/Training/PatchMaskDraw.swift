@@ -41,6 +41,17 @@ public enum PatchMaskDraw {
     }
 }
 
+extension TrainRecipe {
+    /// SimMIM's patch mask of step `step` for a batch's global crops `globals [rows, channels, S, S]`
+    /// (crop-major over the whole batch), `[rows, (S/P)²]`; nil when the recipe has no such term. The one
+    /// draw `lenspipe train` and `ExternalRun` (the PyTorch trainer) share.
+    public func patchMask(step: Int, globals: [Float], rows: Int, channels: Int, size S: Int) -> [Float]? {
+        guard mim.weight > 0 else { return nil }
+        return PatchMaskDraw.draw(seed: seed, step: step, images: globals, rows: rows, channels: channels, size: S, patch: model.patch,
+                                  block: mim.block, ratio: mim.ratio, masking: mim.masking)
+    }
+}
+
 /// Where SimMIM's masked blocks are drawn (`recipe.mim.masking`).
 public enum MaskPlacement: String, Codable, Sendable, CaseIterable {
     /// Uniformly over the crop (SimMIM's).

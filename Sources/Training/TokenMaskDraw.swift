@@ -29,3 +29,13 @@ public enum TokenMaskDraw {
         return mask
     }
 }
+
+extension TrainRecipe {
+    /// The masked-token term's mask of step `step` for `rows` global crops of `S` px (crop-major over the
+    /// whole batch), `[rows, g²]` on the final-stage token grid; nil when the recipe has no such term.
+    /// The one draw `lenspipe train` and `ExternalRun` (the PyTorch trainer) share.
+    public func tokenMask(step: Int, rows: Int, size S: Int) -> [Bool]? {
+        guard loss.masked > 0 else { return nil }
+        return TokenMaskDraw.draw(seed: seed, step: step, rows: rows, grid: model.tokenGrid(size: S), share: loss.maskShare, ratio: loss.maskRatio)
+    }
+}

@@ -141,8 +141,8 @@ public final class TrainingRun {
             let v = schedule.values(at: step)
             trainer.hyper = Self.scheduled(fixedHyper, v)
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
-                                  tokenMask: tokenMask(recipe, step: step, images: B, size: S, trainer: trainer),
-                                  patchMask: patchMask(recipe, step: step, globals: batch.global, images: B, size: S, channels: data.channels))
+                                  tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S),
+                                  patchMask: recipe.patchMask(step: step, globals: batch.global, rows: 2 * B, channels: data.channels, size: S))
             guard r.loss.isFinite, Self.allFinite(trainer.student) else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
@@ -245,20 +245,6 @@ public final class TrainingRun {
         return h
     }
 
-    /// The step's SimMIM patch mask of the global crops `[2, B, (S/P)²]` (nil when the term is off).
-    func patchMask(_ recipe: TrainRecipe, step: Int, globals: [Float], images B: Int, size S: Int, channels: Int) -> [Float]? {
-        guard recipe.mim.weight > 0 else { return nil }
-        return PatchMaskDraw.draw(seed: recipe.seed, step: step, images: globals, rows: 2 * B, channels: channels, size: S,
-                                  patch: recipe.model.patch, block: recipe.mim.block, ratio: recipe.mim.ratio, masking: recipe.mim.masking)
-    }
-
-    /// The step's token mask for the masked-token term (nil when the recipe does not use it).
-    func tokenMask(_ recipe: TrainRecipe, step: Int, images B: Int, size S: Int, trainer: EsViTTrainer) -> [Bool]? {
-        guard recipe.loss.masked > 0 else { return nil }
-        return TokenMaskDraw.draw(seed: recipe.seed, step: step, rows: 2 * B, grid: trainer.tokenGrid(size: S),
-                                  share: recipe.loss.maskShare, ratio: recipe.loss.maskRatio)
-    }
-
     static func allFinite(_ arena: ParameterArena) -> Bool {
         var bad = false
         for i in 0..<arena.count where !arena.values[i].isFinite { bad = true; break }
@@ -297,8 +283,8 @@ public final class TrainingRun {
         for _ in 0..<3 {
             let t = Date()
             _ = probe.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: recipe.views.local.count,
-                            localSize: recipe.views.local.size, images: B, tokenMask: tokenMask(recipe, step: 0, images: B, size: S, trainer: probe),
-                            patchMask: patchMask(recipe, step: 0, globals: batch.global, images: B, size: S, channels: data.channels))
+                            localSize: recipe.views.local.size, images: B, tokenMask: recipe.tokenMask(step: 0, rows: 2 * B, size: S),
+                            patchMask: recipe.patchMask(step: 0, globals: batch.global, rows: 2 * B, channels: data.channels, size: S))
             times.append(Date().timeIntervalSince(t))
         }
         let step = times.dropFirst().sorted()[times.count / 2 - 1] + viewSeconds

@@ -17,11 +17,22 @@ final class ViewSamplerHandle: Sendable {
 }
 
 /// Copies `message` into `buffer` (NUL-terminated, cut to `capacity` bytes).
-func write(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
+private func write(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
     guard let buffer, capacity > 0 else { return }
     let bytes = Array(message.utf8.prefix(capacity - 1))
     for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
     buffer[bytes.count] = 0
+}
+
+/// Runs `body` and reports as every function here does: 0, or 1 with the error's message in `buffer`.
+func reporting(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int, _ body: () throws -> Void) -> Int32 {
+    do {
+        try body()
+        return 0
+    } catch let failure {
+        write("\(failure)", to: buffer, capacity: capacity)
+        return 1
+    }
 }
 
 struct ABIError: Error, CustomStringConvertible {
@@ -38,7 +49,8 @@ struct ABIError: Error, CustomStringConvertible {
 @_cdecl("lenspipe_views_open")
 public func lenspipe_views_open(_ recipe: UnsafePointer<CChar>?, _ seed: UInt64, _ metadata: UnsafePointer<CChar>?,
                                 _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int) -> UnsafeMutableRawPointer? {
-    do {
+    var handle: UnsafeMutableRawPointer?
+    _ = reporting(error, errorCapacity) {
         let text = recipe.map { String(cString: $0) } ?? ""
         let views = text.isEmpty ? TrainRecipe().views : try TrainRecipe.decode(Data(text.utf8)).views
         try views.validate()
@@ -48,11 +60,9 @@ public func lenspipe_views_open(_ recipe: UnsafePointer<CChar>?, _ seed: UInt64,
             guard let n = meta.normalizationSetting else { throw LensDataError(path: path, "unknown normalization '\(meta.normalization)'") }
             stretch = n
         }
-        return Unmanaged.passRetained(ViewSamplerHandle(sampler: PairSampler(recipe: views, seed: seed, stretch: stretch))).toOpaque()
-    } catch let failure {
-        write("\(failure)", to: error, capacity: errorCapacity)
-        return nil
+        handle = Unmanaged.passRetained(ViewSamplerHandle(sampler: PairSampler(recipe: views, seed: seed, stretch: stretch))).toOpaque()
     }
+    return handle
 }
 
 /// Releases a handle from `lenspipe_views_open` (NULL is ignored).
@@ -87,7 +97,7 @@ public func lenspipe_views_make(_ handle: UnsafeMutableRawPointer?, _ images: Un
                                 _ epoch: Int64, _ threads: Int64, _ global: UnsafeMutablePointer<Float>?, _ local: UnsafeMutablePointer<Float>?,
                                 _ boxes: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                 _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int) -> Int32 {
-    do {
+    reporting(error, errorCapacity) {
         guard let handle else { throw ABIError("no sampler (the handle is NULL)") }
         let sampler = Unmanaged<ViewSamplerHandle>.fromOpaque(handle).takeUnretainedValue().sampler
         guard count >= 0, count <= 1 << 20 else { throw ABIError("count \(count) is outside 0...\(1 << 20)") }
@@ -96,7 +106,7 @@ public func lenspipe_views_make(_ handle: UnsafeMutableRawPointer?, _ images: Un
         guard epoch >= 0, (1...1024).contains(threads) else { throw ABIError("epoch \(epoch) must be >= 0 and threads \(threads) 1...1024") }
         let (N, C, H, W) = (Int(count), Int(channels), Int(height), Int(width))
         guard N * C * H * W <= 1 << 32 else { throw ABIError("\(N) images of \(C) x \(H) x \(W) are more than 2^32 values: pass fewer at a time") }
-        if N == 0 { return 0 }
+        if N == 0 { return }
         guard let images, let sampleIDs, let global, let local else { throw ABIError("images, sample ids and the two outputs must not be NULL") }
         let plane = H * W
         var list: [LensImage] = [], masks: [ForegroundMap] = [], ids: [Int] = []
@@ -119,10 +129,6 @@ public func lenspipe_views_make(_ handle: UnsafeMutableRawPointer?, _ images: Un
             let text = String(decoding: try ViewExport.boxesJSON(batch, ids: ids.map(String.init)), as: UTF8.self)
             boxes.pointee = strdup(text)
         }
-        return 0
-    } catch let failure {
-        write("\(failure)", to: error, capacity: errorCapacity)
-        return 1
     }
 }
 
