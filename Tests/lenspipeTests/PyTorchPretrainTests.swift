@@ -36,6 +36,17 @@ struct PyTorchPretrainTests {
             let relative = try #require(c["max_relative"] as? Double)
             #expect(diff < 1e-5 && relative < 0.1 && moved > 1e-3,
                     "\(name), \(n) process(es): max difference \(diff) (\(c["worst"] ?? "-")), \(relative) of its movement (\(c["worst_relative"] ?? "-")), the weights moved \(moved)")
+            // The last step's metrics line: the same losses, teacher entropies and feature statistics.
+            func lastStep(_ folder: String) throws -> [String: Any] {
+                let lines = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                return try #require(try lines.map { try TestSupport.json(String($0)) }.last { $0["loss"] != nil && $0["step"] as? Int == 4 })
+            }
+            let (ours, theirs) = (try lastStep(run), try lastStep(swift))
+            for key in ["loss", "view_loss", "region_loss", "masked_loss", "mim_loss", "teacher_entropy_view", "teacher_entropy_region",
+                        "teacher_entropy_view_mean", "teacher_entropy_region_mean", "feature_std", "effective_rank", "lr"] {
+                let (a, b) = (try #require(ours[key] as? Double, "\(key)"), try #require(theirs[key] as? Double, "\(key)"))
+                #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "\(name), \(n) process(es): \(key) \(a) against train's \(b)")
+            }
         }
     }
 

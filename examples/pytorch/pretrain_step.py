@@ -67,11 +67,10 @@ def esvit_terms(groups, teacher, q, Q, student_temp, b, B, token_mask=None, mask
     return view, region, masked
 
 
-def entropies(p):
-    """(mean per-row entropy, entropy of the mean row) in nats of probability rows [N, K]."""
-    h = -(p * p.clamp_min(1e-30).log()).sum(-1).mean()
-    m = p.mean(0)
-    return float(h), float(-(m * m.clamp_min(1e-30).log()).sum())
+def entropy_sum(p):
+    """The summed per-row entropies, in nats, of probability rows [..., K]."""
+    p = p.double()
+    return -(p * p.clamp_min(1e-30).log()).sum()
 
 
 def decays(name, p):
@@ -214,19 +213,23 @@ def train_step(state, student_pass, plan, batch, step, rank=0, world=1, autocast
     parts = torch.stack([t.detach().double() for t in (loss, view, region, masked, mim)])
     all_sum(parts, world)
     metrics = dict(zip(["loss", "view_loss", "region_loss", "masked_loss", "mim_loss"], parts.tolist()))
+    # Without EsViT's terms no teacher runs: its entropies are 0, as lenspipe train records them.
+    metrics.update({k: 0.0 for k in ("teacher_entropy_view", "teacher_entropy_view_mean", "teacher_entropy_region", "teacher_entropy_region_mean")})
     features = out["global"][3].detach()
     if esvit:
         with torch.no_grad():
             m = hyper["centerMomentum"]
+            # One reduction: the teacher's logit sums (centres), target sums and target entropies (metrics).
             sums = all_sum(torch.cat([teacher[0].double().sum(0), teacher[1].double().sum((0, 1)),
-                                      q.double().sum(0), Q.double().reshape(-1, Q.shape[-1]).sum(0)]), world)
-            K = q.shape[-1]
-            view_mean, region_mean = sums[:K] / (G * B), sums[K:2 * K] / (G * B * Q.shape[1])
+                                      q.double().sum(0), Q.double().reshape(-1, Q.shape[-1]).sum(0),
+                                      torch.stack([entropy_sum(q), entropy_sum(Q)])]), world)
+            K, Ng = q.shape[-1], Q.shape[1]
+            view_mean, region_mean = sums[:K] / (G * B), sums[K:2 * K] / (G * B * Ng)
             state.center = (m * state.center + (1 - m) * view_mean.float().cpu().numpy()[None]).astype(np.float32)
             state.center_grid = (m * state.center_grid + (1 - m) * region_mean.float().cpu().numpy()[None]).astype(np.float32)
-            metrics["teacher_entropy_view"] = all_sum(torch.tensor([entropies(q)[0] * G * b], dtype=torch.float64, device=dev), world).item() / (G * B)
-            metrics["teacher_entropy_region"] = all_sum(torch.tensor([entropies(Q.reshape(-1, K))[0] * G * b], dtype=torch.float64, device=dev), world).item() / (G * B)
-            for key, total, rows in (("teacher_entropy_view_mean", sums[2 * K:3 * K], G * B), ("teacher_entropy_region_mean", sums[3 * K:], G * B * Q.shape[1])):
+            metrics["teacher_entropy_view"] = float(sums[4 * K]) / (G * B)
+            metrics["teacher_entropy_region"] = float(sums[4 * K + 1]) / (G * B * Ng)
+            for key, total, rows in (("teacher_entropy_view_mean", sums[2 * K:3 * K], G * B), ("teacher_entropy_region_mean", sums[3 * K:4 * K], G * B * Ng)):
                 mean = (total / rows).clamp_min(1e-30)
                 metrics[key] = float(-(mean * mean.log()).sum())
             if config.get("viewHead") == "standardized":
