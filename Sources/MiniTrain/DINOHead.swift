@@ -36,70 +36,87 @@ public struct DINOHead: Sendable {
         ]
     }
 
+    /// One pass's activations and its backward's buffers. Given back to `forward` (`reusing`), a cache
+    /// of the same rows is refilled in place: a training step after the first allocates none of them
+    /// (the trainer keeps one per lane and head, `EsViTTrainer.LaneMemory`).
     public final class Cache {
         var input: [Float] = [], s1: [Float] = [], g1: [Float] = [], s2: [Float] = [], g2: [Float] = []
         var h3: [Float] = [], z: [Float] = [], norms: [Float] = [], weight: [Float] = [], vnorm: [Float] = []
+        /// Forward's pre-activation scratch `[M, H]`, and backward's gradients.
+        var h: [Float] = [], dz: [Float] = [], dW: [Float] = [], dh3: [Float] = [], dg2: [Float] = [], dh2: [Float] = []
+        var dg1: [Float] = [], dh1: [Float] = []
         var rows = 0
         /// `[M, K]` logits.
         public var logits: [Float] = []
+        /// `[M, D]`: the gradient of the input, after `backward`.
+        public internal(set) var dinput: [Float] = []
+
+        public init() {}
+
+        /// The buffers' base addresses (for the test that a refilled cache keeps its memory).
+        var bufferAddresses: [Int] {
+            [s1, g1, s2, g2, h3, z, norms, weight, vnorm, h, dz, dW, dh3, dg2, dh2, dg1, dh1, logits, dinput]
+                .map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+        }
     }
 
-    /// `input [M, D]` -> logits `[M, K]`.
-    public func forward(_ arena: ParameterArena, input: [Float], rows M: Int) -> Cache {
+    /// `input [M, D]` -> logits `[M, K]`. `reusing`: an earlier cache whose buffers this pass refills.
+    public func forward(_ arena: ParameterArena, input: [Float], rows M: Int, reusing old: Cache? = nil) -> Cache {
         let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
         precondition(arena.count >= end, "the arena holds \(arena.count) floats, the head \(name) ends at \(end)")
-        let c = Cache()
+        let c = old ?? Cache()
         c.rows = M
         c.input = input
-        var h = [Float].uninitialized(M * H)
-        Linear.forward(&h, input, arena.values + w0, arena.values + b0, N: M, C: D, OC: H)
-        c.g1 = [Float].uninitialized(M * H)
-        c.s1 = [Float].uninitialized(M * H)
-        GELU.forward(&c.g1, slope: &c.s1, h, count: M * H)
-        Linear.forward(&h, c.g1, arena.values + w2, arena.values + b2, N: M, C: H, OC: H)
-        c.g2 = [Float].uninitialized(M * H)
-        c.s2 = [Float].uninitialized(M * H)
-        GELU.forward(&c.g2, slope: &c.s2, h, count: M * H)
-        c.h3 = [Float].uninitialized(M * Bn)
+        SwinBackbone.fit(&c.h, M * H)
+        SwinBackbone.fit(&c.g1, M * H)
+        SwinBackbone.fit(&c.s1, M * H)
+        SwinBackbone.fit(&c.g2, M * H)
+        SwinBackbone.fit(&c.s2, M * H)
+        SwinBackbone.fit(&c.h3, M * Bn)
+        SwinBackbone.fit(&c.z, M * Bn)
+        SwinBackbone.fit(&c.norms, M)
+        SwinBackbone.fit(&c.weight, K * Bn)
+        SwinBackbone.fit(&c.vnorm, K)
+        SwinBackbone.fit(&c.logits, M * K)
+        Linear.forward(&c.h, input, arena.values + w0, arena.values + b0, N: M, C: D, OC: H)
+        GELU.forward(&c.g1, slope: &c.s1, c.h, count: M * H)
+        Linear.forward(&c.h, c.g1, arena.values + w2, arena.values + b2, N: M, C: H, OC: H)
+        GELU.forward(&c.g2, slope: &c.s2, c.h, count: M * H)
         Linear.forward(&c.h3, c.g2, arena.values + w4, arena.values + b4, N: M, C: H, OC: Bn)
-        c.z = [Float].uninitialized(M * Bn)
-        c.norms = [Float].uninitialized(M)
         L2Normalize.forward(&c.z, norms: &c.norms, c.h3, N: M, C: Bn)
-        c.weight = [Float].uninitialized(K * Bn)
-        c.vnorm = [Float].uninitialized(K)
         WeightNorm.forward(weight: &c.weight, vnorm: &c.vnorm, g: arena.values + g,
                            v: arena.values + v, K: K, D: Bn)
-        c.logits = [Float].uninitialized(M * K)
         Linear.forward(&c.logits, c.z, c.weight, nil, N: M, C: Bn, OC: K)
         return c
     }
 
-    /// Accumulates parameter gradients; returns the gradient of the input `[M, D]`.
+    /// Accumulates parameter gradients; leaves the gradient of the input `[M, D]` in `c.dinput`.
     /// - Parameter trainG: whether `weight_g` gets a gradient (false: norm_last_layer, g frozen at 1).
-    public func backward(_ arena: ParameterArena, cache c: Cache, dlogits: [Float], trainG: Bool = false) -> [Float] {
+    public func backward(_ arena: ParameterArena, cache c: Cache, dlogits: [Float], trainG: Bool = false) {
         let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
         let M = c.rows
         precondition(arena.count >= end, "the arena holds \(arena.count) floats, the head \(name) ends at \(end)")
-        var dz = [Float](repeating: 0, count: M * Bn), dW = [Float](repeating: 0, count: K * Bn)
-        Linear.backward(dinp: &dz, dweight: &dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
+        // The kernels below accumulate: every gradient buffer starts at 0.
+        SwinBackbone.zeroed(&c.dz, M * Bn)
+        SwinBackbone.zeroed(&c.dW, K * Bn)
+        SwinBackbone.zeroed(&c.dh3, M * Bn)
+        SwinBackbone.zeroed(&c.dg2, M * H)
+        SwinBackbone.zeroed(&c.dh2, M * H)
+        SwinBackbone.zeroed(&c.dg1, M * H)
+        SwinBackbone.zeroed(&c.dh1, M * H)
+        SwinBackbone.zeroed(&c.dinput, M * D)
+        Linear.backward(dinp: &c.dz, dweight: &c.dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
         WeightNorm.backward(dv: arena.grads + v, dg: trainG ? arena.grads + g : nil,
-                            dweight: dW, g: arena.values + g, v: arena.values + v,
+                            dweight: c.dW, g: arena.values + g, v: arena.values + v,
                             vnorm: c.vnorm, K: K, D: Bn)
-        var dh3 = [Float](repeating: 0, count: M * Bn)
-        L2Normalize.backward(dinp: &dh3, dout: dz, out: c.z, norms: c.norms, N: M, C: Bn)
-        var dg2 = [Float](repeating: 0, count: M * H)
-        Linear.backward(dinp: &dg2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: dh3, inp: c.g2,
+        L2Normalize.backward(dinp: &c.dh3, dout: c.dz, out: c.z, norms: c.norms, N: M, C: Bn)
+        Linear.backward(dinp: &c.dg2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: c.dh3, inp: c.g2,
                         weight: arena.values + w4, N: M, C: H, OC: Bn)
-        var dh2 = [Float](repeating: 0, count: M * H)
-        GELU.backward(dinp: &dh2, dout: dg2, slope: c.s2, count: M * H)
-        var dg1 = [Float](repeating: 0, count: M * H)
-        Linear.backward(dinp: &dg1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: dh2, inp: c.g1,
+        GELU.backward(dinp: &c.dh2, dout: c.dg2, slope: c.s2, count: M * H)
+        Linear.backward(dinp: &c.dg1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: c.dh2, inp: c.g1,
                         weight: arena.values + w2, N: M, C: H, OC: H)
-        var dh1 = [Float](repeating: 0, count: M * H)
-        GELU.backward(dinp: &dh1, dout: dg1, slope: c.s1, count: M * H)
-        var dinput = [Float](repeating: 0, count: M * D)
-        Linear.backward(dinp: &dinput, dweight: arena.grads + w0, dbias: arena.grads + b0, dout: dh1, inp: c.input,
+        GELU.backward(dinp: &c.dh1, dout: c.dg1, slope: c.s1, count: M * H)
+        Linear.backward(dinp: &c.dinput, dweight: arena.grads + w0, dbias: arena.grads + b0, dout: c.dh1, inp: c.input,
                         weight: arena.values + w0, N: M, C: D, OC: H)
-        return dinput
     }
 }

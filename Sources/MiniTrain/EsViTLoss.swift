@@ -60,6 +60,21 @@ public struct EsViTLoss: Sendable {
                teacherRegionTargetMean: [Double](repeating: 0, count: K))
     }
 
+    /// The loss's step memory: the teacher targets, the normalised features and the logit gradients,
+    /// refilled by every `compute` given it (one per lane; `EsViTTrainer.LaneMemory`). `compute` moves
+    /// each buffer out while it writes it (so it is the only reference) and back when done; the result's
+    /// gradients share the kept buffers until the result is dropped.
+    public final class Memory {
+        var q: [Float] = [], Q: [Float] = [], tFea: [Float] = [], tNorm: [Float] = []
+        var sFea: [[Float]] = [], sNorm: [[Float]] = [], gradients: [[Float]] = []
+        public init() {}
+
+        /// The buffers' base addresses (for the test that steps after the first allocate none).
+        var bufferAddresses: [Int] {
+            ([q, Q, tFea, tNorm] + sFea + sNorm + gradients).map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+        }
+    }
+
     /// - Parameters:
     ///   - student: outputs per resolution group: `[0]` the 2 global crops, `[1]` (optional) the local crops.
     ///   - teacher: the teacher's output on the 2 global crops.
@@ -72,24 +87,31 @@ public struct EsViTLoss: Sendable {
     ///     batch's. Nil: these images' own counts.
     public func compute(student: [EsViTNetwork.Output], teacher: EsViTNetwork.Output, images B: Int, localCrops: Int,
                         center: [Float], centerGrid: [Float], config: EsViTConfig, tokenMask: [Bool]? = nil,
-                        normalizingImages: Int? = nil, normalizingMaskedTokens: Int? = nil) -> Result {
+                        normalizingImages: Int? = nil, normalizingMaskedTokens: Int? = nil, memory: Memory? = nil) -> Result {
         let K = config.outDim, C = config.finalDim
         let V = 2 + localCrops
         let pairs = 2 * V - 2
         let Ng = teacher.backbone.tokens
+        // The kept buffers, moved out (each the only reference while it is written) and back at the end.
+        let kept = memory ?? Memory()
+        var (q, Q, tFea, tNorm, sFea, sNorm) = (kept.q, kept.Q, kept.tFea, kept.tNorm, kept.sFea, kept.sNorm)
+        var gradients = kept.gradients
+        (kept.q, kept.Q, kept.tFea, kept.tNorm, kept.sFea, kept.sNorm, kept.gradients) = ([], [], [], [], [], [], [])
+        defer { (kept.q, kept.Q, kept.tFea, kept.tNorm, kept.sFea, kept.sNorm) = (q, Q, tFea, tNorm, sFea, sNorm) }
         // Teacher targets and normalised features.
-        var q = [Float](repeating: 0, count: 2 * B * K)
+        SwinBackbone.fit(&q, 2 * B * K)
         Softmax.forward(&q, teacher.view.logits, shift: center, temperature: teacherTemp, N: 2 * B, K: K)
-        var Q = [Float](repeating: 0, count: 2 * B * Ng * K)
+        SwinBackbone.fit(&Q, 2 * B * Ng * K)
         Softmax.forward(&Q, teacher.region.logits, shift: centerGrid, temperature: teacherTemp, N: 2 * B * Ng, K: K)
-        var tFea = [Float](repeating: 0, count: 2 * B * Ng * C), tNorm = [Float](repeating: 0, count: 2 * B * Ng)
+        SwinBackbone.fit(&tFea, 2 * B * Ng * C)
+        SwinBackbone.fit(&tNorm, 2 * B * Ng)
         L2Normalize.forward(&tFea, norms: &tNorm, teacher.backbone.tokensOut, N: 2 * B * Ng, C: C)
-        var sFea: [[Float]] = []
-        for g in student {
+        if sFea.count != student.count { (sFea, sNorm) = (Array(repeating: [], count: student.count), Array(repeating: [], count: student.count)) }
+        for (i, g) in student.enumerated() {
             let rows = g.backbone.batch * g.backbone.tokens
-            var f = [Float](repeating: 0, count: rows * C), n = [Float](repeating: 0, count: rows)
-            L2Normalize.forward(&f, norms: &n, g.backbone.tokensOut, N: rows, C: C)
-            sFea.append(f)
+            SwinBackbone.fit(&sFea[i], rows * C)
+            SwinBackbone.fit(&sNorm[i], rows)
+            L2Normalize.forward(&sFea[i], norms: &sNorm[i], g.backbone.tokensOut, N: rows, C: C)
         }
         // Per image: view, region and masked cross-entropies (unweighted sums), in separate thirds.
         let lossBox = UnsafeMutablePointer<Double>.allocate(capacity: 3 * B)
@@ -102,8 +124,9 @@ public struct EsViTLoss: Sendable {
         let batchImages = normalizingImages ?? B, batchMasked = normalizingMaskedTokens ?? maskedCount
         // The logit gradients, [view of each group] + [region of each group]. Images are independent:
         // each chunk of images writes its own rows of them and its own per-image losses.
-        var gradients = student.map { [Float](repeating: 0, count: $0.view.logits.count) }
-            + student.map { [Float](repeating: 0, count: $0.region.logits.count) }
+        let gradientCounts = student.map(\.view.logits.count) + student.map(\.region.logits.count)
+        if gradients.count != gradientCounts.count { gradients = Array(repeating: [], count: gradientCounts.count) }
+        for (i, n) in gradientCounts.enumerated() { SwinBackbone.zeroed(&gradients[i], n) }
         Self.withMutableBasePointers(&gradients) { gradientPointers in
             nonisolated(unsafe) let (dv, dr) = (Array(gradientPointers.prefix(student.count)), Array(gradientPointers.suffix(student.count)))
             // Every buffer the per-image loop reads, as pointers: [q, Q, tFea, then per group its view
@@ -179,6 +202,7 @@ public struct EsViTLoss: Sendable {
         let maskedLoss = (0..<B).reduce(0.0) { $0 + lossBox[2 * B + $1] }
         let loss = Double(viewWeight) * viewLoss + Double(regionWeight) * regionLoss + Double(maskedWeight) * maskedLoss
         let dview = Array(gradients.prefix(student.count)), dregion = Array(gradients.suffix(student.count))
+        kept.gradients = gradients
         let viewMean = Self.columnMeans(teacher.view.logits, rows: 2 * B, K: K)
         let regionMean = Self.columnMeans(teacher.region.logits, rows: 2 * B * Ng, K: K)
         let (hv, qMean) = Self.entropies(q, logits: teacher.view.logits, shift: center, temperature: teacherTemp, rows: 2 * B, K: K)

@@ -48,8 +48,8 @@ public struct EsViTNetwork: Sendable {
     /// deviation `[C]` that the pooled features are standardised by before the view head (the trainer
     /// keeps them, one pair per network); ignored otherwise. `patchMask` (`[B·(S/P)²]`, 1 = masked)
     /// puts the decoder's mask token in place of those patches' embeddings (`SwinBackbone.forward`).
-    /// `reusing`: an earlier output whose backbone buffers this pass refills, `keep`: keep them for that
-    /// (`SwinBackbone.forward`; the heads still allocate theirs).
+    /// `reusing`: an earlier output whose backbone and head buffers this pass refills, `keep`: keep the
+    /// backbone's for that (`SwinBackbone.forward`). The pooled features (`[B, C]`) are new each pass.
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
                         headInput: (mean: [Float], invStd: [Float])? = nil, patchMask: [Float]? = nil, reusing old: Output? = nil,
                         keep: Bool = false) -> Output {
@@ -63,8 +63,8 @@ public struct EsViTNetwork: Sendable {
             RunningStandardize.forward(&headIn, pooled, mean: stats.mean, invStd: stats.invStd, N: B, C: config.finalDim)
             invStd = stats.invStd
         }
-        let v = head.forward(arena, input: headIn, rows: B)
-        let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens)
+        let v = head.forward(arena, input: headIn, rows: B, reusing: old?.view)
+        let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens, reusing: old?.region)
         return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights, headInvStd: invStd)
     }
 
@@ -138,18 +138,20 @@ public struct EsViTNetwork: Sendable {
     public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false,
                          dtokens extra: [Float]? = nil, dstage: (stage: Int, grad: [Float])? = nil) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
-        var dpooled = head.backward(arena, cache: output.view, dlogits: dview, trainG: trainG)
-        if !output.headInvStd.isEmpty { RunningStandardize.backward(&dpooled, invStd: output.headInvStd, N: B, C: C) }
-        var dtokens = headDense.backward(arena, cache: output.region, dlogits: dregion, trainG: trainG)
+        // The heads leave their input gradients in their caches; both are worked on in place there.
+        let (view, region) = (output.view, output.region)
+        head.backward(arena, cache: view, dlogits: dview, trainG: trainG)
+        if !output.headInvStd.isEmpty { RunningStandardize.backward(&view.dinput, invStd: output.headInvStd, N: B, C: C) }
+        headDense.backward(arena, cache: region, dlogits: dregion, trainG: trainG)
         if output.poolWeights.isEmpty {
-            TokenLayout.meanPoolBackward(&dtokens, dpooled, B: B, L: L, C: C)
+            TokenLayout.meanPoolBackward(&region.dinput, view.dinput, B: B, L: L, C: C)
         } else {
-            ForegroundPool.backward(&dtokens, dpooled, weights: output.poolWeights, B: B, L: L, C: C)
+            ForegroundPool.backward(&region.dinput, view.dinput, weights: output.poolWeights, B: B, L: L, C: C)
         }
         if let extra {
-            precondition(extra.count == dtokens.count)
-            dtokens.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] += extra[i] } }
+            precondition(extra.count == region.dinput.count)
+            region.dinput.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] += extra[i] } }
         }
-        backbone.backward(arena, cache: output.backbone, dtokens: dtokens, dstage: dstage)
+        backbone.backward(arena, cache: output.backbone, dtokens: region.dinput, dstage: dstage)
     }
 }

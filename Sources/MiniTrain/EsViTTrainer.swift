@@ -89,14 +89,16 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// Each lane's step memory, kept across steps (`LaneMemory`).
     private(set) var laneMemory: [LaneMemory] = []
 
-    /// One lane's step memory: the backbone passes of the student's global and local crops and the
-    /// teacher's, the decoder's buffers, and the lane's share of the batch, kept across steps so that a
-    /// step refills them instead of allocating (llm.c's arena, one per lane and crop size).
+    /// One lane's step memory: the network passes (backbone and heads) of the student's global and local
+    /// crops and the teacher's, the loss's and the decoder's buffers, and the lane's share of the batch,
+    /// kept across steps so that a step refills them instead of allocating (llm.c's arena, one per lane
+    /// and crop size).
     /// Unchecked: a lane's memory is used by the one worker that runs that lane.
     final class LaneMemory: @unchecked Sendable {
         var student: SwinBackbone.Cache?
         var global: EsViTNetwork.Output?, local: EsViTNetwork.Output?, teacher: EsViTNetwork.Output?
         let decoder = PixelDecoder.Memory()
+        let loss = EsViTLoss.Memory()
         var globals: [Float] = [], locals: [Float] = [], patchMask: [Float] = [], target: [Float] = []
 
         /// Lets go of the last step's references to `patchMask` (the caches hold it), so that copying the
@@ -109,8 +111,9 @@ public final class EsViTTrainer: @unchecked Sendable {
         /// The identities of every buffer kept (for the test that steps after the first allocate none).
         var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
-            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses
+            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses + loss.bufferAddresses
             for cache in [student, global?.backbone, local?.backbone, teacher?.backbone] { out += cache?.bufferAddresses ?? [] }
+            for output in [global, local, teacher] { out += (output.map { $0.view.bufferAddresses + $0.region.bufferAddresses }) ?? [] }
             return out
         }
     }
@@ -339,7 +342,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
-                     tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens)
+                     tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens, memory: memory?.loss)
         arena.zeroGrads()
         let mim = patchMask.map { _ in reconstruction(groups[0].backbone) }
         for (g, out) in groups.enumerated() {

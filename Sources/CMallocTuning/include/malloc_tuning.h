@@ -3,10 +3,10 @@
 /// glibc allocator settings for training and fine-tuning (Swift's Glibc module does not import
 /// malloc.h, hence this C target). No-ops off Linux.
 ///
-/// Why they are still here with the step memory (`EsViTTrainer.LaneMemory`): the default objective's
-/// step keeps its activations, but the DINO heads and EsViT's loss (EsViT's objective), the
-/// fine-tune's heads and the monitor's inference batches still allocate buffers above 128 KiB, which
-/// glibc would otherwise return to the kernel and page-fault in again at every step.
+/// Why they are still here with the step memory (`EsViTTrainer.LaneMemory`): a training step keeps its
+/// activations, heads and loss buffers, but the fine-tune's steps and the monitor's inference batches
+/// still allocate buffers above 128 KiB, which glibc would otherwise return to the kernel and
+/// page-fault in again at every step.
 /// One arena for every thread: the trainer's lanes run on two threads, and with an arena each, each
 /// arena kept its own high-water mark (100k-sample run: peak RSS 927 MiB with per-thread arenas,
 /// 731 MiB with one, at the same images/s).

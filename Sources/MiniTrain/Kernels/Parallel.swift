@@ -8,7 +8,7 @@ public enum KernelThreads {
     /// Keeps freed buffers in the heap between steps (glibc otherwise returns blocks above 128 KiB to
     /// the kernel, and every step pays page faults to get them back), in one heap for all threads
     /// (per-thread heaps each keep their own high-water mark). For what still allocates per step (the
-    /// heads, EsViT's loss, the fine-tune; `CMallocTuning` says why). Call once, before the threads start.
+    /// fine-tune, the monitor's inference; `CMallocTuning` says why). Call once, before the threads start.
     public static func keepFreedMemory() {
         lenspipe_keep_freed_memory()
     }
