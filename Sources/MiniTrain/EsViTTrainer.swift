@@ -1,4 +1,5 @@
 import Foundation
+import LensCore
 
 /// One EsViT training state: student and teacher networks, AdamW moments, centres, step count; and the
 /// training step (teacher forward on the global crops, student forward and backward on all crops,
@@ -358,15 +359,21 @@ public final class EsViTTrainer: @unchecked Sendable {
         return LaneOutput(result: result, pooled: t.pooled, sums: sums)
     }
 
-    /// Per-tensor clipping, AdamW on the student, EMA into the teacher.
+    /// Per-tensor clipping, AdamW on the student, EMA into the teacher, on the kernel threads: each
+    /// tensor is updated whole by one worker (the one whose share of the arena it starts in), with the
+    /// same arithmetic on any worker, so the thread count changes no bit.
     public func update() {
         step += 1
-        let h = hyper
+        let (h, step) = (hyper, step)
         let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
-        for t in student.tensors {
-            if trains(t) { optimizer.update(student, tensor: t, step: step) }
-            let p = student.values + t.offset, tp = teacher.values + t.offset
-            for i in 0..<t.count { tp[i] = h.emaMomentum * tp[i] + (1 - h.emaMomentum) * p[i] }
+        let (tensors, total) = (student.tensors, max(1, student.count))
+        let workers = max(1, min(KernelThreads.count, tensors.count))
+        ParallelFor.workers(workers) { w in
+            for t in tensors where t.offset * workers / total == w {
+                if trains(t) { optimizer.update(student, tensor: t, step: step) }
+                let p = student.values + t.offset, tp = teacher.values + t.offset
+                for i in 0..<t.count { tp[i] = h.emaMomentum * tp[i] + (1 - h.emaMomentum) * p[i] }
+            }
         }
     }
 
