@@ -447,31 +447,32 @@ public struct SwinBackbone: Sendable {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
-        Self.zeroedAtLeast(&s.dgelu, rows * hid)
+        // The working buffers are written whole by the first kernel that fills them (no zeroing).
+        Self.atLeast(&s.dgelu, rows * hid)
         Linear.backward(dinp: &s.dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: stage.dx, inp: b.gelu,
-                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C)
-        Self.zeroedAtLeast(&s.dfc1, rows * hid)
-        GELU.backward(dinp: &s.dfc1, dout: s.dgelu, slope: b.fc1Slope, count: rows * hid)
-        Self.zeroedAtLeast(&s.dln2, rows * C)
+                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C, accumulateInput: false)
+        Self.atLeast(&s.dfc1, rows * hid)
+        GELU.backward(dinp: &s.dfc1, dout: s.dgelu, slope: b.fc1Slope, count: rows * hid, accumulate: false)
+        Self.atLeast(&s.dln2, rows * C)
         Linear.backward(dinp: &s.dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: s.dfc1, inp: b.ln2,
-                        weight: (v + o.fc1Weight), N: rows, C: C, OC: hid)
+                        weight: (v + o.fc1Weight), N: rows, C: C, OC: hid, accumulateInput: false)
         LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: s.dln2, inp: b.x1,
                            gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
         // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).
         Self.atLeast(&s.dproj, rows * C)  // gather overwrites every row
         TokenLayout.gather(&s.dproj, stage.dx, b.perm, rows: rows, C: C)
-        Self.zeroedAtLeast(&s.dattn, rows * C)
+        Self.atLeast(&s.dattn, rows * C)
         Linear.backward(dinp: &s.dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: s.dproj, inp: b.attn,
-                        weight: (v + o.projWeight), N: rows, C: C, OC: C)
+                        weight: (v + o.projWeight), N: rows, C: C, OC: C, accumulateInput: false)
         let N = b.ws * b.ws, W = rows / N
-        Self.zeroedAtLeast(&s.dqkv, rows * 3 * C)
+        Self.atLeast(&s.dqkv, rows * 3 * C)
         WindowAttention.backward(dqkv: &s.dqkv, dtable: (g + o.table), dout: s.dattn, qkv: b.qkv, probs: b.probs,
                                  index: b.index, W: W, N: N, C: C, heads: b.heads)
-        Self.zeroedAtLeast(&s.dwin, rows * C)
+        Self.atLeast(&s.dwin, rows * C)
         Linear.backward(dinp: &s.dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: s.dqkv, inp: b.windows,
-                        weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C)
-        Self.zeroedAtLeast(&s.dln1, rows * C)
-        TokenLayout.scatterAdd(&s.dln1, s.dwin, b.perm, rows: rows, C: C)
+                        weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C, accumulateInput: false)
+        Self.atLeast(&s.dln1, rows * C)
+        TokenLayout.scatter(&s.dln1, s.dwin, b.perm, rows: rows, C: C)  // b.perm: a permutation of the rows
         LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dln1, inp: b.input,
                            gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
     }

@@ -193,7 +193,8 @@ import LensData
         }
         Self.check(inputs, Self.random(W * N * C, &rng), samples: 60, forward: { fwd($0).0 }, backward: { x, g in
             let (_, p) = fwd(x)
-            var dqkv = [Float](repeating: 0, count: W * N * 3 * C), dt = [Float](repeating: 0, count: x[1].count)
+            // dqkv starts as NaN: backward writes every value of it (reads none), the table it accumulates into.
+            var dqkv = [Float](repeating: .nan, count: W * N * 3 * C), dt = [Float](repeating: 0, count: x[1].count)
             WindowAttention.backward(dqkv: &dqkv, dtable: &dt, dout: g, qkv: x[0], probs: p, index: index, W: W, N: N, C: C, heads: h)
             return [dqkv, dt]
         })

@@ -25,11 +25,17 @@ public enum GELU {
         }
     }
 
-    /// Accumulates `dinp += dout · slope` (slope from the forward above).
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, slope: UnsafePointer<Float>, count: Int) {
+    /// Accumulates `dinp += dout · slope` (slope from the forward above); `accumulate: false` writes
+    /// `dinp = dout · slope` (no zeroed buffer needed).
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, slope: UnsafePointer<Float>, count: Int,
+                                accumulate: Bool = true) {
         nonisolated(unsafe) let (d, g, sl) = (dinp, dout, slope)
         KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
-            for i in r { d[i] += g[i] * sl[i] }
+            if accumulate {
+                for i in r { d[i] += g[i] * sl[i] }
+            } else {
+                for i in r { d[i] = g[i] * sl[i] }
+            }
         }
     }
 }

@@ -18,12 +18,16 @@ public enum Linear {
     }
 
     /// Accumulates `dinp [N, C] += dout · W`, `dweight [OC, C] += doutᵀ · inp`, `dbias [OC] += Σ_rows dout`.
+    /// `accumulateInput: false` writes `dinp = dout · W` instead (its old values are not read, so it
+    /// need not be zeroed first).
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
-                                dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int) {
+                                dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
+                                accumulateInput: Bool = true) {
         nonisolated(unsafe) let (dinp, dweight, dout, inp, weight) = (dinp, dweight, dout, inp, weight)
         if let dinp {
             KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
-                BLAS.sgemm(dout + rows.lowerBound * OC, weight, dinp + rows.lowerBound * C, m: rows.count, n: C, k: OC, beta: 1)
+                BLAS.sgemm(dout + rows.lowerBound * OC, weight, dinp + rows.lowerBound * C, m: rows.count, n: C, k: OC,
+                           beta: accumulateInput ? 1 : 0)
             }
         }
         if let dweight {

@@ -29,6 +29,15 @@ public enum TokenLayout {
         }
     }
 
+    /// `out[perm[p], :] = inp[p, :]` for a permutation `perm` of `0..<rows` (every row of `out` written
+    /// once): `scatterAdd` into a zeroed `out`, without the zeroing.
+    public static func scatter(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ perm: UnsafePointer<Int32>, rows: Int, C: Int) {
+        for p in 0..<rows {
+            let src = inp + p * C, dst = out + Int(perm[p]) * C
+            for c in 0..<C { dst[c] = src[c] }
+        }
+    }
+
     /// `out[perm[p], :] += inp[p, :]`: the backward of `gather`, and the forward of the inverse map.
     public static func scatterAdd(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ perm: UnsafePointer<Int32>, rows: Int, C: Int) {
         for p in 0..<rows {

@@ -66,9 +66,9 @@ public enum WindowAttention {
         }
     }
 
-    /// Accumulates `dqkv [W, N, 3C]` and `dtable` (per window and head: dP = dO·Vᵀ,
-    /// dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ += scale·dS·K, dK += scale·dSᵀ·Q). As in forward,
-    /// dO·Vᵀ runs over a transposed copy of the head's values.
+    /// Writes `dqkv [W, N, 3C]` (its old values are not read) and accumulates `dtable` (per window and
+    /// head: dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q).
+    /// As in forward, dO·Vᵀ runs over a transposed copy of the head's values.
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, index: UnsafePointer<Int32>,
                                 W: Int, N: Int, C: Int, heads h: Int) {
@@ -81,16 +81,24 @@ public enum WindowAttention {
         let dA = UnsafeMutablePointer<Float>.allocate(capacity: N * N)
         let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
         defer { dA.deallocate(); vt.deallocate() }
+        if N == 16 && d == 16 {
+            // Each head's score gradients summed over the chunk's windows, then added into the table.
+            let dSsum = UnsafeMutablePointer<Float>.allocate(capacity: h * 256)
+            dSsum.initialize(repeating: 0, count: h * 256)
+            defer { dSsum.deallocate() }
+            for w in windows {
+                let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
+                for hh in 0..<h {
+                    WindowAttention16.backward(dbase: dbase + hh * d, dSsum: dSsum + hh * 256, dO: dout + w * N * C + hh * d, base: base + hh * d,
+                                               P: probs + ((w * h + hh) * N) * N, C: C, scale: scale, vt: vt, dS: dA)
+                }
+            }
+            for hh in 0..<h { for ij in 0..<256 { dtable[Int(index[ij]) * h + hh] += dSsum[hh * 256 + ij] } }
+            return
+        }
         for w in windows {
             let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
-            if N == 16 && d == 16 {
-                for hh in 0..<h {
-                    WindowAttention16.backward(dbase: dbase + hh * d, dtable: dtable, dO: dout + w * N * C + hh * d, base: base + hh * d,
-                                               P: probs + ((w * h + hh) * N) * N, index: index, head: hh, heads: h, C: C, scale: scale,
-                                               vt: vt, dS: dA)
-                }
-                continue
-            }
+            for r in 0..<N { (dbase + r * 3 * C).update(repeating: 0, count: 3 * C) }  // accumulated below
             for hh in 0..<h {
                 for j in 0..<N {
                     let v = base + j * 3 * C + 2 * C + hh * d

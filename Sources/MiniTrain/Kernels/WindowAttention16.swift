@@ -37,11 +37,14 @@ enum WindowAttention16 {
         }
     }
 
-    /// One window and head of the backward pass: accumulates into `dbase` (the window's `dqkv` rows,
-    /// offset by the head) and `dtable`; `dO` is the head's output gradient (stride C).
-    @inline(__always) static func backward(dbase: UnsafeMutablePointer<Float>, dtable: UnsafeMutablePointer<Float>, dO: UnsafePointer<Float>,
-                                           base: UnsafePointer<Float>, P: UnsafePointer<Float>, index: UnsafePointer<Int32>,
-                                           head hh: Int, heads h: Int, C: Int, scale: Float,
+    /// One window and head of the backward pass: writes the window's `dqkv` columns of this head
+    /// (`dbase`, its rows offset by the head: dQ, dK and dV are each computed whole in registers and
+    /// stored once, so `dqkv` need not be zeroed) and adds the score gradient `dS [16, 16]` into `dSsum`
+    /// (the head's sum over windows, which the caller adds into the bias table once per chunk of
+    /// windows instead of 256 scattered additions per window); `dO` is the head's output gradient
+    /// (stride C).
+    @inline(__always) static func backward(dbase: UnsafeMutablePointer<Float>, dSsum: UnsafeMutablePointer<Float>, dO: UnsafePointer<Float>,
+                                           base: UnsafePointer<Float>, P: UnsafePointer<Float>, C: Int, scale: Float,
                                            vt: UnsafeMutablePointer<Float>, dS: UnsafeMutablePointer<Float>) {
         let stride = 3 * C
         for j in 0..<16 {
@@ -54,25 +57,25 @@ enum WindowAttention16 {
             for e in 0..<16 { g = g.addingProduct(dOi[e], load(vt + e * 16)) }
             let p = load(P + i * 16)
             let rowsum = VectorMath.laneSum(g * p)
-            store(p * (g - rowsum), dS + i * 16)
-            let dOv = load(dOi)
-            for j in 0..<16 {
-                let dv = dbase + j * stride + 2 * C
-                store(load(dv).addingProduct(P[i * 16 + j], dOv), dv)
-            }
+            let ds = p * (g - rowsum)
+            store(ds, dS + i * 16)
+            store(load(dSsum + i * 16) + ds, dSsum + i * 16)
         }
-        for ij in 0..<256 { dtable[Int(index[ij]) * h + hh] += dS[ij] }
+        // dV_j = Σ_i P[i, j] dO_i.
+        for j in 0..<16 {
+            var dv = V16()
+            for i in 0..<16 { dv = dv.addingProduct(P[i * 16 + j], load(dO + i * C)) }
+            store(dv, dbase + j * stride + 2 * C)
+        }
         for i in 0..<16 {
             var dq = V16()
             for j in 0..<16 { dq = dq.addingProduct(dS[i * 16 + j] * scale, load(base + j * stride + C)) }
-            let p = dbase + i * stride
-            store(load(p) + dq, p)
+            store(dq, dbase + i * stride)
         }
         for j in 0..<16 {
             var dk = V16()
             for i in 0..<16 { dk = dk.addingProduct(dS[i * 16 + j] * scale, load(base + i * stride)) }
-            let p = dbase + j * stride + C
-            store(load(p) + dk, p)
+            store(dk, dbase + j * stride + C)
         }
     }
 }
