@@ -59,9 +59,11 @@ let package = Package(
         .target(name: "ShardWriter", dependencies: ["LensData", "Cropping", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. PNG contact sheets, grids and charts (FreeType text), for people to look at.
         .target(name: "Render", dependencies: ["LensData", "Cropping", "PairSampler", "CPNG", "CFreeType"]),
-        // 6. EsViT training on CPU (CMallocTuning: glibc's allocator settings for the steps that still allocate).
+        // 6. EsViT training on CPU (CMallocTuning: glibc's allocator settings for the steps that still allocate;
+        //    CGemm: the matrix products of a compact Swin on AVX2 + FMA, OpenBLAS elsewhere).
         .target(name: "CMallocTuning"),
-        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "LensCore", .product(name: "RealModule", package: "swift-numerics")],
+        .target(name: "CGemm", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "MiniTrain", dependencies: ["COpenBLAS", "CMallocTuning", "CGemm", "LensCore", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: kernelSettings),
         // 6'. Evaluation numerics on feature matrices: k-NN, linear probe, AUC, effective rank, entropies (no I/O).
         .target(name: "FeatureMetrics", dependencies: ["COpenBLAS", "LensCore", .product(name: "RealModule", package: "swift-numerics")]),

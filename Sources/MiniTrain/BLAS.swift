@@ -1,6 +1,11 @@
+import CGemm
 import COpenBLAS
+import Foundation
 
-/// The matrix products MiniTrain's layers are built on, through OpenBLAS `cblas_sgemm`.
+/// The matrix products MiniTrain's layers are built on: `CGemm`'s kernel on x86-64 CPUs with AVX2 and
+/// FMA (the thin products of a compact Swin, without OpenBLAS's copies of its operands), OpenBLAS
+/// `cblas_sgemm` elsewhere. `LENSPIPE_GEMM=openblas` in the environment uses OpenBLAS everywhere (the
+/// baseline `scripts/bench-train-ab.sh` measures the kernel against).
 public enum BLAS {
     /// Sets OpenBLAS's thread count. Call once at start-up (from `--threads`): OpenBLAS's default of
     /// one thread per core spin-waits badly when other work shares the cores.
@@ -8,23 +13,49 @@ public enum BLAS {
         openblas_set_num_threads(Int32(max(1, n)))
     }
 
-    /// `C[M, N] = alpha * op(A) op(B) + beta * C`, row-major, where `op(A)` is `[M, K]` and `op(B)` is `[K, N]`.
+    /// Whether products go to OpenBLAS alone (`LENSPIPE_GEMM=openblas`), read once.
+    static let openBLASOnly: Bool = ProcessInfo.processInfo.environment["LENSPIPE_GEMM"] == "openblas"
+
+    /// Which products `CGemm`'s kernel takes: those with a row-major A and at most 256 columns (a Swin
+    /// block's forward and input gradients, where OpenBLAS copies the whole of A before computing and
+    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms) and wide outputs
+    /// are faster in OpenBLAS's kernel (`scripts/bench-gemm.sh` measures both).
+    static func usesKernel(transA: Bool, n: Int) -> Bool { !transA && n <= 256 }
+
+    /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
+    /// `op(B)` is `[K, N]`, with explicit leading dimensions (for sub-blocks of larger matrices).
     /// - Parameters:
     ///   - transA: A is stored `[K, M]` and used transposed.
     ///   - transB: B is stored `[N, K]` and used transposed (the PyTorch `Linear` weight layout).
-    /// `sgemm` with explicit leading dimensions, for sub-blocks of larger matrices.
+    ///   - bias: `[N]`, added to every row of C (nil: none).
     public static func sgemmStrided(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                     m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
-                                    lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+                                    lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
+                                    bias: UnsafePointer<Float>? = nil) {
+        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, n: n)
+            && lenspipe_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
+                              beta, c, Int32(ldc), bias) == 1 {
+            return
+        }
+        var beta = beta
+        if let bias {
+            // OpenBLAS has no bias: each row is written with it first and the product added onto it.
+            for r in 0..<m {
+                let row = c + r * ldc
+                if beta == 0 { row.update(from: bias, count: n) } else { for j in 0..<n { row[j] = beta * row[j] + bias[j] } }
+            }
+            beta = 1
+        }
+        guard m > 0 && n > 0 else { return }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
+    /// `sgemmStrided` on whole matrices (leading dimensions are the row lengths).
     public static func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                              m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
-                             alpha: Float = 1, beta: Float = 0) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(transA ? m : k),
-                    b, blasint(transB ? k : n), beta, c, blasint(n))
+                             alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil) {
+        sgemmStrided(a, b, c, m: m, n: n, k: k, transA: transA, transB: transB,
+                     lda: transA ? m : k, ldb: transB ? k : n, ldc: n, alpha: alpha, beta: beta, bias: bias)
     }
 }

@@ -7,13 +7,7 @@ public enum Linear {
                                _ bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
         nonisolated(unsafe) let (out, inp, weight, bias) = (out, inp, weight, bias)
         KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
-            // The bias is written first and the product added onto it (beta 1): one pass over the
-            // output fewer than a product into zeroed rows followed by a bias pass.
-            if let bias {
-                for r in rows { (out + r * OC).update(from: bias, count: OC) }
-            }
-            BLAS.sgemm(inp + rows.lowerBound * C, weight, out + rows.lowerBound * OC, m: rows.count, n: OC, k: C, transB: true,
-                       beta: bias == nil ? 0 : 1)
+            BLAS.sgemm(inp + rows.lowerBound * C, weight, out + rows.lowerBound * OC, m: rows.count, n: OC, k: C, transB: true, bias: bias)
         }
     }
 

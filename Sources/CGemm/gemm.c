@@ -1,0 +1,207 @@
+#include "gemm.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+enum { MR = 6, NR = 16, KC = 256 };
+
+/// Each thread's packing buffer, grown to the largest `op(B)` it has packed and then reused (a training
+/// step allocates nothing once the first step has run), freed when the thread exits.
+static pthread_key_t panel_key;
+static pthread_once_t panel_once = PTHREAD_ONCE_INIT;
+typedef struct { float *data; size_t capacity; } Panel;
+static void panel_free(void *p) { Panel *b = p; free(b->data); free(b); }
+static void panel_key_make(void) { pthread_key_create(&panel_key, panel_free); }
+static float *panel_buffer(size_t count) {
+    pthread_once(&panel_once, panel_key_make);
+    Panel *b = pthread_getspecific(panel_key);
+    if (!b) {
+        b = calloc(1, sizeof(Panel));
+        if (!b) return NULL;
+        pthread_setspecific(panel_key, b);
+    }
+    if (b->capacity < count) {
+        float *grown = NULL;
+        if (posix_memalign((void **)&grown, 64, count * sizeof(float)) != 0) return NULL;
+        free(b->data);
+        b->data = grown;
+        b->capacity = count;
+    }
+    return b->data;
+}
+
+/// One 6 x 16 tile over `kc` inner terms: `acc = Σ_k a[r](k) · b[k, 0..<16]`, where row r's element k is
+/// at `a[r] + k * aks` and `b[k, j]` at `b + k * bs + j`; then the tile is written to the `rows` x `cols`
+/// corner of `c` (row stride ldc) as `acc + first`, where `first` is `beta · c (+ bias)` for the first
+/// block of the inner dimension and `c` (the sum so far) for the others.
+__attribute__((target("avx2,fma")))
+static void tile(const float *a0, const float *a1, const float *a2, const float *a3, const float *a4, const float *a5,
+                 long aks, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
+                 int firstBlock, float beta, const float *bias) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (long k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b + k * bs), b1 = _mm256_loadu_ps(b + k * bs + 8);
+        const long o = k * aks;
+        __m256 x;
+        x = _mm256_broadcast_ss(a0 + o); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + o); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + o); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + o); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + o); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + o); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    if (cols == NR) {
+        const __m256 vb = _mm256_set1_ps(beta);
+        const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            float *cr = c + (long)r * ldc;
+            __m256 v0 = acc[r][0], v1 = acc[r][1];
+            if (!firstBlock) {
+                v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
+                v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
+            } else {
+                __m256 f0 = bias0, f1 = bias1;
+                if (beta != 0) {
+                    f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0);
+                    f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1);
+                }
+                v0 = _mm256_add_ps(f0, v0);
+                v1 = _mm256_add_ps(f1, v1);
+            }
+            _mm256_storeu_ps(cr, v0);
+            _mm256_storeu_ps(cr + 8, v1);
+        }
+        return;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+    for (int r = 0; r < MR; r++) { _mm256_store_ps(t + r * NR, acc[r][0]); _mm256_store_ps(t + r * NR + 8, acc[r][1]); }
+    for (int r = 0; r < rows; r++) {
+        float *cr = c + (long)r * ldc;
+        for (int j = 0; j < cols; j++) {
+            float f;
+            if (!firstBlock) f = cr[j];
+            else f = (bias ? bias[j] : 0) + (beta != 0 ? beta * cr[j] : 0);
+            cr[j] = f + t[r * NR + j];
+        }
+    }
+}
+
+/// Tile for row-major A: a0..a5 advance by one float per k.
+__attribute__((target("avx2,fma")))
+static void tileRow(const float *a0, long lda, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
+                 int firstBlock, float beta, const float *bias) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    if (rows < 6) { if (rows < 2) a1 = a0; if (rows < 3) a2 = a0; if (rows < 4) a3 = a0; if (rows < 5) a4 = a0; a5 = a0; }
+    for (int k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        b += bs;
+        __m256 x;
+        x = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const __m256 vb = _mm256_set1_ps(beta);
+    const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (int r = 0; r < rows; r++) {
+        float *cr = c + (long)r * ldc;
+        __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (!firstBlock) { v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0); v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1); }
+        else { __m256 f0 = bias0, f1 = bias1;
+            if (beta != 0) { f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0); f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1); }
+            v0 = _mm256_add_ps(f0, v0); v1 = _mm256_add_ps(f1, v1); }
+        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static int sgemm_avx2(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float beta, float *C, int ldc, const float *bias) {
+    if (M <= 0 || N <= 0) return 1;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(long)i * ldc + j] = (bias ? bias[j] : 0) + (beta != 0 ? beta * C[(long)i * ldc + j] : 0);
+        return 1;
+    }
+    const int panels = (N + NR - 1) / NR;
+    // op(B) in place when it is row-major with whole panels; otherwise packed, panel p at
+    // packed + p * K * NR, row k of it at + k * NR (zero columns past N).
+    const int inPlace = !transB && N % NR == 0;
+    float *packed = NULL;
+    if (!inPlace) {
+        packed = panel_buffer((size_t)panels * K * NR);
+        if (!packed) return 0;
+        for (int p = 0; p < panels; p++) {
+            float *dst = packed + (long)p * K * NR;
+            const int j0 = p * NR, cols = N - j0 < NR ? N - j0 : NR;
+            for (int k = 0; k < K; k++) {
+                float *d = dst + (long)k * NR;
+                for (int j = 0; j < cols; j++) d[j] = transB ? B[(long)(j0 + j) * ldb + k] : B[(long)k * ldb + j0 + j];
+                for (int j = cols; j < NR; j++) d[j] = 0;
+            }
+        }
+    }
+    // Rows in blocks whose op(A) part stays in the L2 cache across the panels.
+    int mc = (int)(32768 / (K < KC ? K : KC)) / MR * MR;
+    if (mc < MR) mc = MR;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        const int kc = K - k0 < KC ? K - k0 : KC;
+        const int firstBlock = k0 == 0;
+        for (int i0 = 0; i0 < M; i0 += mc) {
+            const int iEnd = i0 + mc < M ? i0 + mc : M;
+            for (int p = 0; p < panels; p++) {
+                const int j0 = p * NR, cols = N - j0 < NR ? N - j0 : NR;
+                const float *b = inPlace ? B + (long)k0 * ldb + j0 : packed + (long)p * K * NR + (long)k0 * NR;
+                const long bs = inPlace ? ldb : NR;
+                const float *pb = bias ? bias + j0 : NULL;
+                for (int i = i0; i < iEnd; i += MR) {
+                    const int rows = iEnd - i < MR ? iEnd - i : MR;
+                    const float *a[MR];
+                    for (int r = 0; r < MR; r++) {
+                        const int row = i + (r < rows ? r : 0);  // rows past M repeat the first (results dropped)
+                        a[r] = transA ? A + (long)k0 * lda + row : A + (long)row * lda + k0;
+                    }
+                    if (!transA && cols == NR) tileRow(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb);
+                    else tile(a[0], a[1], a[2], a[3], a[4], a[5], transA ? lda : 1, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols,
+                         firstBlock, beta, pb);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+static int has_avx2_fma(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+}
+
+int lenspipe_sgemm(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc, const float *bias) {
+    if (!has_avx2_fma()) return 0;
+    return sgemm_avx2(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias);
+}
+#else
+int lenspipe_sgemm(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc, const float *bias) {
+    (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb;
+    (void)beta; (void)C; (void)ldc; (void)bias;
+    return 0;
+}
+#endif

@@ -1,0 +1,77 @@
+import CGemm
+import Foundation
+import Testing
+import LensCore
+@testable import MiniTrain
+
+/// `CGemm`'s kernel (what `BLAS.sgemm` runs on AVX2 + FMA CPUs) against a double-precision loop, over
+/// every layout MiniTrain uses, with the tile's edges (rows past a multiple of 6, columns past a
+/// multiple of 16, an inner dimension past a block of 256), leading dimensions wider than the rows,
+/// beta 0 / 1 / ½ and the fused bias.
+@Suite struct GemmKernelTests {
+    static var cpuHasAVX2FMA: Bool {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flags = Set((info.split(separator: "\n").first { $0.hasPrefix("flags") } ?? "").split(separator: " "))
+        return flags.contains("avx2") && flags.contains("fma")
+    }
+
+    @Test(arguments: [(1, 1, 1), (7, 17, 3), (6, 16, 256), (13, 33, 257), (100, 96, 32), (31, 40, 600), (5, 3, 1000), (12, 48, 0)])
+    func matchesALoopInDoublePrecision(shape: (Int, Int, Int)) {
+        let (M, N, K) = shape
+        var rng = Philox4x64(seed: UInt64(M * 1000 + N), stream: UInt64(K))
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
+        for transA in [false, true] {
+            for transB in [false, true] {
+                for beta: Float in [0, 1, 0.5] {
+                    for withBias in [false, true] {
+                        let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 2, ldc = N + 5
+                        let a = random((transA ? K : M) * lda + 1), b = random((transB ? N : K) * ldb + 1)
+                        let c0 = random(M * ldc), bias = random(N)
+                        var expected = c0
+                        for i in 0..<M {
+                            for j in 0..<N {
+                                var s = 0.0
+                                for k in 0..<K {
+                                    let x = transA ? a[k * lda + i] : a[i * lda + k], y = transB ? b[j * ldb + k] : b[k * ldb + j]
+                                    s += Double(x) * Double(y)
+                                }
+                                expected[i * ldc + j] = Float(s + Double(beta) * Double(c0[i * ldc + j]) + (withBias ? Double(bias[j]) : 0))
+                            }
+                        }
+                        var c = c0
+                        let done = c.withUnsafeMutableBufferPointer { cp in
+                            bias.withUnsafeBufferPointer { bp in
+                                lenspipe_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta,
+                                               cp.baseAddress, Int32(ldc), withBias ? bp.baseAddress : nil)
+                            }
+                        }
+                        if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
+                        guard done == 1 else { continue }
+                        let tolerance = 1e-5 * Float(K + 1).squareRoot() * 4
+                        let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
+                        #expect(worst <= tolerance, "M \(M) N \(N) K \(K) transA \(transA) transB \(transB) beta \(beta) bias \(withBias): \(worst)")
+                        // Columns past N (the leading dimension's padding) are left as they were.
+                        let padding = (0..<M).flatMap { i in (N..<ldc).map { i * ldc + $0 } }
+                        #expect(padding.allSatisfy { c[$0] == c0[$0] }, "the kernel wrote past column N")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A row's result does not depend on where the row falls in the matrix: the product of rows 5..<20
+    /// computed alone equals those rows of the product of all 24 (so splitting rows among threads, or
+    /// among lanes, changes no bit).
+    @Test func rowsGiveTheSameBitsWhereverTheyFall() {
+        let (M, N, K) = (24, 40, 300)
+        var rng = Philox4x64(seed: 5, stream: 1)
+        let a = (0..<(M * K)).map { _ in Float(rng.normal()) }, w = (0..<(N * K)).map { _ in Float(rng.normal()) }
+        let bias = (0..<N).map { _ in Float(rng.normal()) }
+        var whole = [Float](repeating: 0, count: M * N), part = [Float](repeating: 0, count: 15 * N)
+        BLAS.sgemm(a, w, &whole, m: M, n: N, k: K, transB: true, bias: bias)
+        a.withUnsafeBufferPointer { ap in
+            BLAS.sgemm(ap.baseAddress! + 5 * K, w, &part, m: 15, n: N, k: K, transB: true, bias: bias)
+        }
+        #expect(Array(whole[(5 * N)..<(20 * N)]) == part)
+    }
+}
