@@ -36,15 +36,12 @@ public struct DINOHead: Sendable {
         ]
     }
 
-    /// One pass's activations and its backward's buffers. Given back to `forward` (`reusing`), a cache
-    /// of the same rows is refilled in place: a training step after the first allocates none of them
-    /// (the trainer keeps one per lane and head, `EsViTTrainer.LaneMemory`).
+    /// One pass's activations (what backward reads) and its input gradient. Given back to `forward`
+    /// (`reusing`), a cache of the same rows is refilled in place: a training step after the first
+    /// allocates none of them (the trainer keeps one per lane, pass and head, `EsViTTrainer.LaneMemory`).
     public final class Cache {
         var input: [Float] = [], s1: [Float] = [], g1: [Float] = [], s2: [Float] = [], g2: [Float] = []
-        var h3: [Float] = [], z: [Float] = [], norms: [Float] = [], weight: [Float] = [], vnorm: [Float] = []
-        /// Forward's pre-activation scratch `[M, H]`, and backward's gradients.
-        var h: [Float] = [], dz: [Float] = [], dW: [Float] = [], dh3: [Float] = [], dg2: [Float] = [], dh2: [Float] = []
-        var dg1: [Float] = [], dh1: [Float] = []
+        var z: [Float] = [], norms: [Float] = [], weight: [Float] = [], vnorm: [Float] = []
         var rows = 0
         /// `[M, K]` logits.
         public var logits: [Float] = []
@@ -55,35 +52,49 @@ public struct DINOHead: Sendable {
 
         /// The buffers' base addresses (for the test that a refilled cache keeps its memory).
         var bufferAddresses: [Int] {
-            [s1, g1, s2, g2, h3, z, norms, weight, vnorm, h, dz, dW, dh3, dg2, dh2, dg1, dh1, logits, dinput]
-                .map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+            [s1, g1, s2, g2, z, norms, weight, vnorm, logits, dinput].map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
         }
     }
 
-    /// `input [M, D]` -> logits `[M, K]`. `reusing`: an earlier cache whose buffers this pass refills.
-    public func forward(_ arena: ParameterArena, input: [Float], rows M: Int, reusing old: Cache? = nil) -> Cache {
+    /// The working buffers of a pass that nothing reads after it (forward's pre-activations, backward's
+    /// gradients between the layers), shared by every head pass of a lane (the trainer keeps one per
+    /// lane) and sized by the largest (SwinBackbone's `WorkingBuffers` do the same for the blocks).
+    public final class Scratch {
+        var h: [Float] = [], h3: [Float] = [], dz: [Float] = [], dW: [Float] = [], dh3: [Float] = [], dg2: [Float] = []
+        var dh2: [Float] = [], dg1: [Float] = [], dh1: [Float] = []
+
+        public init() {}
+
+        var bufferAddresses: [Int] {
+            [h, h3, dz, dW, dh3, dg2, dh2, dg1, dh1].map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+        }
+    }
+
+    /// `input [M, D]` -> logits `[M, K]`. `reusing`: an earlier cache whose buffers this pass refills;
+    /// `scratch`: working buffers to use (nil: new ones).
+    public func forward(_ arena: ParameterArena, input: [Float], rows M: Int, reusing old: Cache? = nil, scratch: Scratch? = nil) -> Cache {
         let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
         precondition(arena.count >= end, "the arena holds \(arena.count) floats, the head \(name) ends at \(end)")
-        let c = old ?? Cache()
+        let c = old ?? Cache(), w = scratch ?? Scratch()
         c.rows = M
         c.input = input
-        SwinBackbone.fit(&c.h, M * H)
+        SwinBackbone.atLeast(&w.h, M * H)
+        SwinBackbone.atLeast(&w.h3, M * Bn)
         SwinBackbone.fit(&c.g1, M * H)
         SwinBackbone.fit(&c.s1, M * H)
         SwinBackbone.fit(&c.g2, M * H)
         SwinBackbone.fit(&c.s2, M * H)
-        SwinBackbone.fit(&c.h3, M * Bn)
         SwinBackbone.fit(&c.z, M * Bn)
         SwinBackbone.fit(&c.norms, M)
         SwinBackbone.fit(&c.weight, K * Bn)
         SwinBackbone.fit(&c.vnorm, K)
         SwinBackbone.fit(&c.logits, M * K)
-        Linear.forward(&c.h, input, arena.values + w0, arena.values + b0, N: M, C: D, OC: H)
-        GELU.forward(&c.g1, slope: &c.s1, c.h, count: M * H)
-        Linear.forward(&c.h, c.g1, arena.values + w2, arena.values + b2, N: M, C: H, OC: H)
-        GELU.forward(&c.g2, slope: &c.s2, c.h, count: M * H)
-        Linear.forward(&c.h3, c.g2, arena.values + w4, arena.values + b4, N: M, C: H, OC: Bn)
-        L2Normalize.forward(&c.z, norms: &c.norms, c.h3, N: M, C: Bn)
+        Linear.forward(&w.h, input, arena.values + w0, arena.values + b0, N: M, C: D, OC: H)
+        GELU.forward(&c.g1, slope: &c.s1, w.h, count: M * H)
+        Linear.forward(&w.h, c.g1, arena.values + w2, arena.values + b2, N: M, C: H, OC: H)
+        GELU.forward(&c.g2, slope: &c.s2, w.h, count: M * H)
+        Linear.forward(&w.h3, c.g2, arena.values + w4, arena.values + b4, N: M, C: H, OC: Bn)
+        L2Normalize.forward(&c.z, norms: &c.norms, w.h3, N: M, C: Bn)
         WeightNorm.forward(weight: &c.weight, vnorm: &c.vnorm, g: arena.values + g,
                            v: arena.values + v, K: K, D: Bn)
         Linear.forward(&c.logits, c.z, c.weight, nil, N: M, C: Bn, OC: K)
@@ -91,32 +102,35 @@ public struct DINOHead: Sendable {
     }
 
     /// Accumulates parameter gradients; leaves the gradient of the input `[M, D]` in `c.dinput`.
-    /// - Parameter trainG: whether `weight_g` gets a gradient (false: norm_last_layer, g frozen at 1).
-    public func backward(_ arena: ParameterArena, cache c: Cache, dlogits: [Float], trainG: Bool = false) {
+    /// - Parameters:
+    ///   - trainG: whether `weight_g` gets a gradient (false: norm_last_layer, g frozen at 1).
+    ///   - scratch: working buffers to use (nil: new ones).
+    public func backward(_ arena: ParameterArena, cache c: Cache, dlogits: [Float], trainG: Bool = false, scratch: Scratch? = nil) {
         let (D, H, Bn, K) = (config.finalDim, config.hidden, config.bottleneck, config.outDim)
-        let M = c.rows
+        let M = c.rows, w = scratch ?? Scratch()
         precondition(arena.count >= end, "the arena holds \(arena.count) floats, the head \(name) ends at \(end)")
-        // The kernels below accumulate: every gradient buffer starts at 0.
-        SwinBackbone.zeroed(&c.dz, M * Bn)
-        SwinBackbone.zeroed(&c.dW, K * Bn)
-        SwinBackbone.zeroed(&c.dh3, M * Bn)
-        SwinBackbone.zeroed(&c.dg2, M * H)
-        SwinBackbone.zeroed(&c.dh2, M * H)
-        SwinBackbone.zeroed(&c.dg1, M * H)
-        SwinBackbone.zeroed(&c.dh1, M * H)
-        SwinBackbone.zeroed(&c.dinput, M * D)
-        Linear.backward(dinp: &c.dz, dweight: &c.dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
+        // Every gradient is written whole by the first kernel that fills it, but dz and dW, which the
+        // last layer's backward accumulates into.
+        SwinBackbone.zeroedAtLeast(&w.dz, M * Bn)
+        SwinBackbone.zeroedAtLeast(&w.dW, K * Bn)
+        SwinBackbone.zeroedAtLeast(&w.dh3, M * Bn)
+        SwinBackbone.atLeast(&w.dg2, M * H)
+        SwinBackbone.atLeast(&w.dh2, M * H)
+        SwinBackbone.atLeast(&w.dg1, M * H)
+        SwinBackbone.atLeast(&w.dh1, M * H)
+        SwinBackbone.fit(&c.dinput, M * D)
+        Linear.backward(dinp: &w.dz, dweight: &w.dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
         WeightNorm.backward(dv: arena.grads + v, dg: trainG ? arena.grads + g : nil,
-                            dweight: c.dW, g: arena.values + g, v: arena.values + v,
+                            dweight: w.dW, g: arena.values + g, v: arena.values + v,
                             vnorm: c.vnorm, K: K, D: Bn)
-        L2Normalize.backward(dinp: &c.dh3, dout: c.dz, out: c.z, norms: c.norms, N: M, C: Bn)
-        Linear.backward(dinp: &c.dg2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: c.dh3, inp: c.g2,
-                        weight: arena.values + w4, N: M, C: H, OC: Bn)
-        GELU.backward(dinp: &c.dh2, dout: c.dg2, slope: c.s2, count: M * H)
-        Linear.backward(dinp: &c.dg1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: c.dh2, inp: c.g1,
-                        weight: arena.values + w2, N: M, C: H, OC: H)
-        GELU.backward(dinp: &c.dh1, dout: c.dg1, slope: c.s1, count: M * H)
-        Linear.backward(dinp: &c.dinput, dweight: arena.grads + w0, dbias: arena.grads + b0, dout: c.dh1, inp: c.input,
-                        weight: arena.values + w0, N: M, C: D, OC: H)
+        L2Normalize.backward(dinp: &w.dh3, dout: w.dz, out: c.z, norms: c.norms, N: M, C: Bn)
+        Linear.backward(dinp: &w.dg2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: w.dh3, inp: c.g2,
+                        weight: arena.values + w4, N: M, C: H, OC: Bn, accumulateInput: false)
+        GELU.backward(dinp: &w.dh2, dout: w.dg2, slope: c.s2, count: M * H, accumulate: false)
+        Linear.backward(dinp: &w.dg1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: w.dh2, inp: c.g1,
+                        weight: arena.values + w2, N: M, C: H, OC: H, accumulateInput: false)
+        GELU.backward(dinp: &w.dh1, dout: w.dg1, slope: c.s1, count: M * H, accumulate: false)
+        Linear.backward(dinp: &c.dinput, dweight: arena.grads + w0, dbias: arena.grads + b0, dout: w.dh1, inp: c.input,
+                        weight: arena.values + w0, N: M, C: D, OC: H, accumulateInput: false)
     }
 }

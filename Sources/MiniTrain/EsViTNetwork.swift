@@ -50,9 +50,10 @@ public struct EsViTNetwork: Sendable {
     /// puts the decoder's mask token in place of those patches' embeddings (`SwinBackbone.forward`).
     /// `reusing`: an earlier output whose backbone and head buffers this pass refills, `keep`: keep the
     /// backbone's for that (`SwinBackbone.forward`). The pooled features (`[B, C]`) are new each pass.
+    /// `headScratch`: the heads' working buffers (`DINOHead.Scratch`; nil: new ones).
     public func forward(_ arena: ParameterArena, images: [Float], batch B: Int, size S: Int, forBackward: Bool = true,
                         headInput: (mean: [Float], invStd: [Float])? = nil, patchMask: [Float]? = nil, reusing old: Output? = nil,
-                        keep: Bool = false) -> Output {
+                        keep: Bool = false, headScratch: DINOHead.Scratch? = nil) -> Output {
         if let old { (old.view.input, old.region.input) = ([], []) }  // the region head read the old tokens: let them go
         let bb = backbone.forward(arena, images: images, batch: B, size: S, forBackward: forBackward, patchMask: backboneMask(patchMask),
                                   reusing: old?.backbone, keep: keep)
@@ -63,8 +64,8 @@ public struct EsViTNetwork: Sendable {
             RunningStandardize.forward(&headIn, pooled, mean: stats.mean, invStd: stats.invStd, N: B, C: config.finalDim)
             invStd = stats.invStd
         }
-        let v = head.forward(arena, input: headIn, rows: B, reusing: old?.view)
-        let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens, reusing: old?.region)
+        let v = head.forward(arena, input: headIn, rows: B, reusing: old?.view, scratch: headScratch)
+        let r = headDense.forward(arena, input: bb.tokensOut, rows: B * bb.tokens, reusing: old?.region, scratch: headScratch)
         return Output(backbone: bb, view: v, region: r, pooled: pooled, poolWeights: weights, headInvStd: invStd)
     }
 
@@ -136,13 +137,13 @@ public struct EsViTNetwork: Sendable {
     /// a gradient of the final tokens `[B·L, C]` from another objective (the pixel decoder's), and
     /// `dstage`, that objective's gradient of an earlier stage's output, if given.
     public func backward(_ arena: ParameterArena, output: Output, dview: [Float], dregion: [Float], trainG: Bool = false,
-                         dtokens extra: [Float]? = nil, dstage: (stage: Int, grad: [Float])? = nil) {
+                         dtokens extra: [Float]? = nil, dstage: (stage: Int, grad: [Float])? = nil, headScratch: DINOHead.Scratch? = nil) {
         let B = output.backbone.batch, L = output.backbone.tokens, C = config.finalDim
         // The heads leave their input gradients in their caches; both are worked on in place there.
         let (view, region) = (output.view, output.region)
-        head.backward(arena, cache: view, dlogits: dview, trainG: trainG)
+        head.backward(arena, cache: view, dlogits: dview, trainG: trainG, scratch: headScratch)
         if !output.headInvStd.isEmpty { RunningStandardize.backward(&view.dinput, invStd: output.headInvStd, N: B, C: C) }
-        headDense.backward(arena, cache: region, dlogits: dregion, trainG: trainG)
+        headDense.backward(arena, cache: region, dlogits: dregion, trainG: trainG, scratch: headScratch)
         if output.poolWeights.isEmpty {
             TokenLayout.meanPoolBackward(&region.dinput, view.dinput, B: B, L: L, C: C)
         } else {

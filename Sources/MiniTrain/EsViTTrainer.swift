@@ -100,6 +100,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         var global: EsViTNetwork.Output?, local: EsViTNetwork.Output?, teacher: EsViTNetwork.Output?
         let decoder = PixelDecoder.Memory()
         let loss = EsViTLoss.Memory()
+        let heads = DINOHead.Scratch()
         var globals: [Float] = [], locals: [Float] = [], patchMask: [Float] = [], target: [Float] = []
 
         /// Lets go of the last step's references to `patchMask` (the caches hold it), so that copying the
@@ -112,7 +113,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         /// The identities of every buffer kept (for the test that steps after the first allocate none).
         var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
-            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses + loss.bufferAddresses
+            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses + loss.bufferAddresses + heads.bufferAddresses
             for cache in [student, global?.backbone, local?.backbone, teacher?.backbone] { out += cache?.bufferAddresses ?? [] }
             for output in [global, local, teacher] { out += (output.map { $0.view.bufferAddresses + $0.region.bufferAddresses }) ?? [] }
             return out
@@ -326,7 +327,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: network.pool(bb, images: globals, size: S).pooled, sums: sums)
         }
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher,
-                                reusing: memory?.teacher, keep: memory != nil)
+                                reusing: memory?.teacher, keep: memory != nil, headScratch: memory?.heads)
         memory?.teacher = t
         var studentGlobals = globals
         if let mask {
@@ -334,10 +335,11 @@ public final class EsViTTrainer: @unchecked Sendable {
             TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
         }
         var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student,
-                                      patchMask: patchMask, reusing: memory?.global)]
+                                      patchMask: patchMask, reusing: memory?.global, headScratch: memory?.heads)]
         memory?.global = groups[0]
         if L > 0 {
-            groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student, reusing: memory?.local))
+            groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student, reusing: memory?.local,
+                                          headScratch: memory?.heads))
             memory?.local = groups[1]
         }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
@@ -348,7 +350,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         let mim = patchMask.map { _ in reconstruction(groups[0].backbone) }
         for (g, out) in groups.enumerated() {
             network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil,
-                             dstage: g == 0 ? mim?.dstage : nil)
+                             dstage: g == 0 ? mim?.dstage : nil, headScratch: memory?.heads)
         }
         var sums = PoolSums(channels: C)
         sums.mimLoss = mim?.loss ?? 0

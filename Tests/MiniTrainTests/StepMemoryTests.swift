@@ -26,8 +26,9 @@ import LensData
         step(2)
         let third = t.stepMemoryAddresses
         // Lane inputs and target (4), decoder (5), and at least the student's backbone per lane; with
-        // EsViT's terms also the loss's 7 and 19 per head for each of the three passes.
-        #expect(first.count >= 2 * (4 + 5 + 20 + (esvitTerms ? 7 + 3 * 2 * 19 : 0)), "\(first.count) buffers")
+        // EsViT's terms also the loss's 7, the heads' 9 working buffers and 10 per head for each of the
+        // three passes.
+        #expect(first.count >= 2 * (4 + 5 + 20 + (esvitTerms ? 7 + 9 + 3 * 2 * 10 : 0)), "\(first.count) buffers")
         #expect(first.count == third.count)
         let moved = zip(first, third).filter { $0 != $1 }.count
         #expect(moved == 0, "\(moved) of \(first.count) buffers moved between steps")
