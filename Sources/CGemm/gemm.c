@@ -92,7 +92,10 @@ static void tile(const float *a0, const float *a1, const float *a2, const float 
     }
 }
 
-/// Tile for row-major A: a0..a5 advance by one float per k.
+/// `tile` for a row-major A and a whole panel (the blocks' forwards and input gradients): the same
+/// loop with the rows at fixed strides from `a0`, and the full-width store alone. Kept beside `tile`
+/// because it measured faster on the thin forwards (a version with one generic tile for every case
+/// lost 15-35% on the K = 32 forwards in scripts/bench-gemm.sh).
 __attribute__((target("avx2,fma")))
 static void tileRow(const float *a0, long lda, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
                  int firstBlock, float beta, const float *bias) {
