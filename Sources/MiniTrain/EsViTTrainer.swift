@@ -102,6 +102,8 @@ public final class EsViTTrainer: @unchecked Sendable {
         let loss = EsViTLoss.Memory()
         let heads = DINOHead.Scratch()
         var globals: [Float] = [], locals: [Float] = [], patchMask: [Float] = [], target: [Float] = []
+        /// The student's global crops with the token mask's tokens blanked (the masked-token term).
+        var maskedGlobals: [Float] = []
 
         /// Lets go of the last step's references to `patchMask` (the caches hold it), so that copying the
         /// next step's mask in writes in place.
@@ -113,7 +115,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         /// The identities of every buffer kept (for the test that steps after the first allocate none).
         var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
-            var out = [a(globals), a(locals), a(patchMask), a(target)] + decoder.bufferAddresses + loss.bufferAddresses + heads.bufferAddresses
+            var out = [a(globals), a(locals), a(patchMask), a(target), a(maskedGlobals)] + decoder.bufferAddresses + loss.bufferAddresses + heads.bufferAddresses
             for cache in [student, global?.backbone, local?.backbone, teacher?.backbone] { out += cache?.bufferAddresses ?? [] }
             for output in [global, local, teacher] { out += (output.map { $0.view.bufferAddresses + $0.region.bufferAddresses }) ?? [] }
             return out
@@ -329,10 +331,18 @@ public final class EsViTTrainer: @unchecked Sendable {
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher,
                                 reusing: memory?.teacher, keep: memory != nil, headScratch: memory?.heads)
         memory?.teacher = t
+        // The student's global crops: with a token mask, a copy with those tokens blanked (into the
+        // lane's kept buffer when there is one).
         var studentGlobals = globals
         if let mask {
-            let g = tokenGrid(size: S)
-            TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: g)
+            if let memory {
+                SwinBackbone.fit(&memory.maskedGlobals, globals.count)
+                memory.maskedGlobals.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: globals, count: globals.count) }
+                TokenMask.apply(&memory.maskedGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: tokenGrid(size: S))
+                studentGlobals = memory.maskedGlobals
+            } else {
+                TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: tokenGrid(size: S))
+            }
         }
         var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student,
                                       patchMask: patchMask, reusing: memory?.global, headScratch: memory?.heads)]

@@ -9,15 +9,21 @@ import LensData
     /// passes, backward's working buffers, the decoder's; with EsViT's terms the heads' passes and the
     /// loss's targets, features and logit gradients) sits at the same address after the third step as
     /// after the first.
-    @Test(arguments: [false, true])
-    func stepsAfterTheFirstKeepEveryBuffer(esvitTerms: Bool) {
+    /// `esvitTerms`: the view and region terms (teacher, heads and local crops too); `maskedTokens`:
+    /// also the masked-token term, whose student crops are blanked copies.
+    @Test(arguments: [(false, false), (true, false), (true, true)])
+    func stepsAfterTheFirstKeepEveryBuffer(esvitTerms: Bool, maskedTokens: Bool) {
         let t = MaskedImageModelingTests.mimTrainer()
         t.hyper.mimTargetBlock = 8
-        if esvitTerms { (t.hyper.viewWeight, t.hyper.regionWeight) = (0.5, 0.5) }  // teacher, heads and local crops too
+        if esvitTerms { (t.hyper.viewWeight, t.hyper.regionWeight) = (0.5, 0.5) }
+        if maskedTokens { t.hyper.maskedWeight = 0.5 }
         t.lanes = 2
+        let grid = t.tokenGrid(size: 32)
         func step(_ k: UInt64) {
             let (g, l) = TrainerTests.batch(40 + k)
-            _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2,
+            // [2, B, grid²]: a different half of the tokens each step.
+            let tokenMask = maskedTokens ? (0..<(2 * 2 * grid * grid)).map { ($0 + Int(k)) % 2 == 0 } : nil
+            _ = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, tokenMask: tokenMask,
                         patchMask: MaskedImageModelingTests.patchMask(rows: 4, seed: k))
         }
         step(0)
@@ -25,10 +31,10 @@ import LensData
         step(1)
         step(2)
         let third = t.stepMemoryAddresses
-        // Lane inputs and target (4), decoder (5), and at least the student's backbone per lane; with
-        // EsViT's terms also the loss's 7, the heads' 9 working buffers and 10 per head for each of the
-        // three passes.
-        #expect(first.count >= 2 * (4 + 5 + 20 + (esvitTerms ? 7 + 9 + 3 * 2 * 10 : 0)), "\(first.count) buffers")
+        // Lane inputs, target and masked copy (5), decoder (5), and at least the student's backbone per
+        // lane; with EsViT's terms also the loss's 7, the heads' 9 working buffers and 10 per head for
+        // each of the three passes.
+        #expect(first.count >= 2 * (5 + 5 + 20 + (esvitTerms ? 7 + 9 + 3 * 2 * 10 : 0)), "\(first.count) buffers")
         #expect(first.count == third.count)
         let moved = zip(first, third).filter { $0 != $1 }.count
         #expect(moved == 0, "\(moved) of \(first.count) buffers moved between steps")
