@@ -4,8 +4,8 @@ import Foundation
 
 /// The matrix products MiniTrain's layers are built on: `CGemm`'s kernel on x86-64 CPUs with AVX2 and
 /// FMA (the thin products of a compact Swin, without OpenBLAS's copies of its operands), OpenBLAS
-/// `cblas_sgemm` elsewhere. `LENSPIPE_GEMM=openblas` in the environment uses OpenBLAS everywhere (the
-/// baseline `scripts/bench-train-ab.sh` measures the kernel against).
+/// `cblas_sgemm` elsewhere. `LENSPIPE_GEMM=openblas` in the environment uses OpenBLAS everywhere (a
+/// two-line wrapper that sets it gives `scripts/bench-train-ab.sh` its baseline binary).
 public enum BLAS {
     /// Sets OpenBLAS's thread count. Call once at start-up (from `--threads`): OpenBLAS's default of
     /// one thread per core spin-waits badly when other work shares the cores.
@@ -18,8 +18,8 @@ public enum BLAS {
 
     /// Which products `CGemm`'s kernel takes: those with a row-major A and at most 256 columns (a Swin
     /// block's forward and input gradients, where OpenBLAS copies the whole of A before computing and
-    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms) and wide outputs
-    /// are faster in OpenBLAS's kernel (`scripts/bench-gemm.sh` measures both).
+    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms) are faster in
+    /// OpenBLAS's kernel, and wider outputs were not faster in this one (`scripts/bench-gemm.sh`).
     static func usesKernel(transA: Bool, n: Int) -> Bool { !transA && n <= 256 }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
