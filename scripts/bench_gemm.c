@@ -1,7 +1,7 @@
 /* CGemm's kernel beside OpenBLAS's cblas_sgemm on the matrix products of the default model's training
  * step (64 px crops, 16 images x 2 crops per lane: 8192 / 2048 / 512 token rows per stage), as the step
  * calls them: forwards with the bias (OpenBLAS: rows set to the bias, then beta 1, as BLAS.swift does),
- * input gradients written (beta 0), weight gradients accumulated (beta 1). One thread, the two
+ * input gradients written (beta 0). One thread, the two
  * alternating 5 times per shape (best of each). One JSON line per shape; built and run by
  * scripts/bench-gemm.sh. */
 #include <cblas.h>
@@ -14,26 +14,21 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 
 int main(void) {
     openblas_set_num_threads(1);
-    /* name, M, N, K, transA, transB: forward (A · Wᵀ), input gradient (dY · W), weight gradient (dYᵀ · X). */
-    /* kind 0: forward with bias, 1: input gradient (beta 0), 2: weight gradient (beta 1). */
-    struct { const char *name; int M, N, K, ta, tb, kind; } shapes[] = {
-        {"stage0 qkv forward", 8192, 96, 32, 0, 1, 0}, {"stage0 fc1 forward", 8192, 128, 32, 0, 1, 0},
-        {"stage0 fc2 forward", 8192, 32, 128, 0, 1, 0}, {"stage0 proj forward", 8192, 32, 32, 0, 1, 0},
-        {"stage0 qkv input gradient", 8192, 32, 96, 0, 0, 1}, {"stage0 fc1 input gradient", 8192, 32, 128, 0, 0, 1},
-        {"stage0 fc2 input gradient", 8192, 128, 32, 0, 0, 1}, {"stage1 fc1 forward", 2048, 256, 64, 0, 1, 0},
-        {"stage1 fc2 forward", 2048, 64, 256, 0, 1, 0}, {"stage2 fc1 forward (OpenBLAS in the step)", 512, 512, 128, 0, 1, 0},
-        {"stage2 fc2 forward", 512, 128, 512, 0, 1, 0},
-        {"stage0 fc1 weight gradient (OpenBLAS in the step)", 128, 32, 8192, 1, 0, 2},
-        {"stage1 fc1 weight gradient (OpenBLAS in the step)", 256, 64, 2048, 1, 0, 2},
-        {"stage2 fc1 weight gradient (OpenBLAS in the step)", 512, 128, 512, 1, 0, 2},
+    /* name, M, N, K, transB, kind: 0 a forward (A · Wᵀ + bias), 1 an input gradient (dY · W, beta 0). */
+    struct { const char *name; int M, N, K, tb, kind; } shapes[] = {
+        {"stage0 qkv forward", 8192, 96, 32, 1, 0}, {"stage0 fc1 forward", 8192, 128, 32, 1, 0},
+        {"stage0 fc2 forward", 8192, 32, 128, 1, 0}, {"stage0 proj forward", 8192, 32, 32, 1, 0},
+        {"stage0 qkv input gradient", 8192, 32, 96, 0, 1}, {"stage0 fc1 input gradient", 8192, 32, 128, 0, 1},
+        {"stage0 fc2 input gradient", 8192, 128, 32, 0, 1}, {"stage1 fc1 forward", 2048, 256, 64, 1, 0},
+        {"stage1 fc2 forward", 2048, 64, 256, 1, 0}, {"stage2 fc1 forward (OpenBLAS in the step)", 512, 512, 128, 1, 0},
+        {"stage2 fc2 forward", 512, 128, 512, 1, 0},
     };
     srand(1);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, ta = shapes[s].ta, tb = shapes[s].tb, kind = shapes[s].kind;
+        int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, tb = shapes[s].tb, kind = shapes[s].kind;
         float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N), *c = calloc((size_t)M * N, sizeof(float));
         float *bias = malloc(sizeof(float) * N);
         for (int j = 0; j < N; j++) bias[j] = 0.01f * j;
-        const float beta = kind == 2 ? 1 : 0;
         for (long i = 0; i < (long)M * K; i++) a[i] = (float)rand() / RAND_MAX - 0.5f;
         for (long i = 0; i < (long)K * N; i++) b[i] = (float)rand() / RAND_MAX - 0.5f;
         double best[2] = {0, 0};
@@ -43,9 +38,9 @@ int main(void) {
                 do {
                     if (impl == 0) {
                         if (kind == 0) for (int r = 0; r < M; r++) for (int j = 0; j < N; j++) c[(long)r * N + j] = bias[j];
-                        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
-                                    a, ta ? M : K, b, tb ? K : N, kind == 0 ? 1 : beta, c, N);
-                    } else if (!lenspipe_sgemm(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, beta, c, N, kind == 0 ? bias : NULL)) {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
+                                    a, K, b, tb ? K : N, kind == 0 ? 1 : 0, c, N);
+                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL)) {
                         puts("{\"error\":\"no AVX2 + FMA\"}");
                         return 1;
                     }

@@ -33,71 +33,13 @@ static float *panel_buffer(size_t count) {
     return b->data;
 }
 
-/// One 6 x 16 tile over `kc` inner terms: `acc = Σ_k a[r](k) · b[k, 0..<16]`, where row r's element k is
-/// at `a[r] + k * aks` and `b[k, j]` at `b + k * bs + j`; then the tile is written to the `rows` x `cols`
-/// corner of `c` (row stride ldc) as `acc + first`, where `first` is `beta · c (+ bias)` for the first
-/// block of the inner dimension and `c` (the sum so far) for the others.
+/// One 6 x 16 tile over `kc` inner terms: `acc = Σ_k A[r, k] · b[k, 0..<16]` for the rows r at `a0 + r
+/// * lda` (`rows` < 6: the missing rows repeat row 0, their results dropped), `b[k, j]` at
+/// `b + k * bs + j`; then the tile is written to the `rows` x `cols` corner of `c` (row stride ldc) as
+/// `acc + first`, where `first` is `beta · c (+ bias)` for the first block of the inner dimension and
+/// `c` (the sum so far) for the others.
 __attribute__((target("avx2,fma")))
-static void tile(const float *a0, const float *a1, const float *a2, const float *a3, const float *a4, const float *a5,
-                 long aks, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
-                 int firstBlock, float beta, const float *bias) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (long k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_loadu_ps(b + k * bs), b1 = _mm256_loadu_ps(b + k * bs + 8);
-        const long o = k * aks;
-        __m256 x;
-        x = _mm256_broadcast_ss(a0 + o); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a1 + o); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a2 + o); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a3 + o); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a4 + o); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a5 + o); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-    }
-    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    if (cols == NR) {
-        const __m256 vb = _mm256_set1_ps(beta);
-        const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-        const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            float *cr = c + (long)r * ldc;
-            __m256 v0 = acc[r][0], v1 = acc[r][1];
-            if (!firstBlock) {
-                v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
-                v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
-            } else {
-                __m256 f0 = bias0, f1 = bias1;
-                if (beta != 0) {
-                    f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0);
-                    f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1);
-                }
-                v0 = _mm256_add_ps(f0, v0);
-                v1 = _mm256_add_ps(f1, v1);
-            }
-            _mm256_storeu_ps(cr, v0);
-            _mm256_storeu_ps(cr + 8, v1);
-        }
-        return;
-    }
-    float t[MR * NR] __attribute__((aligned(32)));
-    for (int r = 0; r < MR; r++) { _mm256_store_ps(t + r * NR, acc[r][0]); _mm256_store_ps(t + r * NR + 8, acc[r][1]); }
-    for (int r = 0; r < rows; r++) {
-        float *cr = c + (long)r * ldc;
-        for (int j = 0; j < cols; j++) {
-            float f;
-            if (!firstBlock) f = cr[j];
-            else f = (bias ? bias[j] : 0) + (beta != 0 ? beta * cr[j] : 0);
-            cr[j] = f + t[r * NR + j];
-        }
-    }
-}
-
-/// `tile` for a row-major A and a whole panel (the blocks' forwards and input gradients): the same
-/// loop with the rows at fixed strides from `a0`, and the full-width store alone. Kept beside `tile`
-/// because it measured faster on the thin forwards (a version with one generic tile for every case
-/// lost 15-35% on the K = 32 forwards in scripts/bench-gemm.sh).
-__attribute__((target("avx2,fma")))
-static void tileRow(const float *a0, long lda, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
+static void tile(const float *a0, long lda, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
                  int firstBlock, float beta, const float *bias) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -115,22 +57,35 @@ static void tileRow(const float *a0, long lda, const float *b, long bs, int kc, 
         x = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
     }
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    const __m256 vb = _mm256_set1_ps(beta);
-    const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-    const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    if (cols == NR) {
+        const __m256 vb = _mm256_set1_ps(beta);
+        const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            float *cr = c + (long)r * ldc;
+            __m256 v0 = acc[r][0], v1 = acc[r][1];
+            if (!firstBlock) { v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0); v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1); }
+            else { __m256 f0 = bias0, f1 = bias1;
+                if (beta != 0) { f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0); f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1); }
+                v0 = _mm256_add_ps(f0, v0); v1 = _mm256_add_ps(f1, v1); }
+            _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+        }
+        return;
+    }
+    // The last panel of an N that is not a multiple of 16: the same sums, stored column by column.
+    float t[MR * NR] __attribute__((aligned(32)));
+    for (int r = 0; r < MR; r++) { _mm256_store_ps(t + r * NR, acc[r][0]); _mm256_store_ps(t + r * NR + 8, acc[r][1]); }
     for (int r = 0; r < rows; r++) {
         float *cr = c + (long)r * ldc;
-        __m256 v0 = acc[r][0], v1 = acc[r][1];
-        if (!firstBlock) { v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0); v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1); }
-        else { __m256 f0 = bias0, f1 = bias1;
-            if (beta != 0) { f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0); f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1); }
-            v0 = _mm256_add_ps(f0, v0); v1 = _mm256_add_ps(f1, v1); }
-        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+        for (int j = 0; j < cols; j++) {
+            const float first = firstBlock ? (bias ? bias[j] : 0) + (beta != 0 ? beta * cr[j] : 0) : cr[j];
+            cr[j] = first + t[r * NR + j];
+        }
     }
 }
 
 __attribute__((target("avx2,fma")))
-static int sgemm_avx2(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float beta, float *C, int ldc, const float *bias) {
     if (M <= 0 || N <= 0) return 1;
     if (K <= 0) {
@@ -171,14 +126,7 @@ static int sgemm_avx2(int transA, int transB, int M, int N, int K, const float *
                 const float *pb = bias ? bias + j0 : NULL;
                 for (int i = i0; i < iEnd; i += MR) {
                     const int rows = iEnd - i < MR ? iEnd - i : MR;
-                    const float *a[MR];
-                    for (int r = 0; r < MR; r++) {
-                        const int row = i + (r < rows ? r : 0);  // rows past M repeat the first (results dropped)
-                        a[r] = transA ? A + (long)k0 * lda + row : A + (long)row * lda + k0;
-                    }
-                    if (!transA && cols == NR) tileRow(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb);
-                    else tile(a[0], a[1], a[2], a[3], a[4], a[5], transA ? lda : 1, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols,
-                         firstBlock, beta, pb);
+                    tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb);
                 }
             }
         }
@@ -195,15 +143,15 @@ static int has_avx2_fma(void) {
     return cached;
 }
 
-int lenspipe_sgemm(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, const float *bias) {
     if (!has_avx2_fma()) return 0;
-    return sgemm_avx2(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias);
+    return sgemm_avx2(transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias);
 }
 #else
-int lenspipe_sgemm(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, const float *bias) {
-    (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb;
+    (void)transB; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb;
     (void)beta; (void)C; (void)ldc; (void)bias;
     return 0;
 }

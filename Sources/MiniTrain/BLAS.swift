@@ -18,8 +18,8 @@ public enum BLAS {
 
     /// Which products `CGemm`'s kernel takes: those with a row-major A and at most 256 columns (a Swin
     /// block's forward and input gradients, where OpenBLAS copies the whole of A before computing and
-    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms) are faster in
-    /// OpenBLAS's kernel, and wider outputs were not faster in this one (`scripts/bench-gemm.sh`).
+    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms; the kernel has no
+    /// transposed A) and wider outputs, where it was not faster, stay with OpenBLAS.
     static func usesKernel(transA: Bool, n: Int) -> Bool { !transA && n <= 256 }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
@@ -33,7 +33,7 @@ public enum BLAS {
                                     lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
                                     bias: UnsafePointer<Float>? = nil) {
         if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, n: n)
-            && lenspipe_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
+            && lenspipe_sgemm(transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
                               beta, c, Int32(ldc), bias) == 1 {
             return
         }

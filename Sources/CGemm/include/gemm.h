@@ -1,25 +1,26 @@
 #ifndef LENSPIPE_GEMM_H
 #define LENSPIPE_GEMM_H
-/// MiniTrain's matrix products on x86-64 CPUs with AVX2 and FMA: `C = op(A) op(B) + beta C (+ bias)`,
+/// MiniTrain's matrix products on x86-64 CPUs with AVX2 and FMA: `C = A op(B) + beta C (+ bias)`,
 /// row-major, for the thin products of a compact Swin's blocks (thousands of rows, 32-256 columns,
 /// 32-512 inner terms), where OpenBLAS copies the whole of A into its own layout before computing,
 /// zeroes C for beta 0, and has no bias (`BLAS.usesKernel` says which products come here;
 /// scripts/bench-gemm.sh measures the two side by side).
 ///
 /// One register tile of 6 rows x 16 columns (12 accumulators), `op(B)` packed once per call into
-/// 16-column panels (read in place when it is a plain row-major matrix whose panels are whole), `op(A)`
-/// read in place, the inner dimension in blocks of 256 (each block's sum added to the tile in order).
+/// 16-column panels (read in place when it is a plain row-major matrix whose panels are whole), A read
+/// in place, the inner dimension in blocks of 256 (each block's sum added to the tile in order).
 /// Every output element is the same sequence of fused multiply-adds wherever its row falls in the
 /// matrix, so results do not depend on how callers split the rows among threads.
 ///
 /// Returns 1 when it computed the product, 0 when this CPU lacks AVX2 or FMA (or the build is not for
 /// x86-64): the caller then calls `cblas_sgemm`, which computes the same product.
 ///
-/// - transA: A is stored `[K, M]` (leading dimension lda) and used transposed; else `[M, K]`.
+/// - A: `[M, K]`, row-major (leading dimension lda). There is no transposed A: weight gradients (Aᵀ B
+///   with thousands of inner terms) ran at 0.67-0.94x OpenBLAS in a version that had one, and stay there.
 /// - transB: B is stored `[N, K]` and used transposed (PyTorch's Linear weight); else `[K, N]`.
 /// - beta: multiplies the old C (0: C is not read).
 /// - bias: `[N]`, added to every row (NULL: none).
-int lenspipe_sgemm(int transA, int transB, int M, int N, int K,
+int lenspipe_sgemm(int transB, int M, int N, int K,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, const float *bias);
 #endif
