@@ -38,6 +38,8 @@ import LensData
         #expect(first.count == third.count)
         let moved = zip(first, third).filter { $0 != $1 }.count
         #expect(moved == 0, "\(moved) of \(first.count) buffers moved between steps")
+        // The masked-token term's blanked crops are in the lanes' kept buffer (not a copy per step).
+        #expect(t.laneMemory.allSatisfy { !$0.maskedGlobals.isEmpty } == maskedTokens)
     }
 
     /// A cache refilled with other images (and then without the mask it had) gives the same tokens and
