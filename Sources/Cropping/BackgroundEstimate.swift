@@ -42,26 +42,26 @@ public struct BackgroundEstimate: Sendable, Equatable {
             return
         }
         var scratch = [Float](repeating: 0, count: values.count)
-        var level = Self.median(&values)
+        var level = Self.median(values)
         var sigma: Float = 0
         for _ in 0..<rounds {
             // MAD of the current set, in a reused scratch buffer.
             let n = values.count
             values.withUnsafeBufferPointer { v in scratch.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = abs(v[i] - level) } } }
-            sigma = 1.4826 * Self.median(&scratch, count: n)
+            sigma = 1.4826 * Self.median(scratch, count: n)
             if sigma == 0 { sigma = Self.standardDeviation(values, around: level) }
             guard sigma > 0 else { break }
             let limit = clipSigma * sigma
             let before = values.count
             values.removeAll { abs($0 - level) > limit }
             if values.count == before || values.count < 8 { break }
-            level = Self.median(&values)
+            level = Self.median(values)
         }
         self.init(level: level, sigma: sigma, nonfinite: nonfinite)
     }
 
-    /// The median, by selection (`LensCore.Selection`; reorders `values`).
-    static func median(_ values: inout [Float], count: Int? = nil) -> Float { Selection.median(&values, count: count) }
+    /// The median, by selection (`LensCore.Selection`).
+    static func median(_ values: [Float], count: Int? = nil) -> Float { Selection.median(values, count: count) }
 
     static func standardDeviation(_ values: [Float], around mean: Float) -> Float {
         guard values.count > 1 else { return 0 }

@@ -28,15 +28,18 @@ import _TestSupport
             cases.append((0..<n).map { _ in Float(rng.normal()) })
             cases.append((0..<n).map { _ in Float(Int(rng.normal() * 2)) })  // many ties
             cases.append((0..<n).map { i in i % 97 == 0 ? 500 : 10 + Float(rng.normal()) * 0.01 })
+            // Both signs over many exponents (the radix selection reads the sign and exponent first).
+            cases.append((0..<n).map { _ in Float(rng.normal()) * Float(pow(10, (rng.normal() * 12).rounded())) })
+            cases.append((0..<n).map { i in i % 5 == 0 ? -.infinity : i % 7 == 0 ? .infinity : -Float(rng.normal()).magnitude })
         }
         for values in cases {
             let sorted = values.sorted(), n = values.count
             let expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-            var work = values
-            let got = Selection.median(&work)
+            let got = Selection.median(values)
             #expect(got.bitPattern == expected.bitPattern, "n \(n): \(got) against \(expected)")
-            #expect(work.sorted() == sorted)
         }
+        // `count:` takes the median of a prefix.
+        #expect(Selection.median([9, 1, 8, 2, 7, -100, 100], count: 4) == 5)
     }
 
     /// A cell far above the sky takes the weight of a saturated cell, a cell at 1.5 sky sigmas half of

@@ -25,14 +25,13 @@ public enum ForegroundPool {
         precondition(side > 0 && S % side == 0, "image side \(S) is not a multiple of the token grid \(side)")
         let L = side * side, cell = S / side
         var w = [Float](repeating: 0, count: B * L)
-        var plane = [Float](repeating: 0, count: S * S), sorted = plane
+        var plane = [Float](repeating: 0, count: S * S), deviations = plane
         for b in 0..<B {
             for i in 0..<(S * S) { plane[i] = 0 }
             for c in 0..<Cin { let src = images + (b * Cin + c) * S * S; for i in 0..<(S * S) { plane[i] += src[i] } }
-            sorted = plane
-            let sky = Selection.median(&sorted)
-            for i in 0..<(S * S) { sorted[i] = abs(plane[i] - sky) }
-            let sigma = 1.4826 * Selection.median(&sorted)
+            let sky = Selection.median(plane)
+            for i in 0..<(S * S) { deviations[i] = abs(plane[i] - sky) }
+            let sigma = 1.4826 * Selection.median(deviations)
             var total: Float = 0
             for gy in 0..<side {
                 for gx in 0..<side {
