@@ -112,8 +112,11 @@ public final class TrainingRun {
         // A wall-clock budget refits the step count as the run goes (`refit`), so the producer is not told
         // where the run ends; it stops with the loop.
         let budget = options.resume ? nil : state.minutes.map { StepBudget(minutes: $0, start: start, plannedSteps: state.totalSteps) }
+        let (channels, fixedRecipe) = (data.channels, recipe)
         let producer = ViewProducer(order: order, sampler: sampler, schedule: schedule, batch: B,
-                                    steps: firstStep..<(budget == nil ? state.totalSteps : Int.max / 2))
+                                    steps: firstStep..<(budget == nil ? state.totalSteps : Int.max / 2)) { step, globals in
+            fixedRecipe.patchMask(step: step, globals: globals, rows: 2 * B, channels: channels, size: S)
+        }
         defer { producer.stop() }
 
         var knnSeconds = 0.0, checkpointSeconds = 0.2
@@ -134,15 +137,14 @@ public final class TrainingRun {
         while step < state.totalSteps {
             defer { step += 1 }
             let t0 = Date()
-            let batch = try producer.next(step: step)
+            let produced = try producer.next(step: step), batch = produced.views
             let wait = Date().timeIntervalSince(t0)
             waited += wait
             waitedSinceLine += wait
             let v = schedule.values(at: step)
             trainer.hyper = Self.scheduled(fixedHyper, v)
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
-                                  tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S),
-                                  patchMask: recipe.patchMask(step: step, globals: batch.global, rows: 2 * B, channels: data.channels, size: S))
+                                  tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask)
             guard r.loss.isFinite, Self.allFinite(trainer.student) else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
@@ -278,13 +280,14 @@ public final class TrainingRun {
         let t0 = Date()
         let batch = sampler.makeBatch(images: samples.map(\.image), samples: indices, epoch: 0, threads: 1,
                                       maps: samples.map { sampler.foregroundMap($0.image, mask: $0.foreground) }, layout: .cropMajor)
-        let viewSeconds = Date().timeIntervalSince(t0)
+        let patchMask = recipe.patchMask(step: 0, globals: batch.global, rows: 2 * B, channels: data.channels, size: S)
+        let viewSeconds = Date().timeIntervalSince(t0)  // what the view producer does per step
         var times: [Double] = []
         for _ in 0..<3 {
             let t = Date()
             _ = probe.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: recipe.views.local.count,
                             localSize: recipe.views.local.size, images: B, tokenMask: recipe.tokenMask(step: 0, rows: 2 * B, size: S),
-                            patchMask: recipe.patchMask(step: 0, globals: batch.global, rows: 2 * B, channels: data.channels, size: S))
+                            patchMask: patchMask)
             times.append(Date().timeIntervalSince(t))
         }
         let step = times.dropFirst().sorted()[times.count / 2 - 1] + viewSeconds

@@ -7,11 +7,12 @@ import ShardWriter
 /// (double buffering): while MiniTrain runs step s, batch s + 1 is decoded and its views drawn.
 /// Batches come in MiniTrain's crop-major layout (`[2, B, C, S, S]` and `[L, B, C, s, s]`), so the step
 /// takes them without a copy. Views are keyed by (seed, epoch, sample, view): the batches do not
-/// depend on timing or thread counts.
+/// depend on timing or thread counts. SimMIM's patch mask of a step, drawn from its global crops, is
+/// made here too, so that the step's thread does not wait on it.
 final class ViewProducer: @unchecked Sendable {
     // @unchecked Sendable: `queue`, `failure` and `stopped` are only touched under `condition`.
     private let condition = NSCondition()
-    private var queue: [(step: Int, batch: ViewBatch)] = []
+    private var queue: [(step: Int, batch: Batch)] = []
     private var failure: (any Error)?
     private var stopped = false
     private let depth: Int
@@ -20,9 +21,12 @@ final class ViewProducer: @unchecked Sendable {
     /// - Parameters:
     ///   - depth: batches made ahead (2: one in use, one ready).
     ///   - threads: threads drawing views (the step itself uses the kernel threads).
-    init(order: ShardOrder, sampler: PairSampler, schedule: TrainSchedule, batch B: Int, steps: Range<Int>, depth: Int = 2, threads: Int = 1) {
+    ///   - patchMask: SimMIM's patch mask of a step for its global crops (`TrainRecipe.patchMask`).
+    init(order: ShardOrder, sampler: PairSampler, schedule: TrainSchedule, batch B: Int, steps: Range<Int>, depth: Int = 2, threads: Int = 1,
+         patchMask: @escaping @Sendable (_ step: Int, _ globals: [Float]) -> [Float]?) {
         self.depth = max(1, depth)
         let thread = Thread { [self] in  // holds self until the last batch or stop()
+            Self.runWhenCoresAreIdle()
             var epochOrder: (epoch: Int, indices: [Int])? = nil
             for step in steps {
                 do {
@@ -33,7 +37,7 @@ final class ViewProducer: @unchecked Sendable {
                     let images = samples.map(\.image)
                     let maps = samples.map { sampler.foregroundMap($0.image, mask: $0.foreground) }
                     let batch = sampler.makeBatch(images: images, samples: indices, epoch: epoch, threads: threads, maps: maps, layout: .cropMajor)
-                    guard self.put(step, batch) else { return }
+                    guard self.put(step, Batch(views: batch, patchMask: patchMask(step, batch.global))) else { return }
                 } catch {
                     self.fail(error)
                     return
@@ -46,7 +50,23 @@ final class ViewProducer: @unchecked Sendable {
         thread.start()
     }
 
-    private func put(_ step: Int, _ batch: ViewBatch) -> Bool {
+    /// Linux's SCHED_IDLE for the calling thread: it runs only on a core the step's lanes leave idle
+    /// (while they wait for each other, or for this batch), instead of taking a lane's core mid-step and
+    /// leaving the other lane waiting for it. No effect elsewhere.
+    private static func runWhenCoresAreIdle() {
+        #if os(Linux)
+        var parameters = sched_param()
+        _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameters)
+        #endif
+    }
+
+    /// One step's input: its views and its patch mask (nil when the recipe has no SimMIM term).
+    struct Batch {
+        let views: ViewBatch
+        let patchMask: [Float]?
+    }
+
+    private func put(_ step: Int, _ batch: Batch) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while queue.count >= depth && !stopped { condition.wait() }
@@ -64,7 +84,7 @@ final class ViewProducer: @unchecked Sendable {
     }
 
     /// The batch of `step` (steps are taken in order); blocks until it is ready.
-    func next(step: Int) throws -> ViewBatch {
+    func next(step: Int) throws -> Batch {
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty && failure == nil { condition.wait() }
