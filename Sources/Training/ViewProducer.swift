@@ -26,9 +26,9 @@ final class ViewProducer: @unchecked Sendable {
          patchMask: @escaping @Sendable (_ step: Int, _ globals: [Float]) -> [Float]?) {
         self.depth = max(1, depth)
         let thread = Thread { [self] in  // holds self until the last batch or stop()
-            Self.runWhenCoresAreIdle()
             var epochOrder: (epoch: Int, indices: [Int])? = nil
             for step in steps {
+                Self.yieldsToTheStep(self.hasBatchReady)
                 do {
                     let (epoch, position) = schedule.epoch(of: step)
                     if epochOrder?.epoch != epoch { epochOrder = (epoch, order.order(epoch: epoch)) }
@@ -50,14 +50,22 @@ final class ViewProducer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Linux's SCHED_IDLE for the calling thread: it runs only on a core the step's lanes leave idle
-    /// (while they wait for each other, or for this batch), instead of taking a lane's core mid-step and
-    /// leaving the other lane waiting for it. No effect elsewhere.
-    private static func runWhenCoresAreIdle() {
+    /// While a batch is ready, the calling thread runs at Linux's SCHED_IDLE: only on a core the step's
+    /// lanes leave idle (while they wait for each other), instead of taking a lane's core mid-step and
+    /// leaving the other lane waiting for it. When none is ready the step is about to wait for this one,
+    /// and the thread runs at the normal policy (so other processes on the machine cannot starve it).
+    /// No effect on other systems.
+    private static func yieldsToTheStep(_ yields: Bool) {
         #if os(Linux)
         var parameters = sched_param()
-        _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameters)
+        _ = sched_setscheduler(0, yields ? 5 /* SCHED_IDLE */ : SCHED_OTHER, &parameters)
         #endif
+    }
+
+    private var hasBatchReady: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !queue.isEmpty
     }
 
     /// One step's input: its views and its patch mask (nil when the recipe has no SimMIM term).
