@@ -26,9 +26,11 @@ final class ViewProducer: @unchecked Sendable {
          patchMask: @escaping @Sendable (_ step: Int, _ globals: [Float]) -> [Float]?) {
         self.depth = max(1, depth)
         let thread = Thread { [self] in  // holds self until the last batch or stop()
+            self.register(thread: pthread_self())
+            defer { self.register(thread: nil) }  // the step must not reach a thread that has exited
             var epochOrder: (epoch: Int, indices: [Int])? = nil
             for step in steps {
-                Self.yieldsToTheStep(self.hasBatchReady)
+                self.yieldWhileABatchIsReady()
                 do {
                     let (epoch, position) = schedule.epoch(of: step)
                     if epochOrder?.epoch != epoch { epochOrder = (epoch, order.order(epoch: epoch)) }
@@ -50,22 +52,32 @@ final class ViewProducer: @unchecked Sendable {
         thread.start()
     }
 
-    /// While a batch is ready, the calling thread runs at Linux's SCHED_IDLE: only on a core the step's
-    /// lanes leave idle (while they wait for each other), instead of taking a lane's core mid-step and
-    /// leaving the other lane waiting for it. When none is ready the step is about to wait for this one,
-    /// and the thread runs at the normal policy (so other processes on the machine cannot starve it).
-    /// No effect on other systems.
-    private static func yieldsToTheStep(_ yields: Bool) {
-        #if os(Linux)
-        var parameters = sched_param()
-        _ = sched_setscheduler(0, yields ? 5 /* SCHED_IDLE */ : SCHED_OTHER, &parameters)
-        #endif
+    // The producer's scheduling (under `condition`): while a batch is ready it runs at Linux's
+    // SCHED_IDLE, only on a core the step's lanes leave idle (while they wait for each other), instead
+    // of taking a lane's core mid-step and leaving the other lane waiting for it. When the step finds no
+    // batch ready it puts the producer back at the normal policy before it waits, so that other
+    // processes on a busy machine cannot starve it. No effect on other systems.
+    private var producerThread: pthread_t?
+    private var yielding = false
+
+    private func register(thread: pthread_t?) {
+        condition.lock()
+        producerThread = thread
+        condition.unlock()
     }
 
-    private var hasBatchReady: Bool {
+    private func yieldWhileABatchIsReady() {
         condition.lock()
-        defer { condition.unlock() }
-        return !queue.isEmpty
+        setYielding(!queue.isEmpty)
+        condition.unlock()
+    }
+
+    private func setYielding(_ yields: Bool) {
+        #if os(Linux)
+        guard yields != yielding, let producerThread else { return }
+        var parameters = sched_param()
+        if pthread_setschedparam(producerThread, yields ? 5 /* SCHED_IDLE */ : SCHED_OTHER, &parameters) == 0 { yielding = yields }
+        #endif
     }
 
     /// One step's input: its views and its patch mask (nil when the recipe has no SimMIM term).
@@ -95,6 +107,7 @@ final class ViewProducer: @unchecked Sendable {
     func next(step: Int) throws -> Batch {
         condition.lock()
         defer { condition.unlock() }
+        if queue.isEmpty { setYielding(false) }
         while queue.isEmpty && failure == nil { condition.wait() }
         if queue.isEmpty, let failure { throw failure }
         let item = queue.removeFirst()
