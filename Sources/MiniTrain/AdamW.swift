@@ -53,13 +53,32 @@ public struct AdamW: Sendable, Equatable {
         let coef = clip / (Float(norm.squareRoot()) + 1e-6)
         let scale: Float = clip > 0 && coef < 1 ? coef : 1  // clip 0: off
         let decay: Float = weightDecay == 0 ? 0 : lr * weightDecay
-        for i in 0..<count {
-            let gi = g[i] * scale
-            p[i] -= decay * p[i]
-            m[i] = beta1 * m[i] + (1 - beta1) * gi
-            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
-            let denom = (v[i].squareRoot() / bc2.squareRoot()) + eps
-            p[i] -= (lr / bc1) * m[i] / denom
+        // Eight values at a time, each by the same IEEE operations in the same order as one at a time
+        // (so the bits do not depend on where a value falls); the last partial group through a copy.
+        typealias V8 = SIMD8<Float>
+        let (rate, rootBc2) = (V8(repeating: lr / bc1), V8(repeating: bc2.squareRoot()))
+        @inline(__always) func update(_ pv: inout V8, _ gv: V8, _ mv: inout V8, _ vv: inout V8) {
+            let gi = gv * scale
+            pv -= decay * pv
+            mv = beta1 * mv + (1 - beta1) * gi
+            vv = beta2 * vv + (1 - beta2) * gi * gi
+            let denom = (vv.squareRoot() / rootBc2) + eps
+            pv -= rate * mv / denom
+        }
+        @inline(__always) func load(_ x: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(x).loadUnaligned(as: V8.self) }
+        @inline(__always) func store(_ x: V8, _ to: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(to).storeBytes(of: x, as: V8.self) }
+        var i = 0
+        while i + 8 <= count {
+            var (pv, mv, vv) = (load(p + i), load(m + i), load(v + i))
+            update(&pv, load(g + i), &mv, &vv)
+            store(pv, p + i); store(mv, m + i); store(vv, v + i)
+            i += 8
+        }
+        if i < count {
+            var (pv, gv, mv, vv) = (V8(), V8(), V8(), V8())
+            for j in 0..<(count - i) { (pv[j], gv[j], mv[j], vv[j]) = (p[i + j], g[i + j], m[i + j], v[i + j]) }
+            update(&pv, gv, &mv, &vv)
+            for j in 0..<(count - i) { (p[i + j], m[i + j], v[i + j]) = (pv[j], mv[j], vv[j]) }
         }
     }
 }

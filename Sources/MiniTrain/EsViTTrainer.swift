@@ -383,10 +383,22 @@ public final class EsViTTrainer: @unchecked Sendable {
         ParallelFor.workers(workers) { w in
             for t in tensors where t.offset * workers / total == w {
                 if trains(t) { optimizer.update(student, tensor: t, step: step) }
-                let p = student.values + t.offset, tp = teacher.values + t.offset
-                for i in 0..<t.count { tp[i] = h.emaMomentum * tp[i] + (1 - h.emaMomentum) * p[i] }
+                Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: h.emaMomentum)
             }
         }
+    }
+
+    /// The teacher's EMA of one tensor, `teacher = momentum · teacher + (1 − momentum) · student`, eight
+    /// values at a time (the same operations per value as one at a time).
+    static func movingAverage(_ teacher: UnsafeMutablePointer<Float>, towards student: UnsafePointer<Float>, count: Int, momentum: Float) {
+        typealias V8 = SIMD8<Float>
+        var i = 0
+        while i + 8 <= count {
+            let tv = UnsafeRawPointer(teacher + i).loadUnaligned(as: V8.self), sv = UnsafeRawPointer(student + i).loadUnaligned(as: V8.self)
+            UnsafeMutableRawPointer(teacher + i).storeBytes(of: momentum * tv + (1 - momentum) * sv, as: V8.self)
+            i += 8
+        }
+        while i < count { teacher[i] = momentum * teacher[i] + (1 - momentum) * student[i]; i += 1 }
     }
 
     /// Centres move towards the teacher's batch means (after the loss used the old ones).
