@@ -40,7 +40,7 @@ int main(void) {
                         if (kind == 0) for (int r = 0; r < M; r++) for (int j = 0; j < N; j++) c[(long)r * N + j] = bias[j];
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
                                     a, K, b, tb ? K : N, kind == 0 ? 1 : 0, c, N);
-                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL)) {
+                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL, NULL)) {
                         puts("{\"error\":\"no AVX2 + FMA\"}");
                         return 1;
                     }

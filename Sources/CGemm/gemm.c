@@ -37,10 +37,11 @@ static float *panel_buffer(size_t count) {
 /// * lda` (`rows` < 6: the missing rows repeat row 0, their results dropped), `b[k, j]` at
 /// `b + k * bs + j`; then the tile is written to the `rows` x `cols` corner of `c` (row stride ldc) as
 /// `acc + first`, where `first` is `beta · c (+ bias)` for the first block of the inner dimension and
-/// `c` (the sum so far) for the others.
+/// `c` (the sum so far) for the others. On the last block, `scale` (the same corner of a matrix with
+/// row stride ldc, or NULL) multiplies the values before they are stored.
 __attribute__((target("avx2,fma")))
 static void tile(const float *a0, long lda, const float *b, long bs, int kc, float *c, int ldc, int rows, int cols,
-                 int firstBlock, float beta, const float *bias) {
+                 int firstBlock, float beta, const float *bias, const float *scale) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     const float *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
@@ -68,6 +69,10 @@ static void tile(const float *a0, long lda, const float *b, long bs, int kc, flo
             else { __m256 f0 = bias0, f1 = bias1;
                 if (beta != 0) { f0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), f0); f1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), f1); }
                 v0 = _mm256_add_ps(f0, v0); v1 = _mm256_add_ps(f1, v1); }
+            if (scale) {
+                const float *sr = scale + (long)r * ldc;
+                v0 = _mm256_mul_ps(v0, _mm256_loadu_ps(sr)); v1 = _mm256_mul_ps(v1, _mm256_loadu_ps(sr + 8));
+            }
             _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
         }
         return;
@@ -79,18 +84,22 @@ static void tile(const float *a0, long lda, const float *b, long bs, int kc, flo
         float *cr = c + (long)r * ldc;
         for (int j = 0; j < cols; j++) {
             const float first = firstBlock ? (bias ? bias[j] : 0) + (beta != 0 ? beta * cr[j] : 0) : cr[j];
-            cr[j] = first + t[r * NR + j];
+            const float v = first + t[r * NR + j];
+            cr[j] = scale ? v * scale[(long)r * ldc + j] : v;
         }
     }
 }
 
 __attribute__((target("avx2,fma")))
 static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float beta, float *C, int ldc, const float *bias) {
+                      float beta, float *C, int ldc, const float *bias, const float *scale) {
     if (M <= 0 || N <= 0) return 1;
     if (K <= 0) {
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(long)i * ldc + j] = (bias ? bias[j] : 0) + (beta != 0 ? beta * C[(long)i * ldc + j] : 0);
+            for (int j = 0; j < N; j++) {
+                const float v = (bias ? bias[j] : 0) + (beta != 0 ? beta * C[(long)i * ldc + j] : 0);
+                C[(long)i * ldc + j] = scale ? v * scale[(long)i * ldc + j] : v;
+            }
         return 1;
     }
     const int panels = (N + NR - 1) / NR;
@@ -116,7 +125,7 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
     if (mc < MR) mc = MR;
     for (int k0 = 0; k0 < K; k0 += KC) {
         const int kc = K - k0 < KC ? K - k0 : KC;
-        const int firstBlock = k0 == 0;
+        const int firstBlock = k0 == 0, lastBlock = k0 + kc == K;
         for (int i0 = 0; i0 < M; i0 += mc) {
             const int iEnd = i0 + mc < M ? i0 + mc : M;
             for (int p = 0; p < panels; p++) {
@@ -126,7 +135,8 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
                 const float *pb = bias ? bias + j0 : NULL;
                 for (int i = i0; i < iEnd; i += MR) {
                     const int rows = iEnd - i < MR ? iEnd - i : MR;
-                    tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb);
+                    tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb,
+                         lastBlock && scale ? scale + (long)i * ldc + j0 : NULL);
                 }
             }
         }
@@ -144,15 +154,15 @@ static int has_avx2_fma(void) {
 }
 
 int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc, const float *bias) {
+                   float beta, float *C, int ldc, const float *bias, const float *scale) {
     if (!has_avx2_fma()) return 0;
-    return sgemm_avx2(transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias);
+    return sgemm_avx2(transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias, scale);
 }
 #else
 int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc, const float *bias) {
+                   float beta, float *C, int ldc, const float *bias, const float *scale) {
     (void)transB; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb;
-    (void)beta; (void)C; (void)ldc; (void)bias;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)scale;
     return 0;
 }
 #endif

@@ -28,14 +28,21 @@ public enum BLAS {
     ///   - transA: A is stored `[K, M]` and used transposed.
     ///   - transB: B is stored `[N, K]` and used transposed (the PyTorch `Linear` weight layout).
     ///   - bias: `[N]`, added to every row of C (nil: none).
+    ///   - scale: `[M, N]` with C's leading dimension: multiplies each value of C once it is computed
+    ///     (nil: none; the kernel does it before storing the value).
     public static func sgemmStrided(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                     m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                                     lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
-                                    bias: UnsafePointer<Float>? = nil) {
+                                    bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil) {
         if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, n: n)
             && lenspipe_sgemm(transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
-                              beta, c, Int32(ldc), bias) == 1 {
+                              beta, c, Int32(ldc), bias, scale) == 1 {
             return
+        }
+        defer {
+            if let scale, m > 0 {
+                for r in 0..<m { let row = c + r * ldc, s = scale + r * ldc; for j in 0..<n { row[j] *= s[j] } }
+            }
         }
         var beta = beta
         if let bias {
@@ -54,8 +61,8 @@ public enum BLAS {
     /// `sgemmStrided` on whole matrices (leading dimensions are the row lengths).
     public static func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                              m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
-                             alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil) {
+                             alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil) {
         sgemmStrided(a, b, c, m: m, n: n, k: k, transA: transA, transB: transB,
-                     lda: transA ? m : k, ldb: transB ? k : n, ldc: n, alpha: alpha, beta: beta, bias: bias)
+                     lda: transA ? m : k, ldb: transB ? k : n, ldc: n, alpha: alpha, beta: beta, bias: bias, scale: scale)
     }
 }

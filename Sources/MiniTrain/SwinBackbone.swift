@@ -135,7 +135,7 @@ public struct SwinBackbone: Sendable {
     /// before the GELU), and backward's.
     final class WorkingBuffers {
         var proj: [Float] = [], fc1: [Float] = []
-        var dgelu: [Float] = [], dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
+        var dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
         var dqkv: [Float] = [], dwin: [Float] = [], dln1: [Float] = []
         /// The patch merging after the stage: gradients of its LayerNorm output and of its gathered input.
         var dmergeLN: [Float] = [], dmergeIn: [Float] = []
@@ -186,7 +186,7 @@ public struct SwinBackbone: Sendable {
             for m in merges { out += [a(m.gathered), a(m.ln), a(m.output)] }
             for g in gradients { out.append(a(g.dx)) }
             let s = scratch
-            out += [a(s.proj), a(s.fc1), a(s.dgelu), a(s.dfc1), a(s.dln2), a(s.dproj), a(s.dattn), a(s.dqkv), a(s.dwin), a(s.dln1),
+            out += [a(s.proj), a(s.fc1), a(s.dfc1), a(s.dln2), a(s.dproj), a(s.dattn), a(s.dqkv), a(s.dwin), a(s.dln1),
                     a(s.dmergeLN), a(s.dmergeIn)]
             return out
         }
@@ -448,11 +448,10 @@ public struct SwinBackbone: Sendable {
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
         // The working buffers are written whole by the first kernel that fills them (no zeroing).
-        Self.atLeast(&s.dgelu, rows * hid)
-        Linear.backward(dinp: &s.dgelu, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: stage.dx, inp: b.gelu,
-                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C, accumulateInput: false)
+        // fc2's input gradient times the GELU's slope is fc1's output gradient, made in one product.
         Self.atLeast(&s.dfc1, rows * hid)
-        GELU.backward(dinp: &s.dfc1, dout: s.dgelu, slope: b.fc1Slope, count: rows * hid, accumulate: false)
+        Linear.backward(dinp: &s.dfc1, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: stage.dx, inp: b.gelu,
+                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C, accumulateInput: false, inputScale: b.fc1Slope)
         Self.atLeast(&s.dln2, rows * C)
         Linear.backward(dinp: &s.dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: s.dfc1, inp: b.ln2,
                         weight: (v + o.fc1Weight), N: rows, C: C, OC: hid, accumulateInput: false)

@@ -7,7 +7,7 @@ import LensCore
 /// `CGemm`'s kernel (what `BLAS.sgemm` runs on AVX2 + FMA CPUs) against a double-precision loop, over
 /// both layouts of B, with the tile's edges (rows past a multiple of 6, columns past a
 /// multiple of 16, an inner dimension past a block of 256), leading dimensions wider than the rows,
-/// beta 0 / 1 / ½ and the fused bias.
+/// beta 0 / 1 / ½, the fused bias, and the scale applied as values are stored.
 @Suite struct GemmKernelTests {
     static var cpuHasAVX2FMA: Bool {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -26,6 +26,8 @@ import LensCore
                     let lda = K + 3, ldb = (transB ? K : N) + 2, ldc = N + 5
                     let a = random(M * lda + 1), b = random((transB ? N : K) * ldb + 1)
                     let c0 = random(M * ldc), bias = random(N)
+                    // With beta 0, a scale matrix (C's leading dimension) multiplies the values as they are stored.
+                    let scale = beta == 0 ? random(M * ldc) : nil
                     var expected = c0
                     for i in 0..<M {
                         for j in 0..<N {
@@ -33,19 +35,22 @@ import LensCore
                             for k in 0..<K {
                                 s += Double(a[i * lda + k]) * Double(transB ? b[j * ldb + k] : b[k * ldb + j])
                             }
-                            expected[i * ldc + j] = Float(s + Double(beta) * Double(c0[i * ldc + j]) + (withBias ? Double(bias[j]) : 0))
+                            let value = s + Double(beta) * Double(c0[i * ldc + j]) + (withBias ? Double(bias[j]) : 0)
+                            expected[i * ldc + j] = Float(value * Double(scale?[i * ldc + j] ?? 1))
                         }
                     }
                     var c = c0
                     let done = c.withUnsafeMutableBufferPointer { cp in
                         bias.withUnsafeBufferPointer { bp in
-                            lenspipe_sgemm(transB ? 1 : 0, Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta,
-                                           cp.baseAddress, Int32(ldc), withBias ? bp.baseAddress : nil)
+                            (scale ?? []).withUnsafeBufferPointer { sp in
+                                lenspipe_sgemm(transB ? 1 : 0, Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta,
+                                               cp.baseAddress, Int32(ldc), withBias ? bp.baseAddress : nil, scale == nil ? nil : sp.baseAddress)
+                            }
                         }
                     }
                     if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
                     guard done == 1 else { continue }
-                    let tolerance = 1e-5 * Float(K + 1).squareRoot() * 4
+                    let tolerance = 1e-5 * Float(K + 1).squareRoot() * 4 * (scale == nil ? 1 : 4)
                     let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
                     #expect(worst <= tolerance, "M \(M) N \(N) K \(K) transB \(transB) beta \(beta) bias \(withBias): \(worst)")
                     // Columns past N (the leading dimension's padding) are left as they were.

@@ -20,7 +20,9 @@
 /// - transB: B is stored `[N, K]` and used transposed (PyTorch's Linear weight); else `[K, N]`.
 /// - beta: multiplies the old C (0: C is not read).
 /// - bias: `[N]`, added to every row (NULL: none).
+/// - scale: `[M, N]` with C's leading dimension, multiplying each finished value before it is stored
+///   (NULL: none): the GELU's backward, `dfc1 = (dout · W) ⊙ slope`, in the product that makes it.
 int lenspipe_sgemm(int transB, int M, int N, int K,
                    const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc, const float *bias);
+                   float beta, float *C, int ldc, const float *bias, const float *scale);
 #endif

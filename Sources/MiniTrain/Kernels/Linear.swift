@@ -13,15 +13,17 @@ public enum Linear {
 
     /// Accumulates `dinp [N, C] += dout · W`, `dweight [OC, C] += doutᵀ · inp`, `dbias [OC] += Σ_rows dout`.
     /// `accumulateInput: false` writes `dinp = dout · W` instead (its old values are not read, so it
-    /// need not be zeroed first).
+    /// need not be zeroed first). `inputScale [N, C]` multiplies `dinp` as it is written (with
+    /// `accumulateInput: false`: the backward of an elementwise layer in front, such as the GELU's slope).
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
-                                accumulateInput: Bool = true) {
-        nonisolated(unsafe) let (dinp, dweight, dout, inp, weight) = (dinp, dweight, dout, inp, weight)
+                                accumulateInput: Bool = true, inputScale: UnsafePointer<Float>? = nil) {
+        precondition(inputScale == nil || !accumulateInput, "inputScale scales what this product writes, not a sum")
+        nonisolated(unsafe) let (dinp, dweight, dout, inp, weight, inputScale) = (dinp, dweight, dout, inp, weight, inputScale)
         if let dinp {
             KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
                 BLAS.sgemm(dout + rows.lowerBound * OC, weight, dinp + rows.lowerBound * C, m: rows.count, n: C, k: OC,
-                           beta: accumulateInput ? 1 : 0)
+                           beta: accumulateInput ? 1 : 0, scale: inputScale.map { $0 + rows.lowerBound * C })
             }
         }
         if let dweight {
