@@ -10,7 +10,8 @@ import ShardWriter
 /// depend on timing or thread counts. SimMIM's patch mask of a step, drawn from its global crops, is
 /// made here too, so that the step's thread does not wait on it.
 final class ViewProducer: @unchecked Sendable {
-    // @unchecked Sendable: `queue`, `failure` and `stopped` are only touched under `condition`.
+    // @unchecked Sendable: `queue`, `failure`, `stopped`, `producerThread` and `yielding` are only touched
+    // under `condition`.
     private let condition = NSCondition()
     private var queue: [(step: Int, batch: Batch)] = []
     private var failure: (any Error)?
