@@ -60,13 +60,13 @@ public struct DINOHead: Sendable {
     /// gradients between the layers), shared by every head pass of a lane (the trainer keeps one per
     /// lane) and sized by the largest (SwinBackbone's `WorkingBuffers` do the same for the blocks).
     public final class Scratch {
-        var h: [Float] = [], h3: [Float] = [], dz: [Float] = [], dW: [Float] = [], dh3: [Float] = [], dg2: [Float] = []
-        var dh2: [Float] = [], dg1: [Float] = [], dh1: [Float] = []
+        var h: [Float] = [], h3: [Float] = [], dz: [Float] = [], dW: [Float] = [], dh3: [Float] = []
+        var dh2: [Float] = [], dh1: [Float] = []
 
         public init() {}
 
         var bufferAddresses: [Int] {
-            [h, h3, dz, dW, dh3, dg2, dh2, dg1, dh1].map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+            [h, h3, dz, dW, dh3, dh2, dh1].map { x in x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
         }
     }
 
@@ -114,9 +114,7 @@ public struct DINOHead: Sendable {
         SwinBackbone.zeroedAtLeast(&w.dz, M * Bn)
         SwinBackbone.zeroedAtLeast(&w.dW, K * Bn)
         SwinBackbone.zeroedAtLeast(&w.dh3, M * Bn)
-        SwinBackbone.atLeast(&w.dg2, M * H)
         SwinBackbone.atLeast(&w.dh2, M * H)
-        SwinBackbone.atLeast(&w.dg1, M * H)
         SwinBackbone.atLeast(&w.dh1, M * H)
         SwinBackbone.fit(&c.dinput, M * D)
         Linear.backward(dinp: &w.dz, dweight: &w.dW, dbias: nil, dout: dlogits, inp: c.z, weight: c.weight, N: M, C: Bn, OC: K)
@@ -124,12 +122,11 @@ public struct DINOHead: Sendable {
                             dweight: w.dW, g: arena.values + g, v: arena.values + v,
                             vnorm: c.vnorm, K: K, D: Bn)
         L2Normalize.backward(dinp: &w.dh3, dout: w.dz, out: c.z, norms: c.norms, N: M, C: Bn)
-        Linear.backward(dinp: &w.dg2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: w.dh3, inp: c.g2,
-                        weight: arena.values + w4, N: M, C: H, OC: Bn, accumulateInput: false)
-        GELU.backward(dinp: &w.dh2, dout: w.dg2, slope: c.s2, count: M * H, accumulate: false)
-        Linear.backward(dinp: &w.dg1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: w.dh2, inp: c.g1,
-                        weight: arena.values + w2, N: M, C: H, OC: H, accumulateInput: false)
-        GELU.backward(dinp: &w.dh1, dout: w.dg1, slope: c.s1, count: M * H, accumulate: false)
+        // Each GELU's backward is its slope, applied by the product that makes the gradient of its output.
+        Linear.backward(dinp: &w.dh2, dweight: arena.grads + w4, dbias: arena.grads + b4, dout: w.dh3, inp: c.g2,
+                        weight: arena.values + w4, N: M, C: H, OC: Bn, accumulateInput: false, inputScale: c.s2)
+        Linear.backward(dinp: &w.dh1, dweight: arena.grads + w2, dbias: arena.grads + b2, dout: w.dh2, inp: c.g1,
+                        weight: arena.values + w2, N: M, C: H, OC: H, accumulateInput: false, inputScale: c.s1)
         Linear.backward(dinp: &c.dinput, dweight: arena.grads + w0, dbias: arena.grads + b0, dout: w.dh1, inp: c.input,
                         weight: arena.values + w0, N: M, C: D, OC: H, accumulateInput: false)
     }

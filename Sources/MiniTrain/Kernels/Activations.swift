@@ -12,8 +12,9 @@ public enum GELU {
         }
     }
 
-    /// Forward that also stores the derivative `Φ(x) + x φ(x)` in `slope`, so backward is one multiply
-    /// (`backward(dinp:dout:slope:count:)`) and erf/exp run once per element.
+    /// Forward that also stores the derivative `Φ(x) + x φ(x)` in `slope`, so that backward is one
+    /// multiply, which the product making the output's gradient applies as it stores it
+    /// (`Linear.backward(inputScale:)`), and erf/exp run once per element.
     public static func forward(_ out: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         nonisolated(unsafe) let (o, sl, xs) = (out, slope, inp)
         KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
@@ -21,20 +22,6 @@ public enum GELU {
                 let (value, slope) = FastMath.gelu(xs[i])
                 o[i] = value
                 sl[i] = slope
-            }
-        }
-    }
-
-    /// Accumulates `dinp += dout · slope` (slope from the forward above); `accumulate: false` writes
-    /// `dinp = dout · slope` (no zeroed buffer needed).
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, slope: UnsafePointer<Float>, count: Int,
-                                accumulate: Bool = true) {
-        nonisolated(unsafe) let (d, g, sl) = (dinp, dout, slope)
-        KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
-            if accumulate {
-                for i in r { d[i] += g[i] * sl[i] }
-            } else {
-                for i in r { d[i] = g[i] * sl[i] }
             }
         }
     }
