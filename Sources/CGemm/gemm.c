@@ -120,24 +120,20 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
             }
         }
     }
-    // Rows in blocks whose op(A) part stays in the L2 cache across the panels.
-    int mc = (int)(32768 / (K < KC ? K : KC)) / MR * MR;
-    if (mc < MR) mc = MR;
+    // Row tiles outermost: a tile's rows of A stay in the L1 cache across the panels of B (a block of
+    // the inner dimension: at most KC x N values, kept in the L2 cache), and C and `scale` are written and
+    // read row after row, in the order the hardware prefetches.
     for (int k0 = 0; k0 < K; k0 += KC) {
         const int kc = K - k0 < KC ? K - k0 : KC;
         const int firstBlock = k0 == 0, lastBlock = k0 + kc == K;
-        for (int i0 = 0; i0 < M; i0 += mc) {
-            const int iEnd = i0 + mc < M ? i0 + mc : M;
+        for (int i = 0; i < M; i += MR) {
+            const int rows = M - i < MR ? M - i : MR;
             for (int p = 0; p < panels; p++) {
                 const int j0 = p * NR, cols = N - j0 < NR ? N - j0 : NR;
                 const float *b = inPlace ? B + (long)k0 * ldb + j0 : packed + (long)p * K * NR + (long)k0 * NR;
                 const long bs = inPlace ? ldb : NR;
-                const float *pb = bias ? bias + j0 : NULL;
-                for (int i = i0; i < iEnd; i += MR) {
-                    const int rows = iEnd - i < MR ? iEnd - i : MR;
-                    tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, pb,
-                         lastBlock && scale ? scale + (long)i * ldc + j0 : NULL);
-                }
+                tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, bias ? bias + j0 : NULL,
+                     lastBlock && scale ? scale + (long)i * ldc + j0 : NULL);
             }
         }
     }
