@@ -14,12 +14,14 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 
 int main(void) {
     openblas_set_num_threads(1);
-    /* name, M, N, K, transB, kind: 0 a forward (A · Wᵀ + bias), 1 an input gradient (dY · W, beta 0). */
+    /* name, M, N, K, transB, kind: 0 a forward (A · Wᵀ + bias), 1 an input gradient (dY · W, beta 0), 2 an input
+       gradient scaled as it is stored (fc2's, by the GELU slope; OpenBLAS then multiplies in a second pass). */
     struct { const char *name; int M, N, K, tb, kind; } shapes[] = {
         {"stage0 qkv forward", 8192, 96, 32, 1, 0}, {"stage0 fc1 forward", 8192, 128, 32, 1, 0},
         {"stage0 fc2 forward", 8192, 32, 128, 1, 0}, {"stage0 proj forward", 8192, 32, 32, 1, 0},
         {"stage0 qkv input gradient", 8192, 32, 96, 0, 1}, {"stage0 fc1 input gradient", 8192, 32, 128, 0, 1},
-        {"stage0 fc2 input gradient", 8192, 128, 32, 0, 1}, {"stage1 fc1 forward", 2048, 256, 64, 1, 0},
+        {"stage0 fc2 input gradient", 8192, 128, 32, 0, 1},
+        {"stage0 fc2 input gradient x GELU slope", 8192, 128, 32, 0, 2}, {"stage1 fc2 input gradient x GELU slope", 2048, 256, 64, 0, 2}, {"stage1 fc1 forward", 2048, 256, 64, 1, 0},
         {"stage1 fc2 forward", 2048, 64, 256, 1, 0}, {"stage2 fc1 forward (OpenBLAS in the step)", 512, 512, 128, 1, 0},
         {"stage2 fc2 forward", 512, 128, 512, 1, 0},
     };
@@ -27,10 +29,11 @@ int main(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, tb = shapes[s].tb, kind = shapes[s].kind;
         float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N), *c = calloc((size_t)M * N, sizeof(float));
-        float *bias = malloc(sizeof(float) * N);
+        float *bias = malloc(sizeof(float) * N), *scale = malloc(sizeof(float) * M * N);
         for (int j = 0; j < N; j++) bias[j] = 0.01f * j;
         for (long i = 0; i < (long)M * K; i++) a[i] = (float)rand() / RAND_MAX - 0.5f;
         for (long i = 0; i < (long)K * N; i++) b[i] = (float)rand() / RAND_MAX - 0.5f;
+        for (long i = 0; i < (long)M * N; i++) scale[i] = (float)rand() / RAND_MAX;
         double best[2] = {0, 0};
         for (int round = 0; round < 5; round++) {
             for (int impl = 0; impl < 2; impl++) {
@@ -40,7 +43,8 @@ int main(void) {
                         if (kind == 0) for (int r = 0; r < M; r++) for (int j = 0; j < N; j++) c[(long)r * N + j] = bias[j];
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
                                     a, K, b, tb ? K : N, kind == 0 ? 1 : 0, c, N);
-                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL, NULL)) {
+                        if (kind == 2) for (long i = 0; i < (long)M * N; i++) c[i] *= scale[i];
+                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL, kind == 2 ? scale : NULL)) {
                         puts("{\"error\":\"no AVX2 + FMA\"}");
                         return 1;
                     }
@@ -52,7 +56,7 @@ int main(void) {
         }
         printf("{\"product\":\"%s\",\"m\":%d,\"n\":%d,\"k\":%d,\"openblas_gflops\":%.1f,\"cgemm_gflops\":%.1f,\"ratio\":%.2f}\n",
                shapes[s].name, M, N, K, best[0], best[1], best[1] / best[0]);
-        free(a); free(b); free(c); free(bias);
+        free(a); free(b); free(c); free(bias); free(scale);
     }
     return 0;
 }
