@@ -15,7 +15,8 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 int main(void) {
     openblas_set_num_threads(1);
     /* name, M, N, K, transB, kind: 0 a forward (A · Wᵀ + bias), 1 an input gradient (dY · W, beta 0), 2 an input
-       gradient scaled as it is stored (fc2's, by the GELU slope; OpenBLAS then multiplies in a second pass). */
+       gradient scaled as it is stored (fc2's, by the GELU slope; OpenBLAS then multiplies in a second pass), 3 a weight
+       gradient (dW[M, N] += dYᵀ X over K rows: A stored [K, M], beta 1; lenspipe_sgemm_at). */
     struct { const char *name; int M, N, K, tb, kind; } shapes[] = {
         {"stage0 qkv forward", 8192, 96, 32, 1, 0}, {"stage0 fc1 forward", 8192, 128, 32, 1, 0},
         {"stage0 fc2 forward", 8192, 32, 128, 1, 0}, {"stage0 proj forward", 8192, 32, 32, 1, 0},
@@ -24,6 +25,10 @@ int main(void) {
         {"stage0 fc2 input gradient x GELU slope", 8192, 128, 32, 0, 2}, {"stage1 fc2 input gradient x GELU slope", 2048, 256, 64, 0, 2}, {"stage1 fc1 forward", 2048, 256, 64, 1, 0},
         {"stage1 fc2 forward", 2048, 64, 256, 1, 0}, {"stage2 fc1 forward (OpenBLAS in the step)", 512, 512, 128, 1, 0},
         {"stage2 fc2 forward", 512, 128, 512, 1, 0},
+        {"stage0 qkv weight gradient", 96, 32, 8192, 0, 3}, {"stage0 fc1 weight gradient", 128, 32, 8192, 0, 3},
+        {"stage0 fc2 weight gradient", 32, 128, 8192, 0, 3}, {"stage0 proj weight gradient", 32, 32, 8192, 0, 3},
+        {"stage1 fc1 weight gradient", 256, 64, 2048, 0, 3}, {"stage1 fc2 weight gradient", 64, 256, 2048, 0, 3},
+        {"stage2 fc1 weight gradient (OpenBLAS in the step)", 512, 128, 512, 0, 3},
     };
     srand(1);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -41,10 +46,11 @@ int main(void) {
                 do {
                     if (impl == 0) {
                         if (kind == 0) for (int r = 0; r < M; r++) for (int j = 0; j < N; j++) c[(long)r * N + j] = bias[j];
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
-                                    a, K, b, tb ? K : N, kind == 0 ? 1 : 0, c, N);
+                        if (kind == 3) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1, a, M, b, N, 1, c, N);
+                        else cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1,
+                                         a, K, b, tb ? K : N, kind == 0 ? 1 : 0, c, N);
                         if (kind == 2) for (long i = 0; i < (long)M * N; i++) c[i] *= scale[i];
-                    } else if (!lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL, kind == 2 ? scale : NULL)) {
+                    } else if (kind == 3 ? !lenspipe_sgemm_at(M, N, K, a, M, b, N, 1, c, N) : !lenspipe_sgemm(tb, M, N, K, a, K, b, tb ? K : N, 0, c, N, kind == 0 ? bias : NULL, kind == 2 ? scale : NULL)) {
                         puts("{\"error\":\"no AVX2 + FMA\"}");
                         return 1;
                     }

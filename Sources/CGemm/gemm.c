@@ -140,6 +140,77 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
     return 1;
 }
 
+/// One 6 x 16 tile of a weight gradient over `kc` inner terms: `acc[r][j] = Σ_k a[k · lda + r] · b[k · ldb +
+/// j]` (A read transposed, in place: row k of the stored A holds the tile's 6 rows side by side; missing
+/// rows repeat row 0, their results dropped). Added into the `rows` x `cols` corner of `c` (row stride
+/// ldc) as `acc + first`, `first` = `beta · c` for the first block of the inner dimension and `c` after;
+/// `swapped`: the tile is of Cᵀ (its rows are C's columns), stored transposed.
+__attribute__((target("avx2,fma")))
+static void tile_at(const float *a, long lda, const float *b, long ldb, int kc, float *c, int ldc, int rows, int cols,
+                    int firstBlock, float beta, int swapped) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const int o1 = rows > 1, o2 = rows > 2 ? 2 : 0, o3 = rows > 3 ? 3 : 0, o4 = rows > 4 ? 4 : 0, o5 = rows > 5 ? 5 : 0;
+    for (int k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        b += ldb;
+        __m256 x;
+        x = _mm256_broadcast_ss(a); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + o1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + o2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + o3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + o4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + o5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += lda;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+    _mm256_store_ps(t, c00); _mm256_store_ps(t + 8, c01); _mm256_store_ps(t + 16, c10); _mm256_store_ps(t + 24, c11);
+    _mm256_store_ps(t + 32, c20); _mm256_store_ps(t + 40, c21); _mm256_store_ps(t + 48, c30); _mm256_store_ps(t + 56, c31);
+    _mm256_store_ps(t + 64, c40); _mm256_store_ps(t + 72, c41); _mm256_store_ps(t + 80, c50); _mm256_store_ps(t + 88, c51);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            float *cv = swapped ? c + (long)j * ldc + r : c + (long)r * ldc + j;
+            *cv = (firstBlock ? (beta != 0 ? beta * *cv : 0) : *cv) + t[r * NR + j];
+        }
+}
+
+/// Inner terms per block of a weight gradient: a tile's 128 rows of both operands stay in L1 whatever
+/// their strides (at powers of two, 256 rows overflowed L1's sets: 0.6x).
+enum { KC_AT = 128 };
+
+__attribute__((target("avx2,fma")))
+static void sgemm_at_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    // Tiles of 6 rows of the narrower side: C's rows (6 of A's columns broadcast, 16 of B's loaded), or,
+    // when C is wider than tall, Cᵀ's (the operands' roles swapped, the tile stored transposed).
+    const int swapped = N > M;
+    const int R = swapped ? N : M, Q = swapped ? M : N;
+    const float *P = swapped ? B : A, *S = swapped ? A : B;
+    const long ldp = swapped ? ldb : lda, lds = swapped ? lda : ldb;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) C[(long)i * ldc + j] = beta != 0 ? beta * C[(long)i * ldc + j] : 0;
+        return;
+    }
+    for (int k0 = 0; k0 < K; k0 += KC_AT) {
+        const int kc = K - k0 < KC_AT ? K - k0 : KC_AT;
+        for (int r0 = 0; r0 < R; r0 += MR) {
+            const int rows = R - r0 < MR ? R - r0 : MR;
+            for (int q0 = 0; q0 < Q; q0 += NR) {
+                const int cols = Q - q0 < NR ? Q - q0 : NR;
+                float *c = swapped ? C + (long)q0 * ldc + r0 : C + (long)r0 * ldc + q0;
+                if (cols == NR)
+                    tile_at(P + (long)k0 * ldp + r0, ldp, S + (long)k0 * lds + q0, lds, kc, c, ldc, rows, cols, k0 == 0, beta, swapped);
+                else {
+                    // The last panel: its columns copied into a zero-padded 16-wide strip first (no read past the row).
+                    float strip[KC_AT * NR] __attribute__((aligned(32)));
+                    for (int k = 0; k < kc; k++)
+                        for (int j = 0; j < NR; j++) strip[k * NR + j] = j < cols ? S[(long)(k0 + k) * lds + q0 + j] : 0;
+                    tile_at(P + (long)k0 * ldp + r0, ldp, strip, NR, kc, c, ldc, rows, cols, k0 == 0, beta, swapped);
+                }
+            }
+        }
+    }
+}
+
 static int has_avx2_fma(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -154,7 +225,17 @@ int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, con
     if (!has_avx2_fma()) return 0;
     return sgemm_avx2(transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias, scale);
 }
+
+int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!has_avx2_fma()) return 0;
+    if (M > 0 && N > 0) sgemm_at_avx2(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return 1;
+}
 #else
+int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    return 0;
+}
 int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, const float *bias, const float *scale) {
     (void)transB; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb;

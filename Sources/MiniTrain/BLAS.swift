@@ -16,11 +16,14 @@ public enum BLAS {
     /// Whether products go to OpenBLAS alone (`LENSPIPE_GEMM=openblas`), read once.
     static let openBLASOnly: Bool = ProcessInfo.processInfo.environment["LENSPIPE_GEMM"] == "openblas"
 
-    /// Which products `CGemm`'s kernel takes: those with a row-major A and at most 256 columns (a Swin
+    /// Which products `CGemm`'s kernels take: those with a row-major A and at most 256 columns (a Swin
     /// block's forward and input gradients, where OpenBLAS copies the whole of A before computing and
-    /// zeroes C for beta 0). Weight gradients (A transposed, thousands of inner terms; the kernel has no
-    /// transposed A) and wider outputs, where it was not faster, stay with OpenBLAS.
-    static func usesKernel(transA: Bool, n: Int) -> Bool { !transA && n <= 256 }
+    /// zeroes C for beta 0), and weight gradients (A transposed) of at most 256 x 256 over at least
+    /// 2,048 inner terms (a lane's rows in the first two stages, where OpenBLAS copies both operands).
+    /// Wider outputs and shorter weight gradients, where they were not faster, stay with OpenBLAS.
+    static func usesKernel(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Bool {
+        transA ? !transB && m <= 256 && n <= 256 && k >= 2048 : n <= 256
+    }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
     /// `op(B)` is `[K, N]`, with explicit leading dimensions (for sub-blocks of larger matrices).
@@ -34,10 +37,14 @@ public enum BLAS {
                                     m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                                     lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
                                     bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil) {
-        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, n: n)
-            && lenspipe_sgemm(transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
-                              beta, c, Int32(ldc), bias, scale) == 1 {
-            return
+        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, transB: transB, m: m, n: n, k: k) {
+            if transA {
+                if bias == nil && scale == nil
+                    && lenspipe_sgemm_at(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)) == 1 { return }
+            } else if lenspipe_sgemm(transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
+                                     beta, c, Int32(ldc), bias, scale) == 1 {
+                return
+            }
         }
         defer {
             if let scale, m > 0 {

@@ -7,7 +7,8 @@ import LensCore
 /// `CGemm`'s kernel (what `BLAS.sgemm` runs on AVX2 + FMA CPUs) against a double-precision loop, over
 /// both layouts of B, with the tile's edges (rows past a multiple of 6, columns past a
 /// multiple of 16, an inner dimension past a block of 256), leading dimensions wider than the rows,
-/// beta 0 / 1 / ½, the fused bias, and the scale applied as values are stored.
+/// beta 0 / 1 / ½, the fused bias, and the scale applied as values are stored; and its weight-gradient
+/// kernel (A transposed) the same way, on both sides of its tall / wide switch.
 @Suite struct GemmKernelTests {
     static var cpuHasAVX2FMA: Bool {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -75,5 +76,52 @@ import LensCore
             BLAS.sgemm(ap.baseAddress! + 5 * K, w, &part, m: 15, n: N, k: K, transB: true, bias: bias)
         }
         #expect(Array(whole[(5 * N)..<(20 * N)]) == part)
+    }
+
+    /// `lenspipe_sgemm_at`, `C = Aᵀ B + beta C` with A `[K, M]` and B `[K, N]` read in place: taller and
+    /// wider than long (the roles swapped), edges past 6 rows and 16 columns, an inner dimension past a
+    /// block of 128, leading dimensions wider than the rows, beta 0 / 1 / ½.
+    @Test(arguments: [(1, 1, 1), (6, 16, 128), (7, 17, 129), (96, 32, 300), (32, 128, 300), (13, 5, 1000), (3, 40, 7), (12, 48, 0)])
+    func weightGradientMatchesALoopInDoublePrecision(shape: (Int, Int, Int)) {
+        let (M, N, K) = shape
+        var rng = Philox4x64(seed: UInt64(M * 1000 + N), stream: UInt64(K) + 7)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
+        for beta: Float in [0, 1, 0.5] {
+            let lda = M + 3, ldb = N + 2, ldc = N + 5
+            let a = random(K * lda + 1), b = random(K * ldb + 1), c0 = random(M * ldc)
+            var expected = c0
+            for i in 0..<M {
+                for j in 0..<N {
+                    var s = 0.0
+                    for k in 0..<K { s += Double(a[k * lda + i]) * Double(b[k * ldb + j]) }
+                    expected[i * ldc + j] = Float(s + Double(beta) * Double(c0[i * ldc + j]))
+                }
+            }
+            var c = c0
+            let done = c.withUnsafeMutableBufferPointer { cp in
+                lenspipe_sgemm_at(Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta, cp.baseAddress, Int32(ldc))
+            }
+            if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
+            guard done == 1 else { continue }
+            let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 4e-5 * Float(K + 1).squareRoot(), "M \(M) N \(N) K \(K) beta \(beta): \(worst)")
+            let padding = (0..<M).flatMap { i in (N..<ldc).map { i * ldc + $0 } }
+            #expect(padding.allSatisfy { c[$0] == c0[$0] }, "the kernel wrote past column N")
+        }
+    }
+
+    /// A weight gradient's rows do not depend on how its rows are split (`Linear.backward` splits the
+    /// output rows among threads): rows 5..<20 of a 24 x 40 gradient over 3,000 rows computed alone equal
+    /// those of the whole, through `BLAS.sgemmStrided`'s routing.
+    @Test func weightGradientRowsGiveTheSameBitsWhereverTheyFall() {
+        let (OC, C, N) = (24, 40, 3000)
+        var rng = Philox4x64(seed: 9, stream: 2)
+        let dout = (0..<(N * OC)).map { _ in Float(rng.normal()) }, inp = (0..<(N * C)).map { _ in Float(rng.normal()) }
+        var whole = [Float](repeating: 0, count: OC * C), part = [Float](repeating: 0, count: 15 * C)
+        BLAS.sgemmStrided(dout, inp, &whole, m: OC, n: C, k: N, transA: true, lda: OC, ldb: C, ldc: C, beta: 1)
+        dout.withUnsafeBufferPointer { d in
+            BLAS.sgemmStrided(d.baseAddress! + 5, inp, &part, m: 15, n: C, k: N, transA: true, lda: OC, ldb: C, ldc: C, beta: 1)
+        }
+        #expect(Array(whole[(5 * C)..<(20 * C)]) == part)
     }
 }

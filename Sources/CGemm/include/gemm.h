@@ -15,8 +15,8 @@
 /// Returns 1 when it computed the product, 0 when this CPU lacks AVX2 or FMA (or the build is not for
 /// x86-64): the caller then calls `cblas_sgemm`, which computes the same product.
 ///
-/// - A: `[M, K]`, row-major (leading dimension lda). There is no transposed A: weight gradients (Aᵀ B
-///   with thousands of inner terms) ran at 0.67-0.94x OpenBLAS in a version that had one, and stay there.
+/// - A: `[M, K]`, row-major (leading dimension lda); weight gradients (A transposed) are
+///   `lenspipe_sgemm_at`'s.
 /// - transB: B is stored `[N, K]` and used transposed (PyTorch's Linear weight); else `[K, N]`.
 /// - beta: multiplies the old C (0: C is not read).
 /// - bias: `[N]`, added to every row (NULL: none).
@@ -25,4 +25,13 @@
 int lenspipe_sgemm(int transB, int M, int N, int K,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, const float *bias, const float *scale);
+
+/// A weight gradient, `C[M, N] = Aᵀ B + beta C`, A stored `[K, M]` (lda), B `[K, N]` (ldb), row-major, read
+/// in place (no copies; OpenBLAS copies both): `dW[OC, C] += doutᵀ · inp` over a lane's thousands of rows.
+/// Tiles of 6 x 16 on the narrower side of C (C's rows, or Cᵀ's when C is wider than tall), the inner
+/// dimension in blocks of 128 added in order, so every element is the same sum wherever it falls and
+/// however callers split C's rows. Returns 0 where `lenspipe_sgemm` would (the caller calls
+/// `cblas_sgemm`).
+int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float beta, float *C, int ldc);
 #endif
