@@ -132,6 +132,19 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
                 const int j0 = p * NR, cols = N - j0 < NR ? N - j0 : NR;
                 const float *b = inPlace ? B + (long)k0 * ldb + j0 : packed + (long)p * K * NR + (long)k0 * NR;
                 const long bs = inPlace ? ldb : NR;
+                if (i + 2 * MR <= M) {
+                    // The next row tile's lines of C (and of the scale) that this panel will write (read),
+                    // fetched a row tile ahead: they come from memory, where they wait behind the tile's sums.
+                    for (int r = MR; r < 2 * MR; r++) {
+                        _mm_prefetch((const char *)(C + (long)(i + r) * ldc + j0), _MM_HINT_T0);
+                        if (lastBlock && scale) _mm_prefetch((const char *)(scale + (long)(i + r) * ldc + j0), _MM_HINT_T0);
+                    }
+                    // And, spread over the panels, the next row tile's rows of A.
+                    for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16) {
+                        const long r = off / lda, k = off % lda;
+                        if (k < kc) _mm_prefetch((const char *)(A + (long)(i + MR + r) * lda + k0 + k), _MM_HINT_T0);
+                    }
+                }
                 tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, bias ? bias + j0 : NULL,
                      lastBlock && scale ? scale + (long)i * ldc + j0 : NULL);
             }
@@ -190,12 +203,20 @@ static void sgemm_at_avx2(int M, int N, int K, const float *A, int lda, const fl
         for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) C[(long)i * ldc + j] = beta != 0 ? beta * C[(long)i * ldc + j] : 0;
         return;
     }
+    const int tiles = ((R + MR - 1) / MR) * ((Q + NR - 1) / NR);
     for (int k0 = 0; k0 < K; k0 += KC_AT) {
         const int kc = K - k0 < KC_AT ? K - k0 : KC_AT;
+        // The next block's rows of both operands, fetched while this block's tiles run (a share per tile).
+        const int next = K - k0 - kc < KC_AT ? K - k0 - kc : KC_AT, share = (next + tiles - 1) / tiles;
+        int t = 0;
         for (int r0 = 0; r0 < R; r0 += MR) {
             const int rows = R - r0 < MR ? R - r0 : MR;
-            for (int q0 = 0; q0 < Q; q0 += NR) {
+            for (int q0 = 0; q0 < Q; q0 += NR, t++) {
                 const int cols = Q - q0 < NR ? Q - q0 : NR;
+                for (int k = k0 + kc + t * share; k < k0 + kc + (t + 1) * share && k < k0 + kc + next; k++) {
+                    for (int j = 0; j < R; j += 16) _mm_prefetch((const char *)(P + (long)k * ldp + j), _MM_HINT_T0);
+                    for (int j = 0; j < Q; j += 16) _mm_prefetch((const char *)(S + (long)k * lds + j), _MM_HINT_T0);
+                }
                 float *c = swapped ? C + (long)q0 * ldc + r0 : C + (long)r0 * ldc + q0;
                 if (cols == NR)
                     tile_at(P + (long)k0 * ldp + r0, ldp, S + (long)k0 * lds + q0, lds, kc, c, ldc, rows, cols, k0 == 0, beta, swapped);
