@@ -16,6 +16,15 @@ import LensCore
         return flags.contains("avx2") && flags.contains("fma")
     }
 
+    /// `c` within `tolerance` of `expected`, and the columns past N of its M rows (the leading dimension's
+    /// padding) left as they were in `c0`.
+    static func expectMatch(_ c: [Float], _ expected: [Float], original c0: [Float], M: Int, N: Int, ldc: Int, tolerance: Float, _ label: String) {
+        let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= tolerance, "\(label): \(worst)")
+        let padding = (0..<M).flatMap { i in (N..<ldc).map { i * ldc + $0 } }
+        #expect(padding.allSatisfy { c[$0] == c0[$0] }, "the kernel wrote past column N")
+    }
+
     @Test(arguments: [(1, 1, 1), (7, 17, 3), (6, 16, 256), (13, 33, 257), (100, 96, 32), (31, 40, 600), (5, 3, 1000), (12, 48, 0)])
     func matchesALoopInDoublePrecision(shape: (Int, Int, Int)) {
         let (M, N, K) = shape
@@ -51,12 +60,8 @@ import LensCore
                     }
                     if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
                     guard done == 1 else { continue }
-                    let tolerance = 1e-5 * Float(K + 1).squareRoot() * 4 * (scale == nil ? 1 : 4)
-                    let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
-                    #expect(worst <= tolerance, "M \(M) N \(N) K \(K) transB \(transB) beta \(beta) bias \(withBias): \(worst)")
-                    // Columns past N (the leading dimension's padding) are left as they were.
-                    let padding = (0..<M).flatMap { i in (N..<ldc).map { i * ldc + $0 } }
-                    #expect(padding.allSatisfy { c[$0] == c0[$0] }, "the kernel wrote past column N")
+                    Self.expectMatch(c, expected, original: c0, M: M, N: N, ldc: ldc, tolerance: 1e-5 * Float(K + 1).squareRoot() * 4 * (scale == nil ? 1 : 4),
+                                     "M \(M) N \(N) K \(K) transB \(transB) beta \(beta) bias \(withBias)")
                 }
             }
         }
@@ -103,10 +108,7 @@ import LensCore
             }
             if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
             guard done == 1 else { continue }
-            let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 4e-5 * Float(K + 1).squareRoot(), "M \(M) N \(N) K \(K) beta \(beta): \(worst)")
-            let padding = (0..<M).flatMap { i in (N..<ldc).map { i * ldc + $0 } }
-            #expect(padding.allSatisfy { c[$0] == c0[$0] }, "the kernel wrote past column N")
+            Self.expectMatch(c, expected, original: c0, M: M, N: N, ldc: ldc, tolerance: 4e-5 * Float(K + 1).squareRoot(), "M \(M) N \(N) K \(K) beta \(beta)")
         }
     }
 
