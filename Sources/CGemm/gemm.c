@@ -193,8 +193,9 @@ enum { KC_AT = 128 };
 
 __attribute__((target("avx2,fma")))
 static void sgemm_at_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    // Tiles of 6 rows of the narrower side: C's rows (6 of A's columns broadcast, 16 of B's loaded), or,
-    // when C is wider than tall, Cᵀ's (the operands' roles swapped, the tile stored transposed).
+    // Tiles of 6 x 16 whose 16 columns run along C's narrower side: C's own (6 of A's columns broadcast,
+    // 16 of B's loaded), or, when C is wider than tall, Cᵀ's (the operands' roles swapped, the tile stored
+    // transposed). A fused multiply-add is the same in either order of its factors, so both give the same bits.
     const int swapped = N > M;
     const int R = swapped ? N : M, Q = swapped ? M : N;
     const float *P = swapped ? B : A, *S = swapped ? A : B;

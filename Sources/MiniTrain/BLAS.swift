@@ -18,11 +18,13 @@ public enum BLAS {
 
     /// Which products `CGemm`'s kernels take: those with a row-major A and at most 256 columns (a Swin
     /// block's forward and input gradients, where OpenBLAS copies the whole of A before computing and
-    /// zeroes C for beta 0), and weight gradients (A transposed) of at most 256 x 256 over at least
+    /// zeroes C for beta 0), and weight gradients (A transposed) of at most 256 columns over at least
     /// 2,048 inner terms (a lane's rows in the first two stages, where OpenBLAS copies both operands).
-    /// Wider outputs and shorter weight gradients, where they were not faster, stay with OpenBLAS.
-    static func usesKernel(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Bool {
-        transA ? !transB && m <= 256 && n <= 256 && k >= 2048 : n <= 256
+    /// Wider outputs and shorter weight gradients, where they were not faster, stay with OpenBLAS. The
+    /// choice does not look at the rows (`m`), which callers split among threads: a product's rows go
+    /// to one kernel whatever the thread count.
+    static func usesKernel(transA: Bool, transB: Bool, n: Int, k: Int) -> Bool {
+        transA ? !transB && n <= 256 && k >= 2048 : n <= 256
     }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
@@ -37,7 +39,7 @@ public enum BLAS {
                                     m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                                     lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
                                     bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil) {
-        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, transB: transB, m: m, n: n, k: k) {
+        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, transB: transB, n: n, k: k) {
             if transA {
                 if bias == nil && scale == nil
                     && lenspipe_sgemm_at(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)) == 1 { return }

@@ -83,17 +83,31 @@ import LensCore
         #expect(Array(whole[(5 * N)..<(20 * N)]) == part)
     }
 
+    /// `values` copied to the end of a mapping whose next page can be neither read nor written, so that a
+    /// kernel reading one value past the last fails the test with a fault instead of reading padding.
+    /// The second result unmaps it.
+    static func guarded(_ values: [Float]) -> (UnsafePointer<Float>, () -> Void) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = values.count * MemoryLayout<Float>.stride, pages = (bytes + page - 1) / page + 1
+        let base = mmap(nil, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        precondition(base != MAP_FAILED && mprotect(base + (pages - 1) * page, page, PROT_NONE) == 0)
+        let start = (base + (pages - 1) * page - bytes).bindMemory(to: Float.self, capacity: values.count)
+        start.update(from: values, count: values.count)
+        return (UnsafePointer(start), { munmap(base, pages * page) })
+    }
+
     /// `lenspipe_sgemm_at`, `C = Aᵀ B + beta C` with A `[K, M]` and B `[K, N]` read in place: taller and
     /// wider than long (the roles swapped), edges past 6 rows and 16 columns, an inner dimension past a
-    /// block of 128, leading dimensions wider than the rows, beta 0 / 1 / ½.
+    /// block of 128, leading dimensions wider than the rows and equal to them, beta 0 / 1 / ½. Both
+    /// operands end where a page that faults begins (`guarded`), so a read past the last row fails.
     @Test(arguments: [(1, 1, 1), (6, 16, 128), (7, 17, 129), (96, 32, 300), (32, 128, 300), (13, 5, 1000), (3, 40, 7), (12, 48, 0)])
     func weightGradientMatchesALoopInDoublePrecision(shape: (Int, Int, Int)) {
         let (M, N, K) = shape
         var rng = Philox4x64(seed: UInt64(M * 1000 + N), stream: UInt64(K) + 7)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
-        for beta: Float in [0, 1, 0.5] {
-            let lda = M + 3, ldb = N + 2, ldc = N + 5
-            let a = random(K * lda + 1), b = random(K * ldb + 1), c0 = random(M * ldc)
+        for (beta, padding) in [(Float(0), 0), (1, 3), (0.5, 0)] {
+            let lda = M + padding, ldb = N + padding, ldc = N + 5
+            let a = random(max(0, (K - 1) * lda + M)), b = random(max(0, (K - 1) * ldb + N)), c0 = random(M * ldc)
             var expected = c0
             for i in 0..<M {
                 for j in 0..<N {
@@ -102,9 +116,11 @@ import LensCore
                     expected[i * ldc + j] = Float(s + Double(beta) * Double(c0[i * ldc + j]))
                 }
             }
+            let (ga, freeA) = Self.guarded(a), (gb, freeB) = Self.guarded(b)
+            defer { freeA(); freeB() }
             var c = c0
             let done = c.withUnsafeMutableBufferPointer { cp in
-                lenspipe_sgemm_at(Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta, cp.baseAddress, Int32(ldc))
+                lenspipe_sgemm_at(Int32(M), Int32(N), Int32(K), ga, Int32(lda), gb, Int32(ldb), beta, cp.baseAddress, Int32(ldc))
             }
             if Self.cpuHasAVX2FMA { #expect(done == 1, "the kernel declined an AVX2 + FMA CPU") }
             guard done == 1 else { continue }
@@ -113,17 +129,23 @@ import LensCore
     }
 
     /// A weight gradient's rows do not depend on how its rows are split (`Linear.backward` splits the
-    /// output rows among threads): rows 5..<20 of a 24 x 40 gradient over 3,000 rows computed alone equal
-    /// those of the whole, through `BLAS.sgemmStrided`'s routing.
-    @Test func weightGradientRowsGiveTheSameBitsWhereverTheyFall() {
-        let (OC, C, N) = (24, 40, 3000)
+    /// output rows among threads): rows 5..<20 of a gradient over 3,000 rows computed alone equal those of
+    /// the whole, for a gradient wider than tall (24 x 40: both computed as Cᵀ) and one taller than wide
+    /// (40 x 24: the whole computed as C, the 15-row part as Cᵀ), in the kernel; and `BLAS` sends both
+    /// products to the same kernel.
+    @Test(arguments: [(24, 40), (40, 24)])
+    func weightGradientRowsGiveTheSameBitsWhereverTheyFall(shape: (Int, Int)) {
+        let (OC, C, N) = (shape.0, shape.1, 3000)
         var rng = Philox4x64(seed: 9, stream: 2)
         let dout = (0..<(N * OC)).map { _ in Float(rng.normal()) }, inp = (0..<(N * C)).map { _ in Float(rng.normal()) }
         var whole = [Float](repeating: 0, count: OC * C), part = [Float](repeating: 0, count: 15 * C)
-        BLAS.sgemmStrided(dout, inp, &whole, m: OC, n: C, k: N, transA: true, lda: OC, ldb: C, ldc: C, beta: 1)
-        dout.withUnsafeBufferPointer { d in
-            BLAS.sgemmStrided(d.baseAddress! + 5, inp, &part, m: 15, n: C, k: N, transA: true, lda: OC, ldb: C, ldc: C, beta: 1)
+        let done = dout.withUnsafeBufferPointer { d in
+            lenspipe_sgemm_at(Int32(OC), Int32(C), Int32(N), d.baseAddress!, Int32(OC), inp, Int32(C), 1, &whole, Int32(C))
+                + lenspipe_sgemm_at(15, Int32(C), Int32(N), d.baseAddress! + 5, Int32(OC), inp, Int32(C), 1, &part, Int32(C))
         }
+        if Self.cpuHasAVX2FMA { #expect(done == 2, "the kernel declined an AVX2 + FMA CPU") }
+        guard done == 2 else { return }
         #expect(Array(whole[(5 * C)..<(20 * C)]) == part)
+        #expect(BLAS.usesKernel(transA: true, transB: false, n: C, k: N), "the weight gradient goes to the kernel whatever its rows")
     }
 }
