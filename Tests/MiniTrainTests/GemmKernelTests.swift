@@ -67,20 +67,23 @@ import LensCore
         }
     }
 
-    /// A row's result does not depend on where the row falls in the matrix: the product of rows 5..<20
-    /// computed alone equals those rows of the product of all 24 (so splitting rows among threads, or
-    /// among lanes, changes no bit).
+    /// A row's result does not depend on where the row falls in the matrix: the kernel's product of rows
+    /// 5..<20 computed alone equals those rows of its product of all 24 (so splitting rows among threads,
+    /// or among lanes, changes no bit), and `BLAS` sends such a product to the kernel.
     @Test func rowsGiveTheSameBitsWhereverTheyFall() {
         let (M, N, K) = (24, 40, 300)
         var rng = Philox4x64(seed: 5, stream: 1)
         let a = (0..<(M * K)).map { _ in Float(rng.normal()) }, w = (0..<(N * K)).map { _ in Float(rng.normal()) }
         let bias = (0..<N).map { _ in Float(rng.normal()) }
         var whole = [Float](repeating: 0, count: M * N), part = [Float](repeating: 0, count: 15 * N)
-        BLAS.sgemm(a, w, &whole, m: M, n: N, k: K, transB: true, bias: bias)
-        a.withUnsafeBufferPointer { ap in
-            BLAS.sgemm(ap.baseAddress! + 5 * K, w, &part, m: 15, n: N, k: K, transB: true, bias: bias)
+        let done = a.withUnsafeBufferPointer { ap in
+            lenspipe_sgemm(1, Int32(M), Int32(N), Int32(K), ap.baseAddress!, Int32(K), w, Int32(K), 0, &whole, Int32(N), bias, nil)
+                + lenspipe_sgemm(1, 15, Int32(N), Int32(K), ap.baseAddress! + 5 * K, Int32(K), w, Int32(K), 0, &part, Int32(N), bias, nil)
         }
+        if Self.cpuHasAVX2FMA { #expect(done == 2, "the kernel declined an AVX2 + FMA CPU") }
+        guard done == 2 else { return }
         #expect(Array(whole[(5 * N)..<(20 * N)]) == part)
+        #expect(BLAS.usesKernel(transA: false, transB: true, n: N, k: K), "the product goes to the kernel")
     }
 
     /// `values` copied to the end of a mapping whose next page can be neither read nor written, so that a

@@ -31,8 +31,8 @@ int lenspipe_sgemm(int transB, int M, int N, int K,
 /// stack): `dW[OC, C] += doutᵀ · inp` over a lane's thousands of rows. Tiles of 6 x 16 whose 16 columns
 /// run along C's narrower side (C's columns, or, when C is wider than tall, its rows: the tiles are then
 /// of Cᵀ, stored transposed), the inner dimension in blocks of 128 added in order, so every element is
-/// the same sum wherever it falls, in either orientation, however callers split C's rows. Returns 0 where `lenspipe_sgemm` would (the caller calls
-/// `cblas_sgemm`).
+/// the same sum wherever it falls, in either orientation, however callers split C's rows. Returns 0
+/// where `lenspipe_sgemm` would (the caller calls `cblas_sgemm`).
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float beta, float *C, int ldc);
 #endif
