@@ -23,8 +23,9 @@ import LensData
 
     @Test func medianBySelectMatchesSorting() {
         var g = Philox4x64(seed: 8, stream: 0)
-        for n in [1, 2, 3, 10, 101, 1000] {
-            let v = (0..<n).map { _ in Float(g.uniform(-5, 5)).rounded() }
+        // Ties (rounded values), then a sky's spread of distinct values over several radix passes.
+        for (n, rounded) in [(1, true), (2, true), (3, true), (10, true), (101, true), (1000, true), (4096, false), (4095, false)] {
+            let v = (0..<n).map { _ in Float(g.uniform(-5, 5)) }.map { rounded ? $0.rounded() : 1e-3 * $0 + 0.25 }
             let s = v.sorted()
             let expected = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
             #expect(BackgroundEstimate.median(v) == expected, "n = \(n)")
