@@ -22,6 +22,27 @@ public enum FastMath {
         return p * Float(bitPattern: UInt32(bitPattern: (ki &+ 127) << 23))
     }
 
+    /// `exp` of each lane, the same operations as the scalar `exp` lane by lane (so the same values as a
+    /// loop of it that the compiler vectorises), for kernels that hold 16 values in a register.
+    @inline(__always) static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        typealias V = SIMD16<Float>
+        // Swift.max(x, lo) is `lo >= x ? lo : x`, Swift.min(v, hi) `hi < v ? hi : v` (a NaN stays NaN).
+        var xc = x.replacing(with: -87.3, where: V(repeating: -87.3) .>= x)
+        xc = xc.replacing(with: 88.7, where: V(repeating: 88.7) .< xc)
+        let shifted = V(repeating: 12_582_912).addingProduct(xc, 1.44269504)
+        let k = shifted - 12_582_912
+        let ki = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        let r = xc - k * 0.693359375 + k * 2.12194440e-4
+        var p = V(repeating: 1.0 / 720)
+        p = V(repeating: 1.0 / 120).addingProduct(p, r)
+        p = V(repeating: 1.0 / 24).addingProduct(p, r)
+        p = V(repeating: 1.0 / 6).addingProduct(p, r)
+        p = V(repeating: 0.5).addingProduct(p, r)
+        p = V(repeating: 1).addingProduct(p, r)
+        p = V(repeating: 1).addingProduct(p, r)
+        return p * unsafeBitCast((ki &+ 127) &<< 23, to: V.self)
+    }
+
     /// GELU's value and slope with one exp: Φ(x) = ½(1 + erf(x/√2)) by Abramowitz-Stegun 7.1.26
     /// (|error| ≤ 1.5e-7), whose exp(−z²) is the same exp(−x²/2) that φ(x) needs.
     @inline(__always) public static func gelu(_ x: Float) -> (value: Float, slope: Float) {

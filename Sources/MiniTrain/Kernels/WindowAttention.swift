@@ -16,20 +16,31 @@ public enum WindowAttention {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
         // bias[hh, i, j] = table[index[i, j], hh]
+        // The SIMD16 kernel makes the scores a column at a time: it reads the bias and the mask transposed.
+        let simd16 = N == 16 && d == 16
         let bias = UnsafeMutablePointer<Float>.allocate(capacity: h * N * N)
-        defer { bias.deallocate() }
-        for hh in 0..<h { for ij in 0..<(N * N) { bias[hh * N * N + ij] = table[Int(index[ij]) * h + hh] } }
-        nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
+        let maskT = UnsafeMutablePointer<Float>.allocate(capacity: simd16 && mask != nil ? nW * N * N : 0)
+        defer { bias.deallocate(); maskT.deallocate() }
+        for hh in 0..<h {
+            for i in 0..<N {
+                for j in 0..<N { bias[hh * N * N + (simd16 ? j * N + i : i * N + j)] = table[Int(index[i * N + j]) * h + hh] }
+            }
+        }
+        if simd16, let mask {
+            for w in 0..<nW { for i in 0..<N { for j in 0..<N { maskT[(w * N + j) * N + i] = mask[(w * N + i) * N + j] } } }
+        }
+        nonisolated(unsafe) let (out, probs, qkv, mask, biasAll, maskAllT) = (out, probs, qkv, mask, UnsafePointer(bias), UnsafePointer(maskT))
         KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
-        let kt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
+        let kt = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
         defer { kt.deallocate() }
         for w in windows {
             let base = qkv + w * N * 3 * C
             let m = mask.map { $0 + (w % nW) * N * N }
-            if N == 16 && d == 16 {
+            if simd16 {
+                let mT = m == nil ? nil : maskAllT + (w % nW) * N * N
                 for hh in 0..<h {
                     WindowAttention16.forward(out: out + w * N * C + hh * d, P: probs + ((w * h + hh) * N) * N, base: base + hh * d,
-                                              bias: biasAll + hh * N * N, mask: m, C: C, scale: scale, kt: kt)
+                                              biasT: biasAll + hh * N * N, maskT: mT, C: C, scale: scale, qt: kt, st: kt + 256)
                 }
                 continue
             }

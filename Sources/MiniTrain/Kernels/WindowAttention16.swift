@@ -9,35 +9,52 @@ enum WindowAttention16 {
     @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self) }
 
     /// One window and head. `base` points at the window's `qkv [16, 3C]` row 0 offset by the head
-    /// (`+ hh·16`), `bias [16, 16]` holds this head's relative-position bias (plus the shift mask, if
-    /// any, in `mask`), `P [16, 16]` receives the probabilities, `out` the head's output rows (stride C).
-    /// Four rows at a time, so that four chains of multiply-adds overlap (one row's chain waits on each
-    /// multiply-add before the next); each row's sums run in the same order as one row at a time.
+    /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed (plus the shift
+    /// mask, if any, in `maskT`, transposed too), `P [16, 16]` receives the probabilities, `out` the head's
+    /// output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
+    ///
+    /// The scores are made a column at a time, `S[:, j] = biasᵀ[j] + Σ_e (Q[:, e]·scale) k[j, e]` over a
+    /// scaled transposed copy of the queries, so that the softmax of the 16 rows runs down the columns:
+    /// its maxima, exps and sums are 16-lane operations on whole columns, with no reduction across the
+    /// lanes of a register (a row at a time, those reductions made the attention's forward a chain of
+    /// dependent operations). Every value is the one the row-wise softmax gives: the same multiply-adds in
+    /// the same order, the sums in `VectorMath.laneSum`'s order. The output rows are then `Σ_j P[i, j] V_j`,
+    /// four rows at a time.
     @inline(__always) static func forward(out: UnsafeMutablePointer<Float>, P: UnsafeMutablePointer<Float>, base: UnsafePointer<Float>,
-                                          bias: UnsafePointer<Float>, mask: UnsafePointer<Float>?, C: Int, scale: Float,
-                                          kt: UnsafeMutablePointer<Float>) {
+                                          biasT: UnsafePointer<Float>, maskT: UnsafePointer<Float>?, C: Int, scale: Float,
+                                          qt: UnsafeMutablePointer<Float>, st: UnsafeMutablePointer<Float>) {
         let stride = 3 * C
-        for j in 0..<16 {
+        for i in 0..<16 {
+            let q = base + i * stride
+            for e in 0..<16 { qt[e * 16 + i] = q[e] * scale }
+        }
+        for j in Swift.stride(from: 0, to: 16, by: 4) {
+            var (s0, s1, s2, s3) = (load(biasT + j * 16), load(biasT + j * 16 + 16), load(biasT + j * 16 + 32), load(biasT + j * 16 + 48))
+            if let maskT {
+                s0 += load(maskT + j * 16); s1 += load(maskT + j * 16 + 16); s2 += load(maskT + j * 16 + 32); s3 += load(maskT + j * 16 + 48)
+            }
             let k = base + j * stride + C
-            for e in 0..<16 { kt[e * 16 + j] = k[e] }
+            for e in 0..<16 {
+                let q = load(qt + e * 16)
+                s0 = s0.addingProduct(q, k[e])
+                s1 = s1.addingProduct(q, k[stride + e])
+                s2 = s2.addingProduct(q, k[2 * stride + e])
+                s3 = s3.addingProduct(q, k[3 * stride + e])
+            }
+            store(s0, st + j * 16); store(s1, st + j * 16 + 16); store(s2, st + j * 16 + 32); store(s3, st + j * 16 + 48)
+        }
+        // The rows' maxima (exact in any order), then exp(S − max) column by column.
+        var mx = load(st)
+        for j in 1..<16 { let c = load(st + j * 16); mx = mx.replacing(with: c, where: c .> mx) }
+        for j in 0..<16 { store(FastMath.exp(load(st + j * 16) - mx), st + j * 16) }
+        // Σ_j in laneSum's order: (j, j+8), then (j, j+4), (j, j+2), (0, 1).
+        let sum = columnSum(st)
+        let inv = 1 / sum
+        for j in 0..<16 {
+            let p = load(st + j * 16) * inv
+            for i in 0..<16 { P[i * 16 + j] = p[i] }
         }
         for i in Swift.stride(from: 0, to: 16, by: 4) {
-            let q = base + i * stride
-            var (r0, r1, r2, r3) = (load(bias + i * 16), load(bias + i * 16 + 16), load(bias + i * 16 + 32), load(bias + i * 16 + 48))
-            if let mask {
-                r0 += load(mask + i * 16); r1 += load(mask + i * 16 + 16); r2 += load(mask + i * 16 + 32); r3 += load(mask + i * 16 + 48)
-            }
-            for e in 0..<16 {
-                let k = load(kt + e * 16)
-                r0 = r0.addingProduct(q[e] * scale, k)
-                r1 = r1.addingProduct(q[stride + e] * scale, k)
-                r2 = r2.addingProduct(q[2 * stride + e] * scale, k)
-                r3 = r3.addingProduct(q[3 * stride + e] * scale, k)
-            }
-            softmax(r0, into: P + i * 16)
-            softmax(r1, into: P + i * 16 + 16)
-            softmax(r2, into: P + i * 16 + 32)
-            softmax(r3, into: P + i * 16 + 48)
             var (o0, o1, o2, o3) = (V16(), V16(), V16(), V16())
             let p = P + i * 16
             for j in 0..<16 {
@@ -51,14 +68,15 @@ enum WindowAttention16 {
         }
     }
 
-    /// A score row's softmax into `p [16]`.
-    @inline(__always) static func softmax(_ row: V16, into p: UnsafeMutablePointer<Float>) {
-        let mx = VectorMath.laneMax(row)
-        store(row - mx, p)
-        for j in 0..<16 { p[j] = FastMath.exp(p[j]) }
-        var ex = load(p)
-        ex *= 1 / VectorMath.laneSum(ex)
-        store(ex, p)
+    /// `Σ_j c[j]` over the 16 columns `c [16, 16]` (`c[j]` at `c + 16 j`), lane by lane, in the order
+    /// `VectorMath.laneSum` adds a row's 16 values: `(c_j + c_{j+8})`, then pairs 4 apart, 2 apart, 1 apart.
+    @inline(__always) static func columnSum(_ c: UnsafePointer<Float>) -> V16 {
+        @inline(__always) func col(_ j: Int) -> V16 { load(c + j * 16) }
+        let a0 = col(0) + col(8), a1 = col(1) + col(9), a2 = col(2) + col(10), a3 = col(3) + col(11)
+        let a4 = col(4) + col(12), a5 = col(5) + col(13), a6 = col(6) + col(14), a7 = col(7) + col(15)
+        let b0 = a0 + a4, b1 = a1 + a5, b2 = a2 + a6, b3 = a3 + a7
+        let c0 = b0 + b2, c1 = b1 + b3
+        return c0 + c1
     }
 
     /// Row `row` of the score gradient from `g = dP_row`: `dS_row = P_row ⊙ (g − P_row · g)`, stored and
