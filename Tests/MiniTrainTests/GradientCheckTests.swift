@@ -80,6 +80,20 @@ import LensData
         })
     }
 
+    /// The bias gradient in registers (passes of 64 and 32 columns, then the rest) is the sum a row loop
+    /// into memory makes, bit for bit: each column's rows added in order onto its old value.
+    @Test(arguments: [4, 16, 48, 96, 112, 200])
+    func biasGradientAddsRowsInOrder(OC: Int) {
+        var rng = Philox4x64(seed: UInt64(OC), stream: 0)
+        let N = 37
+        let dout = Self.random(N * OC, &rng), start = Self.random(OC, &rng)
+        var expected = start
+        for r in 0..<N { for o in 0..<OC { expected[o] += dout[r * OC + o] } }
+        var db = start
+        Linear.biasGradient(&db, dout, N: N, OC: OC)
+        #expect(db == expected)
+    }
+
     @Test func layerNorm() {
         var rng = Philox4x64(seed: 2, stream: 0)
         let (N, C) = (4, 9)

@@ -33,10 +33,36 @@ public enum Linear {
                                   transA: true, lda: OC, ldb: C, ldc: C, beta: 1)
             }
         }
-        if let dbias {
+        if let dbias { biasGradient(dbias, dout, N: N, OC: OC) }
+    }
+
+    /// `dbias [OC] += Σ_rows dout [N, OC]`, each column's rows added in order onto its old value, 64 or 32
+    /// columns at a time in registers (a loop that adds every row into `dbias` in memory waits on each
+    /// store before the next row's load: 1% of the training step).
+    static func biasGradient(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, N: Int, OC: Int) {
+        typealias V = SIMD16<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        var o = 0
+        while o + 64 <= OC {
+            var (a0, a1, a2, a3) = (load(dbias + o), load(dbias + o + 16), load(dbias + o + 32), load(dbias + o + 48))
+            for r in 0..<N {
+                let row = dout + r * OC + o
+                a0 += load(row); a1 += load(row + 16); a2 += load(row + 32); a3 += load(row + 48)
+            }
+            store(a0, dbias + o); store(a1, dbias + o + 16); store(a2, dbias + o + 32); store(a3, dbias + o + 48)
+            o += 64
+        }
+        while o + 32 <= OC {
+            var (a0, a1) = (load(dbias + o), load(dbias + o + 16))
+            for r in 0..<N { let row = dout + r * OC + o; a0 += load(row); a1 += load(row + 16) }
+            store(a0, dbias + o); store(a1, dbias + o + 16)
+            o += 32
+        }
+        if o < OC {
             for r in 0..<N {
                 let row = dout + r * OC
-                for o in 0..<OC { dbias[o] += row[o] }
+                for c in o..<OC { dbias[c] += row[c] }
             }
         }
     }
