@@ -11,9 +11,8 @@ enum VectorMath {
     }
 
     /// The largest lane, in four scalar chains joined at the end (`pointwiseMax` on the halves is a generic
-    /// call the compiler leaves out of line, 1.3% of the training step for the softmax rows of the window
-    /// attention; a compare-and-blend on the halves compiles to a loop over the lanes on the stack). The
-    /// same value as a sort would give when no lane is NaN.
+    /// call the compiler leaves out of line; a compare-and-blend in a generic helper compiled to a loop over
+    /// the lanes on the stack). The same value as a sort would give when no lane is NaN.
     @inline(__always) static func laneMax(_ v: V16) -> Float {
         var (m0, m1, m2, m3) = (v[0], v[1], v[2], v[3])
         for j in Swift.stride(from: 4, to: 16, by: 4) {

@@ -9,14 +9,15 @@ import RealModule
 public enum WindowAttention {
     /// Per window and head, scores are built a row at a time as `Σ_e q[i, e] · Kᵀ[e, :]` over a transposed
     /// copy of the head's keys, so the inner loops run over contiguous tokens (vector lanes) instead of
-    /// reducing a 16-element dot product per score; the bias `table[index]` is gathered once per call.
+    /// reducing a 16-element dot product per score (the default shape's kernel, `WindowAttention16`, builds
+    /// them a column at a time instead); the bias `table[index]` is gathered once per call.
     public static func forward(_ out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
                                table: UnsafePointer<Float>, index: UnsafePointer<Int32>, mask: UnsafePointer<Float>?, windowsPerImage nW: Int,
                                W: Int, N: Int, C: Int, heads h: Int) {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
-        // bias[hh, i, j] = table[index[i, j], hh]
-        // The SIMD16 kernel makes the scores a column at a time: it reads the bias and the mask transposed.
+        // bias[hh, i, j] = table[index[i, j], hh]; the SIMD16 kernel makes the scores a column at a time and
+        // reads the bias and the mask transposed (bias[hh, j, i], maskT[w, j, i]).
         let simd16 = N == 16 && d == 16
         let bias = UnsafeMutablePointer<Float>.allocate(capacity: h * N * N)
         let maskT = UnsafeMutablePointer<Float>.allocate(capacity: simd16 && mask != nil ? nW * N * N : 0)
@@ -31,8 +32,10 @@ public enum WindowAttention {
         }
         nonisolated(unsafe) let (out, probs, qkv, mask, biasAll, maskAllT) = (out, probs, qkv, mask, UnsafePointer(bias), UnsafePointer(maskT))
         KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
-        let kt = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
-        defer { kt.deallocate() }
+        // The keys transposed (generic kernel), or the queries transposed and the scores (SIMD16 kernel).
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
+        defer { scratch.deallocate() }
+        let kt = scratch
         for w in windows {
             let base = qkv + w * N * 3 * C
             let m = mask.map { $0 + (w % nW) * N * N }
@@ -40,7 +43,7 @@ public enum WindowAttention {
                 let mT = m == nil ? nil : maskAllT + (w % nW) * N * N
                 for hh in 0..<h {
                     WindowAttention16.forward(out: out + w * N * C + hh * d, P: probs + ((w * h + hh) * N) * N, base: base + hh * d,
-                                              biasT: biasAll + hh * N * N, maskT: mT, C: C, scale: scale, qt: kt, st: kt + 256)
+                                              biasT: biasAll + hh * N * N, maskT: mT, C: C, scale: scale, qt: scratch, st: scratch + 256)
                 }
                 continue
             }
