@@ -10,15 +10,9 @@ enum VectorMath {
         return c[0] + c[1]
     }
 
-    /// The largest lane, in four scalar chains joined at the end (`pointwiseMax` on the halves is a generic
-    /// call the compiler leaves out of line; a compare-and-blend in a generic helper compiled to a loop over
-    /// the lanes on the stack). The same value as a sort would give when no lane is NaN.
     @inline(__always) static func laneMax(_ v: V16) -> Float {
-        var (m0, m1, m2, m3) = (v[0], v[1], v[2], v[3])
-        for j in Swift.stride(from: 4, to: 16, by: 4) {
-            m0 = Swift.max(m0, v[j]); m1 = Swift.max(m1, v[j + 1]); m2 = Swift.max(m2, v[j + 2]); m3 = Swift.max(m3, v[j + 3])
-        }
-        return Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
+        let a = pointwiseMax(v.lowHalf, v.highHalf), b = pointwiseMax(a.lowHalf, a.highHalf), c = pointwiseMax(b.lowHalf, b.highHalf)
+        return Swift.max(c[0], c[1])
     }
 
     @inline(__always) static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
