@@ -200,6 +200,10 @@ import LensData
         let index = WindowAttention.relativeIndex(ws: ws, tableWindow: ws)
         let mask = WindowAttention.shiftMask(H: H, W: H, ws: ws, shift: ws / 2)
         #expect(mask.contains(-100) && mask.contains(0))
+        // Symmetric per window: the SIMD16 kernel reads it as its own transpose.
+        for (m, n) in [(mask, N), (WindowAttention.shiftMask(H: 16, W: 16, ws: 4, shift: 2), 16)] {
+            #expect((0..<m.count).allSatisfy { p in m[p] == m[(p / (n * n) * n + p % n) * n + p / n % n] })
+        }
         let inputs = [Self.random(W * N * 3 * C, &rng), Self.random((2 * ws - 1) * (2 * ws - 1) * h, &rng)]
         func fwd(_ x: [[Float]]) -> ([Float], [Float]) {
             var y = [Float](repeating: 0, count: W * N * C), p = [Float](repeating: 0, count: W * h * N * N)

@@ -17,20 +17,16 @@ public enum WindowAttention {
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
         // bias[hh, i, j] = table[index[i, j], hh]; the SIMD16 kernel makes the scores a column at a time and
-        // reads the bias and the mask transposed (bias[hh, j, i], maskT[w, j, i]).
+        // reads the bias transposed (bias[hh, j, i]). The shift mask is its own transpose (`shiftMask`).
         let simd16 = N == 16 && d == 16
         let bias = UnsafeMutablePointer<Float>.allocate(capacity: h * N * N)
-        let maskT = UnsafeMutablePointer<Float>.allocate(capacity: simd16 && mask != nil ? nW * N * N : 0)
-        defer { bias.deallocate(); maskT.deallocate() }
+        defer { bias.deallocate() }
         for hh in 0..<h {
             for i in 0..<N {
                 for j in 0..<N { bias[hh * N * N + (simd16 ? j * N + i : i * N + j)] = table[Int(index[i * N + j]) * h + hh] }
             }
         }
-        if simd16, let mask {
-            for w in 0..<nW { for i in 0..<N { for j in 0..<N { maskT[(w * N + j) * N + i] = mask[(w * N + i) * N + j] } } }
-        }
-        nonisolated(unsafe) let (out, probs, qkv, mask, biasAll, maskAllT) = (out, probs, qkv, mask, UnsafePointer(bias), UnsafePointer(maskT))
+        nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
         KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
         // The keys transposed (generic kernel), or the queries transposed and the scores (SIMD16 kernel).
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
@@ -40,10 +36,9 @@ public enum WindowAttention {
             let base = qkv + w * N * 3 * C
             let m = mask.map { $0 + (w % nW) * N * N }
             if simd16 {
-                let mT = m == nil ? nil : maskAllT + (w % nW) * N * N
                 for hh in 0..<h {
                     WindowAttention16.forward(out: out + w * N * C + hh * d, P: probs + ((w * h + hh) * N) * N, base: base + hh * d,
-                                              biasT: biasAll + hh * N * N, maskT: mT, C: C, scale: scale, qt: scratch, st: scratch + 256)
+                                              biasT: biasAll + hh * N * N, maskT: m, C: C, scale: scale, qt: scratch, st: scratch + 256)
                 }
                 continue
             }
@@ -166,7 +161,8 @@ public enum WindowAttention {
     }
 
     /// Swin's shift mask for an `H x W` map with window `ws` and shift `s`: `[nW, N, N]`, 0 between tokens
-    /// of the same region of the rolled map and −100 otherwise.
+    /// of the same region of the rolled map and −100 otherwise: symmetric in the two tokens, so each
+    /// window's `[N, N]` is its own transpose (the SIMD16 kernel reads it by columns).
     public static func shiftMask(H: Int, W: Int, ws: Int, shift s: Int) -> [Float] {
         func region(_ v: Int, _ n: Int) -> Int { v < n - ws ? 0 : (v < n - s ? 1 : 2) }
         let nH = H / ws, nWw = W / ws, N = ws * ws

@@ -10,7 +10,7 @@ enum WindowAttention16 {
 
     /// One window and head. `base` points at the window's `qkv [16, 3C]` row 0 offset by the head
     /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed (plus the shift
-    /// mask, if any, in `maskT`, transposed too), `P [16, 16]` receives the probabilities, `out` the head's
+    /// mask, if any, in `maskT`, transposed: the shift mask is symmetric), `P [16, 16]` receives the probabilities, `out` the head's
     /// output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
     ///
     /// The scores are made a column at a time, `S[:, j] = biasᵀ[j] + Σ_e (Q[:, e]·scale) k[j, e]` over a
