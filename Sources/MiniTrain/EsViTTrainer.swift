@@ -371,21 +371,36 @@ public final class EsViTTrainer: @unchecked Sendable {
         return LaneOutput(result: result, pooled: t.pooled, sums: sums)
     }
 
+    /// Whether every student value was finite after the last `update` (each worker checks the tensors it
+    /// has just updated, while their values are in cache): what a run's non-finite stop reads, instead of
+    /// a pass of its own over the arena on one thread after every step.
+    public private(set) var valuesFinite = true
+    /// `update`'s per-worker findings for `valuesFinite` (kept, so a step allocates nothing for them).
+    private var workerFinite: [Bool] = []
+
     /// Per-tensor clipping, AdamW on the student, EMA into the teacher, on the kernel threads: each
     /// tensor is updated whole by one worker (the one whose share of the arena it starts in), with the
-    /// same arithmetic on any worker, so the thread count changes no bit.
+    /// same arithmetic on any worker, so the thread count changes no bit. Sets `valuesFinite`.
     public func update() {
         step += 1
         let (h, step) = (hyper, step)
         let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
         let (tensors, total) = (student.tensors, max(1, student.count))
         let workers = max(1, min(KernelThreads.count, tensors.count))
-        ParallelFor.workers(workers) { w in
-            for t in tensors where t.offset * workers / total == w {
-                if trains(t) { optimizer.update(student, tensor: t, step: step) }
-                Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: h.emaMomentum)
+        if workerFinite.count < workers { workerFinite = [Bool](repeating: true, count: workers) }
+        workerFinite.withUnsafeMutableBufferPointer { found in
+            nonisolated(unsafe) let found = found
+            ParallelFor.workers(workers) { w in
+                var finite = true
+                for t in tensors where t.offset * workers / total == w {
+                    if trains(t) { optimizer.update(student, tensor: t, step: step) }
+                    Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: h.emaMomentum)
+                    finite = finite && student.valuesAreFinite(in: t.offset..<(t.offset + t.count))
+                }
+                found[w] = finite
             }
         }
+        valuesFinite = workerFinite.prefix(workers).allSatisfy { $0 }
     }
 
     /// The teacher's EMA of one tensor, `teacher = momentum · teacher + (1 − momentum) · student`, eight

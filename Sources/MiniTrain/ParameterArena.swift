@@ -73,6 +73,19 @@ public final class ParameterArena: @unchecked Sendable {
 
     public func zeroGrads() { grads.update(repeating: 0, count: count) }
 
+    /// Whether every value in `range` (all of them by default) is finite: `x − x` is 0 for a finite x and
+    /// NaN for ±∞ or NaN, summed 16 lanes at a time (a run's non-finite stop).
+    public func valuesAreFinite(in range: Range<Int>? = nil) -> Bool {
+        let range = range ?? 0..<count
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "values \(range) of an arena of \(count)")
+        typealias V = SIMD16<Float>
+        let x = values + range.lowerBound, n = range.count
+        var lanes = V(repeating: 0), rest: Float = 0, i = 0
+        while i + 16 <= n { let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self); lanes += v - v; i += 16 }
+        while i < n { rest += x[i] - x[i]; i += 1 }
+        return lanes.sum() + rest == 0
+    }
+
     /// Copies every value from another arena of the same layout (teacher <- student at start).
     public func copyValues(from other: ParameterArena) {
         precondition(other.count == count)

@@ -145,7 +145,7 @@ public final class TrainingRun {
             trainer.hyper = Self.scheduled(fixedHyper, v)
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
                                   tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask)
-            guard r.loss.isFinite, Self.allFinite(trainer.student) else {
+            guard r.loss.isFinite, trainer.valuesFinite else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
             }
@@ -245,12 +245,6 @@ public final class TrainingRun {
         h.teacherTemp = v.teacherTemperature
         h.freezeLastLayer = v.freezeLastLayer
         return h
-    }
-
-    static func allFinite(_ arena: ParameterArena) -> Bool {
-        var bad = false
-        for i in 0..<arena.count where !arena.values[i].isFinite { bad = true; break }
-        return !bad
     }
 
     /// One `metrics.jsonl` line from a step's results.

@@ -44,6 +44,24 @@ import LensData
     }
 
     /// Biases and 1-D tensors are not decayed; everything else is.
+    /// `ParameterArena.valuesAreFinite` (the non-finite stop's check, made inside `update`): a NaN or an
+    /// infinity anywhere, in the 16-lane part or the tail, in the range asked about or not.
+    @Test func finiteValuesCheck() {
+        let arena = ParameterArena(layout: [("a.weight", [5, 7]), ("b.weight", [3])])  // 35 + 3 values: 2 x 16 lanes and a tail of 6
+        for i in 0..<arena.count { arena.values[i] = Float(i) - 20 }
+        #expect(arena.valuesAreFinite())
+        for (index, bad) in [(3, Float.nan), (31, -Float.infinity), (36, Float.infinity), (37, Float.nan)] {
+            let kept = arena.values[index]
+            arena.values[index] = bad
+            #expect(!arena.valuesAreFinite(), "\(bad) at \(index)")
+            #expect(arena.valuesAreFinite(in: index < 20 ? 20..<38 : 0..<20), "\(bad) at \(index) is outside the range")
+            #expect(!arena.valuesAreFinite(in: index..<(index + 1)))
+            arena.values[index] = kept
+        }
+        arena.values[0] = .greatestFiniteMagnitude
+        #expect(arena.valuesAreFinite(), "the largest finite value is finite")
+    }
+
     @Test func decayGroups() {
         let arena = ParameterArena(layout: [("a.weight", [2, 2]), ("a.bias", [2]), ("norm.weight", [2]), ("t.relative_position_bias_table", [3, 1])])
         #expect(arena.tensors.map(AdamW.decays) == [true, false, false, true])
