@@ -134,8 +134,5 @@ public final class FineTuneTrainer: @unchecked Sendable {
     }
 
     /// Whether every value is finite (a NaN stop, as `train` has).
-    public var allFinite: Bool {
-        for i in 0..<arena.count where !arena.values[i].isFinite { return false }
-        return true
-    }
+    public var allFinite: Bool { arena.valuesAreFinite() }
 }
