@@ -173,7 +173,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                       tokenMask: [Bool]? = nil, patchMask: [Float]? = nil) -> StepResult {
         let (loss, outputs, pooled, sums) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s,
                                                                      images: B, tokenMask: tokenMask, patchMask: patchMask,
-                                                                     joiningLogitGradients: false)
+                                                                     joiningLogitGradients: false, addingLaneGradients: false)
         update()
         if usesEsViTTerms { updateCenters(outputs) }
         if config.viewHead == .standardized && usesEsViTTerms { updatePoolMoments(sums) }
@@ -202,8 +202,11 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// `lossAndGradients`, plus the teacher's pooled features `[2B, C]` (for the feature monitors).
     /// The batch runs in `lanes` (at most one per image); the lanes' gradients are added into the
     /// student's. `joiningLogitGradients: false` leaves the merged result's `dview`/`dregion` empty.
+    /// `addingLaneGradients: false` leaves the other lanes' gradients in their arenas for the `update`
+    /// that follows, which adds each tensor's just before its AdamW step (`train`).
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                  tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, joiningLogitGradients: Bool = true)
+                                  tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, joiningLogitGradients: Bool = true,
+                                  addingLaneGradients: Bool = true)
         -> (Double, EsViTLoss.Result, [Float], PoolSums) {
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
         let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
@@ -253,10 +256,8 @@ public final class EsViTTrainer: @unchecked Sendable {
             }
         }
         let lanesOut = (0..<n).map { slots[$0]! }
-        nonisolated(unsafe) let (sum, extra) = (student.grads, laneArenas.prefix(n - 1).map { $0.grads })
-        KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { range in
-            for g in extra { for i in range { sum[i] += g[i] } }
-        }
+        pendingLanes = n - 1
+        if addingLaneGradients { addLaneGradients() }
         let result = EsViTLoss.merged(lanesOut.map(\.result), laneImages: counts, localCrops: L, joiningGradients: joiningLogitGradients)
         var sums = lanesOut[0].sums
         for lane in lanesOut.dropFirst() { sums.add(lane.sums) }
@@ -371,6 +372,27 @@ public final class EsViTTrainer: @unchecked Sendable {
         return LaneOutput(result: result, pooled: t.pooled, sums: sums)
     }
 
+    /// Lanes 1 ..< 1 + `pendingLanes` whose gradients are not yet added into the student's (`update` adds
+    /// them, tensor by tensor).
+    private var pendingLanes = 0
+
+    /// Adds the pending lanes' gradients of `range` (arena offsets) into the student's, lanes in order.
+    private func addLaneGradients(_ range: Range<Int>) {
+        let sum = student.grads
+        for lane in laneArenas.prefix(pendingLanes) {
+            let g = lane.grads
+            for i in range { sum[i] += g[i] }
+        }
+    }
+
+    /// Adds every pending lane's gradients into the student's, on the kernel threads.
+    private func addLaneGradients() {
+        guard pendingLanes > 0 else { return }
+        nonisolated(unsafe) let trainer = self
+        KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { trainer.addLaneGradients($0) }
+        pendingLanes = 0
+    }
+
     /// Whether every student value was finite after the last `update` (each worker checks the tensors it
     /// has just updated, while their values are in cache): what a run's non-finite stop reads, instead of
     /// a pass of its own over the arena on one thread after every step.
@@ -380,7 +402,9 @@ public final class EsViTTrainer: @unchecked Sendable {
 
     /// Per-tensor clipping, AdamW on the student, EMA into the teacher, on the kernel threads: each
     /// tensor is updated whole by one worker (the one whose share of the arena it starts in), with the
-    /// same arithmetic on any worker, so the thread count changes no bit. Sets `valuesFinite`.
+    /// same arithmetic on any worker, so the thread count changes no bit. Each worker first adds the
+    /// other lanes' gradients of its tensors, if `train` left them (`pendingLanes`), into the student's
+    /// while they go into cache for AdamW. Sets `valuesFinite`.
     public func update() {
         step += 1
         let (h, step) = (hyper, step)
@@ -393,6 +417,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             ParallelFor.workers(workers) { w in
                 var finite = true
                 for t in tensors where t.offset * workers / total == w {
+                    addLaneGradients(t.offset..<(t.offset + t.count))
                     if trains(t) { optimizer.update(student, tensor: t, step: step) }
                     Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: h.emaMomentum)
                     finite = finite && student.valuesAreFinite(in: t.offset..<(t.offset + t.count))
@@ -400,6 +425,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                 found[w] = finite
             }
         }
+        pendingLanes = 0
         valuesFinite = workerFinite.prefix(workers).allSatisfy { $0 }
     }
 
