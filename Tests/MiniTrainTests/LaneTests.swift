@@ -77,6 +77,26 @@ import LensData
                    Array(UnsafeBufferPointer(start: whole.student.grads, count: whole.student.count)), "parameter gradients")
     }
 
+    /// `train` leaves the other lanes' gradients for `update` to add tensor by tensor: its step gives the
+    /// bits of `lossAndGradients` (which adds them at once) followed by `update`, over two steps (the second
+    /// starting from the first's moments and centres), and reports the values finite.
+    @Test(arguments: [2, 3])
+    func trainAddsTheLanesInsideTheUpdate(lanes: Int) {
+        let (g, l, mask) = Self.batch(13)
+        let stepped = Self.trainer(lanes: lanes), apart = Self.trainer(lanes: lanes)
+        for _ in 0..<2 {
+            _ = stepped.train(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L, localSize: Self.s, images: Self.B, tokenMask: mask)
+            let (_, result) = apart.lossAndGradients(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L, localSize: Self.s,
+                                                     images: Self.B, tokenMask: mask)
+            apart.update()
+            apart.updateCenters(result)
+        }
+        let a = UnsafeBufferPointer(start: stepped.student.values, count: stepped.student.count)
+        let b = UnsafeBufferPointer(start: apart.student.values, count: apart.student.count)
+        #expect(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "student values")
+        #expect(stepped.valuesFinite && apart.valuesFinite)
+    }
+
     /// The lanes do not follow the thread count: one thread runs them one after the other and gives
     /// the same bits as two threads running them side by side.
     @Test(arguments: ViewHeadInput.allCases)
