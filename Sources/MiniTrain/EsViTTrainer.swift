@@ -208,6 +208,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                                   tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, joiningLogitGradients: Bool = true,
                                   addingLaneGradients: Bool = true)
         -> (Double, EsViTLoss.Result, [Float], PoolSums) {
+        pendingLanes = 0  // lane gradients a step before left and nobody added are this step's no longer
         let mask = hyper.maskedWeight > 0 ? tokenMask : nil
         let maskedTokens = mask.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? 0
         let pixelMask = hyper.mimWeight > 0 ? patchMask : nil

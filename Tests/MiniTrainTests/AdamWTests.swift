@@ -43,7 +43,6 @@ import LensData
         #expect(worst < 1e-5, "max difference \(worst)")
     }
 
-    /// Biases and 1-D tensors are not decayed; everything else is.
     /// `ParameterArena.valuesAreFinite` (the non-finite stop's check, made inside `update`): a NaN or an
     /// infinity anywhere, in the 16-lane part or the tail, in the range asked about or not.
     @Test func finiteValuesCheck() {
@@ -62,6 +61,7 @@ import LensData
         #expect(arena.valuesAreFinite(), "the largest finite value is finite")
     }
 
+    /// Biases and 1-D tensors are not decayed; everything else is.
     @Test func decayGroups() {
         let arena = ParameterArena(layout: [("a.weight", [2, 2]), ("a.bias", [2]), ("norm.weight", [2]), ("t.relative_position_bias_table", [3, 1])])
         #expect(arena.tensors.map(AdamW.decays) == [true, false, false, true])

@@ -97,6 +97,29 @@ import LensData
         #expect(stepped.valuesFinite && apart.valuesFinite)
     }
 
+    /// `update` reports a non-finite value wherever it appears: a NaN gradient that AdamW carries into a
+    /// trained tensor, or a NaN in a tensor the optimizer skips (`last_layer.weight_g`); a clean step
+    /// reports the values finite.
+    @Test func updateReportsNonFiniteValues() {
+        let (g, l, mask) = Self.batch(17)
+        func stepped(_ spoil: (EsViTTrainer) -> Void) -> Bool {
+            let t = Self.trainer(lanes: 2)
+            _ = t.lossAndGradients(globals: g, globalSize: Self.S, locals: l, localCrops: Self.L, localSize: Self.s, images: Self.B, tokenMask: mask)
+            spoil(t)
+            t.update()
+            return t.valuesFinite
+        }
+        #expect(stepped { _ in })
+        #expect(!stepped { t in
+            let trained = t.student.tensors.first { $0.name.hasSuffix("layers.0.blocks.0.mlp.fc1.weight") }!
+            t.student.grads[trained.offset + 3] = .nan
+        })
+        #expect(!stepped { t in
+            let frozen = t.student.tensors.first { $0.name.hasSuffix("last_layer.weight_g") }!
+            t.student.values[frozen.offset] = .nan
+        })
+    }
+
     /// The lanes do not follow the thread count: one thread runs them one after the other and gives
     /// the same bits as two threads running them side by side.
     @Test(arguments: ViewHeadInput.allCases)
