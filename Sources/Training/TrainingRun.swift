@@ -147,7 +147,7 @@ public final class TrainingRun {
                                   tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask)
             guard r.loss.isFinite, trainer.valuesFinite else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
-                throw TrainError("step \(step + 1): the \(r.loss.isFinite ? "weights" : "loss") became \(r.loss.isNaN ? "NaN" : "infinite"); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
+                throw TrainError("step \(step + 1): \(r.loss.isFinite ? "the weights became NaN or infinite" : "the loss became " + (r.loss.isNaN ? "NaN" : "infinite")); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")
             }
             last = r
             stepsSinceLine += 1

@@ -9,9 +9,9 @@ enum WindowAttention16 {
     @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self) }
 
     /// One window and head. `base` points at the window's `qkv [16, 3C]` row 0 offset by the head
-    /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed (plus the shift
-    /// mask, if any, in `maskT`, transposed: the shift mask is symmetric), `P [16, 16]` receives the probabilities, `out` the head's
-    /// output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
+    /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed, `maskT` the
+    /// window's shift mask if any (symmetric, so it is its own transpose), `P [16, 16]` receives the
+    /// probabilities, `out` the head's output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
     ///
     /// The scores are made a column at a time, `S[:, j] = biasᵀ[j] + Σ_e (Q[:, e]·scale) k[j, e]` over a
     /// scaled transposed copy of the queries, so that the softmax of the 16 rows runs down the columns:
