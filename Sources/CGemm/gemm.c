@@ -176,6 +176,23 @@ static void tile_at(const float *a, long lda, const float *b, long ldb, int kc, 
         x = _mm256_broadcast_ss(a + o5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
         a += lda;
     }
+    if (!swapped && cols == NR) {
+        // C's rows are the tile's: each row's 16 sums added to it in two vectors (the same additions as
+        // the scalar loop below, lane by lane).
+        const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+        const __m256 vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            float *cr = c + (long)r * ldc;
+            __m256 f0 = _mm256_loadu_ps(cr), f1 = _mm256_loadu_ps(cr + 8);
+            if (firstBlock) {
+                f0 = beta != 0 ? _mm256_mul_ps(vb, f0) : zero;
+                f1 = beta != 0 ? _mm256_mul_ps(vb, f1) : zero;
+            }
+            _mm256_storeu_ps(cr, _mm256_add_ps(f0, acc[r][0]));
+            _mm256_storeu_ps(cr + 8, _mm256_add_ps(f1, acc[r][1]));
+        }
+        return;
+    }
     float t[MR * NR] __attribute__((aligned(32)));
     _mm256_store_ps(t, c00); _mm256_store_ps(t + 8, c01); _mm256_store_ps(t + 16, c10); _mm256_store_ps(t + 24, c11);
     _mm256_store_ps(t + 32, c20); _mm256_store_ps(t + 40, c21); _mm256_store_ps(t + 48, c30); _mm256_store_ps(t + 56, c31);
