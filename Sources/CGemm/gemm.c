@@ -265,12 +265,15 @@ int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, con
     return sgemm_avx2(transB, M, N, K, A, lda, B, ldb, beta, C, ldc, bias, scale);
 }
 
+int lenspipe_sgemm_at_block(void) { return has_avx2_fma() ? KC_AT : 0; }
+
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (!has_avx2_fma()) return 0;
     if (M > 0 && N > 0) sgemm_at_avx2(M, N, K, A, lda, B, ldb, beta, C, ldc);
     return 1;
 }
 #else
+int lenspipe_sgemm_at_block(void) { return 0; }
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
     return 0;

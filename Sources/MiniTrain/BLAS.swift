@@ -27,6 +27,15 @@ public enum BLAS {
         transA ? !transB && n <= 256 && k >= 2048 : n <= 256
     }
 
+    /// Whether a weight gradient `[m, n]` over `k` rows, summed in consecutive blocks of rows that start
+    /// at multiples of `rowBlock` (beta 1), gives the bits of the whole product: when `CGemm`'s weight-gradient
+    /// kernel takes it, whose own blocks of the inner terms start at those multiples (OpenBLAS's blocking
+    /// is its own).
+    static let rowBlock = Int(lenspipe_sgemm_at_block())
+    static func sumsInRowBlocks(n: Int, k: Int) -> Bool {
+        !openBLASOnly && rowBlock > 0 && usesKernel(transA: true, transB: false, n: n, k: k)
+    }
+
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and
     /// `op(B)` is `[K, N]`, with explicit leading dimensions (for sub-blocks of larger matrices).
     /// - Parameters:
@@ -35,11 +44,13 @@ public enum BLAS {
     ///   - bias: `[N]`, added to every row of C (nil: none).
     ///   - scale: `[M, N]` with C's leading dimension: multiplies each value of C once it is computed
     ///     (nil: none; the kernel does it before storing the value).
+    ///   - wholeK: when this call is one block of a longer product's inner terms (a weight gradient summed
+    ///     block by block into C, beta 1), that product's: the kernel is chosen for it, not for the block.
     public static func sgemmStrided(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                     m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                                     lda: Int, ldb: Int, ldc: Int, alpha: Float = 1, beta: Float = 0,
-                                    bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil) {
-        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, transB: transB, n: n, k: k) {
+                                    bias: UnsafePointer<Float>? = nil, scale: UnsafePointer<Float>? = nil, wholeK: Int? = nil) {
+        if alpha == 1 && !openBLASOnly && usesKernel(transA: transA, transB: transB, n: n, k: wholeK ?? k) {
             if transA {
                 if bias == nil && scale == nil
                     && lenspipe_sgemm_at(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)) == 1 { return }

@@ -448,13 +448,34 @@ public struct SwinBackbone: Sendable {
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
         // The working buffers are written whole by the first kernel that fills them (no zeroing).
-        // fc2's input gradient times the GELU's slope is fc1's output gradient, made in one product.
-        Self.atLeast(&s.dfc1, rows * hid)
-        Linear.backward(dinp: &s.dfc1, dweight: (g + o.fc2Weight), dbias: (g + o.fc2Bias), dout: stage.dx, inp: b.gelu,
-                        weight: (v + o.fc2Weight), N: rows, C: hid, OC: C, accumulateInput: false, inputScale: b.fc1Slope)
+        // fc2's input gradient times the GELU's slope is fc1's output gradient, made in one product, a
+        // block of rows at a time (`Linear.rowBlock`): fc1's backward reads each block while it is in cache.
+        let block = Linear.rowBlock(N: rows, C: C, wide: hid)
+        Self.atLeast(&s.dfc1, block * hid)
         Self.atLeast(&s.dln2, rows * C)
-        Linear.backward(dinp: &s.dln2, dweight: (g + o.fc1Weight), dbias: (g + o.fc1Bias), dout: s.dfc1, inp: b.ln2,
-                        weight: (v + o.fc1Weight), N: rows, C: C, OC: hid, accumulateInput: false)
+        s.dfc1.withUnsafeMutableBufferPointer { dfc1 in
+            s.dln2.withUnsafeMutableBufferPointer { dln2 in
+                stage.dx.withUnsafeBufferPointer { dx in
+                    b.gelu.withUnsafeBufferPointer { gelu in
+                        b.fc1Slope.withUnsafeBufferPointer { slope in
+                            b.ln2.withUnsafeBufferPointer { ln2 in
+                                let (dfc1, dln2, dx, gelu, slope, ln2) = (dfc1.baseAddress!, dln2.baseAddress!, dx.baseAddress!,
+                                                                          gelu.baseAddress!, slope.baseAddress!, ln2.baseAddress!)
+                                for r0 in stride(from: 0, to: rows, by: block) {
+                                    let n = min(block, rows - r0)
+                                    Linear.backward(dinp: dfc1, dweight: g + o.fc2Weight, dbias: g + o.fc2Bias, dout: dx + r0 * C,
+                                                    inp: gelu + r0 * hid, weight: v + o.fc2Weight, N: n, C: hid, OC: C,
+                                                    accumulateInput: false, inputScale: slope + r0 * hid, wholeRows: rows)
+                                    Linear.backward(dinp: dln2 + r0 * C, dweight: g + o.fc1Weight, dbias: g + o.fc1Bias, dout: dfc1,
+                                                    inp: ln2 + r0 * C, weight: v + o.fc1Weight, N: n, C: C, OC: hid,
+                                                    accumulateInput: false, wholeRows: rows)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm2Weight), dbeta: (g + o.norm2Bias), dout: s.dln2, inp: b.x1,
                            gamma: (v + o.norm2Weight), mean: b.ln2Mean, rstd: b.ln2Rstd, N: rows, C: C)
         // x1 = x + reverse(proj(attn(qkv(windows(ln1(x)))))): dx becomes d(x).

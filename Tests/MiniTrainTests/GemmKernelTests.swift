@@ -151,4 +151,43 @@ import LensCore
         #expect(Array(whole[(5 * C)..<(20 * C)]) == part)
         #expect(BLAS.usesKernel(transA: true, transB: false, n: C, k: N), "the weight gradient goes to the kernel whatever its rows")
     }
+
+    /// `Linear.backward` over consecutive blocks of rows (`Linear.rowBlock`, each block's call told the
+    /// whole product's rows) gives the bits of one call over all of them: input gradients (scaled, as
+    /// the GELU's slope scales fc1's), weight gradients summed block by block onto the same tensor, bias
+    /// gradients, at the first stage's shape of a lane (fc2: 32 channels, 128 wide) and a remainder block.
+    @Test(arguments: [(8192, 32, 128), (2048 + 200, 64, 256)])
+    func linearBackwardInRowBlocksGivesTheWholeBits(shape: (Int, Int, Int)) {
+        let (N, OC, C) = shape
+        let block = Linear.rowBlock(N: N, C: OC, wide: C)
+        if Self.cpuHasAVX2FMA { #expect(block < N && block % BLAS.rowBlock == 0, "rows \(N) go in blocks of \(block)") }
+        var rng = Philox4x64(seed: 21, stream: UInt64(N))
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
+        let dout = random(N * OC), inp = random(N * C), weight = random(OC * C), slope = random(N * C)
+        let (dw0, db0) = (random(OC * C), random(OC))
+        func run(_ block: Int) -> (dinp: [Float], dw: [Float], db: [Float]) {
+            var (dinp, dw, db) = ([Float](repeating: 0, count: N * C), dw0, db0)
+            let (pd, px, ps) = (UnsafeMutablePointer<Float>.allocate(capacity: N * OC), UnsafeMutablePointer<Float>.allocate(capacity: N * C),
+                                UnsafeMutablePointer<Float>.allocate(capacity: N * C))
+            defer { pd.deallocate(); px.deallocate(); ps.deallocate() }
+            pd.initialize(from: dout, count: N * OC); px.initialize(from: inp, count: N * C); ps.initialize(from: slope, count: N * C)
+            dinp.withUnsafeMutableBufferPointer { di in
+                dw.withUnsafeMutableBufferPointer { w in
+                    db.withUnsafeMutableBufferPointer { b in
+                        for r0 in stride(from: 0, to: N, by: block) {
+                            Linear.backward(dinp: di.baseAddress! + r0 * C, dweight: w.baseAddress!, dbias: b.baseAddress!, dout: pd + r0 * OC,
+                                            inp: px + r0 * C, weight: weight, N: min(block, N - r0), C: C, OC: OC,
+                                            accumulateInput: false, inputScale: ps + r0 * C, wholeRows: N)
+                        }
+                    }
+                }
+            }
+            return (dinp, dw, db)
+        }
+        let (whole, blocks) = (run(N), run(block))
+        #expect(whole.dinp == blocks.dinp)
+        #expect(whole.dw == blocks.dw)
+        #expect(whole.db == blocks.db)
+        #expect(whole.dw != dw0 && whole.db != db0, "the gradients were accumulated")
+    }
 }

@@ -35,4 +35,9 @@ int lenspipe_sgemm(int transB, int M, int N, int K,
 /// where `lenspipe_sgemm` would (the caller calls `cblas_sgemm`).
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float beta, float *C, int ldc);
+
+/// The inner terms per block of `lenspipe_sgemm_at` (its blocks start at multiples of it), 0 where it
+/// computes nothing: a weight gradient summed into C (beta 1) over consecutive row blocks that start at
+/// multiples of it gets the bits of one call over all the rows.
+int lenspipe_sgemm_at_block(void);
 #endif
