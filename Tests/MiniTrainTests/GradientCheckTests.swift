@@ -219,6 +219,17 @@ import LensData
         })
     }
 
+    /// The SIMD16 kernel's transpose in registers (four rounds of interleaving) puts row i, lane e at row
+    /// e, lane i, for rows read from a strided matrix.
+    @Test func simd16TransposeIsTheTranspose() {
+        let src = (0..<(16 * 20)).map(Float.init), stride = 20
+        var dst = [Float](repeating: .nan, count: 256), scratch = [Float](repeating: .nan, count: 256)
+        src.withUnsafeBufferPointer { s in
+            WindowAttention16.transpose({ WindowAttention16.load(s.baseAddress! + $0 * stride) }, into: &dst, scratch: &scratch)
+        }
+        #expect((0..<256).allSatisfy { dst[$0] == src[($0 % 16) * stride + $0 / 16] })
+    }
+
     /// Token permutations (shift + windows, patch merging, im2col) and pooling are linear maps:
     /// backward must be the adjoint (⟨G, f(x)⟩ = ⟨backward(G), x⟩) and the window map a bijection.
     @Test func layoutsAndPooling() {

@@ -24,10 +24,7 @@ enum WindowAttention16 {
                                           biasT: UnsafePointer<Float>, maskT: UnsafePointer<Float>?, C: Int, scale: Float,
                                           qt: UnsafeMutablePointer<Float>, st: UnsafeMutablePointer<Float>) {
         let stride = 3 * C
-        for i in 0..<16 {
-            let q = base + i * stride
-            for e in 0..<16 { qt[e * 16 + i] = q[e] * scale }
-        }
+        transpose({ load(base + $0 * stride) * scale }, into: qt, scratch: P)
         for j in Swift.stride(from: 0, to: 16, by: 4) {
             var (s0, s1, s2, s3) = (load(biasT + j * 16), load(biasT + j * 16 + 16), load(biasT + j * 16 + 32), load(biasT + j * 16 + 48))
             if let maskT {
@@ -50,10 +47,7 @@ enum WindowAttention16 {
         // Σ_j in laneSum's order: (j, j+8), then (j, j+4), (j, j+2), (0, 1).
         let sum = columnSum(st)
         let inv = 1 / sum
-        for j in 0..<16 {
-            let p = load(st + j * 16) * inv
-            for i in 0..<16 { P[i * 16 + j] = p[i] }
-        }
+        transpose({ load(st + $0 * 16) * inv }, into: P, scratch: qt)
         for i in Swift.stride(from: 0, to: 16, by: 4) {
             var (o0, o1, o2, o3) = (V16(), V16(), V16(), V16())
             let p = P + i * 16
@@ -79,14 +73,44 @@ enum WindowAttention16 {
         return c0 + c1
     }
 
-    /// Row `row` of the score gradient from `g = dP_row`: `dS_row = P_row ⊙ (g − P_row · g)`, stored and
-    /// added into `dSsum`.
+    /// Row `row` of the score gradient from `g = dP_row`: `dS_row = P_row ⊙ (g − P_row · g)`, added into
+    /// `dSsum` and stored times `scale` (what dQ and dK multiply each score gradient by: once per value
+    /// here, the same product, instead of a scalar multiply and a broadcast at each of its 32 uses).
     @inline(__always) static func scoreGradient(_ g: V16, row: Int, P: UnsafePointer<Float>, dS: UnsafeMutablePointer<Float>,
-                                                dSsum: UnsafeMutablePointer<Float>) {
+                                                dSsum: UnsafeMutablePointer<Float>, scale: Float) {
         let r = row * 16, p = load(P + r)
         let ds = p * (g - VectorMath.laneSum(g * p))
-        store(ds, dS + r)
+        store(ds * scale, dS + r)
         store(load(dSsum + r) + ds, dSsum + r)
+    }
+
+    /// `x0 y0 x1 y1 … x7 y7` and `x8 y8 … x15 y15`: the low and high halves of two vectors interleaved.
+    @inline(__always) static func zipLow(_ x: V16, _ y: V16) -> V16 {
+        V16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7])
+    }
+    @inline(__always) static func zipHigh(_ x: V16, _ y: V16) -> V16 {
+        V16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15])
+    }
+
+    /// Stores the 16 x 16 matrix whose rows are `row(0) … row(15)` transposed into `dst` (rows of 16), in
+    /// registers: four rounds that interleave rows k and k + 8 into rows 2k and 2k + 1, each of which
+    /// rotates an element's eight index bits (row, lane) by one, so that four swap the row's bits with
+    /// the lane's. `scratch` holds the rounds between (256 floats). A scalar transpose stored 256 single
+    /// floats, which the whole-row loads after it could not take from the store buffer.
+    @inline(__always) static func transpose(_ row: (Int) -> V16, into dst: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        for k in 0..<8 {
+            let (x, y) = (row(k), row(k + 8))
+            store(zipLow(x, y), scratch + 32 * k); store(zipHigh(x, y), scratch + 32 * k + 16)
+        }
+        @inline(__always) func round(_ from: UnsafeMutablePointer<Float>, _ to: UnsafeMutablePointer<Float>) {
+            for k in 0..<8 {
+                let (x, y) = (load(from + 16 * k), load(from + 16 * (k + 8)))
+                store(zipLow(x, y), to + 32 * k); store(zipHigh(x, y), to + 32 * k + 16)
+            }
+        }
+        round(scratch, dst)
+        round(dst, scratch)
+        round(scratch, dst)
     }
 
     /// One window and head of the backward pass: writes the window's `dqkv` columns of this head
@@ -94,15 +118,12 @@ enum WindowAttention16 {
     /// stored once, so `dqkv` need not be zeroed) and adds the score gradient `dS [16, 16]` into `dSsum`
     /// (the head's sum over windows, which the caller adds into the bias table once per chunk of
     /// windows instead of 256 scattered additions per window); `dO` is the head's output gradient
-    /// (stride C). Four rows at a time, as in `forward`.
+    /// (stride C). Four rows at a time, as in `forward`. `vt` and `dS` are scratch `[16, 16]`.
     @inline(__always) static func backward(dbase: UnsafeMutablePointer<Float>, dSsum: UnsafeMutablePointer<Float>, dO: UnsafePointer<Float>,
                                            base: UnsafePointer<Float>, P: UnsafePointer<Float>, C: Int, scale: Float,
                                            vt: UnsafeMutablePointer<Float>, dS: UnsafeMutablePointer<Float>) {
         let stride = 3 * C
-        for j in 0..<16 {
-            let v = base + j * stride + 2 * C
-            for e in 0..<16 { vt[e * 16 + j] = v[e] }
-        }
+        transpose({ load(base + $0 * stride + 2 * C) }, into: vt, scratch: dS)
         // dP_i = dO_i Vᵀ, then dS_i = P_i ⊙ (dP_i − P_i · dP_i).
         for i in Swift.stride(from: 0, to: 16, by: 4) {
             let d = dO + i * C
@@ -114,10 +135,10 @@ enum WindowAttention16 {
                 g2 = g2.addingProduct(d[2 * C + e], v)
                 g3 = g3.addingProduct(d[3 * C + e], v)
             }
-            scoreGradient(g0, row: i, P: P, dS: dS, dSsum: dSsum)
-            scoreGradient(g1, row: i + 1, P: P, dS: dS, dSsum: dSsum)
-            scoreGradient(g2, row: i + 2, P: P, dS: dS, dSsum: dSsum)
-            scoreGradient(g3, row: i + 3, P: P, dS: dS, dSsum: dSsum)
+            scoreGradient(g0, row: i, P: P, dS: dS, dSsum: dSsum, scale: scale)
+            scoreGradient(g1, row: i + 1, P: P, dS: dS, dSsum: dSsum, scale: scale)
+            scoreGradient(g2, row: i + 2, P: P, dS: dS, dSsum: dSsum, scale: scale)
+            scoreGradient(g3, row: i + 3, P: P, dS: dS, dSsum: dSsum, scale: scale)
         }
         // dV_j = Σ_i P[i, j] dO_i.
         for j in Swift.stride(from: 0, to: 16, by: 4) {
@@ -138,10 +159,10 @@ enum WindowAttention16 {
             let g = dS + i * 16
             for j in 0..<16 {
                 let k = load(base + j * stride + C)
-                q0 = q0.addingProduct(g[j] * scale, k)
-                q1 = q1.addingProduct(g[16 + j] * scale, k)
-                q2 = q2.addingProduct(g[32 + j] * scale, k)
-                q3 = q3.addingProduct(g[48 + j] * scale, k)
+                q0 = q0.addingProduct(g[j], k)
+                q1 = q1.addingProduct(g[16 + j], k)
+                q2 = q2.addingProduct(g[32 + j], k)
+                q3 = q3.addingProduct(g[48 + j], k)
             }
             let dq = dbase + i * stride
             store(q0, dq); store(q1, dq + stride); store(q2, dq + 2 * stride); store(q3, dq + 3 * stride)
@@ -151,10 +172,10 @@ enum WindowAttention16 {
             var (k0, k1, k2, k3) = (V16(), V16(), V16(), V16())
             for i in 0..<16 {
                 let q = load(base + i * stride), g = dS + i * 16 + j
-                k0 = k0.addingProduct(g[0] * scale, q)
-                k1 = k1.addingProduct(g[1] * scale, q)
-                k2 = k2.addingProduct(g[2] * scale, q)
-                k3 = k3.addingProduct(g[3] * scale, q)
+                k0 = k0.addingProduct(g[0], q)
+                k1 = k1.addingProduct(g[1], q)
+                k2 = k2.addingProduct(g[2], q)
+                k3 = k3.addingProduct(g[3], q)
             }
             let dk = dbase + j * stride + C
             store(k0, dk); store(k1, dk + stride); store(k2, dk + 2 * stride); store(k3, dk + 3 * stride)
