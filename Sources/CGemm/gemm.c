@@ -193,6 +193,40 @@ static void tile_at(const float *a, long lda, const float *b, long ldb, int kc, 
         }
         return;
     }
+    if (swapped && cols == NR && rows == MR) {
+        // The tile is of Cᵀ: C's row q0 + j takes lane j of the six rows. Two 8 x 8 transposes (rows 6 and
+        // 7 zero) give, for each j, its six sums side by side, added to C's row as four and two floats.
+        const __m128 vb = _mm_set1_ps(beta), zero4 = _mm_setzero_ps();
+        const __m256 zero = _mm256_setzero_ps();
+        const __m256 half[2][8] = {{c00, c10, c20, c30, c40, c50, zero, zero}, {c01, c11, c21, c31, c41, c51, zero, zero}};
+        for (int h = 0; h < 2; h++) {
+            const __m256 *r = half[h];
+            const __m256 u0 = _mm256_unpacklo_ps(r[0], r[1]), u1 = _mm256_unpackhi_ps(r[0], r[1]);
+            const __m256 u2 = _mm256_unpacklo_ps(r[2], r[3]), u3 = _mm256_unpackhi_ps(r[2], r[3]);
+            const __m256 u4 = _mm256_unpacklo_ps(r[4], r[5]), u5 = _mm256_unpackhi_ps(r[4], r[5]);
+            const __m256 u6 = _mm256_unpacklo_ps(r[6], r[7]), u7 = _mm256_unpackhi_ps(r[6], r[7]);
+            const __m256 s0 = _mm256_shuffle_ps(u0, u2, 0x44), s1 = _mm256_shuffle_ps(u0, u2, 0xEE);
+            const __m256 s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xEE);
+            const __m256 s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xEE);
+            const __m256 s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+            const __m256 col[8] = {
+                _mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+            for (int j = 0; j < 8; j++) {
+                float *cv = c + (long)(8 * h + j) * ldc;
+                __m128 lo = _mm_loadu_ps(cv), hi = _mm_castpd_ps(_mm_load_sd((const double *)(cv + 4)));
+                if (firstBlock) {
+                    lo = beta != 0 ? _mm_mul_ps(vb, lo) : zero4;
+                    hi = beta != 0 ? _mm_mul_ps(vb, hi) : zero4;
+                }
+                _mm_storeu_ps(cv, _mm_add_ps(lo, _mm256_castps256_ps128(col[j])));
+                _mm_store_sd((double *)(cv + 4), _mm_castps_pd(_mm_add_ps(hi, _mm256_extractf128_ps(col[j], 1))));
+            }
+        }
+        return;
+    }
     float t[MR * NR] __attribute__((aligned(32)));
     _mm256_store_ps(t, c00); _mm256_store_ps(t + 8, c01); _mm256_store_ps(t + 16, c10); _mm256_store_ps(t + 24, c11);
     _mm256_store_ps(t + 32, c20); _mm256_store_ps(t + 40, c21); _mm256_store_ps(t + 48, c30); _mm256_store_ps(t + 56, c31);
