@@ -140,9 +140,15 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
                         if (lastBlock && scale) _mm_prefetch((const char *)(scale + (long)(i + r) * ldc + j0), _MM_HINT_T0);
                     }
                     // And, spread over the panels, the next row tile's rows of A.
-                    for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16) {
-                        const long r = off / lda, k = off % lda;
-                        if (k < kc) _mm_prefetch((const char *)(A + (long)(i + MR + r) * lda + k0 + k), _MM_HINT_T0);
+                    if (kc == lda) {  // the rows are whole blocks: one run of MR * lda floats, no division
+                        const float *next = A + (long)(i + MR) * lda;
+                        for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16)
+                            _mm_prefetch((const char *)(next + off), _MM_HINT_T0);
+                    } else {
+                        for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16) {
+                            const long r = off / lda, k = off % lda;
+                            if (k < kc) _mm_prefetch((const char *)(A + (long)(i + MR + r) * lda + k0 + k), _MM_HINT_T0);
+                        }
                     }
                 }
                 tile(A + (long)i * lda + k0, lda, b, bs, kc, C + (long)i * ldc + j0, ldc, rows, cols, firstBlock, beta, bias ? bias + j0 : NULL,
