@@ -144,10 +144,14 @@ static int sgemm_avx2(int transB, int M, int N, int K, const float *A, int lda, 
                         const float *next = A + (long)(i + MR) * lda;
                         for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16)
                             _mm_prefetch((const char *)(next + off), _MM_HINT_T0);
-                    } else {
-                        for (long off = (long)p * 16; off < (long)MR * lda; off += (long)panels * 16) {
-                            const long r = off / lda, k = off % lda;
-                            if (k < kc) _mm_prefetch((const char *)(A + (long)(i + MR + r) * lda + k0 + k), _MM_HINT_T0);
+                    } else {  // each row's kc floats from k0: its lines dealt to the panels in turn
+                        const int lines = (kc + 15) / 16;
+                        int r = 0, l = p;
+                        while (l >= lines && r < MR) { l -= lines; r++; }
+                        for (; r < MR; ) {
+                            _mm_prefetch((const char *)(A + (long)(i + MR + r) * lda + k0 + 16 * l), _MM_HINT_T0);
+                            l += panels;
+                            while (l >= lines && r < MR) { l -= lines; r++; }
                         }
                     }
                 }
