@@ -100,7 +100,7 @@ public struct SwinBackbone: Sendable {
     /// One block's saved activations. Buffers are `[B·L, ·]`; `input` is the buffer the block read (the
     /// previous block's `output`, a merge's, or the embedding's), held for backward, not a copy.
     final class BlockCache {
-        var input: [Float] = [], ln1: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
+        var input: [Float] = [], ln1Mean: [Float] = [], ln1Rstd: [Float] = []
         var windows: [Float] = [], qkv: [Float] = [], probs: [Float] = [], attn: [Float] = []
         var x1: [Float] = [], ln2: [Float] = [], ln2Mean: [Float] = [], ln2Rstd: [Float] = []
         var fc1Slope: [Float] = [], gelu: [Float] = [], output: [Float] = []
@@ -113,7 +113,7 @@ public struct SwinBackbone: Sendable {
         /// Inference keeps only the attention probabilities (for attention maps) and the output (the
         /// next block's input): the rest is what backward would read, freed as soon as the block is done.
         func releaseForInference() {
-            (input, ln1, ln1Mean, ln1Rstd, windows, qkv, attn) = ([], [], [], [], [], [], [])
+            (input, ln1Mean, ln1Rstd, windows, qkv, attn) = ([], [], [], [], [], [])
             (x1, ln2, ln2Mean, ln2Rstd, fc1Slope, gelu) = ([], [], [], [], [], [])
         }
     }
@@ -182,7 +182,7 @@ public struct SwinBackbone: Sendable {
         public var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
             var out = [a(patches), a(embed), a(embedLN), a(tokensOut), a(finalMean), a(dembed)]
-            for stage in blocks { for b in stage { out += [a(b.ln1), a(b.qkv), a(b.probs), a(b.x1), a(b.gelu), a(b.output)] } }
+            for stage in blocks { for b in stage { out += [a(b.windows), a(b.qkv), a(b.probs), a(b.x1), a(b.gelu), a(b.output)] } }
             for m in merges { out += [a(m.gathered), a(m.ln), a(m.output)] }
             for g in gradients { out.append(a(g.dx)) }
             let s = scratch
@@ -356,12 +356,12 @@ public struct SwinBackbone: Sendable {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio, eps = config.layerNormEps
         let (o, v) = (b.o, arena.values)
         b.input = x
-        Self.fit(&b.ln1, rows * C)
         Self.fit(&b.ln1Mean, rows)
         Self.fit(&b.ln1Rstd, rows)
-        LayerNorm.forward(&b.ln1, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, (v + o.norm1Weight), (v + o.norm1Bias), N: rows, C: C, eps: eps)
         Self.fit(&b.windows, rows * C)
-        TokenLayout.gather(&b.windows, b.ln1, b.perm, rows: rows, C: C)
+        // norm1 written straight in window order (the permuted rows of LayerNorm(x)).
+        LayerNorm.forward(&b.windows, mean: &b.ln1Mean, rstd: &b.ln1Rstd, x, (v + o.norm1Weight), (v + o.norm1Bias), N: rows, C: C, eps: eps,
+                          gathering: b.perm)
         Self.fit(&b.qkv, rows * 3 * C)
         Linear.forward(&b.qkv, b.windows, (v + o.qkvWeight), (v + o.qkvBias), N: rows, C: C, OC: 3 * C)
         let N = b.ws * b.ws, W = rows / N

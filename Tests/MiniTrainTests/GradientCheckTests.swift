@@ -219,6 +219,22 @@ import LensData
         })
     }
 
+    /// LayerNorm gathering its rows through a permutation (norm1 written in window order) gives the bits of
+    /// LayerNorm then `TokenLayout.gather`, with mean and rstd in the input's row order.
+    @Test func layerNormGatheringIsLayerNormThenGather() {
+        var rng = Philox4x64(seed: 12, stream: 0)
+        let (N, C) = (128, 32)
+        let x = Self.random(N * C, &rng), gamma = Self.random(C, &rng), beta = Self.random(C, &rng)
+        let perm = TokenLayout.windowPermutation(B: 2, H: 8, W: 8, ws: 4, shift: 2)
+        var (y, m, r) = ([Float](repeating: 0, count: N * C), [Float](repeating: 0, count: N), [Float](repeating: 0, count: N))
+        LayerNorm.forward(&y, mean: &m, rstd: &r, x, gamma, beta, N: N, C: C)
+        var gathered = [Float](repeating: 0, count: N * C)
+        TokenLayout.gather(&gathered, y, perm, rows: N, C: C)
+        var (w, wm, wr) = ([Float](repeating: .nan, count: N * C), [Float](repeating: .nan, count: N), [Float](repeating: .nan, count: N))
+        LayerNorm.forward(&w, mean: &wm, rstd: &wr, x, gamma, beta, N: N, C: C, gathering: perm)
+        #expect(w == gathered && wm == m && wr == r)
+    }
+
     /// The SIMD16 kernel's transpose in registers (four rounds of interleaving) puts row i, lane e at row
     /// e, lane i, for rows read from a strided matrix.
     @Test func simd16TransposeIsTheTranspose() {

@@ -2,14 +2,17 @@ import RealModule
 
 /// LayerNorm over the last axis: `y = γ (x − μ) / √(σ² + eps) + β`, per row of `[N, C]`.
 public enum LayerNorm {
-    /// Saves `mean [N]` and `rstd [N]` for the backward pass.
+    /// Saves `mean [N]` and `rstd [N]` for the backward pass. `gathering`: output row `r` is input row
+    /// `gathering[r]` normalised (a permutation of the rows, `mean` and `rstd` kept in the input's order):
+    /// the LayerNorm and a `TokenLayout.gather` after it in one pass, the same values.
     public static func forward(_ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                _ inp: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
-                               N: Int, C: Int, eps: Float = 1e-6) {
-        nonisolated(unsafe) let (out, mean, rstd, inp, gamma, beta) = (out, mean, rstd, inp, gamma, beta)
+                               N: Int, C: Int, eps: Float = 1e-6, gathering: UnsafePointer<Int32>? = nil) {
+        nonisolated(unsafe) let (out, mean, rstd, inp, gamma, beta, perm) = (out, mean, rstd, inp, gamma, beta, gathering)
         KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
-        for r in rows {
-            let x = inp + r * C, y = out + r * C
+        for o in rows {
+            let r = perm.map { Int($0[o]) } ?? o
+            let x = inp + r * C, y = out + o * C
             var m: Float = 0
             for i in 0..<C { m = Relaxed.sum(m, x[i]) }
             m /= Float(C)
