@@ -106,6 +106,8 @@ public struct SwinBackbone: Sendable {
         var fc1Slope: [Float] = [], gelu: [Float] = [], output: [Float] = []
         /// The window layout, computed once per cache.
         var perm: [Int32] = [], index: [Int32] = [], mask: [Float]? = nil
+        /// `perm`'s inverse: token row t sits at window row `windowRow[t]`.
+        var windowRow: [Int32] = []
         var nW = 1, ws = 1, side = 1, C = 1, heads = 1
         let o: BlockOffsets
         init(_ o: BlockOffsets) { self.o = o }
@@ -136,7 +138,7 @@ public struct SwinBackbone: Sendable {
     final class WorkingBuffers {
         var proj: [Float] = [], fc1: [Float] = []
         var dfc1: [Float] = [], dln2: [Float] = [], dproj: [Float] = [], dattn: [Float] = []
-        var dqkv: [Float] = [], dwin: [Float] = [], dln1: [Float] = []
+        var dqkv: [Float] = [], dwin: [Float] = []
         /// The patch merging after the stage: gradients of its LayerNorm output and of its gathered input.
         var dmergeLN: [Float] = [], dmergeIn: [Float] = []
     }
@@ -186,7 +188,7 @@ public struct SwinBackbone: Sendable {
             for m in merges { out += [a(m.gathered), a(m.ln), a(m.output)] }
             for g in gradients { out.append(a(g.dx)) }
             let s = scratch
-            out += [a(s.proj), a(s.fc1), a(s.dfc1), a(s.dln2), a(s.dproj), a(s.dattn), a(s.dqkv), a(s.dwin), a(s.dln1),
+            out += [a(s.proj), a(s.fc1), a(s.dfc1), a(s.dln2), a(s.dproj), a(s.dattn), a(s.dqkv), a(s.dwin),
                     a(s.dmergeLN), a(s.dmergeIn)]
             return out
         }
@@ -237,6 +239,8 @@ public struct SwinBackbone: Sendable {
                 let shift = (side <= c.window || j % 2 == 0) ? 0 : c.window / 2
                 b.nW = (side / b.ws) * (side / b.ws)
                 b.perm = TokenLayout.windowPermutation(B: B, H: side, W: side, ws: b.ws, shift: shift)
+                b.windowRow = [Int32](repeating: 0, count: b.perm.count)
+                for (row, token) in b.perm.enumerated() { b.windowRow[Int(token)] = Int32(row) }
                 b.index = WindowAttention.relativeIndex(ws: b.ws, tableWindow: c.window)
                 b.mask = shift > 0 ? WindowAttention.shiftMask(H: side, W: side, ws: b.ws, shift: shift) : nil
                 return b
@@ -491,10 +495,9 @@ public struct SwinBackbone: Sendable {
         Self.atLeast(&s.dwin, rows * C)
         Linear.backward(dinp: &s.dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: s.dqkv, inp: b.windows,
                         weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C, accumulateInput: false)
-        Self.atLeast(&s.dln1, rows * C)
-        TokenLayout.scatter(&s.dln1, s.dwin, b.perm, rows: rows, C: C)  // b.perm: a permutation of the rows
-        LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dln1, inp: b.input,
-                           gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C)
+        // norm1's output gradient is dwin in window order, read through the inverse permutation.
+        LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dwin, inp: b.input,
+                           gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C, doutRows: b.windowRow)
     }
 }
 

@@ -220,7 +220,8 @@ import LensData
     }
 
     /// LayerNorm gathering its rows through a permutation (norm1 written in window order) gives the bits of
-    /// LayerNorm then `TokenLayout.gather`, with mean and rstd in the input's row order.
+    /// LayerNorm then `TokenLayout.gather`, with mean and rstd in the input's row order; its backward
+    /// reading the window-order gradient through the inverse, those of a scatter then the backward.
     @Test func layerNormGatheringIsLayerNormThenGather() {
         var rng = Philox4x64(seed: 12, stream: 0)
         let (N, C) = (128, 32)
@@ -233,6 +234,18 @@ import LensData
         var (w, wm, wr) = ([Float](repeating: .nan, count: N * C), [Float](repeating: .nan, count: N), [Float](repeating: .nan, count: N))
         LayerNorm.forward(&w, mean: &wm, rstd: &wr, x, gamma, beta, N: N, C: C, gathering: perm)
         #expect(w == gathered && wm == m && wr == r)
+        // Backward from a gradient in window order: read through the inverse permutation, the bits of a
+        // scatter into token order and the plain backward.
+        let dwin = Self.random(N * C, &rng)
+        var inverse = [Int32](repeating: 0, count: N)
+        for (row, token) in perm.enumerated() { inverse[Int(token)] = Int32(row) }
+        var dtok = [Float](repeating: 0, count: N * C)
+        TokenLayout.scatter(&dtok, dwin, perm, rows: N, C: C)
+        var (dx, dg, db) = ([Float](repeating: 0.5, count: N * C), [Float](repeating: 0.25, count: C), [Float](repeating: 0.125, count: C))
+        var (dx2, dg2, db2) = (dx, dg, db)
+        LayerNorm.backward(dinp: &dx, dgamma: &dg, dbeta: &db, dout: dtok, inp: x, gamma: gamma, mean: m, rstd: r, N: N, C: C)
+        LayerNorm.backward(dinp: &dx2, dgamma: &dg2, dbeta: &db2, dout: dwin, inp: x, gamma: gamma, mean: m, rstd: r, N: N, C: C, doutRows: inverse)
+        #expect(dx == dx2 && dg == dg2 && db == db2)
     }
 
     /// The SIMD16 kernel's transpose in registers (four rounds of interleaving) puts row i, lane e at row

@@ -29,18 +29,20 @@ public enum LayerNorm {
 
     /// Accumulates `dinp`, `dgamma`, `dbeta`: with `x̂ = (x − mean)·rstd` and `g = dout·γ`,
     /// `dinp += rstd·(g − mean(g) − x̂·mean(g·x̂))`, `dγ += Σ_rows dout·x̂`, `dβ += Σ_rows dout` (llm.c's layernorm_backward).
+    /// `doutRows`: row `r`'s output gradient is row `doutRows[r]` of `dout` (the inverse of `forward`'s
+    /// `gathering`: the gradient arrives in window order), read in place of a scatter into row order.
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int, doutRows: UnsafePointer<Int32>? = nil) {
         // dγ and dβ are shared by all rows: each chunk accumulates its own, summed at the end.
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
         scratch.initialize(repeating: 0, count: 2 * C)
         defer { scratch.deallocate() }
-        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd) = (dinp, dout, inp, gamma, mean, rstd)
+        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd, doutRows) = (dinp, dout, inp, gamma, mean, rstd, doutRows)
         KernelThreads.forEachAccumulating(N, width: 2 * C, into: scratch, minimumPerChunk: 64) { rows, acc in
         let dgamma = acc, dbeta = acc + C
         for r in rows {
-            let x = inp + r * C, g = dout + r * C, dx = dinp + r * C
+            let x = inp + r * C, g = dout + (doutRows.map { Int($0[r]) } ?? r) * C, dx = dinp + r * C
             let m = mean[r], s = rstd[r]
             var meanG: Float = 0, meanGX: Float = 0
             for i in 0..<C {
