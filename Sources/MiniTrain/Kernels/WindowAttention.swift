@@ -1,4 +1,3 @@
-import CGemm
 import Foundation
 import RealModule
 
@@ -30,7 +29,7 @@ public enum WindowAttention {
         nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
         KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
         // The keys transposed (generic kernel), or the queries transposed and the scores (SIMD16 kernel).
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 3 * 256 : 0))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
         defer { scratch.deallocate() }
         let kt = scratch
         for w in windows {
@@ -39,7 +38,7 @@ public enum WindowAttention {
             if simd16 {
                 for hh in 0..<h {
                     WindowAttention16.forward(out: out + w * N * C + hh * d, P: probs + ((w * h + hh) * N) * N, base: base + hh * d,
-                                              biasT: biasAll + hh * N * N, maskT: m, C: C, scale: scale, qt: scratch, st: scratch + 256, pt: scratch + 512)
+                                              biasT: biasAll + hh * N * N, maskT: m, C: C, scale: scale, qt: scratch, st: scratch + 256)
                 }
                 continue
             }
@@ -73,7 +72,6 @@ public enum WindowAttention {
                 }
             }
         }
-        lenspipe_stream_fence()
         }
     }
 

@@ -1,5 +1,3 @@
-import CGemm
-
 /// The window attention of the default shapes, 4 x 4 windows (N = 16 tokens) with 16 channels per
 /// head, in `SIMD16<Float>` registers: a score row, an output row and a gradient row are each one
 /// vector, so nothing is reduced lane by lane and nothing is stored between the multiply-adds. Same
@@ -13,10 +11,7 @@ enum WindowAttention16 {
     /// One window and head. `base` points at the window's `qkv [16, 3C]` row 0 offset by the head
     /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed, `maskT` the
     /// window's shift mask if any (symmetric, so it is its own transpose), `P [16, 16]` receives the
-    /// probabilities, `out` the head's output rows (stride C); `qt`, `st` and `pt` are scratch `[16, 16]`.
-    /// The probabilities are made in `pt` and copied to `P` with non-temporal stores at the end: only
-    /// backward (or an attention map) reads them again, so `P`'s lines are not fetched to be overwritten
-    /// (the caller fences once per call).
+    /// probabilities, `out` the head's output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
     ///
     /// The scores are made a column at a time, `S[:, j] = biasᵀ[j] + Σ_e (Q[:, e]·scale) k[j, e]` over a
     /// scaled transposed copy of the queries, so that the softmax of the 16 rows runs down the columns:
@@ -27,9 +22,9 @@ enum WindowAttention16 {
     /// four rows at a time.
     @inline(__always) static func forward(out: UnsafeMutablePointer<Float>, P: UnsafeMutablePointer<Float>, base: UnsafePointer<Float>,
                                           biasT: UnsafePointer<Float>, maskT: UnsafePointer<Float>?, C: Int, scale: Float,
-                                          qt: UnsafeMutablePointer<Float>, st: UnsafeMutablePointer<Float>, pt: UnsafeMutablePointer<Float>) {
+                                          qt: UnsafeMutablePointer<Float>, st: UnsafeMutablePointer<Float>) {
         let stride = 3 * C
-        transpose({ load(base + $0 * stride) * scale }, into: qt, scratch: pt)
+        transpose({ load(base + $0 * stride) * scale }, into: qt, scratch: P)
         for j in Swift.stride(from: 0, to: 16, by: 4) {
             var (s0, s1, s2, s3) = (load(biasT + j * 16), load(biasT + j * 16 + 16), load(biasT + j * 16 + 32), load(biasT + j * 16 + 48))
             if let maskT {
@@ -52,10 +47,10 @@ enum WindowAttention16 {
         // Σ_j in laneSum's order: (j, j+8), then (j, j+4), (j, j+2), (0, 1).
         let sum = columnSum(st)
         let inv = 1 / sum
-        transpose({ load(st + $0 * 16) * inv }, into: pt, scratch: qt)
+        transpose({ load(st + $0 * 16) * inv }, into: P, scratch: qt)
         for i in Swift.stride(from: 0, to: 16, by: 4) {
             var (o0, o1, o2, o3) = (V16(), V16(), V16(), V16())
-            let p = pt + i * 16
+            let p = P + i * 16
             for j in 0..<16 {
                 let v = load(base + j * stride + 2 * C)
                 o0 = o0.addingProduct(p[j], v)
@@ -65,7 +60,6 @@ enum WindowAttention16 {
             }
             store(o0, out + i * C); store(o1, out + (i + 1) * C); store(o2, out + (i + 2) * C); store(o3, out + (i + 3) * C)
         }
-        lenspipe_stream_copy(P, pt, 256)  // read again only by backward
     }
 
     /// `Σ_j c[j]` over the 16 columns `c [16, 16]` (`c[j]` at `c + 16 j`), lane by lane, in the order
