@@ -311,21 +311,6 @@ int lenspipe_sgemm(int transB, int M, int N, int K, const float *A, int lda, con
 
 int lenspipe_sgemm_at_block(void) { return has_avx2_fma() ? KC_AT : 0; }
 
-__attribute__((target("avx2")))
-static void stream_avx2(float *dst, const float *src, long count) {
-    long i = 0;
-    for (; i < count && ((unsigned long)(dst + i) & 31) != 0; i++) dst[i] = src[i];
-    for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
-    for (; i < count; i++) dst[i] = src[i];
-}
-
-void lenspipe_stream_copy(float *dst, const float *src, long count) {
-    if (has_avx2_fma()) stream_avx2(dst, src, count);
-    else memcpy(dst, src, (size_t)count * sizeof(float));
-}
-
-void lenspipe_stream_fence(void) { _mm_sfence(); }
-
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (!has_avx2_fma()) return 0;
     if (M > 0 && N > 0) sgemm_at_avx2(M, N, K, A, lda, B, ldb, beta, C, ldc);
@@ -333,8 +318,6 @@ int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float 
 }
 #else
 int lenspipe_sgemm_at_block(void) { return 0; }
-void lenspipe_stream_copy(float *dst, const float *src, long count) { memcpy(dst, src, (size_t)count * sizeof(float)); }
-void lenspipe_stream_fence(void) {}
 int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
     return 0;

@@ -40,10 +40,4 @@ int lenspipe_sgemm_at(int M, int N, int K, const float *A, int lda, const float 
 /// computes nothing: a weight gradient summed into C (beta 1) over consecutive row blocks that start at
 /// multiples of it gets the bits of one call over all the rows.
 int lenspipe_sgemm_at_block(void);
-
-/// Copies `count` floats to `dst` with non-temporal stores (past the caches, no read of `dst`'s lines
-/// first) where the CPU has AVX2, else `memcpy`: for values written now and read much later (the
-/// GELU's slopes, read by backward). `lenspipe_stream_fence` orders them before later stores.
-void lenspipe_stream_copy(float *dst, const float *src, long count);
-void lenspipe_stream_fence(void);
 #endif

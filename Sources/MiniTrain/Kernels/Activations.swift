@@ -1,4 +1,3 @@
-import CGemm
 import Foundation
 import RealModule
 
@@ -16,24 +15,14 @@ public enum GELU {
     /// Forward that also stores the derivative `Φ(x) + x φ(x)` in `slope`, so that backward is one
     /// multiply, which the product making the output's gradient applies as it stores it
     /// (`Linear.backward(inputScale:)`), and erf/exp run once per element.
-    /// The slopes go out through a 1,024-float buffer and non-temporal stores (`lenspipe_stream_copy`):
-    /// nothing reads them until backward, so their lines are not fetched to be written over.
     public static func forward(_ out: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         nonisolated(unsafe) let (o, sl, xs) = (out, slope, inp)
         KernelThreads.forEach(count, minimumPerChunk: 4096) { r in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
-                let t = buffer.baseAddress!
-                for start in stride(from: r.lowerBound, to: r.upperBound, by: 1024) {
-                    let n = min(1024, r.upperBound - start)
-                    for j in 0..<n {
-                        let (value, slope) = FastMath.gelu(xs[start + j])
-                        o[start + j] = value
-                        t[j] = slope
-                    }
-                    lenspipe_stream_copy(sl + start, t, n)
-                }
+            for i in r {
+                let (value, slope) = FastMath.gelu(xs[i])
+                o[i] = value
+                sl[i] = slope
             }
-            lenspipe_stream_fence()
         }
     }
 }
