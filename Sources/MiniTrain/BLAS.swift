@@ -28,12 +28,12 @@ public enum BLAS {
     }
 
     /// Whether a weight gradient `[m, n]` over `k` rows, summed in consecutive blocks of rows that start
-    /// at multiples of `rowBlock` (beta 1), gives the bits of the whole product: when `CGemm`'s weight-gradient
+    /// at multiples of `weightGradientBlock` (beta 1), gives the bits of the whole product: when `CGemm`'s weight-gradient
     /// kernel takes it, whose own blocks of the inner terms start at those multiples (OpenBLAS's blocking
     /// is its own).
-    static let rowBlock = Int(lenspipe_sgemm_at_block())
+    static let weightGradientBlock = Int(lenspipe_sgemm_at_block())
     static func sumsInRowBlocks(n: Int, k: Int) -> Bool {
-        !openBLASOnly && rowBlock > 0 && usesKernel(transA: true, transB: false, n: n, k: k)
+        !openBLASOnly && weightGradientBlock > 0 && usesKernel(transA: true, transB: false, n: n, k: k)
     }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and

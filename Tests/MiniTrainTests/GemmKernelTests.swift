@@ -160,7 +160,7 @@ import LensCore
     func linearBackwardInRowBlocksGivesTheWholeBits(shape: (Int, Int, Int)) {
         let (N, OC, C) = shape
         let block = Linear.rowBlock(N: N, C: OC, wide: C)
-        if Self.cpuHasAVX2FMA { #expect(block < N && block % BLAS.rowBlock == 0, "rows \(N) go in blocks of \(block)") }
+        if Self.cpuHasAVX2FMA { #expect(block < N && block % BLAS.weightGradientBlock == 0, "rows \(N) go in blocks of \(block)") }
         var rng = Philox4x64(seed: 21, stream: UInt64(N))
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
         let dout = random(N * OC), inp = random(N * C), weight = random(OC * C), slope = random(N * C)

@@ -15,7 +15,7 @@ public enum Linear {
     /// `accumulateInput: false` writes `dinp = dout · W` instead (its old values are not read, so it
     /// need not be zeroed first). `inputScale [N, C]` multiplies `dinp` as it is written (with
     /// `accumulateInput: false`: the backward of an elementwise layer in front, such as the GELU's slope).
-    /// `wholeRows`: these `N` rows are one block of a product over that many (see `rowBlock`).
+    /// `wholeRows`: these `N` rows are one block of a product over that many (see `rowBlock(N:C:wide:)`).
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
                                 accumulateInput: Bool = true, inputScale: UnsafePointer<Float>? = nil, wholeRows: Int? = nil) {
@@ -40,12 +40,12 @@ public enum Linear {
     /// The rows per block when `backward` runs on blocks of a product's `N` rows whose input gradient is
     /// `[N, wide]`-sized (`wide` floats a row): about 256 KiB of it a block, so that it stays in the
     /// core's cache between the product that writes it and the ones that read it. Blocks start at
-    /// multiples of `BLAS.rowBlock`, so the weight gradients summed block by block are the whole
+    /// multiples of `BLAS.weightGradientBlock`, so the weight gradients summed block by block are the whole
     /// products' bits (the bias rows are added in order either way, and each row of an input gradient
     /// is its own); `N` (one block) where that does not hold for weight gradients `[·, C]` and `[·, wide]`.
     public static func rowBlock(N: Int, C: Int, wide: Int) -> Int {
         guard BLAS.sumsInRowBlocks(n: C, k: N) && BLAS.sumsInRowBlocks(n: wide, k: N) else { return N }
-        let unit = BLAS.rowBlock
+        let unit = BLAS.weightGradientBlock
         return max(unit, (1 << 16) / max(1, wide) / unit * unit)
     }
 

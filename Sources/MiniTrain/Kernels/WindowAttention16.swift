@@ -11,7 +11,8 @@ enum WindowAttention16 {
     /// One window and head. `base` points at the window's `qkv [16, 3C]` row 0 offset by the head
     /// (`+ hh·16`), `biasT [16, 16]` holds this head's relative-position bias transposed, `maskT` the
     /// window's shift mask if any (symmetric, so it is its own transpose), `P [16, 16]` receives the
-    /// probabilities, `out` the head's output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
+    /// probabilities (and serves as scratch for the queries' transpose before that), `out` the head's
+    /// output rows (stride C); `qt` and `st` are scratch `[16, 16]`.
     ///
     /// The scores are made a column at a time, `S[:, j] = biasᵀ[j] + Σ_e (Q[:, e]·scale) k[j, e]` over a
     /// scaled transposed copy of the queries, so that the softmax of the 16 rows runs down the columns:
