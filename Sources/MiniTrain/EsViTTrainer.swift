@@ -85,6 +85,21 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// work, and no hand-over between the threads at every layer. The split does not follow the
     /// thread count, so 1 and 2 threads give the same numbers. 1: the whole batch at once.
     public var lanes = 2
+    /// SimMIM's step runs a lane's global crops through the network this many at a time (at most; see
+    /// `mimChunk`; 0: all at once). With the default recipe's 16 images a lane (32 crops of 64 px) the
+    /// chunks of 16 cut the peak RSS of `scripts/bench-train.sh` from 338 to 251 MB at the same or a
+    /// slightly higher speed (docs/training.md, twenty-third session). A chunk's products have fewer
+    /// rows, so the weight gradients of the later stages are summed in another order than over the whole
+    /// lane (the step's numbers are not the bits of one pass, but the same from run to run).
+    public var mimChunkCrops = 16
+
+    /// The crops per chunk for `crops` global crops: the largest divisor of `crops` that is at most
+    /// `preferred` (all of them when `preferred` is 0).
+    static func mimChunk(crops: Int, preferred: Int) -> Int {
+        guard preferred > 0 && preferred < crops else { return crops }
+        return (1...preferred).reversed().first { crops % $0 == 0 } ?? crops
+    }
+
     /// Gradients of lanes 1 ..< `lanes` (lane 0 uses the student's own).
     private var laneArenas: [ParameterArena] = []
     /// Each lane's step memory, kept across steps (`LaneMemory`).
@@ -104,6 +119,8 @@ public final class EsViTTrainer: @unchecked Sendable {
         var globals: [Float] = [], locals: [Float] = [], patchMask: [Float] = [], target: [Float] = []
         /// The student's global crops with the token mask's tokens blanked (the masked-token term).
         var maskedGlobals: [Float] = []
+        /// SimMIM's chunk of the lane's global crops and of their patch mask (`mimChunk`).
+        var chunkImages: [Float] = [], chunkMask: [Float] = []
 
         /// Lets go of the last step's references to `patchMask` (the caches hold it), so that copying the
         /// next step's mask in writes in place.
@@ -115,7 +132,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         /// The identities of every buffer kept (for the test that steps after the first allocate none).
         var bufferAddresses: [Int] {
             func a(_ x: [Float]) -> Int { x.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
-            var out = [a(globals), a(locals), a(patchMask), a(target), a(maskedGlobals)] + decoder.bufferAddresses + loss.bufferAddresses + heads.bufferAddresses
+            var out = [a(globals), a(locals), a(patchMask), a(target), a(maskedGlobals), a(chunkImages), a(chunkMask)] + decoder.bufferAddresses + loss.bufferAddresses + heads.bufferAddresses
             for cache in [student, global?.backbone, local?.backbone, teacher?.backbone] { out += cache?.bufferAddresses ?? [] }
             for output in [global, local, teacher] { out += (output.map { $0.view.bufferAddresses + $0.region.bufferAddresses }) ?? [] }
             return out
@@ -302,33 +319,58 @@ public final class EsViTTrainer: @unchecked Sendable {
         let C = config.finalDim
         // SimMIM's term on the student's global crops: target, loss, decoder gradients, and the gradients
         // of what the decoder read (the final tokens; with two stages, the stage before the last too).
-        func reconstruction(_ bb: SwinBackbone.Cache) -> (loss: Double, dtokens: [Float], dstage: (stage: Int, grad: [Float])?) {
+        func reconstruction(_ bb: SwinBackbone.Cache, images: [Float], mask: [Float], crops: Int)
+            -> (loss: Double, dtokens: [Float], dstage: (stage: Int, grad: [Float])?) {
             let decoder = network.decoder!
-            var target = globals
+            var target = images
             if hyper.mimTargetBlock > 0 {
                 if let memory {
-                    MaskedImageModeling.normalizedTarget(into: &memory.target, globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                    MaskedImageModeling.normalizedTarget(into: &memory.target, images, B: crops, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
                     target = memory.target
                 } else {
-                    target = MaskedImageModeling.normalizedTarget(globals, B: 2 * B, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                    target = MaskedImageModeling.normalizedTarget(images, B: crops, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
                 }
             }
             let (tokens, mid) = decoder.inputs(bb)
-            let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: patchMask!, batch: 2 * B, size: S,
+            let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: mask, batch: crops, size: S,
                                  normalizer: batchMaskedPixels, weight: hyper.mimWeight, memory: memory?.decoder)
             return (r.loss, r.dtokens, decoder.readsTwoStages ? (decoder.midStage, r.dmid) : nil)
         }
         if !usesEsViTTerms {
-            // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward.
-            let bb = network.backbone.forward(arena, images: globals, batch: 2 * B, size: S, patchMask: network.backboneMask(patchMask),
-                                              reusing: memory?.student)
-            memory?.student = bb
+            // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward, a chunk
+            // of crops at a time (`mimChunk`): each chunk's forward and backward run on one set of buffers
+            // half or a quarter the size of the lane's, which stay in the cache far more than the whole
+            // lane's did. Gradients add up over the chunks in the order of their rows.
+            let crops = 2 * B, chunk = Self.mimChunk(crops: crops, preferred: mimChunkCrops)
+            let pixels = config.inChannels * S * S, patches = patchMask!.count / crops
             arena.zeroGrads()
-            let (loss, dtokens, dstage) = reconstruction(bb)
-            network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage)
+            var loss = 0.0
+            var pooled: [Float] = []
+            pooled.reserveCapacity(crops * C)
+            for c0 in stride(from: 0, to: crops, by: chunk) {
+                var images = globals, mask = patchMask!
+                if chunk < crops {
+                    if let memory {
+                        memory.student?.patchMask = []  // the cache's reference to the last chunk's mask, so the copy writes in place
+                        CropMajor.slice(into: &memory.chunkImages, globals, start: c0 * pixels, count: chunk * pixels)
+                        CropMajor.slice(into: &memory.chunkMask, patchMask!, start: c0 * patches, count: chunk * patches)
+                        (images, mask) = (memory.chunkImages, memory.chunkMask)
+                    } else {
+                        images = Array(globals[(c0 * pixels)..<((c0 + chunk) * pixels)])
+                        mask = Array(patchMask![(c0 * patches)..<((c0 + chunk) * patches)])
+                    }
+                }
+                let bb = network.backbone.forward(arena, images: images, batch: chunk, size: S, patchMask: network.backboneMask(mask),
+                                                  reusing: memory?.student)
+                memory?.student = bb
+                let (part, dtokens, dstage) = reconstruction(bb, images: images, mask: mask, crops: chunk)
+                network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage)
+                loss += part
+                pooled += network.pool(bb, images: images, size: S).pooled
+            }
             var sums = PoolSums(channels: C)
             sums.mimLoss = loss
-            return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: network.pool(bb, images: globals, size: S).pooled, sums: sums)
+            return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: pooled, sums: sums)
         }
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher,
                                 reusing: memory?.teacher, keep: memory != nil, headScratch: memory?.heads)
@@ -359,7 +401,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
                      tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens, memory: memory?.loss)
         arena.zeroGrads()
-        let mim = patchMask.map { _ in reconstruction(groups[0].backbone) }
+        let mim = patchMask.map { reconstruction(groups[0].backbone, images: globals, mask: $0, crops: 2 * B) }
         for (g, out) in groups.enumerated() {
             network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil,
                              dstage: g == 0 ? mim?.dstage : nil, headScratch: memory?.heads)

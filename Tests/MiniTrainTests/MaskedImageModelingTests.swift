@@ -154,6 +154,30 @@ import LensData
         #expect(zip(results[0].1, results[1].1).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
     }
 
+    /// SimMIM's lane in chunks of crops (`mimChunkCrops`) gives the loss and the gradients of the lane
+    /// at once, up to the order of the additions; the pooled features are the same rows.
+    @Test func chunksAddUpToTheLane() {
+        let (g, l) = TrainerTests.batch(26)
+        let mask = Self.patchMask(rows: 4, seed: 4)
+        #expect(EsViTTrainer.mimChunk(crops: 4, preferred: 3) == 2 && EsViTTrainer.mimChunk(crops: 4, preferred: 0) == 4)
+        var results: [(Double, [Float], [Float])] = []
+        for chunk in [0, 1, 2] {
+            let t = Self.mimTrainer()
+            t.lanes = 1
+            t.mimChunkCrops = chunk
+            let (loss, _) = t.lossAndGradients(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask)
+            let grads = Array(UnsafeBufferPointer(start: t.student.grads, count: t.student.count))
+            let r = t.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask)
+            results.append((loss, grads, r.teacherPooled))
+        }
+        let scale = results[0].1.map(abs).max()!
+        for other in results.dropFirst() {
+            #expect(other.0 > 0 && abs(results[0].0 - other.0) < 1e-6 * results[0].0)
+            #expect(zip(results[0].1, other.1).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+            #expect(other.2.count == results[0].2.count && zip(results[0].2, other.2).allSatisfy { abs($0 - $1) <= 1e-5 })
+        }
+    }
+
     /// MIM beside EsViT's terms: the hybrid's loss is the EsViT loss plus the weighted SimMIM loss, and
     /// the decoder learns while the heads do.
     @Test func hybridAddsTheWeightedTerm() {

@@ -14,6 +14,13 @@ public enum CropMajor {
     }
 
     /// `lane`, written into `out` (its memory kept when it already holds as many values).
+    /// `x[start ..< start + count]` into `out` (its memory kept when it already holds `count` values).
+    static func slice(into out: inout [Float], _ x: [Float], start: Int, count: Int) {
+        precondition(start >= 0 && count >= 0 && start + count <= x.count)
+        if out.count != count { out = .uninitialized(count) }
+        out.withUnsafeMutableBufferPointer { o in x.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress! + start, count: count) } }
+    }
+
     public static func lane(into out: inout [Float], _ x: [Float], crops: Int, images B: Int, start: Int, count n: Int) {
         guard crops > 0, B > 0, !x.isEmpty else { out = []; return }
         precondition(x.count % (crops * B) == 0 && start >= 0 && start + n <= B)
