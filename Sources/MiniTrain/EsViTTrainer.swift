@@ -339,8 +339,8 @@ public final class EsViTTrainer: @unchecked Sendable {
         if !usesEsViTTerms {
             // SimMIM alone: the student's masked global crops, the decoder, the backbone's backward, a chunk
             // of crops at a time (`mimChunk`): each chunk's forward and backward run on one set of buffers
-            // half or a quarter the size of the lane's, which stay in the cache far more than the whole
-            // lane's did. Gradients add up over the chunks in the order of their rows.
+            // sized for the chunk (with the default recipe half the lane's). Gradients add up over the
+            // chunks in the order of their rows.
             let crops = 2 * B, chunk = Self.mimChunk(crops: crops, preferred: mimChunkCrops)
             let pixels = config.inChannels * S * S, patches = patchMask!.count / crops
             arena.zeroGrads()
