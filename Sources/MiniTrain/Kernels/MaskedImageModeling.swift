@@ -84,29 +84,48 @@ public enum MaskedImageModeling {
     /// `m` is 1 on the pixels of masked patches (`mask [B, (S/P)²]`, patches of `P x P` pixels
     /// row-major). SimMIM divides by the masked pixels times `Cin`; the trainer passes the whole batch's
     /// count so that lanes add up. Writes `dpred = sign(pred − target) · m / normalizer` (every element).
-    /// Returns the loss.
+    /// Returns the loss. A pixel row at a time, 16 pixels to a vector (each row's sum in
+    /// `VectorMath.laneSum`'s order, the rows' sums added in order in double precision), each row's
+    /// mask spread from its patches once per row of patches.
     public static func maskedL1(dpred: inout [Float], pred: [Float], target: [Float], mask: [Float], B: Int, Cin: Int, S: Int, P: Int,
                                 normalizer: Double) -> Double {
+        typealias V = SIMD16<Float>
         let g = S / P
         precondition(pred.count == B * Cin * S * S && target.count == pred.count && dpred.count == pred.count && mask.count == B * g * g)
         let scale = Float(1 / normalizer)
         var total = 0.0
-        dpred.withUnsafeMutableBufferPointer { d in
-            pred.withUnsafeBufferPointer { p in
-                target.withUnsafeBufferPointer { t in
-                    for b in 0..<B {
-                        for c in 0..<Cin {
-                            let plane = (b * Cin + c) * S * S
-                            for y in 0..<S {
-                                var rowSum: Float = 0
-                                for x in 0..<S {
-                                    let i = plane + y * S + x
-                                    let m = mask[b * g * g + (y / P) * g + x / P]
-                                    let diff = p[i] - t[i]
-                                    rowSum += m * abs(diff)
-                                    d[i] = m == 0 || diff == 0 ? 0 : (diff > 0 ? m * scale : -m * scale)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: S) { spread in
+            let m = spread.baseAddress!
+            dpred.withUnsafeMutableBufferPointer { d in
+                pred.withUnsafeBufferPointer { p in
+                    target.withUnsafeBufferPointer { t in
+                        let (d, p, t) = (d.baseAddress!, p.baseAddress!, t.baseAddress!)
+                        @inline(__always) func load(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+                        for b in 0..<B {
+                            for c in 0..<Cin {
+                                let plane = (b * Cin + c) * S * S
+                                for y in 0..<S {
+                                    if y % P == 0 { for x in 0..<S { m[x] = mask[b * g * g + (y / P) * g + x / P] } }
+                                    let row = plane + y * S
+                                    var sums = V(), x = 0
+                                    while x + 16 <= S {
+                                        let mv = load(m + x), diff = load(p + row + x) - load(t + row + x)
+                                        sums = sums.addingProduct(mv, diff.replacing(with: -diff, where: diff .< 0))
+                                        let ms = mv * scale
+                                        var dv = ms.replacing(with: -ms, where: .!(diff .> 0))
+                                        dv.replace(with: 0, where: (mv .== 0) .| (diff .== 0))
+                                        UnsafeMutableRawPointer(d + row + x).storeBytes(of: dv, as: V.self)
+                                        x += 16
+                                    }
+                                    var rowSum = VectorMath.laneSum(sums)
+                                    while x < S {
+                                        let i = row + x, diff = p[i] - t[i]
+                                        rowSum += m[x] * abs(diff)
+                                        d[i] = m[x] == 0 || diff == 0 ? 0 : (diff > 0 ? m[x] * scale : -m[x] * scale)
+                                        x += 1
+                                    }
+                                    total += Double(rowSum)
                                 }
-                                total += Double(rowSum)
                             }
                         }
                     }
