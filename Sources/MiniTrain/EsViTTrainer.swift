@@ -364,7 +364,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                                                   reusing: memory?.student)
                 memory?.student = bb
                 let (part, dtokens, dstage) = reconstruction(bb, images: images, mask: mask, crops: chunk)
-                network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage)
+                network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage, chunks: crops / chunk)
                 loss += part
                 pooled += network.pool(bb, images: images, size: S).pooled
             }

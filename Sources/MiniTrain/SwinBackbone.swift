@@ -379,8 +379,7 @@ public struct SwinBackbone: Sendable {
         Self.atLeast(&s.proj, rows * C)
         Linear.forward(&s.proj, b.attn, (v + o.projWeight), (v + o.projBias), N: rows, C: C, OC: C)
         Self.fit(&b.x1, rows * C)
-        b.x1.withUnsafeMutableBufferPointer { d in x.withUnsafeBufferPointer { d.baseAddress!.update(from: $0.baseAddress!, count: rows * C) } }
-        TokenLayout.scatterAdd(&b.x1, s.proj, b.perm, rows: rows, C: C)
+        TokenLayout.scatterSum(&b.x1, base: x, s.proj, b.perm, rows: rows, C: C)
         Self.fit(&b.ln2, rows * C)
         Self.fit(&b.ln2Mean, rows)
         Self.fit(&b.ln2Rstd, rows)
@@ -403,7 +402,10 @@ public struct SwinBackbone: Sendable {
     /// final tokens `[B·L, C]` (after the final LayerNorm), plus `dstage`, a gradient of one stage's
     /// output (`Cache.stageOutput`) from another reader of it (the two-stage pixel decoder), if given.
     /// Its working buffers live in the cache (`StageGradient`, `WorkingBuffers`), reused with it.
-    public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float], dstage: (stage: Int, grad: [Float])? = nil) {
+    /// `chunks`: the caller runs a batch `chunks` times the cache's through it, a chunk at a time (SimMIM's
+    /// lanes), so each weight gradient here is one block of the rows of a product over the whole batch,
+    /// and its kernel is chosen for that product (`Linear.backward(wholeRows:)`).
+    public func backward(_ arena: ParameterArena, cache: Cache, dtokens: [Float], dstage: (stage: Int, grad: [Float])? = nil, chunks: Int = 1) {
         check(arena)
         precondition(cache.forBackward, "backward needs a cache made with forBackward: true")
         let c = config
@@ -419,7 +421,7 @@ public struct SwinBackbone: Sendable {
                 let C = m.C, mrows = cache.batch * m.side * m.side / 4
                 Self.zeroedAtLeast(&s.dmergeLN, mrows * 4 * C)
                 Linear.backward(dinp: &s.dmergeLN, dweight: (arena.grads + m.o.reduction), dbias: nil, dout: above.dx, inp: m.ln,
-                                weight: (arena.values + m.o.reduction), N: mrows, C: 4 * C, OC: 2 * C)
+                                weight: (arena.values + m.o.reduction), N: mrows, C: 4 * C, OC: 2 * C, wholeRows: mrows * chunks)
                 Self.zeroedAtLeast(&s.dmergeIn, mrows * 4 * C)
                 LayerNorm.backward(dinp: &s.dmergeIn, dgamma: (arena.grads + m.o.normWeight), dbeta: (arena.grads + m.o.normBias), dout: s.dmergeLN,
                                    inp: m.gathered, gamma: (arena.values + m.o.normWeight), mean: m.mean, rstd: m.rstd, N: mrows, C: 4 * C)
@@ -430,7 +432,7 @@ public struct SwinBackbone: Sendable {
                     g.dx.withUnsafeMutableBufferPointer { d in for k in d.indices { d[k] += dstage.grad[k] } }
                 }
             }
-            for b in cache.blocks[i].reversed() { blockBackward(arena, b, g, cache.scratch, B: cache.batch) }
+            for b in cache.blocks[i].reversed() { blockBackward(arena, b, g, cache.scratch, B: cache.batch, chunks: chunks) }
         }
         let dx = cache.gradients[0]
         let L0 = cache.batch * (cache.batch > 0 ? cache.embed.count / (cache.batch * c.dim) : 0)
@@ -442,12 +444,13 @@ public struct SwinBackbone: Sendable {
                            dout: dx.dx, inp: cache.embed, gamma: (arena.values + offsets.embedNormWeight), mean: cache.embedMean,
                            rstd: cache.embedRstd, N: L0, C: c.dim)
         Linear.backward(dinp: nil, dweight: (arena.grads + offsets.embedWeight), dbias: (arena.grads + offsets.embedBias), dout: cache.dembed,
-                        inp: cache.patches, weight: (arena.values + offsets.embedWeight), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim)
+                        inp: cache.patches, weight: (arena.values + offsets.embedWeight), N: L0, C: c.inChannels * c.patch * c.patch, OC: c.dim,
+                        wholeRows: L0 * chunks)
     }
 
     /// Replaces `stage.dx`, the gradient of the block's output, by the gradient of its input (in place: each
     /// term of the residual stream accumulates into it, as backward accumulates everywhere).
-    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ stage: StageGradient, _ s: WorkingBuffers, B: Int) {
+    private func blockBackward(_ arena: ParameterArena, _ b: BlockCache, _ stage: StageGradient, _ s: WorkingBuffers, B: Int, chunks: Int) {
         let rows = B * b.side * b.side, C = b.C, hid = C * config.mlpRatio
         let (o, v, g) = (b.o, arena.values, arena.grads)
         // out = x1 + fc2(gelu(fc1(ln2(x1)))): dx becomes d(x1).
@@ -469,10 +472,10 @@ public struct SwinBackbone: Sendable {
                                     let n = min(block, rows - r0)
                                     Linear.backward(dinp: dfc1, dweight: g + o.fc2Weight, dbias: g + o.fc2Bias, dout: dx + r0 * C,
                                                     inp: gelu + r0 * hid, weight: v + o.fc2Weight, N: n, C: hid, OC: C,
-                                                    accumulateInput: false, inputScale: slope + r0 * hid, wholeRows: rows)
+                                                    accumulateInput: false, inputScale: slope + r0 * hid, wholeRows: rows * chunks)
                                     Linear.backward(dinp: dln2 + r0 * C, dweight: g + o.fc1Weight, dbias: g + o.fc1Bias, dout: dfc1,
                                                     inp: ln2 + r0 * C, weight: v + o.fc1Weight, N: n, C: C, OC: hid,
-                                                    accumulateInput: false, wholeRows: rows)
+                                                    accumulateInput: false, wholeRows: rows * chunks)
                                 }
                             }
                         }
@@ -487,14 +490,14 @@ public struct SwinBackbone: Sendable {
         TokenLayout.gather(&s.dproj, stage.dx, b.perm, rows: rows, C: C)
         Self.atLeast(&s.dattn, rows * C)
         Linear.backward(dinp: &s.dattn, dweight: (g + o.projWeight), dbias: (g + o.projBias), dout: s.dproj, inp: b.attn,
-                        weight: (v + o.projWeight), N: rows, C: C, OC: C, accumulateInput: false)
+                        weight: (v + o.projWeight), N: rows, C: C, OC: C, accumulateInput: false, wholeRows: rows * chunks)
         let N = b.ws * b.ws, W = rows / N
         Self.atLeast(&s.dqkv, rows * 3 * C)
         WindowAttention.backward(dqkv: &s.dqkv, dtable: (g + o.table), dout: s.dattn, qkv: b.qkv, probs: b.probs,
                                  index: b.index, W: W, N: N, C: C, heads: b.heads)
         Self.atLeast(&s.dwin, rows * C)
         Linear.backward(dinp: &s.dwin, dweight: (g + o.qkvWeight), dbias: (g + o.qkvBias), dout: s.dqkv, inp: b.windows,
-                        weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C, accumulateInput: false)
+                        weight: (v + o.qkvWeight), N: rows, C: C, OC: 3 * C, accumulateInput: false, wholeRows: rows * chunks)
         // norm1's output gradient is dwin in window order, read through the inverse permutation.
         LayerNorm.backward(dinp: &stage.dx, dgamma: (g + o.norm1Weight), dbeta: (g + o.norm1Bias), dout: s.dwin, inp: b.input,
                            gamma: (v + o.norm1Weight), mean: b.ln1Mean, rstd: b.ln1Rstd, N: rows, C: C, doutRows: b.windowRow)

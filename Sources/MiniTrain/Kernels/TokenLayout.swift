@@ -39,6 +39,17 @@ public enum TokenLayout {
     }
 
     /// `out[perm[p], :] += inp[p, :]`: the backward of `gather`, and the forward of the inverse map.
+    /// `out[perm[p]] = base[perm[p]] + inp[p]` for every row p: `base` copied and `inp` scattered onto it
+    /// in one pass (`perm` a permutation of the rows, so every row of `out` is written), the values
+    /// `scatterAdd` gives on a copy of `base`.
+    public static func scatterSum(_ out: UnsafeMutablePointer<Float>, base: UnsafePointer<Float>, _ inp: UnsafePointer<Float>,
+                                  _ perm: UnsafePointer<Int32>, rows: Int, C: Int) {
+        for p in 0..<rows {
+            let at = Int(perm[p]) * C, src = inp + p * C, dst = out + at, from = base + at
+            for c in 0..<C { dst[c] = from[c] + src[c] }
+        }
+    }
+
     public static func scatterAdd(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ perm: UnsafePointer<Int32>, rows: Int, C: Int) {
         for p in 0..<rows {
             let src = inp + p * C, dst = out + Int(perm[p]) * C
