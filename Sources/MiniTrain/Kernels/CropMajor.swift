@@ -13,7 +13,6 @@ public enum CropMajor {
         return out
     }
 
-    /// `lane`, written into `out` (its memory kept when it already holds as many values).
     /// `x[start ..< start + count]` into `out` (its memory kept when it already holds `count` values).
     static func slice(into out: inout [Float], _ x: [Float], start: Int, count: Int) {
         precondition(start >= 0 && count >= 0 && start + count <= x.count)
@@ -21,6 +20,7 @@ public enum CropMajor {
         out.withUnsafeMutableBufferPointer { o in x.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress! + start, count: count) } }
     }
 
+    /// `lane`, written into `out` (its memory kept when it already holds as many values).
     public static func lane(into out: inout [Float], _ x: [Float], crops: Int, images B: Int, start: Int, count n: Int) {
         guard crops > 0, B > 0, !x.isEmpty else { out = []; return }
         precondition(x.count % (crops * B) == 0 && start >= 0 && start + n <= B)

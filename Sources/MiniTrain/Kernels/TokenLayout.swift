@@ -38,7 +38,6 @@ public enum TokenLayout {
         }
     }
 
-    /// `out[perm[p], :] += inp[p, :]`: the backward of `gather`, and the forward of the inverse map.
     /// `out[perm[p]] = base[perm[p]] + inp[p]` for every row p: `base` copied and `inp` scattered onto it
     /// in one pass (`perm` a permutation of the rows, so every row of `out` is written), the values
     /// `scatterAdd` gives on a copy of `base`.
@@ -50,6 +49,7 @@ public enum TokenLayout {
         }
     }
 
+    /// `out[perm[p], :] += inp[p, :]`: the backward of `gather`, and the forward of the inverse map.
     public static func scatterAdd(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ perm: UnsafePointer<Int32>, rows: Int, C: Int) {
         for p in 0..<rows {
             let src = inp + p * C, dst = out + Int(perm[p]) * C
