@@ -10,10 +10,12 @@ import LensData
     /// loss's targets, features and logit gradients) sits at the same address after the third step as
     /// after the first.
     /// `esvitTerms`: the view and region terms (teacher, heads and local crops too); `maskedTokens`:
-    /// also the masked-token term, whose student crops are blanked copies.
-    @Test(arguments: [(false, false), (true, false), (true, true)])
-    func stepsAfterTheFirstKeepEveryBuffer(esvitTerms: Bool, maskedTokens: Bool) {
+    /// also the masked-token term, whose student crops are blanked copies; `chunk`: SimMIM's crops per
+    /// chunk (`mimChunkCrops`; 1: each lane's two crops one at a time, through the chunk buffers).
+    @Test(arguments: [(false, false, 0), (false, false, 1), (true, false, 0), (true, true, 0)])
+    func stepsAfterTheFirstKeepEveryBuffer(esvitTerms: Bool, maskedTokens: Bool, chunk: Int) {
         let t = MaskedImageModelingTests.mimTrainer()
+        t.mimChunkCrops = chunk
         t.hyper.mimTargetBlock = 8
         if esvitTerms { (t.hyper.viewWeight, t.hyper.regionWeight) = (0.5, 0.5) }
         if maskedTokens { t.hyper.maskedWeight = 0.5 }
@@ -40,6 +42,8 @@ import LensData
         #expect(moved == 0, "\(moved) of \(first.count) buffers moved between steps")
         // The masked-token term's blanked crops are in the lanes' kept buffer (not a copy per step).
         #expect(t.laneMemory.allSatisfy { !$0.maskedGlobals.isEmpty } == maskedTokens)
+        // SimMIM's chunks go through the lanes' kept chunk buffers.
+        #expect(t.laneMemory.allSatisfy { !$0.chunkImages.isEmpty && !$0.chunkMask.isEmpty } == (chunk == 1 && !esvitTerms))
     }
 
     /// A cache refilled with other images (and then without the mask it had) gives the same tokens and
