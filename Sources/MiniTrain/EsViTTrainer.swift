@@ -238,6 +238,7 @@ public final class EsViTTrainer: @unchecked Sendable {
         while laneMemory.count < n { laneMemory.append(LaneMemory()) }
         for m in laneMemory { m.releaseInputs() }
         if n == 1 {
+            (earlyRange, headsUntouchedLanes) = (nil, 0)
             let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
                              tokenMask: mask, patchMask: pixelMask, batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels,
                              standardizers: standardizers, memory: laneMemory[0])
@@ -255,6 +256,11 @@ public final class EsViTTrainer: @unchecked Sendable {
             if let pixelMask { CropMajor.lane(into: &m.patchMask, pixelMask, crops: 2, images: B, start: starts[h], count: counts[h]) }
         }
         let memories = laneMemory
+        // The heads' update, early, where `update` follows (`train`) and no lane writes them.
+        let heads = network.head.w0..<network.headDense.end
+        let early = !addingLaneGradients && !usesEsViTTerms && headsUntouchedLanes == n && !heads.isEmpty ? heads : nil
+        (earlyRange, earlyNext, headsUntouchedLanes) = (early, 0, 0)
+        nonisolated(unsafe) let trainer = self
         let threads = max(1, KernelThreads.count)
         let workers = min(n, threads), perLane = max(1, threads / n)
         let slots = UnsafeMutablePointer<LaneOutput?>.allocate(capacity: n)
@@ -272,7 +278,9 @@ public final class EsViTTrainer: @unchecked Sendable {
                              memory: memories[h])
                 }
             }
+            if let early { trainer.updateEarly(early, lanes: n - 1) }
         }
+        headsUntouchedLanes = usesEsViTTerms ? 0 : n
         let lanesOut = (0..<n).map { slots[$0]! }
         pendingLanes = n - 1
         if addingLaneGradients { addLaneGradients() }
@@ -419,10 +427,10 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// them, tensor by tensor).
     private var pendingLanes = 0
 
-    /// Adds the pending lanes' gradients of `range` (arena offsets) into the student's, lanes in order.
-    private func addLaneGradients(_ range: Range<Int>) {
+    /// Adds lanes 1 ... `lanes`' gradients of `range` (arena offsets) into the student's, lanes in order.
+    private func addLaneGradients(_ range: Range<Int>, lanes: Int) {
         let sum = student.grads
-        for lane in laneArenas.prefix(pendingLanes) {
+        for lane in laneArenas.prefix(lanes) {
             let g = lane.grads
             for i in range { sum[i] += g[i] }
         }
@@ -432,7 +440,8 @@ public final class EsViTTrainer: @unchecked Sendable {
     private func addLaneGradients() {
         guard pendingLanes > 0 else { return }
         nonisolated(unsafe) let trainer = self
-        KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { trainer.addLaneGradients($0) }
+        let lanes = pendingLanes
+        KernelThreads.forEach(student.count, minimumPerChunk: 1 << 16) { trainer.addLaneGradients($0, lanes: lanes) }
         pendingLanes = 0
     }
 
@@ -447,29 +456,74 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// tensor is updated whole by one worker (the one whose share of the arena it starts in), with the
     /// same arithmetic on any worker, so the thread count changes no bit. Each worker first adds the
     /// other lanes' gradients of its tensors, if `train` left them (`pendingLanes`), into the student's
-    /// while they go into cache for AdamW. Sets `valuesFinite`.
+    /// while they go into cache for AdamW. Tensors `train` already updated (`earlyRange`: the heads of a
+    /// SimMIM-only step, in the time the first lanes to finish wait for the others) are skipped, and the
+    /// workers share the rest. Sets `valuesFinite`.
     public func update() {
         step += 1
         let (h, step) = (hyper, step)
         let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
-        let (tensors, total) = (student.tensors, max(1, student.count))
+        // The workers share the tensors `train` did not update early (`earlyRange`) by their place among them.
+        let early = earlyRange, skipped = earlyRange?.count ?? 0
+        let (tensors, total) = (student.tensors, max(1, student.count - skipped))
+        func position(_ offset: Int) -> Int { offset - (early.map { offset >= $0.upperBound ? skipped : 0 } ?? 0) }
         let workers = max(1, min(KernelThreads.count, tensors.count))
         if workerFinite.count < workers { workerFinite = [Bool](repeating: true, count: workers) }
         workerFinite.withUnsafeMutableBufferPointer { found in
             nonisolated(unsafe) let found = found
             ParallelFor.workers(workers) { w in
                 var finite = true
-                for t in tensors where t.offset * workers / total == w {
-                    addLaneGradients(t.offset..<(t.offset + t.count))
-                    if trains(t) { optimizer.update(student, tensor: t, step: step) }
-                    Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: h.emaMomentum)
-                    finite = finite && student.valuesAreFinite(in: t.offset..<(t.offset + t.count))
+                for t in tensors where !(early?.contains(t.offset) ?? false) && position(t.offset) * workers / total == w {
+                    finite = updateTensor(t, optimizer, step: step, lanes: pendingLanes) && finite
                 }
                 found[w] = finite
             }
         }
         pendingLanes = 0
-        valuesFinite = workerFinite.prefix(workers).allSatisfy { $0 }
+        valuesFinite = workerFinite.prefix(workers).allSatisfy { $0 } && earlyFinite
+        (earlyRange, earlyFinite) = (nil, true)
+    }
+
+    /// One tensor's share of `update`: the other lanes' gradients added into the student's, clipping
+    /// and AdamW (unless frozen), the teacher's EMA; whether its new values are finite.
+    private func updateTensor(_ t: ParameterArena.Tensor, _ optimizer: AdamW, step: Int, lanes: Int) -> Bool {
+        let range = t.offset..<(t.offset + t.count)
+        addLaneGradients(range, lanes: lanes)
+        if trains(t) { optimizer.update(student, tensor: t, step: step) }
+        Self.movingAverage(teacher.values + t.offset, towards: student.values + t.offset, count: t.count, momentum: hyper.emaMomentum)
+        return student.valuesAreFinite(in: range)
+    }
+
+    /// The lane count of the last step when it was SimMIM's alone (0 otherwise): each of those lanes'
+    /// arenas then holds zero gradients for the heads.
+    private var headsUntouchedLanes = 0
+    /// The arena range of the tensors that a SimMIM-only step's lanes never write (the DINO heads), when
+    /// every lane arena holds zero gradients there (`headsUntouchedLanes`): `train`'s worker that finishes
+    /// its lanes first updates them while the other still runs, exactly as `update` would (their
+    /// gradients are zero in every lane either way), and `update` skips them. Nil: none this step.
+    private var earlyRange: Range<Int>? = nil
+    private var earlyFinite = true
+    /// The next tensor `updateEarly` takes, under `earlyLock`.
+    private var earlyNext = 0
+    private let earlyLock = NSLock()
+
+    /// Updates the tensors in `range` (`earlyRange`), taking them one at a time (the workers that finish
+    /// their lanes share them), for the step `update` will count next.
+    private func updateEarly(_ range: Range<Int>, lanes: Int) {
+        let h = hyper
+        let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
+        let tensors = student.tensors
+        var finite = true
+        while true {
+            earlyLock.lock()
+            var i = earlyNext
+            while i < tensors.count && !range.contains(tensors[i].offset) { i += 1 }
+            earlyNext = i + 1
+            earlyLock.unlock()
+            guard i < tensors.count else { break }
+            finite = updateTensor(tensors[i], optimizer, step: step + 1, lanes: lanes) && finite
+        }
+        if !finite { earlyLock.lock(); earlyFinite = false; earlyLock.unlock() }
     }
 
     /// The teacher's EMA of one tensor, `teacher = momentum · teacher + (1 − momentum) · student`, eight
