@@ -323,7 +323,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                   tokenMask mask: [Bool]?, patchMask: [Float]? = nil, batchImages: Int, batchMaskedTokens: Int, batchMaskedPixels: Double = 1,
                   standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil,
-                  memory: LaneMemory? = nil) -> LaneOutput {
+                  memory: LaneMemory) -> LaneOutput {
         let C = config.finalDim
         // SimMIM's term on the student's global crops: target, loss, decoder gradients, and the gradients
         // of what the decoder read (the final tokens; with two stages, the stage before the last too).
@@ -332,16 +332,12 @@ public final class EsViTTrainer: @unchecked Sendable {
             let decoder = network.decoder!
             var target = images
             if hyper.mimTargetBlock > 0 {
-                if let memory {
-                    MaskedImageModeling.normalizedTarget(into: &memory.target, images, B: crops, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
-                    target = memory.target
-                } else {
-                    target = MaskedImageModeling.normalizedTarget(images, B: crops, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
-                }
+                MaskedImageModeling.normalizedTarget(into: &memory.target, images, B: crops, Cin: config.inChannels, S: S, block: hyper.mimTargetBlock)
+                target = memory.target
             }
             let (tokens, mid) = decoder.inputs(bb)
             let r = decoder.loss(arena, tokens: tokens, mid: mid, target: target, patchMask: mask, batch: crops, size: S,
-                                 normalizer: batchMaskedPixels, weight: hyper.mimWeight, memory: memory?.decoder)
+                                 normalizer: batchMaskedPixels, weight: hyper.mimWeight, memory: memory.decoder)
             return (r.loss, r.dtokens, decoder.readsTwoStages ? (decoder.midStage, r.dmid) : nil)
         }
         if !usesEsViTTerms {
@@ -358,19 +354,14 @@ public final class EsViTTrainer: @unchecked Sendable {
             for c0 in stride(from: 0, to: crops, by: chunk) {
                 var images = globals, mask = patchMask!
                 if chunk < crops {
-                    if let memory {
-                        memory.student?.patchMask = []  // the cache's reference to the last chunk's mask, so the copy writes in place
-                        CropMajor.slice(into: &memory.chunkImages, globals, start: c0 * pixels, count: chunk * pixels)
-                        CropMajor.slice(into: &memory.chunkMask, patchMask!, start: c0 * patches, count: chunk * patches)
-                        (images, mask) = (memory.chunkImages, memory.chunkMask)
-                    } else {
-                        images = Array(globals[(c0 * pixels)..<((c0 + chunk) * pixels)])
-                        mask = Array(patchMask![(c0 * patches)..<((c0 + chunk) * patches)])
-                    }
+                    memory.student?.patchMask = []  // the cache's reference to the last chunk's mask, so the copy writes in place
+                    CropMajor.slice(into: &memory.chunkImages, globals, start: c0 * pixels, count: chunk * pixels)
+                    CropMajor.slice(into: &memory.chunkMask, patchMask!, start: c0 * patches, count: chunk * patches)
+                    (images, mask) = (memory.chunkImages, memory.chunkMask)
                 }
                 let bb = network.backbone.forward(arena, images: images, batch: chunk, size: S, patchMask: network.backboneMask(mask),
-                                                  reusing: memory?.student)
-                memory?.student = bb
+                                                  reusing: memory.student)
+                memory.student = bb
                 let (part, dtokens, dstage) = reconstruction(bb, images: images, mask: mask, crops: chunk)
                 network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage, chunks: crops / chunk)
                 loss += part
@@ -381,38 +372,34 @@ public final class EsViTTrainer: @unchecked Sendable {
             return LaneOutput(result: EsViTLoss.absent(outDim: config.outDim), pooled: pooled, sums: sums)
         }
         let t = network.forward(teacher, images: globals, batch: 2 * B, size: S, forBackward: false, headInput: standardizers?.teacher,
-                                reusing: memory?.teacher, keep: memory != nil, headScratch: memory?.heads)
-        memory?.teacher = t
+                                reusing: memory.teacher, keep: true, headScratch: memory.heads)
+        memory.teacher = t
         // The student's global crops: with a token mask, a copy with those tokens blanked (into the
         // lane's kept buffer when there is one).
         var studentGlobals = globals
         if let mask {
-            if let memory {
-                SwinBackbone.fit(&memory.maskedGlobals, globals.count)
-                memory.maskedGlobals.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: globals, count: globals.count) }
-                TokenMask.apply(&memory.maskedGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: tokenGrid(size: S))
-                studentGlobals = memory.maskedGlobals
-            } else {
-                TokenMask.apply(&studentGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: tokenGrid(size: S))
-            }
+            SwinBackbone.fit(&memory.maskedGlobals, globals.count)
+            memory.maskedGlobals.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: globals, count: globals.count) }
+            TokenMask.apply(&memory.maskedGlobals, mask: mask, rows: 2 * B, channels: config.inChannels, size: S, grid: tokenGrid(size: S))
+            studentGlobals = memory.maskedGlobals
         }
         var groups = [network.forward(arena, images: studentGlobals, batch: 2 * B, size: S, headInput: standardizers?.student,
-                                      patchMask: patchMask, reusing: memory?.global, headScratch: memory?.heads)]
-        memory?.global = groups[0]
+                                      patchMask: patchMask, reusing: memory.global, headScratch: memory.heads)]
+        memory.global = groups[0]
         if L > 0 {
-            groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student, reusing: memory?.local,
-                                          headScratch: memory?.heads))
-            memory?.local = groups[1]
+            groups.append(network.forward(arena, images: locals, batch: L * B, size: s, headInput: standardizers?.student, reusing: memory.local,
+                                          headScratch: memory.heads))
+            memory.local = groups[1]
         }
         let result = EsViTLoss(teacherTemp: hyper.teacherTemp, studentTemp: hyper.studentTemp,
                                viewWeight: hyper.viewWeight, regionWeight: hyper.regionWeight, maskedWeight: hyper.maskedWeight)
             .compute(student: groups, teacher: t, images: B, localCrops: L, center: center, centerGrid: centerGrid, config: network.config,
-                     tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens, memory: memory?.loss)
+                     tokenMask: mask, normalizingImages: batchImages, normalizingMaskedTokens: batchMaskedTokens, memory: memory.loss)
         arena.zeroGrads()
         let mim = patchMask.map { reconstruction(groups[0].backbone, images: globals, mask: $0, crops: 2 * B) }
         for (g, out) in groups.enumerated() {
             network.backward(arena, output: out, dview: result.dview[g], dregion: result.dregion[g], dtokens: g == 0 ? mim?.dtokens : nil,
-                             dstage: g == 0 ? mim?.dstage : nil, headScratch: memory?.heads)
+                             dstage: g == 0 ? mim?.dstage : nil, headScratch: memory.heads)
         }
         var sums = PoolSums(channels: C)
         sums.mimLoss = mim?.loss ?? 0
@@ -461,8 +448,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// workers share the rest. Sets `valuesFinite`.
     public func update() {
         step += 1
-        let (h, step) = (hyper, step)
-        let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
+        let (optimizer, step) = (stepOptimizer, step)
         // The workers share the tensors `train` did not update early (`earlyRange`) by their place among them.
         let early = earlyRange, skipped = earlyRange?.count ?? 0
         let (tensors, total) = (student.tensors, max(1, student.count - skipped))
@@ -482,6 +468,11 @@ public final class EsViTTrainer: @unchecked Sendable {
         pendingLanes = 0
         valuesFinite = workerFinite.prefix(workers).allSatisfy { $0 } && earlyFinite
         (earlyRange, earlyFinite) = (nil, true)
+    }
+
+    /// AdamW with this step's hyper-parameters.
+    private var stepOptimizer: AdamW {
+        AdamW(lr: hyper.lr, weightDecay: hyper.weightDecay, beta1: hyper.beta1, beta2: hyper.beta2, eps: hyper.eps, clip: hyper.clip)
     }
 
     /// One tensor's share of `update`: the other lanes' gradients added into the student's, clipping
@@ -510,9 +501,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// Updates the tensors in `range` (`earlyRange`), taking them one at a time (the workers that finish
     /// their lanes share them), for the step `update` will count next.
     private func updateEarly(_ range: Range<Int>, lanes: Int) {
-        let h = hyper
-        let optimizer = AdamW(lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, clip: h.clip)
-        let tensors = student.tensors
+        let (optimizer, tensors) = (stepOptimizer, student.tensors)
         var finite = true
         while true {
             earlyLock.lock()
