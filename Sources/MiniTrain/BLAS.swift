@@ -27,6 +27,13 @@ public enum BLAS {
         transA ? !transB && n <= 256 && k >= 2048 : n <= 256
     }
 
+    /// Whether a product's rows (`m`) may be cut anywhere with the same bits in every output: when
+    /// `CGemm`'s kernels take it, which compute each output from its row of A and B alone, over the
+    /// inner terms in the same order whatever the rows (OpenBLAS's paths for small products are its own).
+    static func rowsCutInvariant(transA: Bool, transB: Bool, n: Int, k: Int) -> Bool {
+        !openBLASOnly && weightGradientBlock > 0 && usesKernel(transA: transA, transB: transB, n: n, k: k)
+    }
+
     /// Whether a weight gradient `[m, n]` over `k` rows, summed in consecutive blocks of rows that start
     /// at multiples of `weightGradientBlock` (beta 1), gives the bits of the whole product: when `CGemm`'s weight-gradient
     /// kernel takes it, whose own blocks of the inner terms start at those multiples (OpenBLAS's blocking

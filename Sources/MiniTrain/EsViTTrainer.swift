@@ -85,6 +85,8 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// work, and no hand-over between the threads at every layer. The split does not follow the
     /// thread count, so 1 and 2 threads give the same numbers. 1: the whole batch at once.
     public var lanes = 2
+    /// Lends a worker that has finished its lanes to those still running (`LaneHelp`).
+    let laneHelp = LaneHelp()
     /// SimMIM's step runs a lane's global crops through the network this many at a time (at most; see
     /// `mimChunk`; 0: all at once). With the default recipe's 16 images a lane (32 crops of 64 px) the
     /// chunks of 16 cut the peak RSS of `scripts/bench-train.sh` from 338 to 251 MB at the same or a
@@ -267,18 +269,21 @@ public final class EsViTTrainer: @unchecked Sendable {
         slots.initialize(repeating: nil, count: n)
         defer { slots.deinitialize(count: n); slots.deallocate() }
         nonisolated(unsafe) let out = slots
+        let help = laneHelp
+        help.start()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             for h in stride(from: w, to: n, by: workers) {
                 let (start, count) = (starts[h], counts[h])
-                out[h] = KernelThreads.$count.withValue(perLane) {
+                out[h] = KernelThreads.$count.withValue(perLane) { help.lane {
                     laneStep(arenas[h], globals: memories[h].globals, globalSize: S, locals: memories[h].locals, localCrops: L, localSize: s,
                              images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
                              patchMask: pixelMask == nil ? nil : memories[h].patchMask,
                              batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels, standardizers: standardizers,
                              memory: memories[h])
-                }
+                } }
             }
             if let early { trainer.updateEarly(early, lanes: n - 1) }
+            help.serve()
         }
         headsUntouchedLanes = usesEsViTTerms ? 0 : n
         let lanesOut = (0..<n).map { slots[$0]! }

@@ -9,7 +9,7 @@ public enum LayerNorm {
                                _ inp: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                                N: Int, C: Int, eps: Float = 1e-6, gathering: UnsafePointer<Int32>? = nil) {
         nonisolated(unsafe) let (out, mean, rstd, inp, gamma, beta, perm) = (out, mean, rstd, inp, gamma, beta, gathering)
-        KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
+        KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64) { rows in
         for o in rows {
             let r = perm.map { Int($0[o]) } ?? o
             let x = inp + r * C, y = out + o * C

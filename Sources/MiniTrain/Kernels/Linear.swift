@@ -6,8 +6,13 @@ public enum Linear {
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
                                _ bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
         nonisolated(unsafe) let (out, inp, weight, bias) = (out, inp, weight, bias)
-        KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
+        func run(_ rows: Range<Int>) {
             BLAS.sgemm(inp + rows.lowerBound * C, weight, out + rows.lowerBound * OC, m: rows.count, n: OC, k: C, transB: true, bias: bias)
+        }
+        if BLAS.rowsCutInvariant(transA: false, transB: true, n: OC, k: C) {
+            KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64, run)
+        } else {
+            KernelThreads.forEach(N, minimumPerChunk: 64, run)
         }
     }
 
@@ -22,16 +27,26 @@ public enum Linear {
         precondition(inputScale == nil || !accumulateInput, "inputScale scales what this product writes, not a sum")
         nonisolated(unsafe) let (dinp, dweight, dout, inp, weight, inputScale) = (dinp, dweight, dout, inp, weight, inputScale)
         if let dinp {
-            KernelThreads.forEach(N, minimumPerChunk: 64) { rows in
+            func run(_ rows: Range<Int>) {
                 BLAS.sgemm(dout + rows.lowerBound * OC, weight, dinp + rows.lowerBound * C, m: rows.count, n: C, k: OC,
                            beta: accumulateInput ? 1 : 0, scale: inputScale.map { $0 + rows.lowerBound * C })
+            }
+            if BLAS.rowsCutInvariant(transA: false, transB: false, n: C, k: OC) {
+                KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64, run)
+            } else {
+                KernelThreads.forEach(N, minimumPerChunk: 64, run)
             }
         }
         if let dweight {
             // dW[o, :] += Σ_rows dout[row, o] inp[row, :]: split over output rows o (disjoint).
-            KernelThreads.forEach(OC, minimumPerChunk: 16) { outs in
+            func run(_ outs: Range<Int>) {
                 BLAS.sgemmStrided(dout + outs.lowerBound, inp, dweight + outs.lowerBound * C, m: outs.count, n: C, k: N,
                                   transA: true, lda: OC, ldb: C, ldc: C, beta: 1, wholeK: wholeRows)
+            }
+            if BLAS.rowsCutInvariant(transA: true, transB: false, n: C, k: wholeRows ?? N) {
+                KernelThreads.forEachCutInvariant(OC, minimumPerChunk: 16, run)
+            } else {
+                KernelThreads.forEach(OC, minimumPerChunk: 16, run)
             }
         }
         if let dbias { biasGradient(dbias, dout, N: N, OC: OC) }

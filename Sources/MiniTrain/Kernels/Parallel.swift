@@ -1,6 +1,7 @@
 import CMallocTuning
 import Foundation
 import LensCore
+import Synchronization
 
 /// How MiniTrain's own kernels (attention, LayerNorm, GELU, the loss) split work across cores. BLAS has
 /// its own threads (`BLAS.setThreads`); the two never run at the same time.
@@ -31,6 +32,18 @@ public enum KernelThreads {
     /// The parts `forEach` cuts `n` rows into: one per thread, none under `minimumPerChunk` rows.
     private static func chunks(_ n: Int, _ minimumPerChunk: Int) -> Int { min(max(1, count), max(1, n / max(1, minimumPerChunk))) }
 
+    /// The lanes' helper in the current task (`EsViTTrainer`'s lanes; nil elsewhere).
+    @TaskLocal static var help: LaneHelp?
+
+    /// `forEach` for a kernel whose every output is the same bits however its rows are cut (each row,
+    /// window or element computed on its own, in the same order): on one thread, when a worker that has
+    /// finished its lanes waits in `help`, it runs the second half of the rows while this thread runs
+    /// the first. So a step's numbers do not depend on whether, or when, it helped.
+    static func forEachCutInvariant(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count == 1, let help, help.share(n, minimumPerChunk: minimumPerChunk, body) { return }
+        forEach(n, minimumPerChunk: minimumPerChunk, body)
+    }
+
     /// Like `forEach`, with a zeroed scratch accumulator of `width` floats per chunk that is summed into
     /// `into` at the end (for gradients shared by all rows, like dγ or the bias table).
     static func forEachAccumulating(_ n: Int, width: Int, into: UnsafeMutablePointer<Float>, minimumPerChunk: Int = 1,
@@ -42,5 +55,76 @@ public enum KernelThreads {
         defer { scratch.deallocate() }
         ParallelFor.contiguous(n, parts: chunks) { c, range in body(range, scratch + c * width) }
         for c in 0..<chunks { for i in 0..<width { into[i] += scratch[c * width + i] } }
+    }
+}
+
+/// A worker with no lane left lent to the lanes still running (`KernelThreads.forEachCutInvariant`):
+/// one job at a time, the second half of a kernel's rows, while the lane runs the first.
+/// Lanes are unequal on a shared machine (one core is slowed for a few milliseconds while the other
+/// is not), and without this the worker that finishes first waits for the other.
+final class LaneHelp: @unchecked Sendable {
+    private enum State: Int { case none = 0, waiting, posting, posted, running, done }
+    private let state = Atomic<Int>(State.none.rawValue)
+    /// Lanes started and not yet finished.
+    private let running = Atomic<Int>(0)
+    private nonisolated(unsafe) var job: ((Range<Int>) -> Void)?
+    private nonisolated(unsafe) var jobRows = 0..<0
+    /// Kernels shared since `start` (for tests and measurements).
+    private(set) nonisolated(unsafe) var shared = 0
+
+    /// Whether a lane runs now.
+    var laneRuns: Bool { running.load(ordering: .acquiring) > 0 }
+
+    /// Whether a helper waits for a job now.
+    var helperWaits: Bool { state.load(ordering: .acquiring) == State.waiting.rawValue }
+
+    /// Before a step's lanes start.
+    func start() {
+        state.store(State.none.rawValue, ordering: .relaxed)
+        shared = 0
+        running.store(0, ordering: .releasing)
+    }
+
+    /// Runs one lane (`lane`), counted as running while it does.
+    func lane<R>(_ lane: () -> R) -> R {
+        running.add(1, ordering: .acquiringAndReleasing)
+        defer { running.subtract(1, ordering: .acquiringAndReleasing) }
+        return KernelThreads.$help.withValue(self) { lane() }
+    }
+
+    /// Runs posted halves while a lane runs. A worker calls it when it has no lane left; it returns at
+    /// once when none runs, so a lane that no thread has started yet (Dispatch may run a worker's
+    /// iterations one after another on one thread) is never waited for.
+    func serve() {
+        while running.load(ordering: .acquiring) > 0 {
+            let s = state.load(ordering: .acquiring)
+            if s == State.none.rawValue {
+                _ = state.compareExchange(expected: s, desired: State.waiting.rawValue, ordering: .acquiringAndReleasing)
+            } else if s == State.posted.rawValue,
+                      state.compareExchange(expected: s, desired: State.running.rawValue, ordering: .acquiringAndReleasing).exchanged {
+                job!(jobRows)
+                state.store(State.done.rawValue, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Runs `body` on `0..<n` with the helper taking the second half, when one waits and each half has
+    /// at least `minimumPerChunk` rows; false (nothing run) otherwise.
+    func share(_ n: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> Void) -> Bool {
+        guard n >= 2 * max(1, minimumPerChunk), state.load(ordering: .relaxed) == State.waiting.rawValue,
+              state.compareExchange(expected: State.waiting.rawValue, desired: State.posting.rawValue, ordering: .acquiringAndReleasing).exchanged
+        else { return false }
+        let mid = n / 2
+        shared += 1
+        withoutActuallyEscaping(body) { body in
+            job = body
+            jobRows = mid..<n
+            state.store(State.posted.rawValue, ordering: .releasing)
+            body(0..<mid)
+            while state.load(ordering: .acquiring) != State.done.rawValue {}
+            job = nil
+        }
+        state.store(State.waiting.rawValue, ordering: .releasing)
+        return true
     }
 }

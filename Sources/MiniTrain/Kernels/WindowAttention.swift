@@ -27,7 +27,7 @@ public enum WindowAttention {
             }
         }
         nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
-        KernelThreads.forEach(W, minimumPerChunk: 4) { windows in
+        KernelThreads.forEachCutInvariant(W, minimumPerChunk: 4) { windows in
         // The keys transposed (generic kernel), or the queries transposed and the scores (SIMD16 kernel).
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
         defer { scratch.deallocate() }
