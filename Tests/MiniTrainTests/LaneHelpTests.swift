@@ -8,7 +8,8 @@ import LensData
 @Suite struct LaneHelpTests {
     /// The step's shapes of the kernels that share (stage 1 of the default model on 8 crops of 64 px):
     /// products through `CGemm` (forward, input gradient scaled by a slope, weight gradient over many
-    /// rows), the GELU, LayerNorm's forward with a gathering, window attention's forward.
+    /// rows), the GELU, LayerNorm with a gathering and window attention, forward and backward (whose
+    /// parameter gradients are summed over fixed blocks of rows or windows).
     static func kernels(_ x: [Float], _ w: [Float], _ perm: [Int32], index: [Int32], table: [Float]) -> [[Float]] {
         let (N, C, OC) = (2048, 32, 128)
         var fc1 = [Float](repeating: 0, count: N * OC), gelu = fc1, slope = fc1
@@ -25,7 +26,12 @@ import LensData
         Linear.forward(&qkv, ln, Array(w.prefix(3 * C * C)), nil, N: N, C: C, OC: 3 * C)
         WindowAttention.forward(&attn, probs: &probs, qkv: qkv, table: table, index: index, mask: nil, windowsPerImage: 16,
                                 W: N / 16, N: 16, C: C, heads: 2)
-        return [ln, mean, rstd, fc1, gelu, slope, dinp, dweight, qkv, probs, attn]
+        var dqkv = [Float](repeating: 0, count: N * 3 * C), dtable = table
+        WindowAttention.backward(dqkv: &dqkv, dtable: &dtable, dout: ln, qkv: qkv, probs: probs, index: index, W: N / 16, N: 16, C: C, heads: 2)
+        var dx = x, dgamma = gamma, dbeta = beta
+        LayerNorm.backward(dinp: &dx, dgamma: &dgamma, dbeta: &dbeta, dout: attn, inp: x, gamma: gamma, mean: mean, rstd: rstd, N: N, C: C,
+                           doutRows: perm)
+        return [ln, mean, rstd, fc1, gelu, slope, dinp, dweight, qkv, probs, attn, dqkv, dtable, dx, dgamma, dbeta]
     }
 
     @Test func sharedKernelsGiveTheBitsOfOneThread() {
@@ -56,7 +62,7 @@ import LensData
         while !help.laneRuns {}
         help.serve()
         finished.wait()
-        #expect(help.shared == 7, "the helper took halves of \(help.shared) kernels, not of all 7")
+        #expect(help.shared == 9, "the helper took halves of \(help.shared) kernels, not of all 9")
         #expect(helped.count == alone.count)
         for (i, (a, b)) in zip(alone, helped).enumerated() {
             #expect(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern }, "output \(i) differs when shared")

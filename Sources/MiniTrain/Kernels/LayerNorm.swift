@@ -34,14 +34,19 @@ public enum LayerNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int, doutRows: UnsafePointer<Int32>? = nil) {
-        // dγ and dβ are shared by all rows: each chunk accumulates its own, summed at the end.
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
-        scratch.initialize(repeating: 0, count: 2 * C)
-        defer { scratch.deallocate() }
-        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd, doutRows) = (dinp, dout, inp, gamma, mean, rstd, doutRows)
-        KernelThreads.forEachAccumulating(N, width: 2 * C, into: scratch, minimumPerChunk: 64) { rows, acc in
-        let dgamma = acc, dbeta = acc + C
-        for r in rows {
+        // dγ and dβ are shared by all rows: each block of `rowBlock` rows sums its own, and the blocks are
+        // added in order at the end, so their bits do not depend on how the rows are cut between threads
+        // (`forEachCutInvariant`).
+        let blocks = (N + rowBlock - 1) / rowBlock
+        guard blocks > 0 else { return }
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: blocks * 2 * C)
+        partial.initialize(repeating: 0, count: blocks * 2 * C)
+        defer { partial.deallocate() }
+        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd, doutRows, sums) = (dinp, dout, inp, gamma, mean, rstd, doutRows, partial)
+        KernelThreads.forEachCutInvariant(blocks, minimumPerChunk: 1) { blockRange in
+        for block in blockRange {
+        let dgamma = sums + block * 2 * C, dbeta = dgamma + C
+        for r in (block * rowBlock)..<min(N, (block + 1) * rowBlock) {
             let x = inp + r * C, g = dout + (doutRows.map { Int($0[r]) } ?? r) * C, dx = dinp + r * C
             let m = mean[r], s = rstd[r]
             var meanG: Float = 0, meanGX: Float = 0
@@ -61,6 +66,11 @@ public enum LayerNorm {
             }
         }
         }
-        for i in 0..<C { dgamma[i] += scratch[i]; dbeta[i] += scratch[C + i] }
+        }
+        for block in 1..<blocks { for i in 0..<(2 * C) { partial[i] += partial[block * 2 * C + i] } }
+        for i in 0..<C { dgamma[i] += partial[i]; dbeta[i] += partial[C + i] }
     }
+
+    /// Rows per block of the dγ and dβ sums in `backward`.
+    static let rowBlock = 64
 }

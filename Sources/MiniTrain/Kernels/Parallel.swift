@@ -43,19 +43,6 @@ public enum KernelThreads {
         if count == 1, let help, help.share(n, minimumPerChunk: minimumPerChunk, body) { return }
         forEach(n, minimumPerChunk: minimumPerChunk, body)
     }
-
-    /// Like `forEach`, with a zeroed scratch accumulator of `width` floats per chunk that is summed into
-    /// `into` at the end (for gradients shared by all rows, like dγ or the bias table).
-    static func forEachAccumulating(_ n: Int, width: Int, into: UnsafeMutablePointer<Float>, minimumPerChunk: Int = 1,
-                                    _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-        let chunks = chunks(n, minimumPerChunk)
-        if chunks <= 1 { body(0..<n, into); return }
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunks * width)
-        scratch.initialize(repeating: 0, count: chunks * width)
-        defer { scratch.deallocate() }
-        ParallelFor.contiguous(n, parts: chunks) { c, range in body(range, scratch + c * width) }
-        for c in 0..<chunks { for i in 0..<width { into[i] += scratch[c * width + i] } }
-    }
 }
 
 /// A worker with no lane left lent to the lanes still running (`KernelThreads.forEachCutInvariant`):

@@ -81,32 +81,32 @@ public enum WindowAttention {
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, index: UnsafePointer<Int32>,
                                 W: Int, N: Int, C: Int, heads h: Int) {
+        guard W > 0 else { return }
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
-        let tableCount = Int((0..<(N * N)).map { index[$0] }.max()! + 1) * h
-        nonisolated(unsafe) let (dqkv, dout, qkv, probs, index) = (dqkv, dout, qkv, probs, index)
-        // The bias table is shared by all windows: each chunk accumulates its own copy.
-        KernelThreads.forEachAccumulating(W, width: tableCount, into: dtable, minimumPerChunk: 4) { windows, dtable in
+        // The score gradients are shared by all windows (the bias table's gradient): each group of
+        // `windowGroup` windows sums its own per head, and the groups are added in order at the end, so
+        // the table's bits do not depend on how the windows are cut between threads (`forEachCutInvariant`).
+        let groups = (W + windowGroup - 1) / windowGroup, width = h * N * N
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: groups * width)
+        partial.initialize(repeating: 0, count: groups * width)
+        defer { partial.deallocate() }
+        nonisolated(unsafe) let (dqkv, dout, qkv, probs, sums) = (dqkv, dout, qkv, probs, partial)
+        KernelThreads.forEachCutInvariant(groups, minimumPerChunk: 1) { groupRange in
         let dA = UnsafeMutablePointer<Float>.allocate(capacity: N * N)
         let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
         defer { dA.deallocate(); vt.deallocate() }
-        if N == 16 && d == 16 {
-            // Each head's score gradients summed over the chunk's windows, then added into the table.
-            let dSsum = UnsafeMutablePointer<Float>.allocate(capacity: h * 256)
-            dSsum.initialize(repeating: 0, count: h * 256)
-            defer { dSsum.deallocate() }
-            for w in windows {
-                let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
+        for group in groupRange {
+        let dSsum = sums + group * width
+        for w in (group * windowGroup)..<min(W, (group + 1) * windowGroup) {
+            let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
+            if N == 16 && d == 16 {
                 for hh in 0..<h {
                     WindowAttention16.backward(dbase: dbase + hh * d, dSsum: dSsum + hh * 256, dO: dout + w * N * C + hh * d, base: base + hh * d,
                                                P: probs + ((w * h + hh) * N) * N, C: C, scale: scale, vt: vt, dS: dA)
                 }
+                continue
             }
-            for hh in 0..<h { for ij in 0..<256 { dtable[Int(index[ij]) * h + hh] += dSsum[hh * 256 + ij] } }
-            return
-        }
-        for w in windows {
-            let base = qkv + w * N * 3 * C, dbase = dqkv + w * N * 3 * C
             for r in 0..<N { (dbase + r * 3 * C).update(repeating: 0, count: 3 * C) }  // accumulated below
             for hh in 0..<h {
                 for j in 0..<N {
@@ -134,7 +134,7 @@ public enum WindowAttention {
                     let q = base + i * 3 * C + hh * d, dq = dbase + i * 3 * C + hh * d
                     for j in 0..<N {
                         let g = dA[i * N + j]
-                        dtable[Int(index[i * N + j]) * h + hh] += g
+                        dSsum[hh * N * N + i * N + j] += g
                         let k = base + j * 3 * C + C + hh * d, dk = dbase + j * 3 * C + C + hh * d
                         let gs = g * scale
                         for e in 0..<d { dq[e] = Relaxed.multiplyAdd(gs, k[e], dq[e]) }
@@ -144,7 +144,13 @@ public enum WindowAttention {
             }
         }
         }
+        }
+        for group in 1..<max(1, groups) { for i in 0..<width { partial[i] += partial[group * width + i] } }
+        for hh in 0..<h { for ij in 0..<(N * N) { dtable[Int(index[ij]) * h + hh] += partial[hh * N * N + ij] } }
     }
+
+    /// Windows per group of the bias table's gradient sums in `backward` (a 64 px crop's first stage has 256).
+    static let windowGroup = 16
 
     /// Relative position index for a `ws x ws` window into a table built for windows of `tableWindow`
     /// (`idx = (Δy + T − 1)(2T − 1) + (Δx + T − 1)`, T = tableWindow ≥ ws: smaller windows use a subset).
