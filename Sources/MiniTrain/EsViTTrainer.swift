@@ -179,7 +179,8 @@ public final class EsViTTrainer: @unchecked Sendable {
         public var teacherRegionEntropy: Double
         public var teacherRegionMeanEntropy: Double
         /// `[2B, C]`: the teacher's pooled backbone features of the two global crops (with SimMIM's term
-        /// alone, where no teacher runs, the student's of its masked global crops).
+        /// alone, where no teacher runs, the student's of its masked global crops; empty when `train` was
+        /// asked for no `features`).
         public var teacherPooled: [Float]
     }
 
@@ -188,10 +189,13 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// tokens of a global crop) blanks those tokens' pixels in the student's global crops (`TokenMask`)
     /// for the masked-token term; the teacher always sees the crops whole. `patchMask` (`[2, B, (S/P)²]`,
     /// 1 = masked) is SimMIM's mask of the student's global crops, for the `mimWeight` term.
+    /// `features: false`: a step whose pooled features nobody reads (`lenspipe train` reads them on its
+    /// metrics steps): with SimMIM's term alone, where they cost a pooling of their own (the foreground
+    /// weights' medians included) at the end of each chunk, they are not made.
     public func train(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                      tokenMask: [Bool]? = nil, patchMask: [Float]? = nil) -> StepResult {
+                      tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, features: Bool = true) -> StepResult {
         let (loss, outputs, pooled, sums) = lossGradientsAndFeatures(globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s,
-                                                                     images: B, tokenMask: tokenMask, patchMask: patchMask,
+                                                                     images: B, tokenMask: tokenMask, patchMask: patchMask, features: features,
                                                                      joiningLogitGradients: false, addingLaneGradients: false)
         update()
         if usesEsViTTerms { updateCenters(outputs) }
@@ -224,7 +228,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     /// `addingLaneGradients: false` leaves the other lanes' gradients in their arenas for the `update`
     /// that follows, which adds each tensor's just before its AdamW step (`train`).
     func lossGradientsAndFeatures(globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
-                                  tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, joiningLogitGradients: Bool = true,
+                                  tokenMask: [Bool]? = nil, patchMask: [Float]? = nil, features: Bool = true, joiningLogitGradients: Bool = true,
                                   addingLaneGradients: Bool = true)
         -> (Double, EsViTLoss.Result, [Float], PoolSums) {
         pendingLanes = 0  // lane gradients a step before left and nobody added are this step's no longer
@@ -243,7 +247,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             (earlyRange, headsUntouchedLanes) = (nil, 0)
             let r = laneStep(student, globals: globals, globalSize: S, locals: locals, localCrops: L, localSize: s, images: B,
                              tokenMask: mask, patchMask: pixelMask, batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels,
-                             standardizers: standardizers, memory: laneMemory[0])
+                             standardizers: standardizers, features: features, memory: laneMemory[0])
             return (r.result.loss + Double(hyper.mimWeight) * r.sums.mimLoss, r.result, r.pooled, r.sums)
         }
         while laneArenas.count < n - 1 { laneArenas.append(ParameterArena(gradientsOf: student)) }
@@ -279,7 +283,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                              images: count, tokenMask: mask.map { CropMajor.lane($0, crops: 2, images: B, start: start, count: count) },
                              patchMask: pixelMask == nil ? nil : memories[h].patchMask,
                              batchImages: B, batchMaskedTokens: maskedTokens, batchMaskedPixels: maskedPixels, standardizers: standardizers,
-                             memory: memories[h])
+                             features: features, memory: memories[h])
                 } }
             }
             if let early { trainer.updateEarly(early, lanes: n - 1) }
@@ -328,7 +332,7 @@ public final class EsViTTrainer: @unchecked Sendable {
     func laneStep(_ arena: ParameterArena, globals: [Float], globalSize S: Int, locals: [Float], localCrops L: Int, localSize s: Int, images B: Int,
                   tokenMask mask: [Bool]?, patchMask: [Float]? = nil, batchImages: Int, batchMaskedTokens: Int, batchMaskedPixels: Double = 1,
                   standardizers: (student: (mean: [Float], invStd: [Float]), teacher: (mean: [Float], invStd: [Float]))? = nil,
-                  memory: LaneMemory) -> LaneOutput {
+                  features: Bool = true, memory: LaneMemory) -> LaneOutput {
         let C = config.finalDim
         // SimMIM's term on the student's global crops: target, loss, decoder gradients, and the gradients
         // of what the decoder read (the final tokens; with two stages, the stage before the last too).
@@ -355,7 +359,7 @@ public final class EsViTTrainer: @unchecked Sendable {
             arena.zeroGrads()
             var loss = 0.0
             var pooled: [Float] = []
-            pooled.reserveCapacity(crops * C)
+            if features { pooled.reserveCapacity(crops * C) }
             for c0 in stride(from: 0, to: crops, by: chunk) {
                 var images = globals, mask = patchMask!
                 if chunk < crops {
@@ -370,7 +374,7 @@ public final class EsViTTrainer: @unchecked Sendable {
                 let (part, dtokens, dstage) = reconstruction(bb, images: images, mask: mask, crops: chunk)
                 network.backbone.backward(arena, cache: bb, dtokens: dtokens, dstage: dstage, chunks: crops / chunk)
                 loss += part
-                pooled += network.pool(bb, images: images, size: S).pooled
+                if features { pooled += network.pool(bb, images: images, size: S).pooled }
             }
             var sums = PoolSums(channels: C)
             sums.mimLoss = loss

@@ -143,8 +143,12 @@ public final class TrainingRun {
             waitedSinceLine += wait
             let v = schedule.values(at: step)
             trainer.hyper = Self.scheduled(fixedHyper, v)
+            // The pooled features feed the metrics line only (a refit below never makes this step the last:
+            // it leaves at least one step after it).
+            let recorded = (step + 1) % recipe.monitor.metricsEvery == 0 || step + 1 == state.totalSteps
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
-                                  tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask)
+                                  tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask,
+                                  features: recorded)
             guard r.loss.isFinite, trainer.valuesFinite else {
                 let saved = FileManager.default.fileExists(atPath: folder.checkpoint) ? "the last good checkpoint is \(folder.checkpoint)" : "no checkpoint was written yet"
                 throw TrainError("step \(step + 1): \(r.loss.isFinite ? "the weights became NaN or infinite" : "the loss became " + (r.loss.isNaN ? "NaN" : "infinite")); the run stopped, \(saved) (lower optimizer.baseLR or raise optimizer.clip, then --resume)")

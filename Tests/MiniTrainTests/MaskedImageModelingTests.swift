@@ -178,6 +178,22 @@ import LensData
         }
     }
 
+    /// A step asked for no pooled features (`lenspipe train` between its metrics lines) is the same step:
+    /// the same loss and weights after it, on one lane and on two, with no features.
+    @Test(arguments: [1, 2])
+    func stepsWithoutFeaturesTrainTheSame(lanes: Int) {
+        let (g, l) = TrainerTests.batch(27)
+        let mask = Self.patchMask(rows: 4, seed: 5)
+        let (a, b) = (Self.mimTrainer(), Self.mimTrainer())
+        (a.lanes, b.lanes) = (lanes, lanes)
+        let ra = a.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask)
+        let rb = b.train(globals: g, globalSize: 32, locals: l, localCrops: 2, localSize: 16, images: 2, patchMask: mask, features: false)
+        #expect(ra.teacherPooled.count == 4 * a.config.finalDim && rb.teacherPooled.isEmpty)
+        #expect(ra.loss == rb.loss && ra.mimLoss > 0)
+        let (va, vb) = (UnsafeBufferPointer(start: a.student.values, count: a.student.count), UnsafeBufferPointer(start: b.student.values, count: b.student.count))
+        #expect(va.elementsEqual(vb) { $0.bitPattern == $1.bitPattern })
+    }
+
     /// MIM beside EsViT's terms: the hybrid's loss is the EsViT loss plus the weighted SimMIM loss, and
     /// the decoder learns while the heads do.
     @Test func hybridAddsTheWeightedTerm() {
