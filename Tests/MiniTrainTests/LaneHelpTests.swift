@@ -45,7 +45,7 @@ import LensData
         let table = (0..<(49 * 2)).map { _ in Float(rng.normal()) * 0.1 }
         let alone = Self.kernels(x, w, perm, index: index, table: table)
 
-        let help = LaneHelp()
+        let help = LaneHelp(takesBack: false)  // every half to the helper: the count below is exact
         help.start()
         nonisolated(unsafe) var helped: [[Float]] = []
         // The lane waits for the helper first, so it must run on a thread of its own (a Dispatch
@@ -66,6 +66,26 @@ import LensData
         #expect(helped.count == alone.count)
         for (i, (a, b)) in zip(alone, helped).enumerated() {
             #expect(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern }, "output \(i) differs when shared")
+        }
+    }
+
+    /// A helper that said it waits and then lost its core: the lane posts each half, finds it not
+    /// started when its own half is done, and runs it itself (no wait, the same bits).
+    @Test func aHelperOffItsCoreNeverHoldsTheLane() {
+        var rng = Philox4x64(seed: 6, stream: 0)
+        let x = (0..<(2048 * 32)).map { _ in Float(rng.normal()) }
+        let w = (0..<(128 * 32)).map { _ in Float(rng.normal()) * 0.2 }
+        let perm = (0..<2048).map { Int32((($0 * 37) + 11) % 2048) }
+        let index = (0..<256).map { Int32(($0 / 16 + $0 % 16) % 49) }
+        let table = (0..<(49 * 2)).map { _ in Float(rng.normal()) * 0.1 }
+        let alone = Self.kernels(x, w, perm, index: index, table: table)
+        let help = LaneHelp()
+        help.start()
+        help.helperWaitsOffCore()
+        let taken = help.lane { Self.kernels(x, w, perm, index: index, table: table) }
+        #expect(help.shared == 0)
+        for (i, (a, b)) in zip(alone, taken).enumerated() {
+            #expect(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern }, "output \(i) differs when taken back")
         }
     }
 }

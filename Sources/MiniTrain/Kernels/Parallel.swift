@@ -56,8 +56,19 @@ final class LaneHelp: @unchecked Sendable {
     private let running = Atomic<Int>(0)
     private nonisolated(unsafe) var job: ((Range<Int>) -> Void)?
     private nonisolated(unsafe) var jobRows = 0..<0
-    /// Kernels shared since `start` (for tests and measurements).
+    /// Halves the helper ran since `start` (for tests and measurements).
     private(set) nonisolated(unsafe) var shared = 0
+    /// Whether a lane runs a posted half itself when the helper has not started it by the time the
+    /// lane's own half is done, so that a helper the scheduler has taken off its core (for the view
+    /// producer, say) never makes a lane wait.
+    let takesBack: Bool
+
+    init(takesBack: Bool = true) {
+        self.takesBack = takesBack
+    }
+
+    /// Tests: a helper that said it waits and then lost its core (no thread serves).
+    func helperWaitsOffCore() { state.store(State.waiting.rawValue, ordering: .releasing) }
 
     /// Whether a lane runs now.
     var laneRuns: Bool { running.load(ordering: .acquiring) > 0 }
@@ -102,13 +113,18 @@ final class LaneHelp: @unchecked Sendable {
               state.compareExchange(expected: State.waiting.rawValue, desired: State.posting.rawValue, ordering: .acquiringAndReleasing).exchanged
         else { return false }
         let mid = n / 2
-        shared += 1
         withoutActuallyEscaping(body) { body in
             job = body
             jobRows = mid..<n
             state.store(State.posted.rawValue, ordering: .releasing)
             body(0..<mid)
-            while state.load(ordering: .acquiring) != State.done.rawValue {}
+            if takesBack && state.compareExchange(expected: State.posted.rawValue, desired: State.running.rawValue,
+                                                  ordering: .acquiringAndReleasing).exchanged {
+                body(mid..<n)
+            } else {
+                while state.load(ordering: .acquiring) != State.done.rawValue {}
+                shared += 1
+            }
             job = nil
         }
         state.store(State.waiting.rawValue, ordering: .releasing)
