@@ -19,6 +19,22 @@ import _TestSupport
         return image
     }
 
+    /// The sky from every other pixel of every other row (the mask draw's `skyStride: 2`) gives nearly the
+    /// weights of the whole stamp's sky (a 64 px stamp, a lens over two cells); stride 1 is the default.
+    @Test func strideTwoSkyKeepsTheWeights() {
+        let image = Self.stamp(bright: [(1, 1, 8), (2, 2, 2)], S: 64, seed: 4)
+        let (whole, strided, one) = image.withUnsafeBufferPointer { p in
+            (ForegroundPool.weights(images: p.baseAddress!, B: 1, Cin: 1, S: 64, side: 8),
+             ForegroundPool.weights(images: p.baseAddress!, B: 1, Cin: 1, S: 64, side: 8, skyStride: 2),
+             ForegroundPool.weights(images: p.baseAddress!, B: 1, Cin: 1, S: 64, side: 8, skyStride: 1))
+        }
+        #expect(whole == one)
+        #expect(whole != strided, "the strided sky is its own estimate")
+        let worst = zip(whole, strided).map { abs($0 - $1) }.max()!
+        #expect(worst < 0.01, "largest weight difference \(worst)")
+        #expect(strided.firstIndex(of: strided.max()!) == whole.firstIndex(of: whole.max()!))
+    }
+
     /// The selection median equals the sorted one bit for bit: odd and even counts, ties, a constant
     /// stamp, a single value, and stamp-like data (a flat sky under a few bright pixels).
     @Test func selectedMedianEqualsTheSortedMedian() {

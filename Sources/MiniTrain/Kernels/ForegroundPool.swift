@@ -21,17 +21,24 @@ public enum ForegroundPool {
     /// stamp). Cell weight = clamp((cell mean − sky) / (saturationSigmas · sigma), 0, 1); a noise-free
     /// image (sigma 0) weights cells above the sky 1. An image with no cell above the sky gets uniform
     /// weights (the plain mean).
-    public static func weights(images: UnsafePointer<Float>, B: Int, Cin: Int, S: Int, side: Int) -> [Float] {
+    /// `skyStride`: the sky level and sigma from every `skyStride`-th pixel of every `skyStride`-th row
+    /// only (1: every pixel). The view producer's mask draw takes 2 (`PatchMaskDraw`).
+    public static func weights(images: UnsafePointer<Float>, B: Int, Cin: Int, S: Int, side: Int, skyStride: Int = 1) -> [Float] {
         precondition(side > 0 && S % side == 0, "image side \(S) is not a multiple of the token grid \(side)")
+        precondition(skyStride >= 1, "sky stride \(skyStride) is not positive")
         let L = side * side, cell = S / side
         var w = [Float](repeating: 0, count: B * L)
-        var plane = [Float](repeating: 0, count: S * S), deviations = plane
+        var plane = [Float](repeating: 0, count: S * S)
+        let sampled = ((S + skyStride - 1) / skyStride) * ((S + skyStride - 1) / skyStride)
+        var sample = [Float](repeating: 0, count: sampled)
         for b in 0..<B {
             for i in 0..<(S * S) { plane[i] = 0 }
             for c in 0..<Cin { let src = images + (b * Cin + c) * S * S; for i in 0..<(S * S) { plane[i] += src[i] } }
-            let sky = Selection.median(plane)
-            for i in 0..<(S * S) { deviations[i] = abs(plane[i] - sky) }
-            let sigma = 1.4826 * Selection.median(deviations)
+            var n = 0
+            for y in stride(from: 0, to: S, by: skyStride) { for x in stride(from: 0, to: S, by: skyStride) { sample[n] = plane[y * S + x]; n += 1 } }
+            let sky = Selection.median(sample)
+            for i in 0..<sampled { sample[i] = abs(sample[i] - sky) }
+            let sigma = 1.4826 * Selection.median(sample)
             var total: Float = 0
             for gy in 0..<side {
                 for gx in 0..<side {
