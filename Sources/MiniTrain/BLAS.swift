@@ -27,10 +27,10 @@ public enum BLAS {
         transA ? !transB && n <= 256 && k >= 2048 : n <= 256
     }
 
-    /// Whether a product's rows (`m`) may be cut anywhere with the same bits in every output: when
-    /// `CGemm`'s kernels take it, which compute each output from its row of A and B alone, over the
-    /// inner terms in the same order whatever the rows (OpenBLAS's paths for small products are its own).
-    static func rowsCutInvariant(transA: Bool, transB: Bool, n: Int, k: Int) -> Bool {
+    /// Whether `CGemm`'s kernel computes this product on this CPU. Then its rows (`m`) may be cut anywhere
+    /// with the same bits in every output (each output from its row of A and B alone, over the inner
+    /// terms in the same order whatever the rows; OpenBLAS's paths for small products are its own).
+    static func kernelTakes(transA: Bool, transB: Bool, n: Int, k: Int) -> Bool {
         !openBLASOnly && weightGradientBlock > 0 && usesKernel(transA: transA, transB: transB, n: n, k: k)
     }
 
@@ -40,7 +40,7 @@ public enum BLAS {
     /// is its own).
     static let weightGradientBlock = Int(lenspipe_sgemm_at_block())
     static func sumsInRowBlocks(n: Int, k: Int) -> Bool {
-        !openBLASOnly && weightGradientBlock > 0 && usesKernel(transA: true, transB: false, n: n, k: k)
+        kernelTakes(transA: true, transB: false, n: n, k: k)
     }
 
     /// `C[M, N] = alpha * op(A) op(B) + beta * C (+ bias)`, row-major, where `op(A)` is `[M, K]` and

@@ -143,8 +143,8 @@ public final class TrainingRun {
             waitedSinceLine += wait
             let v = schedule.values(at: step)
             trainer.hyper = Self.scheduled(fixedHyper, v)
-            // The pooled features feed the metrics line only (a refit below never makes this step the last:
-            // it leaves at least one step after it).
+            // Whether this step writes a metrics line, which alone reads the pooled features (a refit
+            // below never makes this step the last: it leaves at least one step after it).
             let recorded = (step + 1) % recipe.monitor.metricsEvery == 0 || step + 1 == state.totalSteps
             let r = trainer.train(globals: batch.global, globalSize: S, locals: batch.local, localCrops: L, localSize: s, images: B,
                                   tokenMask: recipe.tokenMask(step: step, rows: 2 * B, size: S), patchMask: produced.patchMask,
@@ -171,7 +171,7 @@ public final class TrainingRun {
                 }
             }
             let isLast = done == state.totalSteps
-            if done % recipe.monitor.metricsEvery == 0 || isLast {
+            if recorded {
                 let lineSeconds = Date().timeIntervalSince(lineStart)
                 var record = Self.record(step: done, epoch: Double(done) / Double(state.stepsPerEpoch), r, v, outDim: recipe.model.outDim,
                                          featureDim: trainer.config.finalDim)

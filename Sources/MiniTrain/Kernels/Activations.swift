@@ -7,7 +7,7 @@ public enum GELU {
     /// Inference: values only.
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         nonisolated(unsafe) let (o, xs) = (out, inp)
-        KernelThreads.forEachCutInvariant(count, minimumPerChunk: 4096) { r in
+        KernelThreads.forEach(count, minimumPerChunk: 4096, cutInvariant: true) { r in
             for i in r { o[i] = FastMath.gelu(xs[i]).value }
         }
     }
@@ -17,7 +17,7 @@ public enum GELU {
     /// (`Linear.backward(inputScale:)`), and erf/exp run once per element.
     public static func forward(_ out: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         nonisolated(unsafe) let (o, sl, xs) = (out, slope, inp)
-        KernelThreads.forEachCutInvariant(count, minimumPerChunk: 4096) { r in
+        KernelThreads.forEach(count, minimumPerChunk: 4096, cutInvariant: true) { r in
             for i in r {
                 let (value, slope) = FastMath.gelu(xs[i])
                 o[i] = value

@@ -9,7 +9,7 @@ public enum LayerNorm {
                                _ inp: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                                N: Int, C: Int, eps: Float = 1e-6, gathering: UnsafePointer<Int32>? = nil) {
         nonisolated(unsafe) let (out, mean, rstd, inp, gamma, beta, perm) = (out, mean, rstd, inp, gamma, beta, gathering)
-        KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64) { rows in
+        KernelThreads.forEach(N, minimumPerChunk: 64, cutInvariant: true) { rows in
         for o in rows {
             let r = perm.map { Int($0[o]) } ?? o
             let x = inp + r * C, y = out + o * C
@@ -34,16 +34,9 @@ public enum LayerNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int, doutRows: UnsafePointer<Int32>? = nil) {
-        // dγ and dβ are shared by all rows: each block of `rowBlock` rows sums its own, and the blocks are
-        // added in order at the end, so their bits do not depend on how the rows are cut between threads
-        // (`forEachCutInvariant`).
-        let blocks = (N + rowBlock - 1) / rowBlock
-        guard blocks > 0 else { return }
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: blocks * 2 * C)
-        partial.initialize(repeating: 0, count: blocks * 2 * C)
-        defer { partial.deallocate() }
-        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd, doutRows, sums) = (dinp, dout, inp, gamma, mean, rstd, doutRows, partial)
-        KernelThreads.forEachCutInvariant(blocks, minimumPerChunk: 1) { blockRange in
+        // dγ and dβ are shared by all rows: summed per block of `rowBlock` rows (`KernelThreads.blockSums`).
+        nonisolated(unsafe) let (dinp, dout, inp, gamma, mean, rstd, doutRows) = (dinp, dout, inp, gamma, mean, rstd, doutRows)
+        KernelThreads.blockSums(N, block: rowBlock, width: 2 * C, { blockRange, sums in
         for block in blockRange {
         let dgamma = sums + block * 2 * C, dbeta = dgamma + C
         for r in (block * rowBlock)..<min(N, (block + 1) * rowBlock) {
@@ -66,9 +59,7 @@ public enum LayerNorm {
             }
         }
         }
-        }
-        for block in 1..<blocks { for i in 0..<(2 * C) { partial[i] += partial[block * 2 * C + i] } }
-        for i in 0..<C { dgamma[i] += partial[i]; dbeta[i] += partial[C + i] }
+        }, total: { sum in for i in 0..<C { dgamma[i] += sum[i]; dbeta[i] += sum[C + i] } })
     }
 
     /// Rows per block of the dγ and dβ sums in `backward`.

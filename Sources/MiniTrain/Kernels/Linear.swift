@@ -9,11 +9,7 @@ public enum Linear {
         func run(_ rows: Range<Int>) {
             BLAS.sgemm(inp + rows.lowerBound * C, weight, out + rows.lowerBound * OC, m: rows.count, n: OC, k: C, transB: true, bias: bias)
         }
-        if BLAS.rowsCutInvariant(transA: false, transB: true, n: OC, k: C) {
-            KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64, run)
-        } else {
-            KernelThreads.forEach(N, minimumPerChunk: 64, run)
-        }
+        KernelThreads.forEach(N, minimumPerChunk: 64, cutInvariant: BLAS.kernelTakes(transA: false, transB: true, n: OC, k: C), run)
     }
 
     /// Accumulates `dinp [N, C] += dout · W`, `dweight [OC, C] += doutᵀ · inp`, `dbias [OC] += Σ_rows dout`.
@@ -31,11 +27,7 @@ public enum Linear {
                 BLAS.sgemm(dout + rows.lowerBound * OC, weight, dinp + rows.lowerBound * C, m: rows.count, n: C, k: OC,
                            beta: accumulateInput ? 1 : 0, scale: inputScale.map { $0 + rows.lowerBound * C })
             }
-            if BLAS.rowsCutInvariant(transA: false, transB: false, n: C, k: OC) {
-                KernelThreads.forEachCutInvariant(N, minimumPerChunk: 64, run)
-            } else {
-                KernelThreads.forEach(N, minimumPerChunk: 64, run)
-            }
+            KernelThreads.forEach(N, minimumPerChunk: 64, cutInvariant: BLAS.kernelTakes(transA: false, transB: false, n: C, k: OC), run)
         }
         if let dweight {
             // dW[o, :] += Σ_rows dout[row, o] inp[row, :]: split over output rows o (disjoint).
@@ -43,11 +35,7 @@ public enum Linear {
                 BLAS.sgemmStrided(dout + outs.lowerBound, inp, dweight + outs.lowerBound * C, m: outs.count, n: C, k: N,
                                   transA: true, lda: OC, ldb: C, ldc: C, beta: 1, wholeK: wholeRows)
             }
-            if BLAS.rowsCutInvariant(transA: true, transB: false, n: C, k: wholeRows ?? N) {
-                KernelThreads.forEachCutInvariant(OC, minimumPerChunk: 16, run)
-            } else {
-                KernelThreads.forEach(OC, minimumPerChunk: 16, run)
-            }
+            KernelThreads.forEach(OC, minimumPerChunk: 16, cutInvariant: BLAS.kernelTakes(transA: true, transB: false, n: C, k: wholeRows ?? N), run)
         }
         if let dbias { biasGradient(dbias, dout, N: N, OC: OC) }
     }

@@ -25,8 +25,30 @@ public enum KernelThreads {
     @TaskLocal public static var count = 1
 
     /// Runs `body(range)` on contiguous chunks of `0..<n`, one per thread. Chunks write disjoint outputs.
-    static func forEach(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// `cutInvariant`: every output is the same bits however the rows are cut (each row, window or element
+    /// computed on its own, in the same order), so on one thread, when a worker that has finished its
+    /// lanes waits in `help`, it may run the second half of the rows while this thread runs the first: a
+    /// step's numbers do not depend on whether, or when, it helped.
+    static func forEach(_ n: Int, minimumPerChunk: Int = 1, cutInvariant: Bool = false, _ body: (Range<Int>) -> Void) {
+        if cutInvariant, count == 1, let help, help.share(n, minimumPerChunk: minimumPerChunk, body) { return }
         ParallelFor.contiguous(n, parts: chunks(n, minimumPerChunk)) { body($1) }
+    }
+
+    /// A sum shared by all rows (a parameter's gradient, `width` floats), cut-invariant: `body(blocks,
+    /// partials)` adds the rows of each block `b` in `blocks` (the fixed blocks of `block` rows of
+    /// `0..<n`, cut as `forEach(cutInvariant: true)` cuts) into its own zeroed `partials + b · width`;
+    /// then `total` gets the blocks' sums added in block order, the same bits for any cut.
+    static func blockSums(_ n: Int, block: Int, width: Int, _ body: (_ blocks: Range<Int>, _ partials: UnsafeMutablePointer<Float>) -> Void,
+                          total: (UnsafePointer<Float>) -> Void) {
+        let blocks = (n + block - 1) / block
+        guard blocks > 0 else { return }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: blocks * width)
+        partials.initialize(repeating: 0, count: blocks * width)
+        defer { partials.deallocate() }
+        nonisolated(unsafe) let shared = partials
+        forEach(blocks, cutInvariant: true) { body($0, shared) }
+        for b in 1..<blocks { for i in 0..<width { partials[i] += partials[b * width + i] } }
+        total(partials)
     }
 
     /// The parts `forEach` cuts `n` rows into: one per thread, none under `minimumPerChunk` rows.
@@ -34,18 +56,9 @@ public enum KernelThreads {
 
     /// The lanes' helper in the current task (`EsViTTrainer`'s lanes; nil elsewhere).
     @TaskLocal static var help: LaneHelp?
-
-    /// `forEach` for a kernel whose every output is the same bits however its rows are cut (each row,
-    /// window or element computed on its own, in the same order): on one thread, when a worker that has
-    /// finished its lanes waits in `help`, it runs the second half of the rows while this thread runs
-    /// the first. So a step's numbers do not depend on whether, or when, it helped.
-    static func forEachCutInvariant(_ n: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        if count == 1, let help, help.share(n, minimumPerChunk: minimumPerChunk, body) { return }
-        forEach(n, minimumPerChunk: minimumPerChunk, body)
-    }
 }
 
-/// A worker with no lane left lent to the lanes still running (`KernelThreads.forEachCutInvariant`):
+/// A worker with no lane left lent to the lanes still running (`KernelThreads.forEach(cutInvariant:)`):
 /// one job at a time, the second half of a kernel's rows, while the lane runs the first.
 /// Lanes are unequal on a shared machine (one core is slowed for a few milliseconds while the other
 /// is not), and without this the worker that finishes first waits for the other.

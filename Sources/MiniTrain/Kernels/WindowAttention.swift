@@ -27,7 +27,7 @@ public enum WindowAttention {
             }
         }
         nonisolated(unsafe) let (out, probs, qkv, mask, biasAll) = (out, probs, qkv, mask, UnsafePointer(bias))
-        KernelThreads.forEachCutInvariant(W, minimumPerChunk: 4) { windows in
+        KernelThreads.forEach(W, minimumPerChunk: 4, cutInvariant: true) { windows in
         // The keys transposed (generic kernel), or the queries transposed and the scores (SIMD16 kernel).
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(d * N, simd16 ? 2 * 256 : 0))
         defer { scratch.deallocate() }
@@ -81,18 +81,13 @@ public enum WindowAttention {
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, index: UnsafePointer<Int32>,
                                 W: Int, N: Int, C: Int, heads h: Int) {
-        guard W > 0 else { return }
         let d = C / h
         let scale = 1 / Float(d).squareRoot()
-        // The score gradients are shared by all windows (the bias table's gradient): each group of
-        // `windowGroup` windows sums its own per head, and the groups are added in order at the end, so
-        // the table's bits do not depend on how the windows are cut between threads (`forEachCutInvariant`).
-        let groups = (W + windowGroup - 1) / windowGroup, width = h * N * N
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: groups * width)
-        partial.initialize(repeating: 0, count: groups * width)
-        defer { partial.deallocate() }
-        nonisolated(unsafe) let (dqkv, dout, qkv, probs, sums) = (dqkv, dout, qkv, probs, partial)
-        KernelThreads.forEachCutInvariant(groups, minimumPerChunk: 1) { groupRange in
+        // The score gradients per head are shared by all windows (the bias table's gradient): summed per
+        // group of `windowGroup` windows (`KernelThreads.blockSums`), then gathered into the table.
+        let width = h * N * N
+        nonisolated(unsafe) let (dqkv, dout, qkv, probs) = (dqkv, dout, qkv, probs)
+        KernelThreads.blockSums(W, block: windowGroup, width: width, { groupRange, sums in
         let dA = UnsafeMutablePointer<Float>.allocate(capacity: N * N)
         let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * N)
         defer { dA.deallocate(); vt.deallocate() }
@@ -144,9 +139,7 @@ public enum WindowAttention {
             }
         }
         }
-        }
-        for group in 1..<max(1, groups) { for i in 0..<width { partial[i] += partial[group * width + i] } }
-        for hh in 0..<h { for ij in 0..<(N * N) { dtable[Int(index[ij]) * h + hh] += partial[hh * N * N + ij] } }
+        }, total: { sum in for hh in 0..<h { for ij in 0..<(N * N) { dtable[Int(index[ij]) * h + hh] += sum[hh * N * N + ij] } } })
     }
 
     /// Windows per group of the bias table's gradient sums in `backward` (a 64 px crop's first stage has 256).
