@@ -37,11 +37,14 @@ public struct ForegroundMap: Sendable {
 
     /// Uses a known foreground mask (the shards' `foreground` column, found by `preprocess` on the raw
     /// image). Flux weights come from the pixels, linearised when `stretch` is asinh or log1p.
-    /// - Parameter mask: `[H, W]`, true on the lens.
-    public init(image: LensImage, mask: [Bool], stretch: Normalization = .none) {
+    /// - Parameters:
+    ///   - mask: `[H, W]`, true on the lens.
+    ///   - background: the image's `BackgroundEstimate` of its channel sum, if already known (a pure
+    ///     function of the pixels: the training's view producer keeps each sample's from its first epoch).
+    public init(image: LensImage, mask: [Bool], stretch: Normalization = .none, background known: BackgroundEstimate? = nil) {
         precondition(mask.count == image.width * image.height, "mask must be [H, W] of the image")
         let plane = image.channelSum()
-        let background = BackgroundEstimate(pixels: plane)
+        let background = known ?? BackgroundEstimate(pixels: plane)
         if let linear = stretch.linearized(image) {
             self.init(image: image, mask: mask, weights: linear, background: background, weightLevel: 0)
         } else {

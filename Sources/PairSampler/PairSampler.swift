@@ -49,9 +49,10 @@ public struct PairSampler: Sendable {
     }
 
     /// The foreground map of an image (compute once per image, reuse for every view and epoch): from
-    /// `mask` when given (the shards' `foreground` column), else detected.
-    public func foregroundMap(_ image: LensImage, mask: [Bool]? = nil) -> ForegroundMap {
-        if let mask { return ForegroundMap(image: image, mask: mask, stretch: stretch) }
+    /// `mask` when given (the shards' `foreground` column; `background`: the image's background estimate,
+    /// if known), else detected.
+    public func foregroundMap(_ image: LensImage, mask: [Bool]? = nil, background: BackgroundEstimate? = nil) -> ForegroundMap {
+        if let mask { return ForegroundMap(image: image, mask: mask, stretch: stretch, background: background) }
         return ForegroundMap(image: image, detector: ForegroundDetector(config: foreground), stretch: stretch)
     }
 

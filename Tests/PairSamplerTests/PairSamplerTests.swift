@@ -165,6 +165,22 @@ import _TestSupport
         }
     }
 
+    /// A foreground map given the image's background estimate (what the training's view producer keeps
+    /// per sample after its first epoch) is the map that computes it, and a given estimate is the one used.
+    @Test func knownBackgroundMakesTheSameMap() {
+        var g = Philox4x64(seed: 3, stream: 0)
+        let (w, h) = (24, 24)
+        let pixels = (0..<(w * h)).map { i in Float(10 + 2 * g.normal()) + (abs(i % w - 12) < 4 && abs(i / w - 12) < 4 ? 40 : 0) }
+        let image = LensImage(channels: 1, height: h, width: w, pixels: pixels)
+        let mask = (0..<(w * h)).map { i in abs(i % w - 12) < 4 && abs(i / w - 12) < 4 }
+        let computed = ForegroundMap(image: image, mask: mask)
+        let given = ForegroundMap(image: image, mask: mask, background: BackgroundEstimate(pixels: image.channelSum()))
+        #expect(given.background == computed.background && given.sigma == computed.sigma && given.totalFlux == computed.totalFlux)
+        #expect(given.fluxTable == computed.fluxTable && given.countTable == computed.countTable)
+        let other = ForegroundMap(image: image, mask: mask, background: BackgroundEstimate(level: 0, sigma: 5, nonfinite: 0))
+        #expect(other.background == 0 && other.sigma == 5 && other.totalFlux > computed.totalFlux)
+    }
+
     /// The 8 symmetries on a 3x3 by hand.
     @Test func dihedralByHand() {
         let m: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
