@@ -32,8 +32,8 @@ final class ViewProducer: @unchecked Sendable {
             defer { self.register(thread: nil) }  // the step must not reach a thread that has exited
             var epochOrder: (epoch: Int, indices: [Int])? = nil
             // Each sample's background estimate (sky level and sigma: the foreground map's five medians
-            // over a strided quarter of the pixels, a third of the producer's time), kept from the first
-            // epoch that draws it: 16 bytes a sample.
+            // over up to 1,024 strided pixels, a third of the producer's time), kept from the first epoch
+            // that draws it: a dictionary entry of a few dozen bytes a sample.
             var backgrounds: [Int: BackgroundEstimate] = [:]
             for step in steps {
                 self.yieldWhileABatchIsReady()
