@@ -16,8 +16,8 @@ public enum PatchMaskDraw {
     /// 0 on sky, 1 once the block's mean is 3 sky sigmas above the sky), so the masked blocks fall on
     /// the lens and arcs, and a crop that is nearly all sky is masked uniformly. The sky level and sigma
     /// come from every other pixel of every other row (`skyStride`): the draw runs on the view producer's
-    /// thread, whose time comes out of the lanes', and the two medians over the whole crop were 40% of it
-    /// (a quarter of a 64 px crop's pixels estimates a median to within ~0.04 sky sigmas).
+    /// thread, whose unfinished work the step waits for, and the two medians over the whole crop were 40%
+    /// of it (a quarter of a 64 px crop's pixels estimates a median to within ~0.04 sky sigmas).
     public static func draw(seed: UInt64, step: Int, images: [Float], rows: Int, channels: Int, size S: Int, patch P: Int,
                             block: Int, ratio: Double, masking: MaskPlacement, skyWeight: Double = 0.05) -> [Float] {
         precondition(block % P == 0 && S % block == 0 && images.count == rows * channels * S * S)

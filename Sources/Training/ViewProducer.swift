@@ -44,10 +44,15 @@ final class ViewProducer: @unchecked Sendable {
                     let samples = try indices.map { try order.sample($0) }
                     let images = samples.map(\.image)
                     let maps = zip(indices, samples).map { index, sample in
-                        guard let mask = sample.foreground else { return sampler.foregroundMap(sample.image) }
-                        let background = backgrounds[index] ?? BackgroundEstimate(pixels: sample.image.channelSum())
-                        backgrounds[index] = background
-                        return sampler.foregroundMap(sample.image, mask: mask, background: background)
+                        // Known only where the map comes from a stored mask (a detected one estimates its own).
+                        var background: BackgroundEstimate? = nil
+                        if sample.foreground != nil {
+                            if let kept = backgrounds[index] { background = kept } else {
+                                background = BackgroundEstimate(pixels: sample.image.channelSum())
+                                backgrounds[index] = background
+                            }
+                        }
+                        return sampler.foregroundMap(sample.image, mask: sample.foreground, background: background)
                     }
                     let batch = sampler.makeBatch(images: images, samples: indices, epoch: epoch, threads: threads, maps: maps, layout: .cropMajor)
                     guard self.put(step, Batch(views: batch, patchMask: patchMask(step, batch.global))) else { return }
